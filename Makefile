@@ -1,0 +1,83 @@
+# smfg: one Makefile for set-up, tests, the book and the benchmarks.
+# Every target depends on the virtual environment, so a fresh clone needs only `make test`
+# or `make reproduce PROFILE=quick`.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON_SYS ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROFILE ?= smoke
+NB ?=
+PARAMS ?=
+
+NOTEBOOKS := $(wildcard notebooks/*.md)
+EXECUTED := $(patsubst notebooks/%.md,book/executed/%.ipynb,$(NOTEBOOKS))
+MATHJAX := book/_static/mathjax/tex-svg-full.js
+
+.PHONY: help setup test lint format reproduce book page bench clean system-deps
+
+help:
+	@echo "make setup                    create .venv and install smfg with pinned dependencies"
+	@echo "make test                     lint and run the test suite (sets everything up itself)"
+	@echo "make reproduce PROFILE=quick  execute every notebook and build the book (smoke|quick|paper)"
+	@echo "make page NB=name PARAMS='-p elasticity 0.5'   re-run one notebook with changed parameters"
+	@echo "make book                     build the HTML book from the executed notebooks"
+	@echo "make bench                    measure environment speed, write benchmarks/results.json"
+	@echo "make system-deps              Debian packages for the browser check (chromium, npm)"
+
+setup: $(STAMP)
+
+# pip reads requirements/constraints.txt so that every transitive dependency is pinned too.
+$(STAMP): pyproject.toml requirements/constraints.txt
+	$(PYTHON_SYS) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version'
+	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e ".[book,test,dask]"
+	touch $@
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests scripts benchmarks
+	$(VENV)/bin/ruff format --check src tests scripts benchmarks
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format src tests scripts benchmarks
+	$(VENV)/bin/ruff check --fix src tests scripts benchmarks
+
+test: $(STAMP) $(MATHJAX) lint
+	$(PY) -m pytest -q tests
+
+system-deps:
+	bash scripts/system_deps.sh
+
+$(MATHJAX):
+	bash scripts/vendor_mathjax.sh
+
+# One notebook: jupytext turns the MyST source into a notebook, papermill executes it with the
+# profile's parameters (and PARAMS) into book/executed/.
+book/executed/%.ipynb: notebooks/%.md $(STAMP) $(wildcard src/smfg/*.py src/smfg/*/*.py)
+	@mkdir -p book/executed figures
+	@echo "== executing $< (profile $(PROFILE))"
+	$(VENV)/bin/jupytext --to ipynb --set-kernel python3 -o - $< \
+	  | $(VENV)/bin/papermill --progress-bar - $@ -p profile $(PROFILE) $(PARAMS) --cwd book/executed
+
+book: $(STAMP) $(MATHJAX)
+	$(VENV)/bin/jupyter-book build . -W --keep-going
+	@echo "book: _build/html/index.html"
+
+reproduce: $(STAMP) $(MATHJAX)
+	$(MAKE) --no-print-directory -B $(EXECUTED) PROFILE=$(PROFILE)
+	$(MAKE) --no-print-directory book
+
+page: $(STAMP)
+	@test -n "$(NB)" || (echo "usage: make page NB=notebook_name PARAMS='-p name value'"; exit 2)
+	$(MAKE) --no-print-directory -B book/executed/$(NB).ipynb PROFILE=$(PROFILE) PARAMS="$(PARAMS)"
+
+bench: $(STAMP)
+	$(PY) -m smfg bench --all --out benchmarks/results.json
+
+clean:
+	rm -rf _build book/executed .pytest_cache

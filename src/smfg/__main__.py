@@ -1,0 +1,3 @@
+from smfg.cli import main
+
+raise SystemExit(main())

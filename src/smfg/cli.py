@@ -1,0 +1,105 @@
+"""The ``smfg`` command line: ``simulate`` and ``bench`` (training and evaluation come later).
+
+Logic lives in the library; this module only parses arguments and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from smfg.config import DTYPES, VARIANTS
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from smfg.experiments.simulate import simulate_fixed_rule
+
+    res = simulate_fixed_rule(
+        variant=args.variant,
+        n_households=args.households,
+        saving=args.saving,
+        work=args.work,
+        steps=args.steps,
+        seed=args.seed,
+        leader_action=tuple(args.leader_action),
+        dtype=args.dtype,
+    )
+    out = res.to_json_dict()
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for k, v in out.items():
+            print(f"{k:>16s}: {v}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from smfg.experiments import bench
+
+    if args.all:
+        report = bench.bench_all(progress=lambda line: print(line, flush=True))
+        table = bench.format_table(report)
+        if args.out:
+            out = Path(args.out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(report, indent=1) + "\n")
+            out.with_suffix(".md").write_text(table + "\n")
+            print(f"wrote {out} and {out.with_suffix('.md')}")
+        print(table)
+        return 0
+    if args.reference:
+        res = bench.bench_reference(args.variant, args.households, steps=args.steps or 3)
+    else:
+        res = bench.bench_env(
+            args.variant, args.households, args.economies, args.dtype, steps=args.steps,
+            device=args.device,
+        )  # fmt: skip
+    print(json.dumps(res) if args.json else bench._row(res))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="smfg", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("simulate", help="run a fixed household rule against a fixed leader action")
+    s.add_argument("--variant", choices=VARIANTS, default="taxai")
+    s.add_argument("--households", type=int, default=100)
+    s.add_argument("--saving", type=float, default=0.99, help="saving share of every household")
+    s.add_argument("--work", type=float, default=0.9, help="work share (of h_max) of everyone")
+    s.add_argument("--steps", type=int, default=300)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--leader-action", type=float, nargs=5, default=[0.001] * 5,
+        metavar=("C0", "C1", "C2", "C3", "C4"),
+        help="the leader's five numbers of SPEC 2.2, clipped to [0.001, 0.99] and scaled (E1): "
+        "tau=0.2*c0, xi=0.05*c1, tau_a=0.2*c2, xi_a=0.05*c3, G=0.3*c4*Y; default free market",
+    )  # fmt: skip
+    s.add_argument("--dtype", choices=DTYPES, default="float64")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=_simulate)
+
+    b = sub.add_parser("bench", help="household-steps per second of the environment step")
+    b.add_argument("--variant", choices=VARIANTS, default="taxai")
+    b.add_argument("--households", type=int, default=1000)
+    b.add_argument("--economies", type=int, default=1)
+    b.add_argument("--steps", type=int, default=None, help="default: as many as fit in 1 s")
+    b.add_argument("--dtype", choices=DTYPES, default="float32")
+    b.add_argument("--device", default="cpu")
+    b.add_argument("--reference", action="store_true", help="time the Python-loop reference")
+    b.add_argument("--all", action="store_true", help="the full matrix of make bench")
+    b.add_argument("--out", default=None, help="with --all: write the JSON report here")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"smfg {args.command}: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,88 @@
+"""Households: the ability process (E11), actions, budgets (E5-E8, E20) and utility (E12, E25).
+
+Shapes: [E, H] per household, [E] per economy.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from smfg.config import EconomyParams
+
+
+def ability_step(
+    e: Tensor, superstar: Tensor, eps: Tensor, u: Tensor, params: EconomyParams
+) -> tuple[Tensor, Tensor]:
+    """Draw next period's ability (E11) for every household at once.
+
+    A normal household follows ``log e' = rho_e log e + sigma_e eps``, or enters the superstar
+    state with probability ``p_super``; a superstar stays with probability ``stay_super``. A
+    superstar's ability is ``mult_super`` times the mean of the previous period's normal
+    abilities; one who leaves draws uniformly between 0 and this period's largest normal
+    ability. ``eps`` ~ N(0, 1) and ``u`` ~ U[0, 1) are [E, H]; one uniform serves both the
+    regime switch and, rescaled, the leaver's draw (for a leaver u >= stay_super, so
+    (u - stay_super)/(1 - stay_super) is again U[0, 1)).
+    e, superstar: [E, H] -> (e', superstar'): [E, H].
+
+    Superstars and entrants are few (p_super = 2.2e-6), so they are handled sparsely: the
+    full-size work is the AR(1) draw, one selection, one sum and one max.
+    """
+    e_next = torch.exp(params.rho_e * e.log() + params.sigma_e * eps)
+    special = superstar | (u < params.p_super)  # superstars, and normal households entering
+    if not bool(special.any()):
+        return e_next, superstar
+    E, H = e.shape
+    ie, ih = special.nonzero(as_tuple=True)
+    was_super, u_sp = superstar[ie, ih], u[ie, ih]
+    zeros = torch.zeros(E, dtype=e.dtype, device=e.device)
+    sum_super = zeros.index_add(0, ie, torch.where(was_super, e[ie, ih], 0.0))
+    n_super = zeros.index_add(0, ie, was_super.to(e.dtype))
+    mean_normal = (e.sum(-1) - sum_super) / (H - n_super).clamp_min(1.0)
+    stay = was_super & (u_sp < params.stay_super)
+    now_super = stay | ~was_super  # a special household that was normal has entered
+    e_next[ie, ih] = 0.0  # exclude superstars and leavers from this period's normal maximum
+    max_normal = e_next.amax(-1)
+    leave_u = (u_sp - params.stay_super) / max(1.0 - params.stay_super, 1e-300)
+    e_next[ie, ih] = torch.where(
+        now_super, params.mult_super * mean_normal[ie], leave_u * max_normal[ie]
+    )
+    superstar_next = superstar.clone()
+    superstar_next[ie, ih] = now_super
+    return e_next, superstar_next
+
+
+def clip_household_action(raw: Tensor, params: EconomyParams) -> tuple[Tensor, Tensor]:
+    """Clip the households' (saving share, work share) to [action_low, action_high] (SPEC 2.2).
+
+    raw: [E, H, 2] -> (s, f): [E, H] each. NaN raises ``ValueError``.
+    """
+    if raw.ndim != 3 or raw.shape[-1] != 2:
+        raise ValueError(f"household action has shape {tuple(raw.shape)}: allowed [E, H, 2]")
+    if torch.isnan(raw).any():
+        raise ValueError(
+            "household action contains NaN: allowed finite (saving, work) shares, clipped to "
+            f"[{params.action_low}, {params.action_high}]"
+        )
+    c = raw.clamp(params.action_low, params.action_high)
+    return c[..., 0], c[..., 1]
+
+
+def utility_taxai(c: Tensor, f: Tensor, params: EconomyParams) -> Tensor:
+    """u = sigmoid(ln(c/1000) - 10 f^3/3) (E12): log utility, inverse Frisch elasticity 2."""
+    return torch.sigmoid(torch.log(c / params.util_scale) - params.labor_weight * f.pow(3) / 3.0)
+
+
+def utility_clearing(c: Tensor, f: Tensor, params: EconomyParams) -> Tensor:
+    """u = c^(1-sigma)/(1-sigma) - chi f^(1+1/phi)/(1+1/phi) (E25); log if sigma = 1.
+
+    Hours enter as the work share f = h/h_max. Consumption is floored at 1e-10 model units so
+    a household that cannot consume (the episode then ends) gets a very low, finite utility.
+    """
+    c = c.clamp_min(1e-10)
+    if params.sigma == 1.0:
+        uc = torch.log(c)
+    else:
+        uc = c.pow(1.0 - params.sigma) / (1.0 - params.sigma)
+    k = 1.0 + 1.0 / params.phi
+    return uc - params.chi * f.pow(k) / k

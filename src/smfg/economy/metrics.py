@@ -1,0 +1,122 @@
+"""Inequality measures, group means and per-episode metrics (SPEC 6), batched over economies.
+
+Sorting dominates the cost of a step at large H; on the CPU NumPy's vectorised quicksort is
+about 15 times faster than ``torch.sort`` (8 ms against 120 ms for 1e6 float32 values on
+these machines), so :func:`sort_last` uses it there and ``torch.sort`` elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def sort_last(x: Tensor) -> Tensor:
+    """Values of ``x`` sorted ascending along the last dimension (no indices)."""
+    if x.device.type == "cpu" and not x.requires_grad:
+        return torch.from_numpy(np.sort(x.contiguous().numpy(), axis=-1))
+    return torch.sort(x, dim=-1).values
+
+
+def gini_sorted(xs: Tensor) -> Tensor:
+    """Population Gini of rows already sorted ascending: sum_i (2i - n - 1) x_(i) / (n sum x).
+
+    xs: [..., n] -> [...]. All-zero rows give 0. Negative values are kept (G may exceed 1).
+    """
+    n = xs.shape[-1]
+    i = torch.arange(1, n + 1, dtype=xs.dtype, device=xs.device)
+    total = xs.sum(-1)
+    num = 2.0 * (xs @ i) - (n + 1.0) * total
+    return torch.where(total == 0, torch.zeros_like(total), num / (n * total))
+
+
+def gini(x: Tensor) -> Tensor:
+    """Population Gini of each row (SPEC 6): [..., n] -> [...]. See :func:`gini_sorted`."""
+    return gini_sorted(sort_last(x))
+
+
+def weighted_gini(x: Tensor, w: Tensor) -> Tensor:
+    """Weighted population Gini, 1 - sum_i p_i (L_i + L_{i-1}) over values sorted ascending.
+
+    x, w: [..., n] (weights >= 0) -> [...]. Equals :func:`gini` when all weights are equal.
+    """
+    order = torch.argsort(x, dim=-1, stable=True)
+    xs = torch.gather(x, -1, order)
+    ws = torch.gather(w, -1, order)
+    p = ws / ws.sum(-1, keepdim=True)
+    mass = p * xs
+    L = mass.cumsum(-1) / mass.sum(-1, keepdim=True)
+    L_prev = torch.cat([torch.zeros_like(L[..., :1]), L[..., :-1]], -1)
+    return 1.0 - (p * (L + L_prev)).sum(-1)
+
+
+def top_bottom_sums(xs: Tensor, k_top: int, k_bottom: int) -> tuple[Tensor, Tensor]:
+    """Sums of the ``k_top`` largest and the ``k_bottom`` smallest values of sorted rows.
+
+    xs: [E, H] sorted ascending -> ([E], [E]). Exact whatever the ties.
+    """
+    H = xs.shape[-1]
+    return xs[:, H - k_top :].sum(-1), xs[:, :k_bottom].sum(-1)
+
+
+def companion_mean(key: Tensor, other: Tensor, threshold: Tensor, k: int, top: bool) -> Tensor:
+    """Mean of ``other`` over the k rows with the largest (``top``) or smallest ``key``.
+
+    ``threshold`` ([E]) is the k-th largest (smallest) key. Rows tied at the threshold share
+    the remaining weight equally, so the result does not depend on the order of tied rows.
+    key, other: [E, H] -> [E].
+    """
+    thr = threshold.unsqueeze(-1)
+    strict = key > thr if top else key < thr
+    tie = key == thr
+    n_strict = strict.sum(-1).to(key.dtype)
+    share = (k - n_strict) / tie.sum(-1).to(key.dtype)
+    s_strict = torch.where(strict, other, 0.0).sum(-1)
+    s_tie = torch.where(tie, other, 0.0).sum(-1)
+    return (s_strict + share * s_tie) / k
+
+
+@dataclass
+class EpisodeMetrics:
+    """Running sums of the per-step metrics of E economies; ``summary()`` gives SPEC 6's five.
+
+    Per episode: per-capita GDP (mean over steps of Y/N, in dollars), social welfare (mean over
+    steps of sum_i u_i), income and wealth Gini (of post-tax income and post-tax assets, mean
+    over steps) and years (steps survived; the step that terminates counts).
+    """
+
+    n_envs: int
+    dtype: torch.dtype = torch.float64
+    sums: dict[str, Tensor] = field(default_factory=dict)
+    years: Tensor | None = None
+
+    NAMES = ("per_capita_gdp", "social_welfare", "income_gini", "wealth_gini")
+
+    def __post_init__(self) -> None:
+        self.sums = {k: torch.zeros(self.n_envs, dtype=self.dtype) for k in self.NAMES}
+        self.years = torch.zeros(self.n_envs, dtype=torch.long)
+
+    def update(self, flows, money_unit: float) -> None:
+        """Add one step's flows (only economies that were active in it)."""
+        act = flows.active
+        values = {
+            "per_capita_gdp": flows.Y * money_unit / flows.u.shape[-1],
+            "social_welfare": flows.welfare,
+            "income_gini": flows.income_gini,
+            "wealth_gini": flows.wealth_gini,
+        }
+        stacked = torch.stack([values[k] for k in self.NAMES]).to("cpu", self.dtype)
+        stacked = torch.where(act.cpu(), stacked, 0.0)
+        for j, k in enumerate(self.NAMES):
+            self.sums[k] += stacked[j]
+        self.years += act.long().cpu()
+
+    def summary(self) -> dict[str, Tensor]:
+        """Per-economy episode metrics: the four means and ``years``. [E] each."""
+        n = self.years.clamp_min(1).to(self.dtype)
+        out = {k: v / n for k, v in self.sums.items()}
+        out["years"] = self.years.clone()
+        return out

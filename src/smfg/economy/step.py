@@ -1,0 +1,303 @@
+"""One period of E economies of H households: a pure function of state, actions and shocks.
+
+``step(state, gov, s, f, shocks, params) -> (next_state, Flows)``. Nothing is mutated and no
+random number is drawn inside. ``Flows`` carries every accounting quantity of the period,
+the relative residual of each identity and, per economy, whether and why it terminated.
+An economy already done stays frozen (its state is returned unchanged, ``Flows.active`` is
+False for it) while the others go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from smfg.config import EconomyParams
+from smfg.economy import firm
+from smfg.economy.government import GovAction, transfer_closing_budget
+from smfg.economy.household import ability_step, utility_clearing, utility_taxai
+from smfg.economy.metrics import gini_sorted, sort_last
+from smfg.economy.state import EconState, Shocks
+
+# Termination conditions (SPEC 2.4, 3), as bit flags: several can fire in the same step.
+GOODS = 1  # C + G > Y ('taxai' goods constraint; consumption is scaled down)
+CAPITAL = 2  # K' < 0 ('taxai'), K' <= 0 ('clearing')
+NEGATIVE_ASSETS = 4  # some a' < 0 (in 'clearing': negative cash on hand)
+GINI = 8  # wealth or income Gini >= 1 ('taxai')
+NONFINITE = 16  # NaN or infinity in output, capital, assets or utilities
+TIME_LIMIT = 32  # T steps
+DEBT_LIMIT = 64  # |B'/Y| above the debt limit ('clearing' with closure='debt')
+
+TERMINATION_FLAGS = {
+    "goods_market": GOODS,
+    "negative_capital": CAPITAL,
+    "negative_assets": NEGATIVE_ASSETS,
+    "gini_above_one": GINI,
+    "nonfinite": NONFINITE,
+    "time_limit": TIME_LIMIT,
+    "debt_limit": DEBT_LIMIT,
+}
+
+
+def termination_reasons(flags: int) -> list[str]:
+    """Names of the conditions set in a termination bit mask (empty if none fired)."""
+    return [name for name, bit in TERMINATION_FLAGS.items() if int(flags) & bit]
+
+
+@dataclass(frozen=True)
+class Flows:
+    """Everything that happened in one period. [E, H] per household, [E] per economy.
+
+    Money is in dollars in 'taxai' and in units of initial output per household in
+    'clearing' (``EconomyParams.money_unit`` dollars each).
+    """
+
+    e: Tensor  # ability used this period
+    superstar: Tensor  # superstar flags after this period's draw (E11)
+    s: Tensor  # saving share (clipped)
+    f: Tensor  # work share (clipped)
+    h: Tensor  # hours
+    a: Tensor  # assets at the start of the period
+    L: Tensor  # effective labour (E2)
+    K: Tensor  # capital used (start of period)
+    B: Tensor  # government debt at the start of the period
+    Y: Tensor  # output (E3)
+    W: Tensor  # wage (E4 / E22)
+    r: Tensor  # interest rate (fixed in 'taxai', E22 in 'clearing') [E]
+    G: Tensor  # government spending
+    income: Tensor  # pre-tax income i = W e h + r a (E5)
+    income_sorted: Tensor  # income sorted ascending per economy
+    income_tax: Tensor
+    asset_tax: Tensor
+    post_income: Tensor  # i - Tax(i)
+    post_assets: Tensor  # a - Tax_a(a)
+    transfer: Tensor  # lump-sum transfer per household [E] (0 in 'taxai')
+    cash: Tensor  # resources to split between consumption and saving
+    c: Tensor  # consumption (goods)
+    C: Tensor  # aggregate consumption
+    consumption_tax: Tensor
+    a_next: Tensor  # assets at the start of next period (E8 / E20)
+    K_next: Tensor  # next period's capital (E9 / E21)
+    B_next: Tensor  # next period's debt (E10 / E23)
+    taxes: Tensor  # total tax revenue, consumption tax included [E]
+    u: Tensor  # utility (E12 / E25)
+    welfare: Tensor  # sum of utilities [E]
+    income_gini: Tensor  # Gini of post-tax income [E]
+    wealth_gini: Tensor  # Gini of post-tax assets [E]
+    res_household: Tensor  # max |budget residual| over households / mean |resources| [E]
+    res_government: Tensor  # relative residual of the government budget [E]
+    res_goods: Tensor  # relative residual of the goods market [E]
+    res_capital: Tensor  # relative residual of the capital market [E]
+    active: Tensor  # the economy stepped in this period [E] bool
+    terminated: Tensor  # conditions that fired in this period, as bit flags [E] int64
+    done: Tensor  # episode over after this period (terminated or time limit) [E] bool
+
+    def residuals(self) -> dict[str, Tensor]:
+        """The four identity residuals by name ([E] each)."""
+        return {
+            "household_budget": self.res_household,
+            "government_budget": self.res_government,
+            "goods_market": self.res_goods,
+            "capital_market": self.res_capital,
+        }
+
+
+def _rel(diff: Tensor, scale: Tensor) -> Tensor:
+    """|diff| / scale, guarding scale = 0."""
+    return diff.abs() / scale.abs().clamp_min(torch.finfo(diff.dtype).tiny)
+
+
+def step(
+    state: EconState,
+    gov: GovAction,
+    s: Tensor,
+    f: Tensor,
+    shocks: Shocks,
+    params: EconomyParams,
+) -> tuple[EconState, Flows]:
+    """Advance every economy one period (SPEC 2.3 for 'taxai', SPEC 3 for 'clearing').
+
+    gov: GovAction with [E] fields; s, f: clipped saving and work shares [E, H]; shocks: [E, H].
+    """
+    if params.variant == "taxai":
+        flows = _period_taxai(state, gov, s, f, shocks, params)
+    else:
+        flows = _period_clearing(state, gov, s, f, shocks, params)
+    return _advance(state, flows)
+
+
+def _period_taxai(
+    st: EconState, gov: GovAction, s: Tensor, f: Tensor, sh: Shocks, p: EconomyParams
+) -> Flows:
+    e, sup = ability_step(st.e, st.superstar, sh.eps, sh.u, p)  # E11: drawn before production
+    h = p.h_max * f
+    L = firm.labour(e, h)  # E2
+    K = st.K
+    Y = firm.output(p.A, K, L, p.alpha)  # E3
+    W = firm.wage_taxai(p.A, K, L, p.alpha)  # E4
+    G = gov.g * Y
+    a = st.a
+    labour_income = W.unsqueeze(-1) * e * h
+    income = labour_income + p.r * a  # E5
+    T_i = gov.income_tax(income)  # E6
+    T_a = gov.asset_tax(a)
+    post_income = income - T_i
+    post_assets = a - T_a
+    c = (1.0 - s) * post_income / (1.0 + p.tau_c)  # E7
+    C = c.sum(-1)
+    goods_fail = C + G > Y
+    c = torch.where(goods_fail.unsqueeze(-1), c * ((Y - G) / C).unsqueeze(-1), c)
+    C = c.sum(-1)
+    T_c = p.tau_c * c
+    cash = post_income + post_assets
+    a_next = cash - (1.0 + p.tau_c) * c  # E8
+    K_next = (1.0 + p.r) * K + W * L - C - G  # E9
+    taxes = (T_i + T_a + T_c).sum(-1)
+    B_next = (1.0 + p.r) * st.B + G - taxes  # E10
+    u = utility_taxai(c, f, p)  # E12
+    # identities: household budget E8 from primitives, government budget E10; the goods and
+    # capital markets do not clear in 'taxai' (SPEC 2.6): their residuals measure by how much.
+    hh_res = _rel(
+        (a_next + (1.0 + p.tau_c) * c - (labour_income + (1.0 + p.r) * a - T_i - T_a))
+        .abs()
+        .amax(-1),
+        cash.abs().mean(-1),
+    )
+    gov_res = _rel(
+        B_next - (1.0 + p.r) * st.B - G + taxes, B_next.abs() + (1.0 + p.r) * st.B.abs() + G
+    )
+    goods_res = _rel(Y - C - G - (K_next - K), Y)
+    cap_res = _rel(K_next + B_next - a_next.sum(-1), a_next.sum(-1))
+    zero = torch.zeros_like(Y)
+    flags = torch.where(goods_fail, GOODS, 0) | torch.where(K_next < 0, CAPITAL, 0)
+    flags = flags | torch.where(a_next.amin(-1) < 0, NEGATIVE_ASSETS, 0)
+    return _finish(
+        st, p, gov, e, sup, s, f, h, L, K, Y, W, p.r + zero, G, income, T_i, T_a, post_income,
+        post_assets, zero, cash, c, C, T_c, a_next, K_next, B_next, taxes, u,
+        hh_res, gov_res, goods_res, cap_res, flags,
+    )  # fmt: skip
+
+
+def _period_clearing(
+    st: EconState, gov: GovAction, s: Tensor, f: Tensor, sh: Shocks, p: EconomyParams
+) -> Flows:
+    H = s.shape[-1]
+    e, sup = ability_step(st.e, st.superstar, sh.eps, sh.u, p)  # E11
+    h = p.h_max * f
+    L = firm.labour(e, h)
+    K = st.K  # E21: K = sum a - B
+    Y = firm.output(p.A, K, L, p.alpha)  # E22
+    W = firm.wage_clearing(Y, L, p.alpha)
+    r = firm.interest_clearing(Y, K, p.alpha, p.delta)
+    G = gov.g * Y
+    a = st.a
+    labour_income = W.unsqueeze(-1) * e * h
+    income = labour_income + r.unsqueeze(-1) * a
+    T_i = gov.income_tax(income)
+    T_a = gov.asset_tax(a)
+    z = labour_income + (1.0 + r).unsqueeze(-1) * a - T_i - T_a  # cash on hand before transfer
+    debt_service = (1.0 + r) * st.B
+    if p.closure == "transfer":
+        B_next = p.b * Y  # E23 fiscal rule
+        R0 = (T_i + T_a).sum(-1) - G - debt_service + B_next
+        tr = transfer_closing_budget(R0, z, s, p.tau_c, H)
+    else:
+        tr = torch.zeros_like(Y)
+    cash = z + tr.unsqueeze(-1)  # E20
+    c = (1.0 - s) * cash / (1.0 + p.tau_c)
+    a_next = s * cash
+    C = c.sum(-1)
+    T_c = p.tau_c * c
+    taxes = (T_i + T_a + T_c).sum(-1)
+    if p.closure == "debt":
+        B_next = debt_service + G - taxes
+    A_next = a_next.sum(-1)
+    K_next = A_next - B_next  # E21
+    u = utility_clearing(c, f, p)  # E25
+    post_income = income - T_i
+    post_assets = a - T_a
+    # identities (E20, E23, E24 by Walras's law, E21)
+    cash_primitive = labour_income + (1.0 + r).unsqueeze(-1) * a - T_i - T_a + tr.unsqueeze(-1)
+    hh_res = _rel(
+        ((1.0 + p.tau_c) * c + a_next - cash_primitive).abs().amax(-1),
+        cash_primitive.abs().mean(-1),
+    )
+    transfers = H * tr
+    gov_res = _rel(
+        taxes - G - debt_service + B_next - transfers,
+        taxes.abs() + G + debt_service.abs() + B_next.abs() + transfers.abs(),
+    )
+    goods_res = _rel(Y - C - G - K_next + (1.0 - p.delta) * K, Y)
+    cap_res = _rel(K_next + B_next - A_next, A_next)
+    flags = torch.where(K_next <= 0, CAPITAL, 0) | torch.where(
+        cash.amin(-1) < 0, NEGATIVE_ASSETS, 0
+    )
+    if p.closure == "debt":
+        flags = flags | torch.where((B_next / Y).abs() > p.debt_limit, DEBT_LIMIT, 0)
+    return _finish(
+        st, p, gov, e, sup, s, f, h, L, K, Y, W, r, G, income, T_i, T_a, post_income,
+        post_assets, tr, cash, c, C, T_c, a_next, K_next, B_next, taxes, u,
+        hh_res, gov_res, goods_res, cap_res, flags,
+    )  # fmt: skip
+
+
+def _finish(
+    st, p, gov, e, sup, s, f, h, L, K, Y, W, r, G, income, T_i, T_a, post_income, post_assets,
+    tr, cash, c, C, T_c, a_next, K_next, B_next, taxes, u, hh_res, gov_res, goods_res, cap_res,
+    flags,
+) -> Flows:  # fmt: skip
+    """Ginis, the termination checks shared by both variants, and the Flows record."""
+    # Post-tax income and assets are non-decreasing functions of pre-tax income and assets
+    # (E6 with tau <= 1 and xi < 1, schedules with rates <= 1), so taxing the sorted pre-tax
+    # values gives the sorted post-tax values: one sort of income, none of assets (the state
+    # keeps them sorted).
+    income_sorted = sort_last(income)
+    income_gini = gini_sorted(income_sorted - gov.income_tax(income_sorted))
+    wealth_gini = gini_sorted(st.a_sorted - gov.asset_tax(st.a_sorted))
+    if p.variant == "taxai":  # SPEC 2.4; in 'clearing' a Gini >= 1 (negative incomes when
+        # r < 0) is a possible outcome, not a breakdown of the economy
+        flags = flags | torch.where((income_gini >= 1) | (wealth_gini >= 1), GINI, 0)
+    U = u.sum(-1)
+    finite = (
+        torch.isfinite(Y)
+        & torch.isfinite(K_next)
+        & torch.isfinite(B_next)
+        & torch.isfinite(a_next.sum(-1))  # a sum is finite only if every term is
+        & torch.isfinite(U)
+        & torch.isfinite(income_gini)
+        & torch.isfinite(wealth_gini)
+    )
+    flags = flags | torch.where(finite, 0, NONFINITE)
+    active = ~st.done
+    flags = flags | torch.where(st.t + 1 >= p.T, TIME_LIMIT, 0)
+    flags = torch.where(active, flags, 0).to(torch.long)
+    return Flows(
+        e=e, superstar=sup, s=s, f=f, h=h, a=st.a, L=L, K=K, B=st.B, Y=Y, W=W, r=r, G=G,
+        income=income, income_sorted=income_sorted, income_tax=T_i, asset_tax=T_a,
+        post_income=post_income, post_assets=post_assets, transfer=tr, cash=cash, c=c, C=C,
+        consumption_tax=T_c, a_next=a_next, K_next=K_next, B_next=B_next, taxes=taxes, u=u,
+        welfare=U, income_gini=income_gini, wealth_gini=wealth_gini, res_household=hh_res,
+        res_government=gov_res, res_goods=goods_res, res_capital=cap_res, active=active,
+        terminated=flags, done=st.done | (flags != 0),
+    )  # fmt: skip
+
+
+def _advance(st: EconState, fl: Flows) -> tuple[EconState, Flows]:
+    """The next state; economies that were already done keep their state unchanged."""
+    new = EconState(
+        a=fl.a_next,
+        e=fl.e,
+        superstar=fl.superstar,
+        income=fl.income,
+        a_sorted=sort_last(fl.a_next),
+        income_sorted=fl.income_sorted,
+        K=fl.K_next,
+        B=fl.B_next,
+        Y_prev=fl.Y,
+        t=st.t + 1,
+        done=fl.done,
+        termination=st.termination | fl.terminated,
+    )
+    return st.where(fl.active, new), fl

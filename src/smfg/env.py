@@ -1,0 +1,275 @@
+"""A batched environment around ``economy.step``: reset, step, observations, rewards, metrics.
+
+E economies of H households run in one batch. The leader observes six population summaries
+(SPEC 4), each household its own ability and assets; rewards follow SPEC 5. The environment
+holds no economics of its own: everything it reports comes from ``smfg.economy``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from smfg.config import EconomyParams, check_dtype
+from smfg.economy import metrics as M
+from smfg.economy.data import HouseholdTable
+from smfg.economy.government import GovAction
+from smfg.economy.household import clip_household_action
+from smfg.economy.state import EconState, draw_households, draw_shocks, reset_state
+from smfg.economy.step import Flows, step
+
+LEADER_REWARDS = ("gdp", "gini", "welfare", "gdp_gini", "weighted")
+LEADER_OBS_NAMES = (
+    "top10_wealth",
+    "top10_income",
+    "top10_ability",
+    "bottom50_wealth",
+    "bottom50_income",
+    "bottom50_ability",
+)
+
+
+def leader_observation(state: EconState) -> Tensor:
+    """The leader's six numbers in the original order (SPEC 4): [E, 6].
+
+    Wealth is the post-step assets a', income the step's pre-tax income, ability the e used
+    in the step; top 10% are the floor(0.1 N) largest, bottom 50% the N - floor(0.5 N)
+    smallest. Means of wealth and income come from the state's sorted copies (exact whatever
+    the ties); ability by income rank uses :func:`smfg.economy.metrics.companion_mean`.
+    """
+    H = state.n_households
+    k_top, k_bottom = H // 10, H - H // 2
+    w_top, w_bottom = M.top_bottom_sums(state.a_sorted, k_top, k_bottom)
+    i_top, i_bottom = M.top_bottom_sums(state.income_sorted, k_top, k_bottom)
+    e_top = M.companion_mean(
+        state.income, state.e, state.income_sorted[:, H - k_top], k_top, top=True
+    )
+    e_bottom = M.companion_mean(
+        state.income, state.e, state.income_sorted[:, k_bottom - 1], k_bottom, top=False
+    )
+    return torch.stack(
+        [w_top / k_top, i_top / k_top, e_top, w_bottom / k_bottom, i_bottom / k_bottom, e_bottom],
+        -1,
+    )
+
+
+def household_observation(state: EconState) -> Tensor:
+    """Each household's own ability and assets, in that order (SPEC 4): [E, H, 2]."""
+    return torch.stack([state.e, state.a], -1)
+
+
+def mean_field(hh_obs: Tensor, hh_action: Tensor) -> Tensor:
+    """The mean field L_f: means over households of observation and action (SPEC 4).
+
+    hh_obs: [..., H, 2] (normalised), hh_action: [..., H, 2] -> [..., 4]. A function so that
+    richer summaries (quantiles, histograms) can replace it.
+    """
+    return torch.cat([hh_obs.mean(-2), hh_action.mean(-2)], -1)
+
+
+class RunningNormalizer(nn.Module):
+    """Running mean/variance normaliser, part of a policy and saved with it (SPEC 4).
+
+    ``update(x)`` folds a batch ([..., D]) into the statistics (Chan et al.'s parallel
+    algorithm); ``forward(x)`` returns (x - mean) / (std + eps) and never updates, so an
+    evaluation uses the statistics the policy was trained with.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-8, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("mean", torch.zeros(dim, dtype=dtype))
+        self.register_buffer("var", torch.ones(dim, dtype=dtype))
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, x: Tensor) -> None:
+        x = x.reshape(-1, x.shape[-1]).to(self.mean.dtype)
+        if torch.isnan(x).any():
+            raise ValueError("RunningNormalizer.update got NaN: allowed finite observations")
+        n = x.shape[0]
+        if n == 0:
+            return
+        b_mean = x.mean(0)
+        b_var = x.var(0, unbiased=False)
+        tot = self.count + n
+        delta = b_mean - self.mean
+        w = float(n / tot)
+        self.mean += delta * w
+        m2 = self.var * float(self.count) + b_var * n + delta.pow(2) * float(self.count * n / tot)
+        self.var.copy_(m2 / float(tot))
+        self.count.fill_(float(tot))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean.to(x.dtype)) / (self.var.to(x.dtype).sqrt() + self.eps)
+
+
+def leader_reward(
+    name: str,
+    before: EconState,
+    flows: Flows,
+    gini_weight: float = 1.0,
+    weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+) -> Tensor:
+    """The leader's reward by name (SPEC 5): [E].
+
+    - ``gdp``: capital growth in percent, 100 (K' - K)/K (the paper's headline runs).
+    - ``gini``: 100 x the sum of the relative reductions, pre-tax to post-tax, of the income
+      Gini and of the wealth Gini.
+    - ``welfare``: sum of utilities.
+    - ``gdp_gini``: growth of per-capita GDP minus ``gini_weight`` x wealth Gini x income Gini.
+    - ``weighted``: a1 Y/Y_prev + a2 (1 - wealth Gini) + a3 sum u, with (a1, a2, a3) =
+      ``weights``: output relative to last period, equality, welfare.
+    """
+    if name == "gdp":
+        return 100.0 * (flows.K_next - flows.K) / flows.K
+    if name == "gini":
+        g_i0, g_a0 = M.gini(flows.income), M.gini(before.a)
+        d_i = (g_i0 - flows.income_gini) / g_i0
+        d_a = (g_a0 - flows.wealth_gini) / g_a0
+        return 100.0 * (d_i + d_a)
+    if name == "welfare":
+        return flows.u.sum(-1)
+    if name == "gdp_gini":
+        growth = (flows.Y - before.Y_prev) / before.Y_prev
+        return growth - gini_weight * flows.wealth_gini * flows.income_gini
+    if name == "weighted":
+        a1, a2, a3 = weights
+        return a1 * flows.Y / before.Y_prev + a2 * (1.0 - flows.wealth_gini) + a3 * flows.u.sum(-1)
+    raise ValueError(f"leader_reward = {name!r} is not known: allowed {LEADER_REWARDS}")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Observations of E economies: leader [E, 6], households [E, H, 2]."""
+
+    leader: Tensor
+    households: Tensor
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one environment step returns."""
+
+    obs: Observation
+    leader_reward: Tensor  # [E]
+    household_reward: Tensor  # [E, H]
+    done: Tensor  # [E] bool: the episode ended in this step
+    flows: Flows
+
+
+class SMFGEnv:
+    """E parallel economies of H households with one interface for both variants.
+
+    The households are drawn once, when the environment is built (as the original did), and
+    every reset restores them. Shocks come from the environment's own ``torch.Generator``
+    seeded with ``seed``: the same seed gives the same trajectory bit for bit.
+    """
+
+    def __init__(
+        self,
+        params: EconomyParams,
+        n_households: int,
+        n_envs: int = 1,
+        seed: int = 0,
+        dtype: str = "float64",
+        device: str | torch.device = "cpu",
+        leader_reward: str = "gdp",
+        gini_weight: float = 1.0,
+        reward_weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+        shared_households: bool = True,
+        table: HouseholdTable | None = None,
+    ):
+        if leader_reward not in LEADER_REWARDS:
+            raise ValueError(f"leader_reward = {leader_reward!r}: allowed {LEADER_REWARDS}")
+        if not isinstance(n_households, int) or n_households < 10:
+            raise ValueError(
+                f"n_households = {n_households!r}: allowed an integer >= 10 (the leader observes "
+                "the top 10%)"
+            )
+        if not isinstance(n_envs, int) or n_envs < 1:
+            raise ValueError(f"n_envs = {n_envs!r}: allowed an integer >= 1")
+        self.params = params
+        self.n_households = n_households
+        self.n_envs = n_envs
+        self.dtype = getattr(torch, check_dtype(dtype))
+        self.device = torch.device(device)
+        self.leader_reward_name = leader_reward
+        self.gini_weight = gini_weight
+        self.reward_weights = reward_weights
+        self.gen = torch.Generator(device="cpu").manual_seed(seed)
+        self.households = draw_households(
+            params, n_envs, n_households, self.gen, self.dtype, self.device, table,
+            shared_households,
+        )  # fmt: skip
+        self.state: EconState | None = None
+        self.metrics = M.EpisodeMetrics(n_envs)
+
+    # -- shocks are drawn on the CPU generator, then moved: identical streams on any device
+    def _shocks(self):
+        sh = draw_shocks(self.gen, self.n_envs, self.n_households, self.dtype)
+        if self.device.type != "cpu":
+            sh = type(sh)(sh.eps.to(self.device), sh.u.to(self.device))
+        return sh
+
+    def observe(self) -> Observation:
+        """Observations of the current state."""
+        return Observation(leader_observation(self.state), household_observation(self.state))
+
+    def reset(self, mask: Tensor | None = None) -> Observation:
+        """Start new episodes: all economies, or those where ``mask`` ([E] bool) is True."""
+        gen_cpu = self.gen
+        fresh = reset_state(self.params, self._on_cpu_households(), gen_cpu)
+        fresh = _to(fresh, self.device)
+        if self.state is None or mask is None:
+            self.state = fresh
+            self.metrics = M.EpisodeMetrics(self.n_envs)
+        else:
+            mask = mask.to(self.device)
+            self.state = self.state.where(mask, fresh)
+            for k in self.metrics.sums:
+                self.metrics.sums[k][mask.cpu()] = 0.0
+            self.metrics.years[mask.cpu()] = 0
+        return self.observe()
+
+    def _on_cpu_households(self):
+        hh = self.households
+        if self.device.type == "cpu":
+            return hh
+        return type(hh)(hh.rows, hh.a0.cpu(), hh.e0.cpu(), hh.superstar0.cpu(), hh.income0.cpu())
+
+    def step(self, leader_action: Tensor | GovAction, household_action: Tensor) -> StepResult:
+        """One period for every economy. leader_action: raw [E, 5] (E1) or a GovAction;
+        household_action: raw [E, H, 2] (saving share, work share), clipped here."""
+        if self.state is None:
+            raise RuntimeError("call reset() before step()")
+        if isinstance(leader_action, GovAction):
+            gov = leader_action
+        else:
+            gov = GovAction.from_raw(leader_action.to(self.device, self.dtype), self.params)
+        s, f = clip_household_action(household_action.to(self.device, self.dtype), self.params)
+        if s.shape[:2] != (self.n_envs, self.n_households):
+            raise ValueError(
+                f"household action has shape {tuple(household_action.shape)}: allowed "
+                f"[{self.n_envs}, {self.n_households}, 2]"
+            )
+        before = self.state
+        self.state, flows = step(before, gov, s, f, self._shocks(), self.params)
+        self.metrics.update(flows, self.params.money_unit)
+        r_leader = leader_reward(
+            self.leader_reward_name, before, flows, self.gini_weight, self.reward_weights
+        )
+        done_now = flows.active & flows.done
+        return StepResult(self.observe(), r_leader, flows.u, done_now, flows)
+
+    def episode_metrics(self) -> dict[str, Tensor]:
+        """SPEC 6 metrics of the current episodes so far: [E] each."""
+        return self.metrics.summary()
+
+
+def _to(state: EconState, device: torch.device) -> EconState:
+    if device.type == "cpu":
+        return state
+    return EconState(**{k: v.to(device) for k, v in state.__dict__.items()})

@@ -1,0 +1,192 @@
+"""Speed and memory of the environment step: household-steps per second (``make bench``).
+
+Each configuration runs in its own process so that its peak memory is its own. The
+reference is :mod:`smfg.economy.reference`, a plain per-household Python loop of the same
+equations, at H = 1e3.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+
+from smfg.config import economy_params
+from smfg.economy.reference import ref_gini, ref_step
+from smfg.env import SMFGEnv
+
+RULES = {"taxai": (0.99, 0.9), "clearing": (0.8, 1.0 / 3.0)}
+SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)
+
+
+def bench_env(
+    variant: str = "taxai",
+    n_households: int = 1000,
+    n_envs: int = 1,
+    dtype: str = "float32",
+    steps: int | None = None,
+    min_seconds: float = 1.0,
+    seed: int = 0,
+    device: str = "cpu",
+) -> dict:
+    """Time the full environment step (economy, observations, rewards, metrics).
+
+    Runs ``steps`` steps, or as many as fit in ``min_seconds`` (at least 3), after one warm-up.
+    """
+    params = economy_params(variant, T=10**9)
+    env = SMFGEnv(params, n_households, n_envs=n_envs, seed=seed, dtype=dtype, device=device)
+    env.reset()
+    s, f = RULES[variant]
+    act = torch.empty(n_envs, n_households, 2, dtype=env.dtype, device=env.device)
+    act[..., 0], act[..., 1] = s, f
+    gov = torch.full((n_envs, 5), 0.001, dtype=env.dtype, device=env.device)
+    env.step(gov, act)  # warm-up
+    sync = torch.cuda.synchronize if env.device.type == "cuda" else (lambda: None)
+    sync()
+    n, t0 = 0, time.perf_counter()
+    while True:
+        env.step(gov, act)
+        n += 1
+        elapsed = time.perf_counter() - t0
+        if (steps is not None and n >= steps) or (
+            steps is None and n >= 3 and elapsed >= min_seconds
+        ):
+            break
+    sync()
+    elapsed = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return {
+        "kind": "env",
+        "variant": variant,
+        "n_households": n_households,
+        "n_envs": n_envs,
+        "dtype": dtype,
+        "device": str(env.device),
+        "steps": n,
+        "seconds": elapsed,
+        "step_ms": 1e3 * elapsed / n,
+        "household_steps_per_s": n * n_households * n_envs / elapsed,
+        "peak_rss_mb": peak_mb,
+        "all_alive": not bool(env.state.done.any()),
+    }
+
+
+def bench_reference(
+    variant: str = "taxai", n_households: int = 1000, steps: int = 3, seed: int = 0
+) -> dict:
+    """Time the per-household Python loop (economy step plus the leader observation)."""
+    params = economy_params(variant, T=10**9)
+    env = SMFGEnv(params, n_households, seed=seed, dtype="float64")
+    env.reset()
+    st = {
+        "a": env.state.a[0].tolist(),
+        "e": env.state.e[0].tolist(),
+        "sup": env.state.superstar[0].tolist(),
+        "K": float(env.state.K[0]),
+        "B": float(env.state.B[0]),
+    }
+    sv, wk = RULES[variant]
+    gov = {"tau": 0.0002, "xi": 0.00005, "tau_a": 0.0002, "xi_a": 0.00005, "g": 0.0003}
+    s, f = [sv] * n_households, [wk] * n_households
+    gen = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        eps = torch.randn(n_households, generator=gen, dtype=torch.float64).tolist()
+        u = torch.rand(n_households, generator=gen, dtype=torch.float64).tolist()
+        st, fl = ref_step(st, gov, s, f, eps, u, params)
+        k10, k50 = n_households // 10, n_households // 2
+        wealth = sorted(st["a"], reverse=True)
+        income = sorted(zip(fl["income"], fl["e"], strict=True), reverse=True)
+        _ = (
+            sum(wealth[:k10]) / k10,
+            sum(x for x, _ in income[:k10]) / k10,
+            sum(w for w in wealth[k50:]) / (n_households - k50),
+            ref_gini(st["a"]),
+        )
+    elapsed = time.perf_counter() - t0
+    return {
+        "kind": "reference",
+        "variant": variant,
+        "n_households": n_households,
+        "n_envs": 1,
+        "dtype": "float64 (Python floats)",
+        "device": "cpu",
+        "steps": steps,
+        "seconds": elapsed,
+        "step_ms": 1e3 * elapsed / steps,
+        "household_steps_per_s": steps * n_households / elapsed,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+
+
+def _run_child(args: list[str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "smfg", "bench", *args, "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_all(sizes=SIZES, progress=print) -> dict:
+    """The full matrix of ``make bench``: sizes x variants x dtypes, 64 x 100, the reference."""
+    results = []
+    configs = [
+        (v, h, 1, d) for v in ("taxai", "clearing") for d in ("float32", "float64") for h in sizes
+    ] + [(v, 100, 64, d) for v in ("taxai", "clearing") for d in ("float32", "float64")]
+    for v, h, e, d in configs:
+        args = ["--variant", v, "--households", str(h), "--economies", str(e), "--dtype", d]
+        res = _run_child(args)
+        results.append(res)
+        progress(_row(res))
+    for v in ("taxai", "clearing"):
+        res = _run_child(["--variant", v, "--households", "1000", "--reference"])
+        results.append(res)
+        progress(_row(res))
+    ref = {r["variant"]: r["household_steps_per_s"] for r in results if r["kind"] == "reference"}
+    for r in results:
+        r["ratio_to_reference"] = r["household_steps_per_s"] / ref[r["variant"]]
+    return {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+        },
+        "targets": {
+            "household_steps_per_s_at_1e6_float32": 1e7,
+            "peak_rss_mb_at_1e6": 2048,
+            "original_simulator_household_steps_per_s_at_1e5": 6e4,
+        },
+        "results": results,
+    }
+
+
+def _row(r: dict) -> str:
+    return (
+        f"{r['kind']:9s} {r['variant']:8s} H={r['n_households']:>9,d} E={r['n_envs']:>3d} "
+        f"{r['dtype']:>8s}  {r['household_steps_per_s']:>12.3e} hh-steps/s  "
+        f"{r['step_ms']:>9.3f} ms/step  {r['peak_rss_mb']:>7.0f} MB"
+    )
+
+
+def format_table(report: dict) -> str:
+    """A Markdown table of a ``bench_all`` report with the ratios to the reference."""
+    lines = [
+        "| kind | variant | H | E | dtype | household-steps/s | ms/step | peak RSS MB "
+        "| x reference |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in report["results"]:
+        lines.append(
+            f"| {r['kind']} | {r['variant']} | {r['n_households']:,} | {r['n_envs']} | "
+            f"{r['dtype']} | {r['household_steps_per_s']:.3e} | {r['step_ms']:.3f} | "
+            f"{r['peak_rss_mb']:.0f} | {r['ratio_to_reference']:.1f} |"
+        )
+    return "\n".join(lines)

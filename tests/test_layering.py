@@ -1,0 +1,67 @@
+"""Data flows one way (ARCHITECTURE.md): each layer imports only layers to its left."""
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "smfg"
+# rank of each top-level module or package; a module may import only lower or equal ranks
+RANK = {
+    "config": 0,
+    "economy": 1,
+    "env": 2,
+    "policies": 3,
+    "algos": 4,
+    "certify": 5,
+    "experiments": 6,
+    "evaluate": 6,
+    "plotting": 7,
+    "cli": 8,
+    "__main__": 9,
+    "__init__": 9,
+}
+
+
+def _layer(path: Path) -> str:
+    rel = path.relative_to(SRC).parts
+    return rel[0].removesuffix(".py")
+
+
+def _imports(path: Path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("smfg"):
+            yield node.module
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("smfg"):
+                    yield alias.name
+
+
+def test_every_import_goes_left():
+    bad = []
+    files = list(SRC.rglob("*.py"))
+    assert len(files) > 10
+    for path in files:
+        me = _layer(path)
+        assert me in RANK, f"{path} is in no known layer: add it to RANK"
+        for mod in _imports(path):
+            parts = mod.split(".")
+            if len(parts) == 1:
+                continue
+            target = parts[1]
+            assert target in RANK, f"{path} imports unknown layer {mod}"
+            if RANK[target] > RANK[me]:
+                bad.append(f"{path.relative_to(SRC)} imports {mod}")
+    assert not bad, "imports against the layering:\n" + "\n".join(bad)
+
+
+def test_economy_never_imports_learning_or_experiments():
+    for path in (SRC / "economy").glob("*.py"):
+        for mod in _imports(path):
+            assert not mod.startswith(("smfg.algos", "smfg.experiments", "smfg.env")), (path, mod)
+
+
+def test_config_does_not_import_torch():
+    names = {n.names[0].name for n in ast.walk(ast.parse((SRC / "config.py").read_text()))
+             if isinstance(n, ast.Import)}  # fmt: skip
+    assert "torch" not in names
