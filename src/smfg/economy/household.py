@@ -82,7 +82,9 @@ def utility_clearing(c: Tensor, f: Tensor, params: EconomyParams) -> Tensor:
     c = c.clamp_min(1e-10)
     if params.sigma == 1.0:
         uc = torch.log(c)
+    elif params.sigma == 2.0:
+        uc = -torch.reciprocal(c)  # the default; reciprocal is cheaper than pow
     else:
         uc = c.pow(1.0 - params.sigma) / (1.0 - params.sigma)
     k = 1.0 + 1.0 / params.phi
-    return uc - params.chi * f.pow(k) / k
+    return uc - (params.chi / k) * f.pow(k)

@@ -7,6 +7,7 @@ these machines), so :func:`sort_last` uses it there and ``torch.sort`` elsewhere
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,13 +22,19 @@ def sort_last(x: Tensor) -> Tensor:
     return torch.sort(x, dim=-1).values
 
 
+@functools.lru_cache(maxsize=16)
+def _ranks(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """1, 2, ..., n (cached: the Gini of every step needs it)."""
+    return torch.arange(1, n + 1, dtype=dtype, device=device)
+
+
 def gini_sorted(xs: Tensor) -> Tensor:
     """Population Gini of rows already sorted ascending: sum_i (2i - n - 1) x_(i) / (n sum x).
 
     xs: [..., n] -> [...]. All-zero rows give 0. Negative values are kept (G may exceed 1).
     """
     n = xs.shape[-1]
-    i = torch.arange(1, n + 1, dtype=xs.dtype, device=xs.device)
+    i = _ranks(n, xs.dtype, xs.device)
     total = xs.sum(-1)
     num = 2.0 * (xs @ i) - (n + 1.0) * total
     return torch.where(total == 0, torch.zeros_like(total), num / (n * total))
@@ -70,6 +77,10 @@ def companion_mean(key: Tensor, other: Tensor, threshold: Tensor, k: int, top: b
     key, other: [E, H] -> [E].
     """
     thr = threshold.unsqueeze(-1)
+    inside = key >= thr if top else key <= thr
+    n_inside = inside.sum(-1)
+    if bool((n_inside == k).all()):  # no tie straddles the boundary (the usual case)
+        return (other * inside).sum(-1) / k
     strict = key > thr if top else key < thr
     tie = key == thr
     n_strict = strict.sum(-1).to(key.dtype)

@@ -133,13 +133,14 @@ def _period_taxai(
 ) -> Flows:
     e, sup = ability_step(st.e, st.superstar, sh.eps, sh.u, p)  # E11: drawn before production
     h = p.h_max * f
-    L = firm.labour(e, h)  # E2
+    eh = e * h
+    L = eh.sum(-1)  # E2
     K = st.K
     Y = firm.output(p.A, K, L, p.alpha)  # E3
     W = firm.wage_taxai(p.A, K, L, p.alpha)  # E4
     G = gov.g * Y
     a = st.a
-    labour_income = W.unsqueeze(-1) * e * h
+    labour_income = W.unsqueeze(-1) * eh
     income = labour_income + p.r * a  # E5
     T_i = gov.income_tax(income)  # E6
     T_a = gov.asset_tax(a)
@@ -159,12 +160,7 @@ def _period_taxai(
     u = utility_taxai(c, f, p)  # E12
     # identities: household budget E8 from primitives, government budget E10; the goods and
     # capital markets do not clear in 'taxai' (SPEC 2.6): their residuals measure by how much.
-    hh_res = _rel(
-        (a_next + (1.0 + p.tau_c) * c - (labour_income + (1.0 + p.r) * a - T_i - T_a))
-        .abs()
-        .amax(-1),
-        cash.abs().mean(-1),
-    )
+    hh_res = _rel((a_next + (1.0 + p.tau_c) * c - cash).abs().amax(-1), cash.abs().mean(-1))
     gov_res = _rel(
         B_next - (1.0 + p.r) * st.B - G + taxes, B_next.abs() + (1.0 + p.r) * st.B.abs() + G
     )
@@ -186,14 +182,15 @@ def _period_clearing(
     H = s.shape[-1]
     e, sup = ability_step(st.e, st.superstar, sh.eps, sh.u, p)  # E11
     h = p.h_max * f
-    L = firm.labour(e, h)
+    eh = e * h
+    L = eh.sum(-1)  # E2
     K = st.K  # E21: K = sum a - B
     Y = firm.output(p.A, K, L, p.alpha)  # E22
     W = firm.wage_clearing(Y, L, p.alpha)
     r = firm.interest_clearing(Y, K, p.alpha, p.delta)
     G = gov.g * Y
     a = st.a
-    labour_income = W.unsqueeze(-1) * e * h
+    labour_income = W.unsqueeze(-1) * eh
     income = labour_income + r.unsqueeze(-1) * a
     T_i = gov.income_tax(income)
     T_a = gov.asset_tax(a)
@@ -219,11 +216,7 @@ def _period_clearing(
     post_income = income - T_i
     post_assets = a - T_a
     # identities (E20, E23, E24 by Walras's law, E21)
-    cash_primitive = labour_income + (1.0 + r).unsqueeze(-1) * a - T_i - T_a + tr.unsqueeze(-1)
-    hh_res = _rel(
-        ((1.0 + p.tau_c) * c + a_next - cash_primitive).abs().amax(-1),
-        cash_primitive.abs().mean(-1),
-    )
+    hh_res = _rel(((1.0 + p.tau_c) * c + a_next - cash).abs().amax(-1), cash.abs().mean(-1))
     transfers = H * tr
     gov_res = _rel(
         taxes - G - debt_service + B_next - transfers,
