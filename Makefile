@@ -53,7 +53,10 @@ test: $(STAMP) $(MATHJAX) lint
 system-deps:
 	bash scripts/system_deps.sh
 
+# MathJax is vendored once from the npm registry; on Debian the Debian packages it needs (and
+# chromium for the browser check) are installed first when missing.
 $(MATHJAX):
+	command -v npm >/dev/null 2>&1 || bash scripts/system_deps.sh
 	bash scripts/vendor_mathjax.sh
 
 # One notebook: jupytext turns the MyST source into a notebook, papermill executes it with the
