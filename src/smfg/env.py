@@ -7,6 +7,7 @@ holds no economics of its own: everything it reports comes from ``smfg.economy``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -17,7 +18,14 @@ from smfg.economy import metrics as M
 from smfg.economy.data import HouseholdTable
 from smfg.economy.government import GovAction
 from smfg.economy.household import clip_household_action
-from smfg.economy.state import EconState, draw_households, draw_shocks, reset_state
+from smfg.economy.state import (
+    EconState,
+    Shocks,
+    concat_households,
+    draw_households,
+    draw_shocks,
+    reset_state,
+)
 from smfg.economy.step import Flows, step
 
 LEADER_REWARDS = ("gdp", "gini", "welfare", "gdp_gini", "weighted")
@@ -165,7 +173,10 @@ class SMFGEnv:
 
     The households are drawn once, when the environment is built (as the original did), and
     every reset restores them. Shocks come from the environment's own ``torch.Generator``
-    seeded with ``seed``: the same seed gives the same trajectory bit for bit.
+    seeded with ``seed``: the same seed gives the same trajectory bit for bit. With a list of
+    K seeds the E economies form K equal groups, group k drawing its households and shocks
+    from a generator seeded with seeds[k]: a batch of K seeds then equals K separate
+    environments with one seed each.
     """
 
     def __init__(
@@ -173,7 +184,7 @@ class SMFGEnv:
         params: EconomyParams,
         n_households: int,
         n_envs: int = 1,
-        seed: int = 0,
+        seed: int | Sequence[int] = 0,
         dtype: str = "float64",
         device: str | torch.device = "cpu",
         leader_reward: str = "gdp",
@@ -199,20 +210,33 @@ class SMFGEnv:
         self.leader_reward_name = leader_reward
         self.gini_weight = gini_weight
         self.reward_weights = reward_weights
-        self.gen = torch.Generator(device="cpu").manual_seed(seed)
-        self.households = draw_households(
-            params, n_envs, n_households, self.gen, self.dtype, self.device, table,
-            shared_households,
+        seeds = [seed] if isinstance(seed, int) else [int(x) for x in seed]
+        if not seeds or n_envs % len(seeds):
+            raise ValueError(
+                f"{len(seeds)} seeds for n_envs = {n_envs}: allowed a number of seeds that "
+                "divides n_envs"
+            )
+        self.seeds = seeds
+        self.group = n_envs // len(seeds)
+        self.gens = [torch.Generator(device="cpu").manual_seed(k) for k in seeds]
+        self.households = concat_households(
+            [
+                draw_households(params, self.group, n_households, g, self.dtype, self.device,
+                                table, shared_households)
+                for g in self.gens
+            ]
         )  # fmt: skip
         self.state: EconState | None = None
         self.metrics = M.EpisodeMetrics(n_envs)
 
     # -- shocks are drawn on the CPU generator, then moved: identical streams on any device
-    def _shocks(self):
-        sh = draw_shocks(self.gen, self.n_envs, self.n_households, self.dtype)
-        if self.device.type != "cpu":
-            sh = type(sh)(sh.eps.to(self.device), sh.u.to(self.device))
-        return sh
+    def _shocks(self) -> Shocks:
+        parts = [draw_shocks(g, self.group, self.n_households, self.dtype) for g in self.gens]
+        if len(parts) == 1:
+            eps, u = parts[0].eps, parts[0].u
+        else:
+            eps, u = torch.cat([p.eps for p in parts]), torch.cat([p.u for p in parts])
+        return Shocks(eps.to(self.device), u.to(self.device))
 
     def observe(self) -> Observation:
         """Observations of the current state."""
@@ -220,9 +244,7 @@ class SMFGEnv:
 
     def reset(self, mask: Tensor | None = None) -> Observation:
         """Start new episodes: all economies, or those where ``mask`` ([E] bool) is True."""
-        gen_cpu = self.gen
-        fresh = reset_state(self.params, self._on_cpu_households(), gen_cpu)
-        fresh = _to(fresh, self.device)
+        fresh = reset_state(self.params, self.households, self._shocks())
         if self.state is None or mask is None:
             self.state = fresh
             self.metrics = M.EpisodeMetrics(self.n_envs)
@@ -233,12 +255,6 @@ class SMFGEnv:
                 self.metrics.sums[k][mask.cpu()] = 0.0
             self.metrics.years[mask.cpu()] = 0
         return self.observe()
-
-    def _on_cpu_households(self):
-        hh = self.households
-        if self.device.type == "cpu":
-            return hh
-        return type(hh)(hh.rows, hh.a0.cpu(), hh.e0.cpu(), hh.superstar0.cpu(), hh.income0.cpu())
 
     def step(self, leader_action: Tensor | GovAction, household_action: Tensor) -> StepResult:
         """One period for every economy. leader_action: raw [E, 5] (E1) or a GovAction;
@@ -267,9 +283,3 @@ class SMFGEnv:
     def episode_metrics(self) -> dict[str, Tensor]:
         """SPEC 6 metrics of the current episodes so far: [E] each."""
         return self.metrics.summary()
-
-
-def _to(state: EconState, device: torch.device) -> EconState:
-    if device.type == "cpu":
-        return state
-    return EconState(**{k: v.to(device) for k, v in state.__dict__.items()})

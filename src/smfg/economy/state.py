@@ -93,6 +93,17 @@ def draw_shocks(
     return Shocks(eps, u)
 
 
+def concat_households(parts: list[Households]) -> Households:
+    """The households of several groups of economies, stacked along E."""
+    if len(parts) == 1:
+        return parts[0]
+    return Households(
+        np.concatenate([p.rows for p in parts]),
+        *(torch.cat([getattr(p, k) for p in parts]) for k in
+          ("a0", "e0", "superstar0", "income0")),
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Households:
     """The initial households of E economies, drawn once from the survey table: [E, H] each."""
@@ -181,8 +192,13 @@ def initial_output(params: EconomyParams, n_households: int) -> float:
     return float(n_households)  # 'clearing' is normalised to one unit per household
 
 
-def reset_state(params: EconomyParams, households: Households, gen: torch.Generator) -> EconState:
-    """The state at the start of an episode (SPEC 2.5, 3), after the reset's ability draw."""
+def reset_state(
+    params: EconomyParams, households: Households, shocks: torch.Generator | Shocks
+) -> EconState:
+    """The state at the start of an episode (SPEC 2.5, 3), after the reset's ability draw.
+
+    ``shocks``: the draws for that first E11 step, or a generator to draw them from.
+    """
     E, H = households.a0.shape
     dtype, device = households.a0.dtype, households.a0.device
     Y0 = initial_output(params, H)
@@ -191,7 +207,8 @@ def reset_state(params: EconomyParams, households: Households, gen: torch.Genera
     else:
         B0 = params.b * Y0
         K0 = params.assets_over_output0 * Y0 - B0
-    shocks = draw_shocks(gen, E, H, dtype, device)
+    if isinstance(shocks, torch.Generator):
+        shocks = draw_shocks(shocks, E, H, dtype, device)
     e, sup = ability_step(households.e0, households.superstar0, shocks.eps, shocks.u, params)
     full = lambda v: torch.full((E,), v, dtype=dtype, device=device)  # noqa: E731
     return EconState(
