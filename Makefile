@@ -67,17 +67,20 @@ book/executed/%.ipynb: notebooks/%.md $(STAMP) $(wildcard src/smfg/*.py src/smfg
 	$(VENV)/bin/jupytext --to ipynb --set-kernel python3 -o - $< \
 	  | $(VENV)/bin/papermill --progress-bar - $@ -p profile $(PROFILE) $(PARAMS) --cwd book/executed
 
-book: $(STAMP) $(MATHJAX)
+book: $(STAMP) $(MATHJAX) $(EXECUTED)
 	$(VENV)/bin/jupyter-book build . -W --keep-going
 	@echo "book: _build/html/index.html"
 
 reproduce: $(STAMP) $(MATHJAX)
-	$(MAKE) --no-print-directory -B $(EXECUTED) PROFILE=$(PROFILE)
+	rm -f $(EXECUTED)
+	$(MAKE) --no-print-directory $(EXECUTED) PROFILE=$(PROFILE)
 	$(MAKE) --no-print-directory book
 
 page: $(STAMP)
 	@test -n "$(NB)" || (echo "usage: make page NB=notebook_name PARAMS='-p name value'"; exit 2)
-	$(MAKE) --no-print-directory -B book/executed/$(NB).ipynb PROFILE=$(PROFILE) PARAMS="$(PARAMS)"
+	@test -f notebooks/$(NB).md || (echo "no notebook notebooks/$(NB).md"; exit 2)
+	rm -f book/executed/$(NB).ipynb
+	$(MAKE) --no-print-directory book/executed/$(NB).ipynb PROFILE=$(PROFILE) PARAMS="$(PARAMS)"
 
 bench: $(STAMP)
 	$(PY) -m smfg bench --all --out benchmarks/results.json

@@ -27,7 +27,7 @@ _STYLE_SET = False
 AUDIT_PANELS: tuple[tuple[str, str, str], ...] = (
     ("Y_per_capita", "Per-capita GDP", "output per household, $"),
     ("K_per_capita", "Capital per capita", "capital per household, $"),
-    ("interest_income_over_Y", "Interest income / output", "sum of r a over Y"),
+    ("interest_income_over_Y", "Interest income / output", "r x household assets / output"),
 )
 
 # One line style per economy variant, so a reader can tell the two economies apart in grey.
@@ -100,9 +100,9 @@ def plot_audit(
     Each argument is a ``SimulationResult.trajectory`` (columns t, Y_per_capita,
     K_per_capita, interest_income_over_Y, ...; one row per economy and step) or a mapping
     from a run's label to one. One line per run (and per economy when a table holds several),
-    solid for ``taxai``, dashed for ``clearing``. Runs that last one step are drawn as a
-    marker. Non-positive values cannot be shown on a log axis and are left out; the panel
-    says how many were.
+    solid for ``taxai``, dashed for ``clearing``; runs of at most three steps get markers so
+    that they stay visible. Non-positive values cannot be shown on a log axis and are left
+    out; the panel says how many were.
     """
     runs = _runs(traj_taxai, "taxai") + _runs(traj_clearing, "clearing")
     fig, axes = new_figure(1, len(AUDIT_PANELS), width=4.6, height=3.8)
@@ -137,8 +137,8 @@ def plot_audit(
         ax.set_title(title)
         if hidden:
             ax.text(
-                0.02, 0.02, f"{hidden} non-positive value(s) not shown", transform=ax.transAxes,
-                fontsize="small", color="0.35",
+                0.98, 0.02, f"{hidden} non-positive value(s) not shown", transform=ax.transAxes,
+                ha="right", fontsize="small", color="0.35",
             )  # fmt: skip
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4))
