@@ -1,4 +1,4 @@
-"""The ``smfg`` command line: ``simulate`` and ``bench`` (training and evaluation come later).
+"""The ``smfg`` command line: ``simulate``, ``evaluate`` and ``bench`` (training comes later).
 
 Logic lives in the library; this module only parses arguments and prints.
 """
@@ -35,6 +35,28 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from smfg import evaluate as ev
+
+    res = ev.evaluate(
+        ev.government_policy(args.policy, elasticity=args.elasticity, seed=args.seed0),
+        ev.household_policy(args.households_policy, args.saving, args.work, seed=args.seed0),
+        variant=args.variant,
+        n_households=args.households,
+        n_episodes=args.episodes,
+        seeds=list(range(args.seed0, args.seed0 + args.seeds)),
+        steps=args.steps,
+        noise_std=args.noise,
+        dtype=args.dtype,
+    )
+    if args.json:
+        print(json.dumps(res.summary_dict()))
+    else:
+        print(res.summary.to_string(index=False))
+        print(f"{len(res.episodes)} episodes in {res.seconds:.1f} s")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from smfg.experiments import bench
 
@@ -54,7 +76,7 @@ def _bench(args: argparse.Namespace) -> int:
     else:
         res = bench.bench_env(
             args.variant, args.households, args.economies, args.dtype, steps=args.steps,
-            device=args.device,
+            device=args.device, tuned_malloc=args.tune_malloc,
         )  # fmt: skip
     print(json.dumps(res) if args.json else bench._row(res))
     return 0
@@ -81,6 +103,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=_simulate)
 
+    from smfg.evaluate import GOVERNMENT_POLICIES, HOUSEHOLD_POLICIES
+
+    e = sub.add_parser("evaluate", help="evaluate a government policy against household policies")
+    e.add_argument("--policy", choices=GOVERNMENT_POLICIES, default="free-market")
+    e.add_argument("--households-policy", choices=HOUSEHOLD_POLICIES, default="fixed")
+    e.add_argument("--saving", type=float, default=0.99, help="with --households-policy fixed")
+    e.add_argument("--work", type=float, default=0.9, help="with --households-policy fixed")
+    e.add_argument("--elasticity", type=float, default=None, help="Saez elasticity")
+    e.add_argument("--variant", choices=VARIANTS, default="clearing")
+    e.add_argument("--households", type=int, default=100)
+    e.add_argument("--episodes", type=int, default=10, help="episodes per seed")
+    e.add_argument("--seeds", type=int, default=5, help="number of seeds")
+    e.add_argument("--seed0", type=int, default=0, help="first seed")
+    e.add_argument("--steps", type=int, default=None, help="episode length cap (default T)")
+    e.add_argument("--noise", type=float, default=0.0, help="exploration noise std")
+    e.add_argument("--dtype", choices=DTYPES, default="float64")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=_evaluate)
+
     b = sub.add_parser("bench", help="household-steps per second of the environment step")
     b.add_argument("--variant", choices=VARIANTS, default="taxai")
     b.add_argument("--households", type=int, default=1000)
@@ -89,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--dtype", choices=DTYPES, default="float32")
     b.add_argument("--device", default="cpu")
     b.add_argument("--reference", action="store_true", help="time the Python-loop reference")
+    b.add_argument(
+        "--tune-malloc", action="store_true",
+        help="keep freed large blocks in glibc's heap (smfg.experiments.bench.tune_allocator)",
+    )  # fmt: skip
     b.add_argument("--all", action="store_true", help="the full matrix of make bench")
     b.add_argument("--out", default=None, help="with --all: write the JSON report here")
     b.add_argument("--json", action="store_true")

@@ -25,6 +25,7 @@ from smfg.config import EconomyParams, economy_params
 from smfg.economy.government import GovAction
 from smfg.economy.step import termination_reasons
 from smfg.env import SMFGEnv
+from smfg.policies import FixedShares, FreeMarket, Saez, SurveyReplay, UniformRandom, USFederal2022
 
 METRICS = (
     "per_capita_gdp",
@@ -35,6 +36,39 @@ METRICS = (
     "leader_return",
     "household_return",
 )
+
+GOVERNMENT_POLICIES = ("free-market", "us-federal-2022", "saez", "saez-paper")
+HOUSEHOLD_POLICIES = ("fixed", "random", "survey")
+
+
+def government_policy(name: str, elasticity: float | None = None, seed: int = 0):
+    """A fixed government policy by name (SPEC 7): one of ``GOVERNMENT_POLICIES``.
+
+    ``elasticity`` applies to the Saez policies (proper form default 1; the paper form
+    re-estimates it unless given).
+    """
+    if name == "free-market":
+        return FreeMarket()
+    if name == "us-federal-2022":
+        return USFederal2022()
+    if name == "saez":
+        return Saez("proper", elasticity=1.0 if elasticity is None else elasticity, seed=seed)
+    if name == "saez-paper":
+        return Saez("paper", elasticity=elasticity, seed=seed)
+    raise ValueError(f"government policy {name!r} is not known: allowed {GOVERNMENT_POLICIES}")
+
+
+def household_policy(name: str, saving: float = 0.99, work: float = 0.9, seed: int = 0):
+    """A fixed household rule by name: ``fixed`` (shares), ``random`` (uniform [0, 1) draws,
+    the paper's rule-based households) or ``survey`` (the real-data households, SPEC 8)."""
+    if name == "fixed":
+        return FixedShares(saving, work)
+    if name == "random":
+        return UniformRandom(seed)
+    if name == "survey":
+        return SurveyReplay()
+    raise ValueError(f"household policy {name!r} is not known: allowed {HOUSEHOLD_POLICIES}")
+
 
 # two-sided 95% quantiles of Student's t by degrees of freedom (1..30, then 40, 60, 120)
 _T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,

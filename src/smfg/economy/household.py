@@ -28,7 +28,7 @@ def ability_step(
     Superstars and entrants are few (p_super = 2.2e-6), so they are handled sparsely: the
     full-size work is the AR(1) draw, one selection, one sum and one max.
     """
-    e_next = torch.exp(params.rho_e * e.log() + params.sigma_e * eps)
+    e_next = torch.log(e).mul_(params.rho_e).add_(eps, alpha=params.sigma_e).exp_()
     special = superstar | (u < params.p_super)  # superstars, and normal households entering
     if not bool(special.any()):
         return e_next, superstar
@@ -38,11 +38,24 @@ def ability_step(
     zeros = torch.zeros(E, dtype=e.dtype, device=e.device)
     sum_super = zeros.index_add(0, ie, torch.where(was_super, e[ie, ih], 0.0))
     n_super = zeros.index_add(0, ie, was_super.to(e.dtype))
-    mean_normal = (e.sum(-1) - sum_super) / (H - n_super).clamp_min(1.0)
+    total = e.sum(-1)
+    # (degenerate case, all superstars: keep their level, mean_normal = their e / mult_super)
+    mean_normal = torch.where(
+        n_super < H,
+        (total - sum_super) / (H - n_super).clamp_min(1.0),
+        total / H / params.mult_super,
+    )
     stay = was_super & (u_sp < params.stay_super)
     now_super = stay | ~was_super  # a special household that was normal has entered
     e_next[ie, ih] = 0.0  # exclude superstars and leavers from this period's normal maximum
     max_normal = e_next.amax(-1)
+    if bool((max_normal == 0).any()):
+        # degenerate case, nobody stays normal: leavers draw below last period's largest normal
+        # ability (or below the superstar level's normal mean if there was none)
+        prev = torch.where(superstar, 0.0, e).amax(-1)
+        max_normal = torch.where(
+            max_normal == 0, torch.where(prev > 0, prev, mean_normal), max_normal
+        )
     leave_u = (u_sp - params.stay_super) / max(1.0 - params.stay_super, 1e-300)
     e_next[ie, ih] = torch.where(
         now_super, params.mult_super * mean_normal[ie], leave_u * max_normal[ie]
@@ -70,7 +83,8 @@ def clip_household_action(raw: Tensor, params: EconomyParams) -> tuple[Tensor, T
 
 def utility_taxai(c: Tensor, f: Tensor, params: EconomyParams) -> Tensor:
     """u = sigmoid(ln(c/1000) - 10 f^3/3) (E12): log utility, inverse Frisch elasticity 2."""
-    return torch.sigmoid(torch.log(c / params.util_scale) - params.labor_weight * f.pow(3) / 3.0)
+    disutility = (f * f).mul_(f).mul_(params.labor_weight / 3.0)
+    return torch.log(c * (1.0 / params.util_scale)).sub_(disutility).sigmoid_()
 
 
 def utility_clearing(c: Tensor, f: Tensor, params: EconomyParams) -> Tensor:
@@ -83,8 +97,8 @@ def utility_clearing(c: Tensor, f: Tensor, params: EconomyParams) -> Tensor:
     if params.sigma == 1.0:
         uc = torch.log(c)
     elif params.sigma == 2.0:
-        uc = -torch.reciprocal(c)  # the default; reciprocal is cheaper than pow
+        uc = torch.reciprocal(c).neg_()  # the default; reciprocal is cheaper than pow
     else:
         uc = c.pow(1.0 - params.sigma) / (1.0 - params.sigma)
     k = 1.0 + 1.0 / params.phi
-    return uc - (params.chi / k) * f.pow(k)
+    return uc.sub_(torch.log(f).mul_(k).exp_().mul_(params.chi / k))  # f >= action_low > 0

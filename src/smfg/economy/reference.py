@@ -29,7 +29,10 @@ def ref_gini(values: list[float]) -> float:
 def ref_ability(e: list[float], sup: list[bool], eps: list[float], u: list[float], p):
     """E11 for one economy, household by household."""
     normal = [x for x, s in zip(e, sup, strict=True) if not s]
-    mean_prev = sum(normal) / max(len(normal), 1)
+    if normal:
+        mean_prev = sum(normal) / len(normal)
+    else:  # all superstars: they keep their level
+        mean_prev = sum(e) / len(e) / p.mult_super
     e_new, sup_new = [], []
     for i in range(len(e)):
         if not sup[i]:
@@ -47,6 +50,8 @@ def ref_ability(e: list[float], sup: list[bool], eps: list[float], u: list[float
                 e_new.append("leave")
                 sup_new.append(False)
     max_normal = max([x for x in e_new if isinstance(x, float)], default=0.0)
+    if max_normal == 0.0:  # nobody stays normal: last period's largest normal ability
+        max_normal = max(normal, default=0.0) or mean_prev
     for i in range(len(e)):
         if e_new[i] is None:
             e_new[i] = p.mult_super * mean_prev

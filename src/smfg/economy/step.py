@@ -146,26 +146,30 @@ def _period_taxai(
     T_a = gov.asset_tax(a)
     post_income = income - T_i
     post_assets = a - T_a
-    c = (1.0 - s) * post_income / (1.0 + p.tau_c)  # E7
+    c = (1.0 - s).mul_(post_income).mul_(1.0 / (1.0 + p.tau_c))  # E7
     C = c.sum(-1)
     goods_fail = C + G > Y
-    c = torch.where(goods_fail.unsqueeze(-1), c * ((Y - G) / C).unsqueeze(-1), c)
-    C = c.sum(-1)
+    if bool(goods_fail.any()):  # scale consumption down to Y - G where C + G > Y
+        c = c * torch.where(goods_fail, (Y - G) / C, 1.0).unsqueeze(-1)
+        C = c.sum(-1)
     T_c = p.tau_c * c
     cash = post_income + post_assets
-    a_next = cash - (1.0 + p.tau_c) * c  # E8
+    a_next = torch.add(cash, c, alpha=-(1.0 + p.tau_c))  # E8
+    A_next = a_next.sum(-1)
     K_next = (1.0 + p.r) * K + W * L - C - G  # E9
-    taxes = (T_i + T_a + T_c).sum(-1)
+    taxes = T_i.sum(-1) + T_a.sum(-1) + p.tau_c * C
     B_next = (1.0 + p.r) * st.B + G - taxes  # E10
     u = utility_taxai(c, f, p)  # E12
-    # identities: household budget E8 from primitives, government budget E10; the goods and
-    # capital markets do not clear in 'taxai' (SPEC 2.6): their residuals measure by how much.
-    hh_res = _rel((a_next + (1.0 + p.tau_c) * c - cash).abs().amax(-1), cash.abs().mean(-1))
+    # identities: household budget E8, government budget E10; the goods and capital markets
+    # do not clear in 'taxai' (SPEC 2.6): their residuals measure by how much.
+    hh_res = _rel(
+        torch.add(a_next, c, alpha=1.0 + p.tau_c).sub_(cash).abs_().amax(-1), cash.abs().mean(-1)
+    )
     gov_res = _rel(
         B_next - (1.0 + p.r) * st.B - G + taxes, B_next.abs() + (1.0 + p.r) * st.B.abs() + G
     )
     goods_res = _rel(Y - C - G - (K_next - K), Y)
-    cap_res = _rel(K_next + B_next - a_next.sum(-1), a_next.sum(-1))
+    cap_res = _rel(K_next + B_next - A_next, A_next)
     zero = torch.zeros_like(Y)
     flags = torch.where(goods_fail, GOODS, 0) | torch.where(K_next < 0, CAPITAL, 0)
     flags = flags | torch.where(a_next.amin(-1) < 0, NEGATIVE_ASSETS, 0)
@@ -203,11 +207,11 @@ def _period_clearing(
     else:
         tr = torch.zeros_like(Y)
     cash = z + tr.unsqueeze(-1)  # E20
-    c = (1.0 - s) * cash / (1.0 + p.tau_c)
+    c = (1.0 - s).mul_(cash).mul_(1.0 / (1.0 + p.tau_c))
     a_next = s * cash
     C = c.sum(-1)
     T_c = p.tau_c * c
-    taxes = (T_i + T_a + T_c).sum(-1)
+    taxes = T_i.sum(-1) + T_a.sum(-1) + p.tau_c * C
     if p.closure == "debt":
         B_next = debt_service + G - taxes
     A_next = a_next.sum(-1)
@@ -216,7 +220,9 @@ def _period_clearing(
     post_income = income - T_i
     post_assets = a - T_a
     # identities (E20, E23, E24 by Walras's law, E21)
-    hh_res = _rel(((1.0 + p.tau_c) * c + a_next - cash).abs().amax(-1), cash.abs().mean(-1))
+    hh_res = _rel(
+        torch.add(a_next, c, alpha=1.0 + p.tau_c).sub_(cash).abs_().amax(-1), cash.abs().mean(-1)
+    )
     transfers = H * tr
     gov_res = _rel(
         taxes - G - debt_service + B_next - transfers,
