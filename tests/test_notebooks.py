@@ -91,3 +91,21 @@ def test_audit_notebook_executes(tmp_path: Path):
     }
     assert glued.get("years_low") == "1"
     assert float(glued["interest_over_Y_1"]) > 1.0, "interest income should exceed output"
+
+
+def test_table3_notebook_executes_and_compares_with_the_paper(tmp_path: Path):
+    jupytext = pytest.importorskip("jupytext")
+    papermill = pytest.importorskip("papermill")
+    src = tmp_path / "table3_fixed_policies.ipynb"
+    figures = tmp_path / "figures"
+    nb = jupytext.read(REPO / "notebooks" / "table3_fixed_policies.md")
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}  # fmt: skip
+    jupytext.write(nb, src)
+    executed = papermill.execute_notebook(
+        str(src), str(tmp_path / "out.ipynb"), kernel_name="python3", progress_bar=False,
+        parameters={"profile": "smoke", "figures_dir": str(figures)}, cwd=str(tmp_path),
+    )  # fmt: skip
+    assert (figures / "table3_efficiency_equity.png").stat().st_size > 1000
+    text = _outputs_text(executed)
+    assert "paper: per-capita GDP" in text and "Free Market" in text

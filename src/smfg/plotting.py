@@ -19,7 +19,14 @@ import seaborn as sns
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["set_style", "new_figure", "save_figure", "plot_audit", "AUDIT_PANELS"]
+__all__ = [
+    "set_style",
+    "new_figure",
+    "save_figure",
+    "plot_audit",
+    "plot_efficiency_equity",
+    "AUDIT_PANELS",
+]
 
 _STYLE_SET = False
 
@@ -142,4 +149,49 @@ def plot_audit(
             )  # fmt: skip
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4))
+    return fig
+
+
+def plot_efficiency_equity(
+    episodes: pd.DataFrame,
+    panels: str = "variant",
+    columns: str = "households",
+    hue: str = "policy",
+) -> Figure:
+    """Efficiency against equity: x wealth Gini, y per-capita GDP (log), marker area welfare.
+
+    ``episodes`` is a tidy table with one row per seed and episode (``seed``, the metrics and
+    the grouping columns); each marker is one seed's mean over its episodes. One panel per
+    value of ``panels`` (rows) x ``columns`` (columns), one colour per ``hue``.
+    """
+    keys = [panels, columns, hue, "seed"]
+    per_seed = (
+        episodes.groupby(keys, sort=False)[["per_capita_gdp", "wealth_gini", "social_welfare"]]
+        .mean()
+        .reset_index()
+    )
+    rows = list(dict.fromkeys(per_seed[panels]))
+    cols = list(dict.fromkeys(per_seed[columns]))
+    hues = list(dict.fromkeys(per_seed[hue]))
+    colours = dict(zip(hues, sns.color_palette("colorblind", len(hues)), strict=True))
+    fig, axes = new_figure(len(rows), len(cols), width=5.2, height=4.0)
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            ax = axes[i, j]
+            cell = per_seed[(per_seed[panels] == r) & (per_seed[columns] == c)]
+            w = cell.social_welfare
+            span = (w.max() - w.min()) or 1.0
+            for h in hues:
+                pts = cell[cell[hue] == h]
+                if pts.empty:
+                    continue
+                size = 30 + 170 * (pts.social_welfare - w.min()) / span
+                ax.scatter(pts.wealth_gini, pts.per_capita_gdp, s=size, color=colours[h],
+                           alpha=0.75, edgecolor="white", linewidth=0.5, label=h)  # fmt: skip
+            ax.set_yscale("log")
+            ax.set_title(f"{r}, {columns} = {c}")
+            ax.set_xlabel("wealth Gini (post-tax assets)")
+            ax.set_ylabel("per-capita GDP, $")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(hues), 4))
     return fig

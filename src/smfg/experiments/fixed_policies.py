@@ -1,0 +1,158 @@
+"""The paper's Table 3 rows that need no learning: fixed government policies against fixed
+household rules, in both economies, with the paper's numbers beside ours (SPEC 10).
+
+A grid of (variant, N, government policy, household rule) cells, each evaluated by
+:func:`smfg.evaluate.evaluate` (seeds x episodes in one batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from smfg.config import check_profile
+from smfg.evaluate import evaluate, government_policy, mean_interval
+from smfg.policies import FixedShares, SurveyReplay
+
+#: The paper's Table 3 (SPEC 10): per-capita GDP at N = 100 and 1000, years at N = 100.
+PAPER_TABLE3 = pd.DataFrame(
+    {
+        "policy": ["Free Market", "Saez", "US Federal", "AI Economist-BC", "AI Economist", "SMFG"],
+        "gdp_100": [1.37e5, 2.34e12, 4.88e11, 4.24e12, 1.26e5, 1.01e13],
+        "gdp_1000": [1.41e5, 6.35e11, 1.41e5, float("nan"), float("nan"), 9.68e12],
+        "years_100": [1.1, 300, 289.55, 299.55, 1, 299.89],
+    }
+)
+
+#: Our government policies and the paper's row each stands for.
+PAPER_ROW = {
+    "free-market": "Free Market",
+    "us-federal-2022": "US Federal",
+    "saez-paper": "Saez",
+    "saez": "Saez",
+}
+
+#: The fixed household rule of each economy: SPEC 2.7's in 'taxai', SPEC 3's in 'clearing'.
+FIXED_RULES = {"taxai": (0.99, 0.9), "clearing": (0.8, 1.0 / 3.0)}
+
+
+@dataclass(frozen=True)
+class GridProfile:
+    """How much of the grid a profile runs."""
+
+    sizes: tuple[int, ...]
+    seeds: int
+    episodes: int
+    steps: int
+    elasticities: tuple[float, ...]
+
+
+PROFILES = {
+    "smoke": GridProfile((100,), 2, 2, 60, (1.0,)),
+    "quick": GridProfile((100, 1000), 3, 5, 300, (0.25, 0.5, 1.0, 2.0)),
+    "paper": GridProfile((100, 1000), 5, 10, 300, (0.25, 0.5, 1.0, 2.0)),
+}
+
+
+def policy_specs(elasticities: Sequence[float]) -> list[tuple[str, str, float | None]]:
+    """(label, policy name, elasticity) for every government policy of the grid."""
+    specs = [("free-market", "free-market", None), ("us-federal-2022", "us-federal-2022", None)]
+    specs += [(f"saez (e={e:g})", "saez", e) for e in elasticities]
+    specs += [("saez-paper", "saez-paper", None)]
+    return specs
+
+
+def household_rule(name: str, variant: str):
+    """``fixed`` (the variant's fixed rule) or ``survey`` (the real-data households)."""
+    if name == "fixed":
+        return FixedShares(*FIXED_RULES[variant])
+    if name == "survey":
+        return SurveyReplay()
+    raise ValueError(f"household rule {name!r} is not known: allowed ('fixed', 'survey')")
+
+
+def run_grid(
+    profile: str = "smoke",
+    variants: Sequence[str] = ("taxai", "clearing"),
+    household_rules: Sequence[str] = ("fixed", "survey"),
+    sizes: Sequence[int] | None = None,
+    elasticities: Sequence[float] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Every cell of the grid: one row per cell, seed and episode (tidy)."""
+    prof = PROFILES[check_profile(profile)]
+    sizes = prof.sizes if sizes is None else tuple(sizes)
+    elasticities = prof.elasticities if elasticities is None else tuple(elasticities)
+    frames = []
+    for variant in variants:
+        for n in sizes:
+            for rule in household_rules:
+                for label, name, e in policy_specs(elasticities):
+                    res = evaluate(
+                        government_policy(name, elasticity=e),
+                        household_rule(rule, variant),
+                        variant=variant,
+                        n_households=n,
+                        n_episodes=prof.episodes,
+                        seeds=range(prof.seeds),
+                        steps=prof.steps,
+                    )
+                    df = res.episodes.assign(
+                        variant=variant, n_households=n, households=rule, policy=label,
+                        policy_name=name, seconds=res.seconds,
+                    )  # fmt: skip
+                    frames.append(df)
+                    if progress is not None:
+                        progress(f"{variant:8s} N={n:<5d} {rule:6s} {label:16s} "
+                                 f"{res.seconds:6.1f} s")  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarise_grid(episodes: pd.DataFrame) -> pd.DataFrame:
+    """Per cell: mean and 95% interval across seeds of each SPEC 6 metric."""
+    keys = ["variant", "n_households", "households", "policy"]
+    metrics = ["per_capita_gdp", "social_welfare", "income_gini", "wealth_gini", "years"]
+    rows = []
+    for cell, df in episodes.groupby(keys, sort=False):
+        per_seed = df.groupby("seed")[metrics].mean()
+        row = dict(zip(keys, cell, strict=True))
+        for m in metrics:
+            mean, lo, hi = mean_interval(per_seed[m].tolist())
+            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = mean, lo, hi
+        row["policy_name"] = df.policy_name.iloc[0]
+        row["n_seeds"] = len(per_seed)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def compare_with_paper(summary: pd.DataFrame, variant: str, households: str) -> pd.DataFrame:
+    """Our per-capita GDP and years beside the paper's Table 3, for one variant and rule.
+
+    ``ratio`` is ours over the paper's per-capita GDP; ``note`` says where they differ.
+    """
+    out = []
+    sub = summary[(summary.variant == variant) & (summary.households == households)]
+    for row in sub.itertuples():
+        paper = PAPER_TABLE3.set_index("policy").loc[PAPER_ROW[row.policy_name]]
+        n = row.n_households
+        p_gdp = paper.get(f"gdp_{n}", float("nan"))
+        p_years = paper.years_100 if n == 100 else float("nan")
+        ratio = row.per_capita_gdp / p_gdp if p_gdp == p_gdp else float("nan")
+        if ratio != ratio:
+            note = "no paper value"
+        elif 0.5 <= ratio <= 2:
+            note = "same order"
+        elif row.years < 2 <= p_years:
+            note = "ours dies in year 1"
+        elif row.years >= 2 > p_years:
+            note = "paper's dies in year 1"
+        else:
+            note = f"differs x{ratio:.2g}"
+        out.append({
+            "N": n, "policy": row.policy, "paper row": PAPER_ROW[row.policy_name],
+            "ours: per-capita GDP": row.per_capita_gdp, "paper: per-capita GDP": p_gdp,
+            "ratio": ratio, "ours: years": row.years, "paper: years": p_years, "note": note,
+        })  # fmt: skip
+    return pd.DataFrame(out)
