@@ -2,10 +2,17 @@
 
 A government (leader) sets taxes and spending; a large population of households (followers)
 chooses saving and work; wages and interest come from markets. See the book for the model.
+
+The main entry points::
+
+    from smfg import economy_params, SMFGEnv, evaluate
+    env = SMFGEnv(economy_params("clearing"), n_households=1000, n_envs=8)
 """
 
 from smfg.config import EconomyParams, economy_params
+from smfg.env import SMFGEnv
+from smfg.evaluate import evaluate
 
 __version__ = "0.1.0"
 
-__all__ = ["EconomyParams", "economy_params", "__version__"]
+__all__ = ["EconomyParams", "SMFGEnv", "economy_params", "evaluate", "__version__"]
