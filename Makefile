@@ -65,7 +65,7 @@ book/executed/%.ipynb: notebooks/%.md $(STAMP) $(wildcard src/smfg/*.py src/smfg
 	@mkdir -p book/executed figures
 	@echo "== executing $< (profile $(PROFILE))"
 	$(VENV)/bin/jupytext --to ipynb --set-kernel python3 -o - $< \
-	  | $(VENV)/bin/papermill --progress-bar - $@ -p profile $(PROFILE) $(PARAMS) --cwd book/executed
+	  | $(VENV)/bin/papermill --progress-bar --log-output - $@ -p profile $(PROFILE) $(PARAMS) --cwd book/executed
 
 book: $(STAMP) $(MATHJAX) $(EXECUTED)
 	$(VENV)/bin/jupyter-book build . -W --keep-going

@@ -1,0 +1,1 @@
+"""Learning algorithms on a small shared core: behaviour cloning, SMFRL and the baselines."""
