@@ -1,4 +1,4 @@
-"""The ``smfg`` command line: ``simulate``, ``evaluate`` and ``bench`` (training comes later).
+"""The ``smfg`` command line: ``simulate``, ``train``, ``evaluate`` and ``bench``.
 
 Logic lives in the library; this module only parses arguments and prints.
 """
@@ -38,22 +38,81 @@ def _simulate(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from smfg import evaluate as ev
 
+    run_dir = Path(args.policy)
+    if run_dir.is_dir():  # a trained run: its leader, and its followers unless told otherwise
+        from smfg.algos.smfrl import LearnedPolicy
+        from smfg.experiments.store import RunStore
+
+        state = RunStore(run_dir.parent).load_policy(run_dir)
+        learned = LearnedPolicy(state, noise_std=args.noise, seed=args.seed0)
+        cfg = state["config"]
+        gov = learned.leader
+        households = (
+            learned.followers
+            if args.households_policy is None
+            else ev.household_policy(args.households_policy, args.saving, args.work, args.seed0)
+        )
+        variant = args.variant or cfg["variant"]
+        n = args.households or cfg["n_households"]
+        overrides = dict(cfg.get("economy", {}))
+        noise = 0.0  # the learned policy adds its own noise, in its actor's output space
+    else:
+        gov = ev.government_policy(args.policy, elasticity=args.elasticity, seed=args.seed0)
+        households = ev.household_policy(
+            args.households_policy or "fixed", args.saving, args.work, seed=args.seed0
+        )
+        variant, n, overrides, noise = (
+            args.variant or "clearing",
+            args.households or 100,
+            {},
+            args.noise,
+        )
     res = ev.evaluate(
-        ev.government_policy(args.policy, elasticity=args.elasticity, seed=args.seed0),
-        ev.household_policy(args.households_policy, args.saving, args.work, seed=args.seed0),
-        variant=args.variant,
-        n_households=args.households,
+        gov,
+        households,
+        variant=variant,
+        n_households=n,
         n_episodes=args.episodes,
         seeds=list(range(args.seed0, args.seed0 + args.seeds)),
         steps=args.steps,
-        noise_std=args.noise,
+        noise_std=noise,
         dtype=args.dtype,
+        **overrides,
     )
     if args.json:
         print(json.dumps(res.summary_dict()))
     else:
         print(res.summary.to_string(index=False))
         print(f"{len(res.episodes)} episodes in {res.seconds:.1f} s")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from smfg.experiments.train import PROGRESS_KEYS, run_spec, train
+
+    overrides = {"variant": args.variant, "n_households": args.households, "seed": args.seed,
+                 "bc": args.bc, "paper_quirks": args.paper_quirks}  # fmt: skip
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    spec = run_spec(args.algo, args.profile, **overrides)
+    bar = tqdm(total=spec["epochs"], desc=f"{args.algo} {args.variant} N={args.households}",
+               unit="epoch", disable=args.json)  # fmt: skip
+
+    def progress(epoch: int, metrics: dict) -> None:
+        bar.n = epoch
+        bar.set_postfix(
+            {k[:12]: f"{metrics[k]:.3g}" for k in PROGRESS_KEYS if k in metrics}, refresh=True
+        )
+
+    res = train(args.algo, args.profile, root=args.results, progress=progress,
+                stop_after=args.stop_after, **overrides)  # fmt: skip
+    bar.close()
+    last = res.metrics.iloc[-1].to_dict() if len(res.metrics) else {}
+    out = {"run_dir": str(res.run_dir), "computed": res.computed, "epochs": len(res.metrics),
+           "last_epoch": {k: last[k] for k in PROGRESS_KEYS if k in last}}  # fmt: skip
+    print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
     return 0
 
 
@@ -106,13 +165,17 @@ def build_parser() -> argparse.ArgumentParser:
     from smfg.evaluate import GOVERNMENT_POLICIES, HOUSEHOLD_POLICIES
 
     e = sub.add_parser("evaluate", help="evaluate a government policy against household policies")
-    e.add_argument("--policy", choices=GOVERNMENT_POLICIES, default="free-market")
-    e.add_argument("--households-policy", choices=HOUSEHOLD_POLICIES, default="fixed")
+    e.add_argument(
+        "--policy", default="free-market",
+        help=f"one of {', '.join(GOVERNMENT_POLICIES)}, or a run directory of `smfg train`",
+    )  # fmt: skip
+    e.add_argument("--households-policy", choices=HOUSEHOLD_POLICIES, default=None,
+                   help="default: the run's followers for a run directory, else fixed")  # fmt: skip
     e.add_argument("--saving", type=float, default=0.99, help="with --households-policy fixed")
     e.add_argument("--work", type=float, default=0.9, help="with --households-policy fixed")
     e.add_argument("--elasticity", type=float, default=None, help="Saez elasticity")
-    e.add_argument("--variant", choices=VARIANTS, default="clearing")
-    e.add_argument("--households", type=int, default=100)
+    e.add_argument("--variant", choices=VARIANTS, default=None, help="default: clearing")
+    e.add_argument("--households", type=int, default=None, help="default: 100")
     e.add_argument("--episodes", type=int, default=10, help="episodes per seed")
     e.add_argument("--seeds", type=int, default=5, help="number of seeds")
     e.add_argument("--seed0", type=int, default=0, help="first seed")
@@ -121,6 +184,22 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--dtype", choices=DTYPES, default="float64")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_evaluate)
+
+    t = sub.add_parser("train", help="train an algorithm (cached and resumable in the run store)")
+    t.add_argument("--algo", default="smfrl", help="the algorithm (smfrl)")
+    t.add_argument("--variant", choices=VARIANTS, default="taxai")
+    t.add_argument("--households", type=int, default=100)
+    t.add_argument("--bc", action="store_true", help="start followers from behaviour cloning")
+    t.add_argument("--profile", default="quick", help="smoke, quick or paper")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    t.add_argument("--paper-quirks", action="store_true", help="the original action mapping")
+    t.add_argument("--results", default="results", help="the run store's root directory")
+    t.add_argument(
+        "--stop-after", type=int, default=None, help="train at most this many epochs now"
+    )
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=_train)
 
     b = sub.add_parser("bench", help="household-steps per second of the environment step")
     b.add_argument("--variant", choices=VARIANTS, default="taxai")

@@ -61,8 +61,9 @@ class FollowerActor(nn.Module):
 
     def forward(self, s_f: Tensor, a_l: Tensor) -> Tensor:
         """s_f: [..., 2]; a_l: [..., 5] broadcastable to s_f's leading shape."""
-        a_l = a_l.expand(*s_f.shape[:-1], a_l.shape[-1])
-        return self.head(torch.cat([self.obs(s_f), self.leader(a_l)], -1))
+        h_obs = self.obs(s_f)
+        h_l = self.leader(a_l).expand(*h_obs.shape[:-1], -1)  # embed once, then broadcast
+        return self.head(torch.cat([h_obs, h_l], -1))
 
 
 class GaussianActor(nn.Module):

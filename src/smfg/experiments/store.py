@@ -1,0 +1,715 @@
+"""The run store: one directory per run, keyed by a hash of its full spec, that resumes.
+
+A run is a spec (a JSON-like dict) and a trainer built from it. :class:`RunStore` gives it a
+directory ``<root>/<algo>-<hash16>`` and trains it epoch by epoch::
+
+    config.json                 the spec, its hash and the code version (pretty JSON)
+    metrics.csv                 one row per completed epoch: epoch, the trainer's metrics,
+                                wall_time_s
+    checkpoints/ckpt-000012.pt  torch.save of {"epoch", "trainer", "metrics_rows", ...};
+                                the newest ``keep`` are kept
+    checkpoints/corrupt/        checkpoints that failed to load, moved aside (never deleted)
+    policy.pt                   the trainer's ``policy_state()`` at the end
+    DONE                        completion marker (hash, epochs, finish time), written last
+
+A finished run (``DONE`` present) is never recomputed. An interrupted run resumes from its
+newest checkpoint that loads and, as the trainer owns all its random state, ends bit-identical
+to an uninterrupted run; metrics rows written after that checkpoint are dropped and
+recomputed. Every whole-file write is atomic (temporary file in the same directory, flush,
+fsync, ``os.replace``); metrics rows are appended with flush and fsync.
+
+The trainer protocol (SMFRL and the baselines implement it)::
+
+    class Trainer(Protocol):
+        epoch: int      # epochs completed; 0 on a freshly built trainer
+        n_epochs: int   # epochs the run trains in all
+        def train_epoch(self) -> dict[str, float]: ...
+            # one epoch: increments `epoch` by one, returns that epoch's metrics (per_capita_gdp,
+            # social_welfare, income_gini, wealth_gini, years, losses, ...); every epoch returns
+            # the keys of the first (use nan for a value not available yet)
+        def state_dict(self) -> dict: ...
+            # everything needed to resume bit for bit: networks, optimisers, normalisers, replay
+            # buffer, torch.Generator / numpy Generator states, environment state, `epoch`
+        def load_state_dict(self, state: dict) -> None: ...
+            # the inverse; receives CPU tensors (checkpoints load with map_location="cpu") and
+            # moves them to its own device
+        def policy_state(self) -> dict: ...
+            # what evaluation needs: the final policy weights and normalisers
+
+A trainer must draw every random number from generators it owns and saves (the global torch,
+numpy and ``random`` states are not saved), or a resumed run will differ from an
+uninterrupted one.
+
+The hash covers the spec and :data:`CODE_VERSION` (``smfg.__version__``): bumping the package
+version invalidates every cached run, which is the intended way to say "the code changed the
+results". Edits that do not bump it reuse old runs.
+
+Checkpoints and policies are loaded with ``torch.load(weights_only=False)`` (trainer states
+may hold numpy arrays or other plain Python objects): open only run directories you trust,
+as with any pickle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import time
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+import torch
+
+import smfg
+
+try:  # advisory lock against two processes computing the same run (POSIX only)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+
+def _code_version() -> str:
+    version = getattr(smfg, "__version__", None)
+    if version is None:  # smfg/__init__ still importing: fall back to the installed metadata
+        from importlib.metadata import version as _dist_version
+
+        version = _dist_version("smfg")
+    return f"smfg-{version}"
+
+
+#: Part of every run's hash; computed once at import. Bumping ``smfg.__version__`` changes it
+#: and so invalidates every cached run.
+CODE_VERSION: str = _code_version()
+
+HASH_CHARS = 16
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.csv"
+POLICY_FILE = "policy.pt"
+DONE_FILE = "DONE"
+LOCK_FILE = ".lock"
+CKPT_DIR = "checkpoints"
+CORRUPT_DIR = "corrupt"
+_CKPT_RE = re.compile(r"^ckpt-(\d{6,})\.pt$")
+_ALGO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_TMP_PREFIX = ".tmp-"
+
+Status = Literal["done", "partial", "new"]
+
+
+@runtime_checkable
+class Trainer(Protocol):
+    """What :meth:`RunStore.run` trains (see the module docstring)."""
+
+    epoch: int
+    n_epochs: int
+
+    def train_epoch(self) -> dict[str, float]: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+    def policy_state(self) -> dict: ...
+
+
+@dataclass
+class RunResult:
+    """What :meth:`RunStore.run` returns."""
+
+    run_dir: Path
+    """The run's directory."""
+    metrics: pd.DataFrame
+    """One row per completed epoch: epoch, the trainer's metrics, wall_time_s."""
+    policy_state: dict
+    """The trainer's policy_state(): from policy.pt when done, else the live trainer's."""
+    resumed_from: int | None
+    """Epoch of the checkpoint this call resumed from; None for a fresh start or a cached run."""
+    computed: bool
+    """False when the run was already done and only loaded."""
+    done: bool = True
+    """False when ``stop_after`` stopped the run before its last epoch."""
+    warnings: list[str] = field(default_factory=list)
+    """Messages about corrupt checkpoints that were moved aside."""
+
+
+# ----------------------------------------------------------------------------- hashing
+
+
+def _canonical(obj: Any, where: str) -> Any:
+    """A JSON-ready copy of ``obj``: dataclasses as dicts, tuples as lists, numpy scalars."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        obj = dataclasses.asdict(obj)
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            raise ValueError(f"spec key {where!r} is {obj!r}; only finite floats are allowed")
+        return obj
+    if isinstance(obj, Mapping):
+        out = {}
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise ValueError(
+                    f"spec key {where or '<root>'!r} has a {type(k).__name__} key {k!r}; "
+                    "dict keys must be str"
+                )
+            out[k] = _canonical(v, f"{where}.{k}" if where else k)
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    raise ValueError(
+        f"spec key {where or '<root>'!r} holds a {type(obj).__name__} ({obj!r:.60}), which is "
+        "not JSON-serialisable; allowed: None, bool, int, finite float, str, list, tuple, "
+        "dict with str keys, dataclass"
+    )
+
+
+def canonical_spec(spec: Mapping[str, Any] | Any) -> dict[str, Any]:
+    """The spec as a plain JSON-ready dict; ValueError naming the first bad key."""
+    canon = _canonical(spec, "")
+    if not isinstance(canon, dict):
+        raise ValueError(f"a run spec must be a dict or a dataclass, got {type(spec).__name__}")
+    return canon
+
+
+def _canonical_json(obj: Any) -> str:
+    # json writes floats with repr, which round-trips exactly
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def config_hash(spec: Mapping[str, Any] | Any) -> str:
+    """First 16 hex digits of sha256 over the canonical JSON of the spec and CODE_VERSION."""
+    payload = {"code_version": CODE_VERSION, "spec": canonical_spec(spec)}
+    return hashlib.sha256(_canonical_json(payload).encode("ascii")).hexdigest()[:HASH_CHARS]
+
+
+# ----------------------------------------------------------------------------- atomic files
+
+
+def _fsync_dir(path: Path) -> None:
+    # makes the rename itself durable; not possible on every platform
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` all or nothing: ``write(f)`` fills a temp file that then replaces it."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX + path.name + ".", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write bytes to ``path`` atomically."""
+    atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write UTF-8 text to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_torch_save(path: str | os.PathLike, obj: Any) -> None:
+    """torch.save ``obj`` to ``path`` atomically."""
+    atomic_write(path, lambda f: torch.save(obj, f))
+
+
+# ----------------------------------------------------------------------------- metrics CSV
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, torch.Tensor | np.ndarray | np.generic):
+        v = v.item()
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, int):
+        return str(v)
+    return repr(float(v))
+
+
+def _csv_line(values: list[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(values)
+    return buf.getvalue()
+
+
+def _read_lines(path: Path) -> list[str]:
+    """Complete lines (with their newline) of a text file; a torn last line is dropped."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines.pop()
+    return lines
+
+
+class _MetricsLog:
+    """Appends one fsynced row per epoch; the header comes from the first epoch's keys."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        lines = _read_lines(path)
+        self.columns: list[str] | None = next(csv.reader([lines[0]])) if lines else None
+        self.rows = max(len(lines) - 1, 0)
+
+    def truncate(self, rows: int) -> None:
+        lines = _read_lines(self.path)
+        if rows == 0:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            self.columns, self.rows = None, 0
+            return
+        if len(lines) - 1 < rows:
+            raise RuntimeError(f"{self.path} has {max(len(lines) - 1, 0)} rows, need {rows}")
+        atomic_write_text(self.path, "".join(lines[: rows + 1]))
+        self.rows = rows
+
+    def append(self, row: dict[str, Any]) -> None:
+        text = ""
+        if self.columns is None:
+            self.columns = list(row)
+            text = _csv_line(self.columns)
+        extra = [k for k in row if k not in self.columns]
+        if extra:
+            raise ValueError(
+                f"epoch {row.get('epoch')} returned metrics {extra} that earlier epochs did not; "
+                f"the first epoch fixes the columns {self.columns} (return nan until available)"
+            )
+        text += _csv_line([_cell(row.get(k)) for k in self.columns])
+        with open(self.path, "a", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        self.rows += 1
+
+
+def _read_metrics(path: Path) -> pd.DataFrame:
+    lines = _read_lines(path)
+    if not lines:
+        return pd.DataFrame({"epoch": pd.Series([], dtype="int64")})
+    return pd.read_csv(io.StringIO("".join(lines)))
+
+
+# ----------------------------------------------------------------------------- the store
+
+
+def _ckpt_name(epoch: int) -> str:
+    return f"ckpt-{epoch:06d}.pt"
+
+
+def _checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """(epoch, path) of every checkpoint, oldest first."""
+    d = run_dir / CKPT_DIR
+    if not d.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := _CKPT_RE.match(p.name))]
+    return sorted(found)
+
+
+def _check_positive(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r} is not allowed; it must be an integer >= 1")
+
+
+def _find_key(obj: Any, key: str) -> Any:
+    """The value of ``key`` in a nested dict, searched breadth first; None if absent."""
+    queue = [obj]
+    while queue:
+        node = queue.pop(0)
+        if isinstance(node, dict):
+            if key in node:
+                return node[key]
+            queue.extend(v for v in node.values() if isinstance(v, dict))
+    return None
+
+
+@contextlib.contextmanager
+def _locked(run_dir: Path) -> Iterator[None]:
+    """Holds an exclusive advisory lock on the run; released when the process dies."""
+    if fcntl is None:  # pragma: no cover - Windows
+        yield
+        return
+    with open(run_dir / LOCK_FILE, "a") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(
+                f"{run_dir} is being computed by another process (lock on {LOCK_FILE} held)"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+class RunStore:
+    """Directories of runs under ``root``, one per (spec, code version)."""
+
+    def __init__(self, root: str | os.PathLike = "results") -> None:
+        self.root = Path(root)
+
+    # --- naming and reading
+
+    def run_dir(self, spec: Mapping[str, Any] | Any) -> Path:
+        """``root / f"{algo}-{hash}"``; ``algo`` is the spec's ``algo`` key or 'run'."""
+        canon = canonical_spec(spec)
+        algo = canon.get("algo", "run")
+        if not isinstance(algo, str) or not _ALGO_RE.match(algo):
+            raise ValueError(
+                f"spec key 'algo' is {algo!r}; it names a directory, so it must be a non-empty "
+                "str of letters, digits and _ . + - (not starting with a punctuation mark)"
+            )
+        return self.root / f"{algo}-{config_hash(canon)}"
+
+    def _dir_of(self, spec_or_dir: Mapping[str, Any] | str | os.PathLike | Any) -> Path:
+        if isinstance(spec_or_dir, str | os.PathLike):
+            return Path(spec_or_dir)
+        return self.run_dir(spec_or_dir)
+
+    def status(self, spec: Mapping[str, Any] | Any) -> Status:
+        """'done' (DONE written), 'partial' (directory without DONE) or 'new'."""
+        return _status(self.run_dir(spec))
+
+    def load_metrics(self, spec_or_dir: Mapping[str, Any] | str | os.PathLike) -> pd.DataFrame:
+        """The run's metrics (empty before its first epoch); FileNotFoundError for a new run."""
+        d = self._dir_of(spec_or_dir)
+        if not d.is_dir():
+            raise FileNotFoundError(f"no run directory {d}: the run has not been started")
+        return _read_metrics(d / METRICS_FILE)
+
+    def load_policy(self, spec_or_dir: Mapping[str, Any] | str | os.PathLike) -> dict:
+        """The finished run's policy_state (policy.pt), on CPU."""
+        d = self._dir_of(spec_or_dir)
+        path = d / POLICY_FILE
+        if not (d / DONE_FILE).exists() or not path.exists():
+            raise FileNotFoundError(
+                f"{d} holds no finished run (status {_status(d)!r}): no {POLICY_FILE} to load"
+            )
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+    # --- training
+
+    def run(
+        self,
+        spec: Mapping[str, Any] | Any,
+        make_trainer: Callable[[dict], Trainer],
+        checkpoint_every: int = 1,
+        keep: int = 2,
+        progress: Callable[[int, dict], None] | None = None,
+        stop_after: int | None = None,
+    ) -> RunResult:
+        """Train the run of ``spec`` to the end, resuming or loading what is on disk.
+
+        ``make_trainer(spec)`` builds a fresh trainer (epoch 0) from the spec as given.
+        A checkpoint is written every ``checkpoint_every`` epochs, after the last epoch and
+        when ``stop_after`` stops the run; the newest ``keep`` are kept. ``progress(epoch, row)``
+        is called after each epoch's row (and checkpoint) is on disk. ``stop_after=k`` trains
+        at most k more epochs and returns with ``done=False``.
+        """
+        _check_positive("checkpoint_every", checkpoint_every)
+        _check_positive("keep", keep)
+        if stop_after is not None and (
+            isinstance(stop_after, bool) or not isinstance(stop_after, int) or stop_after < 0
+        ):
+            raise ValueError(f"stop_after={stop_after!r} is not allowed; use None or an int >= 0")
+        canon = canonical_spec(spec)
+        run_dir = self.run_dir(canon)
+        digest = config_hash(canon)
+        self._check_config(run_dir, digest)
+        if (run_dir / DONE_FILE).exists():
+            return self._load_done(run_dir)
+
+        (run_dir / CKPT_DIR).mkdir(parents=True, exist_ok=True)
+        with _locked(run_dir):
+            if (run_dir / DONE_FILE).exists():  # finished by another process meanwhile
+                return self._load_done(run_dir)
+            if not (run_dir / CONFIG_FILE).exists():
+                config = {"hash": digest, "code_version": CODE_VERSION, "spec": canon}
+                atomic_write_text(run_dir / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+            return self._train(
+                run_dir, spec, digest, make_trainer, checkpoint_every, keep, progress, stop_after
+            )
+
+    def _check_config(self, run_dir: Path, digest: str) -> None:
+        path = run_dir / CONFIG_FILE
+        if not path.exists():
+            return
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8")).get("hash")
+        except (ValueError, AttributeError) as e:
+            raise ValueError(f"{path} is not a valid run config ({e}); inspect or remove it") from e
+        if stored != digest:
+            raise ValueError(
+                f"{path} records hash {stored!r} but the spec hashes to {digest!r} "
+                f"(code version {CODE_VERSION}): the directory was edited or the hash collides"
+            )
+
+    def _load_done(self, run_dir: Path) -> RunResult:
+        return RunResult(
+            run_dir=run_dir,
+            metrics=_read_metrics(run_dir / METRICS_FILE),
+            policy_state=self.load_policy(run_dir),
+            resumed_from=None,
+            computed=False,
+        )
+
+    def _train(
+        self,
+        run_dir: Path,
+        spec: Mapping[str, Any] | Any,
+        digest: str,
+        make_trainer: Callable[[dict], Trainer],
+        checkpoint_every: int,
+        keep: int,
+        progress: Callable[[int, dict], None] | None,
+        stop_after: int | None,
+    ) -> RunResult:
+        ckpt_dir = run_dir / CKPT_DIR
+        for d in (run_dir, ckpt_dir):  # temp files of a killed write are partial by definition
+            for tmp in d.glob(_TMP_PREFIX + "*"):
+                tmp.unlink(missing_ok=True)
+        log = _MetricsLog(run_dir / METRICS_FILE)
+        messages: list[str] = []
+        trainer = make_trainer(spec)
+        if trainer.epoch != 0:
+            raise ValueError(f"make_trainer built a trainer at epoch {trainer.epoch}; expected 0")
+        resumed_from = self._resume(run_dir, digest, trainer, log, messages)
+        if resumed_from is None:
+            log.truncate(0)
+        if trainer.epoch > trainer.n_epochs:
+            raise ValueError(
+                f"checkpoint at epoch {trainer.epoch} is past the trainer's n_epochs="
+                f"{trainer.n_epochs}"
+            )
+
+        last_saved = trainer.epoch
+        trained = 0
+        while trainer.epoch < trainer.n_epochs:
+            if stop_after is not None and trained >= stop_after:
+                break
+            before = trainer.epoch
+            t0 = time.perf_counter()
+            metrics = trainer.train_epoch()
+            wall = time.perf_counter() - t0
+            if trainer.epoch != before + 1:
+                raise RuntimeError(
+                    f"train_epoch moved epoch from {before} to {trainer.epoch}; it must add one"
+                )
+            if "epoch" in metrics or "wall_time_s" in metrics:
+                raise ValueError("trainer metrics must not use the names 'epoch', 'wall_time_s'")
+            row = {"epoch": trainer.epoch, **metrics, "wall_time_s": wall}
+            log.append(row)
+            trained += 1
+            if trainer.epoch % checkpoint_every == 0 or trainer.epoch == trainer.n_epochs:
+                self._save_checkpoint(run_dir, digest, trainer, log, keep)
+                last_saved = trainer.epoch
+            if progress is not None:
+                progress(trainer.epoch, row)
+
+        done = trainer.epoch >= trainer.n_epochs
+        if not done and last_saved != trainer.epoch:  # a pause loses no epochs
+            self._save_checkpoint(run_dir, digest, trainer, log, keep)
+        policy = trainer.policy_state()
+        if done:
+            atomic_torch_save(run_dir / POLICY_FILE, policy)
+            marker = {
+                "hash": digest,
+                "epochs": trainer.epoch,
+                "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            atomic_write_text(run_dir / DONE_FILE, json.dumps(marker, indent=2) + "\n")
+        return RunResult(
+            run_dir=run_dir,
+            metrics=_read_metrics(run_dir / METRICS_FILE),
+            policy_state=policy,
+            resumed_from=resumed_from,
+            computed=True,
+            done=done,
+            warnings=messages,
+        )
+
+    def _save_checkpoint(
+        self, run_dir: Path, digest: str, trainer: Trainer, log: _MetricsLog, keep: int
+    ) -> None:
+        ckpt = {
+            "epoch": trainer.epoch,
+            "trainer": trainer.state_dict(),
+            "metrics_rows": log.rows,
+            "hash": digest,
+            "code_version": CODE_VERSION,
+        }
+        atomic_torch_save(run_dir / CKPT_DIR / _ckpt_name(trainer.epoch), ckpt)
+        for _, old in _checkpoints(run_dir)[:-keep]:
+            old.unlink(missing_ok=True)
+
+    def _resume(
+        self,
+        run_dir: Path,
+        digest: str,
+        trainer: Trainer,
+        log: _MetricsLog,
+        messages: list[str],
+    ) -> int | None:
+        """Load the newest checkpoint that loads into ``trainer``; its epoch, or None."""
+        candidates = _checkpoints(run_dir)
+        for epoch, path in reversed(candidates):
+            ckpt, reason = _read_checkpoint(path, epoch, digest, log.rows)
+            if ckpt is None:
+                moved = _move_aside(path)
+                _warn(
+                    messages,
+                    f"checkpoint {path} is unusable ({reason}); moved it to {moved} and falling "
+                    "back to the previous checkpoint",
+                )
+                continue
+            trainer.load_state_dict(ckpt["trainer"])
+            if trainer.epoch != epoch:
+                raise RuntimeError(
+                    f"after loading {path} the trainer is at epoch {trainer.epoch}, not {epoch}: "
+                    "its state_dict must include `epoch`"
+                )
+            log.truncate(ckpt["metrics_rows"])
+            return epoch
+        if candidates:
+            _warn(
+                messages,
+                f"no usable checkpoint in {run_dir / CKPT_DIR}; starting {run_dir.name} "
+                "from scratch",
+            )
+        return None
+
+
+def _warn(messages: list[str], message: str) -> None:
+    messages.append(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=5)
+
+
+def _read_checkpoint(
+    path: Path, epoch: int, digest: str, rows_on_disk: int
+) -> tuple[dict | None, str]:
+    """(checkpoint, "") if ``path`` loads and is consistent, else (None, the reason)."""
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        return None, "not a zip archive: truncated or overwritten"
+    try:  # CRC of every member: catches flipped bytes that would otherwise load silently
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except Exception as e:
+        return None, f"damaged zip archive: {type(e).__name__}: {e}"[:300]
+    if bad is not None:
+        return None, f"damaged zip archive: CRC mismatch in member {bad!r}"
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # damaged members, unpickling errors: all mean "corrupt"
+        return None, f"torch.load failed: {type(e).__name__}: {e}".strip()[:300]
+    if not isinstance(ckpt, dict):
+        return None, f"holds a {type(ckpt).__name__}, not a checkpoint dict"
+    missing = [k for k in ("epoch", "trainer", "metrics_rows") if k not in ckpt]
+    if missing:
+        return None, f"missing keys {missing}"
+    if ckpt["epoch"] != epoch:
+        return None, f"records epoch {ckpt['epoch']!r} but is named for epoch {epoch}"
+    if ckpt.get("hash", digest) != digest:
+        return None, f"belongs to run {ckpt['hash']!r}, not {digest!r}"
+    if not isinstance(ckpt["trainer"], dict):
+        return None, f"trainer state is a {type(ckpt['trainer']).__name__}, not a dict"
+    rows = ckpt["metrics_rows"]
+    if not isinstance(rows, int) or not 0 <= rows <= rows_on_disk:
+        return None, f"needs {rows!r} metrics rows but {METRICS_FILE} holds {rows_on_disk}"
+    return ckpt, ""
+
+
+def _move_aside(path: Path) -> Path:
+    """Move a bad checkpoint into checkpoints/corrupt/ without overwriting an older one."""
+    dest_dir = path.parent / CORRUPT_DIR
+    dest_dir.mkdir(exist_ok=True)
+    dest = dest_dir / path.name
+    n = 1
+    while dest.exists():
+        dest = dest_dir / f"{path.name}.{n}"
+        n += 1
+    shutil.move(path, dest)
+    return dest
+
+
+def _status(run_dir: Path) -> Status:
+    if (run_dir / DONE_FILE).exists():
+        return "done"
+    return "partial" if run_dir.is_dir() else "new"
+
+
+def list_runs(root: str | os.PathLike = "results") -> pd.DataFrame:
+    """One row per run directory under ``root``: algo, hash, status, epochs, n_epochs, path.
+
+    ``epochs`` counts complete metrics rows; ``checkpoint_epoch`` is the newest checkpoint's
+    epoch (where a resume would start); ``n_epochs`` is the spec's ``n_epochs`` key (searched
+    in nested dicts too) when present.
+    """
+    columns = [
+        "algo",
+        "hash",
+        "status",
+        "epochs",
+        "checkpoint_epoch",
+        "n_epochs",
+        "code_version",
+        "path",
+    ]
+    rows = []
+    root = Path(root)
+    for d in sorted(root.iterdir()) if root.is_dir() else []:
+        if not d.is_dir() or "-" not in d.name:
+            continue
+        algo, _, digest = d.name.rpartition("-")
+        if len(digest) != HASH_CHARS:
+            continue
+        spec, code_version = {}, None
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            config = json.loads((d / CONFIG_FILE).read_text(encoding="utf-8"))
+            spec, code_version = config.get("spec", {}), config.get("code_version")
+        ckpts = _checkpoints(d)
+        rows.append(
+            {
+                "algo": algo,
+                "hash": digest,
+                "status": _status(d),
+                "epochs": max(len(_read_lines(d / METRICS_FILE)) - 1, 0),
+                "checkpoint_epoch": ckpts[-1][0] if ckpts else 0,
+                "n_epochs": _find_key(spec, "n_epochs"),
+                "code_version": code_version,
+                "path": str(d),
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)

@@ -1,0 +1,63 @@
+"""Training runs through the run store: one call trains (or resumes, or loads) an algorithm.
+
+``train("smfrl", profile="quick", variant="taxai", n_households=100, bc=True, seed=0)``
+builds the algorithm's config from the profile and overrides, and hands it to
+:class:`smfg.experiments.store.RunStore`, which keys the run by a hash of the full config,
+checkpoints it, resumes it after an interruption and never recomputes a finished one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from smfg.algos import smfrl
+from smfg.experiments.store import RunStore
+
+#: algorithm name -> (config builder from a profile, trainer class, config from a stored spec)
+ALGORITHMS: dict[str, tuple[Callable, type, Callable]] = {
+    "smfrl": (smfrl.smfrl_config, smfrl.SMFRLTrainer, smfrl.config_from_spec),
+}
+
+#: the metrics a progress bar shows
+PROGRESS_KEYS = ("per_capita_gdp", "social_welfare", "income_gini", "wealth_gini", "years")
+
+
+def check_algo(algo: str) -> str:
+    """Return ``algo`` if it is known, else raise a ``ValueError`` naming the known ones."""
+    if algo not in ALGORITHMS:
+        raise ValueError(f"algorithm {algo!r} is not known: allowed {sorted(ALGORITHMS)}")
+    return algo
+
+
+def run_spec(algo: str, profile: str = "quick", **overrides) -> dict:
+    """The full spec of a run: the algorithm's name and every field of its config."""
+    build, _, _ = ALGORITHMS[check_algo(algo)]
+    return {"algo": algo, **asdict(build(profile, **overrides))}
+
+
+def make_trainer(spec: dict):
+    """The trainer of a stored spec (what the run store calls to start or resume a run)."""
+    _, trainer_cls, from_spec = ALGORITHMS[check_algo(spec["algo"])]
+    return trainer_cls(from_spec(spec))
+
+
+def train(
+    algo: str,
+    profile: str = "quick",
+    root: str | Path = "results",
+    checkpoint_every: int = 1,
+    progress: Callable[[int, dict], None] | None = None,
+    stop_after: int | None = None,
+    **overrides,
+):
+    """Train ``algo`` with the profile's config and ``overrides`` in the run store at ``root``.
+
+    Returns the store's RunResult (run directory, per-epoch metrics, final policy state).
+    """
+    spec = run_spec(algo, profile, **overrides)
+    return RunStore(root).run(
+        spec, make_trainer, checkpoint_every=checkpoint_every, progress=progress,
+        stop_after=stop_after,
+    )  # fmt: skip
