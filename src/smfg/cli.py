@@ -130,6 +130,10 @@ def _bench(args: argparse.Namespace) -> int:
             print(f"wrote {out} and {out.with_suffix('.md')}")
         print(table)
         return 0
+    if args.training:
+        res = bench.bench_training(args.households, args.variant)
+        print(json.dumps(res) if args.json else bench._training_row(res))
+        return 0
     if args.reference:
         res = bench.bench_reference(args.variant, args.households, steps=args.steps or 3)
     else:
@@ -209,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--dtype", choices=DTYPES, default="float32")
     b.add_argument("--device", default="cpu")
     b.add_argument("--reference", action="store_true", help="time the Python-loop reference")
+    b.add_argument("--training", action="store_true", help="seconds per SMFRL epoch")
     b.add_argument(
         "--tune-malloc", action="store_true",
         help="keep freed large blocks in glibc's heap (smfg.experiments.bench.tune_allocator)",

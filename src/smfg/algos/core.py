@@ -11,6 +11,7 @@ import math
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 LEADER_OBS, LEADER_ACT, HH_OBS, HH_ACT = 6, 5, 2, 2
 
@@ -62,8 +63,13 @@ class FollowerActor(nn.Module):
     def forward(self, s_f: Tensor, a_l: Tensor) -> Tensor:
         """s_f: [..., 2]; a_l: [..., 5] broadcastable to s_f's leading shape."""
         h_obs = self.obs(s_f)
-        h_l = self.leader(a_l).expand(*h_obs.shape[:-1], -1)  # embed once, then broadcast
-        return self.head(torch.cat([h_obs, h_l], -1))
+        h_l = self.leader(a_l)
+        # head(cat(h_obs, h_l)) without materialising the concatenation: the leader's part is
+        # computed once per economy and broadcast over its households
+        lin = self.head[0]
+        k = h_obs.shape[-1]
+        out = F.linear(h_obs, lin.weight[:, :k], lin.bias) + F.linear(h_l, lin.weight[:, k:])
+        return torch.tanh(out)
 
 
 class GaussianActor(nn.Module):

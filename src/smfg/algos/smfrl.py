@@ -115,6 +115,10 @@ class SMFRLConfig:
     """Exploration noise during evaluation (the paper evaluated with noise)."""
     leader_reward: str = "gdp"
     """Leader reward (SPEC 5)."""
+    reward_clip: float | None = 10.0
+    """Learners see rewards clipped to [-clip, clip] (None: unclipped). E25's utility is
+    unbounded below (-1/c), and a few households with almost no consumption otherwise make
+    the critics' targets explode; E12 (taxai) lies in (0, 1) and is unaffected."""
     paper_quirks: bool = False
     """Restore the original's action mapping (SPEC 11)."""
     dtype: str = "float32"
@@ -150,6 +154,8 @@ class SMFRLConfig:
             bad("lr", "(0, 1) or None")
         if self.replay_memory_gb <= 0:
             bad("replay_memory_gb", "> 0")
+        if self.reward_clip is not None and not self.reward_clip > 0:
+            bad("reward_clip", "> 0 or None")
         economy_params(self.variant, **self.economy)  # validates the overrides
 
     @property
@@ -328,11 +334,12 @@ class SMFRLTrainer:
             lr_f = cfg.bc_follower_lr if cfg.bc_follower_lr is not None else lr
         self.targets = copy.deepcopy(self.nets)
         n = self.nets
+        adam = dict(foreach=True)  # one kernel per step for all parameters, not one per tensor
         self.opt = {
-            "actor_l": torch.optim.Adam(n.actor_l.parameters(), lr=lr),
-            "critic_l": torch.optim.Adam(n.critic_l.parameters(), lr=lr),
-            "actor_f": torch.optim.Adam(n.actor_f.parameters(), lr=lr_f, eps=1e-5),
-            "critic_f": torch.optim.Adam(n.critic_f.parameters(), lr=lr, eps=1e-5),
+            "actor_l": torch.optim.Adam(n.actor_l.parameters(), lr=lr, **adam),
+            "critic_l": torch.optim.Adam(n.critic_l.parameters(), lr=lr, **adam),
+            "actor_f": torch.optim.Adam(n.actor_f.parameters(), lr=lr_f, eps=1e-5, **adam),
+            "critic_f": torch.optim.Adam(n.critic_f.parameters(), lr=lr, eps=1e-5, **adam),
         }
         self.sched = {
             k: torch.optim.lr_scheduler.StepLR(o, cfg.lr_decay_every, cfg.lr_decay)
@@ -366,9 +373,13 @@ class SMFRLTrainer:
                 signed_log(out.obs.leader.float()),
                 signed_log(out.obs.households.float()),
             )
+            r_l, r_f = out.leader_reward.float(), out.household_reward.float()
+            if cfg.reward_clip is not None:
+                r_l = r_l.clamp(-cfg.reward_clip, cfg.reward_clip)
+                r_f = r_f.clamp(-cfg.reward_clip, cfg.reward_clip)
             self.buf.add(
-                l_obs=l_obs, l_act=u_l, l_rew=out.leader_reward.float(), l_next=l_next,
-                h_obs=h_obs, h_act=u_f, h_rew=out.household_reward.float(), h_next=h_next,
+                l_obs=l_obs, l_act=u_l, l_rew=r_l, l_next=l_next,
+                h_obs=h_obs, h_act=u_f, h_rew=r_f, h_next=h_next,
                 mf=torch.cat([h_obs.mean(1), u_f.mean(1)], -1),
                 mf_next=torch.cat([h_next.mean(1), torch.zeros_like(u_f[:, 0])], -1),
                 done=out.done.float(),

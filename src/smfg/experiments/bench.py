@@ -155,6 +155,45 @@ def bench_reference(
     }
 
 
+def bench_training(
+    n_households: int = 100, variant: str = "taxai", epochs: int = 3, threads: int | None = 1
+) -> dict:
+    """Seconds per SMFRL epoch with the paper's settings (300 steps, 100 + 100 updates of
+    batch 128, 10 evaluation episodes of 300 steps), and the replay buffer's memory for the
+    paper's run length (1,000 epochs of 300 steps, under its memory cap)."""
+    from smfg.algos.smfrl import SMFRLTrainer, smfrl_config
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    cfg = smfrl_config("paper", variant=variant, n_households=n_households, eval_steps=300)
+    tr = SMFRLTrainer(cfg)
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        m = tr.train_epoch()
+        times.append((time.perf_counter() - t0, m["train_s"], m["eval_s"]))
+    steady = times[1:] or times  # the first epoch pays for lazy initialisation
+    mean = [sum(x[i] for x in steady) / len(steady) for i in range(3)]
+    return {
+        "kind": "smfrl-epoch",
+        "variant": variant,
+        "n_households": n_households,
+        "n_envs": 1,
+        "dtype": cfg.dtype,
+        "device": "cpu",
+        "threads": torch.get_num_threads(),
+        "epochs_timed": len(steady),
+        "epoch_s": mean[0],
+        "train_s": mean[1],
+        "eval_s": mean[2],
+        "replay_capacity_steps": tr.buf.capacity,
+        "replay_mb": tr.buf.nbytes / 1e6,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "original_epoch_s": {100: "30-42", 1000: "390"}.get(n_households, "n/a"),
+        "target_epoch_s": {100: 3.0, 1000: 8.0}.get(n_households),
+    }
+
+
 def _run_child(args: list[str]) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "smfg", "bench", *args, "--json"],
@@ -191,6 +230,11 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
     ref = {r["variant"]: r["household_steps_per_s"] for r in results if r["kind"] == "reference"}
     for r in results:
         r["ratio_to_reference"] = r["household_steps_per_s"] / ref[r["variant"]]
+    training = []
+    for n in (100, 1000):
+        res = _run_child(["--training", "--households", str(n)])
+        training.append(res)
+        progress(_training_row(res))
     return {
         "machine": {
             "platform": platform.platform(),
@@ -204,7 +248,16 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
             "original_simulator_household_steps_per_s_at_1e5": 6e4,
         },
         "results": results,
+        "training": training,
     }
+
+
+def _training_row(r: dict) -> str:
+    return (
+        f"smfrl epoch {r['variant']} N={r['n_households']:>5d}: {r['epoch_s']:.2f} s "
+        f"(train {r['train_s']:.2f} + eval {r['eval_s']:.2f}), replay {r['replay_mb']:.0f} MB "
+        f"for {r['replay_capacity_steps']} steps, peak RSS {r['peak_rss_mb']:.0f} MB"
+    )
 
 
 def _row(r: dict) -> str:
@@ -230,4 +283,19 @@ def format_table(report: dict) -> str:
             f"{r['household_steps_per_s']:.3e} | {r['step_ms']:.3f} | "
             f"{r['peak_rss_mb']:.0f} | {r['ratio_to_reference']:.1f} |"
         )
+    if report.get("training"):
+        lines += [
+            "",
+            "| SMFRL epoch | N | s/epoch | train s | eval s | original s/epoch | target s "
+            "| x faster than original | replay MB (steps) | peak RSS MB |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in report["training"]:
+            orig = {100: 36.0, 1000: 390.0}.get(r["n_households"])
+            lines.append(
+                f"| {r['variant']} | {r['n_households']:,} | {r['epoch_s']:.2f} | "
+                f"{r['train_s']:.2f} | {r['eval_s']:.2f} | {r['original_epoch_s']} | "
+                f"{r['target_epoch_s']} | {orig / r['epoch_s']:.1f} | "
+                f"{r['replay_mb']:.0f} ({r['replay_capacity_steps']:,}) | {r['peak_rss_mb']:.0f} |"
+            )
     return "\n".join(lines)
