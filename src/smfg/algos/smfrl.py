@@ -327,8 +327,10 @@ class SMFRLTrainer:
         if cfg.bc:
             from smfg.algos.bc import pretrained_follower  # the BC weights of SPEC 8
 
-            actor, norm = pretrained_follower(cfg.variant, self.params, epochs=cfg.bc_epochs,
-                                              seed=cfg.seed)  # fmt: skip
+            actor, norm = pretrained_follower(
+                cfg.variant, self.params, epochs=cfg.bc_epochs, seed=cfg.seed,
+                paper_quirks=cfg.paper_quirks,
+            )  # fmt: skip
             self.nets.actor_f.load_state_dict(actor.state_dict())
             self.nets.norm_f.load_state_dict(norm.state_dict())
             lr_f = cfg.bc_follower_lr if cfg.bc_follower_lr is not None else lr
