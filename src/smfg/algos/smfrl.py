@@ -116,9 +116,11 @@ class SMFRLConfig:
     leader_reward: str = "gdp"
     """Leader reward (SPEC 5)."""
     reward_clip: float | None = 10.0
-    """Learners see rewards clipped to [-clip, clip] (None: unclipped). E25's utility is
-    unbounded below (-1/c), and a few households with almost no consumption otherwise make
-    the critics' targets explode; E12 (taxai) lies in (0, 1) and is unaffected."""
+    """The follower critic sees household rewards clipped to [-clip, clip] (None: unclipped).
+    E25's utility is unbounded below (-1/c), and a few households with almost no consumption
+    otherwise make the critic's targets explode; E12 (taxai) lies in (0, 1), unaffected."""
+    leader_reward_clip: float | None = None
+    """The same for the leader's reward (None: unclipped, the default)."""
     paper_quirks: bool = False
     """Restore the original's action mapping (SPEC 11)."""
     dtype: str = "float32"
@@ -154,8 +156,9 @@ class SMFRLConfig:
             bad("lr", "(0, 1) or None")
         if self.replay_memory_gb <= 0:
             bad("replay_memory_gb", "> 0")
-        if self.reward_clip is not None and not self.reward_clip > 0:
-            bad("reward_clip", "> 0 or None")
+        for name in ("reward_clip", "leader_reward_clip"):
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
+                bad(name, "> 0 or None")
         economy_params(self.variant, **self.economy)  # validates the overrides
 
     @property
@@ -377,8 +380,9 @@ class SMFRLTrainer:
             )
             r_l, r_f = out.leader_reward.float(), out.household_reward.float()
             if cfg.reward_clip is not None:
-                r_l = r_l.clamp(-cfg.reward_clip, cfg.reward_clip)
                 r_f = r_f.clamp(-cfg.reward_clip, cfg.reward_clip)
+            if cfg.leader_reward_clip is not None:
+                r_l = r_l.clamp(-cfg.leader_reward_clip, cfg.leader_reward_clip)
             self.buf.add(
                 l_obs=l_obs, l_act=u_l, l_rew=r_l, l_next=l_next,
                 h_obs=h_obs, h_act=u_f, h_rew=r_f, h_next=h_next,
@@ -519,7 +523,9 @@ class LearnedPolicy:
     """A trained SMFRL leader and follower actor, for :func:`smfg.evaluate.evaluate`.
 
     ``leader`` and ``followers`` are the government and household policies; the followers
-    see the leader's actor output of the same step (kept by the leader view).
+    see the leader's actor output of the same step (kept by the leader view). With another
+    government policy, the followers see its raw numbers mapped into the actor's output
+    space (a tax schedule, which has none, is seen as the free market's numbers).
     """
 
     def __init__(self, policy_state: dict, noise_std: float = 0.0, seed: int = 0):
@@ -565,8 +571,17 @@ class _FollowerView:
     def __call__(self, obs, gov_raw):
         o = self.owner
         s_f = o.nets.norm_f(signed_log(obs.households.float()))
+        if o.u_l is not None:  # the leader view acted this step
+            u_l, o.u_l = o.u_l, None
+        else:  # another government policy: its raw numbers in the actor's output space
+            c = (
+                gov_raw.float()
+                if gov_raw is not None
+                else torch.full((obs.leader.shape[0], LEADER_ACT), 0.001)
+            )
+            u_l = c if o.paper_quirks else 2.0 * c - 1.0
         with torch.no_grad():
-            u = o.nets.actor_f(s_f, o.u_l.unsqueeze(-2))
+            u = o.nets.actor_f(s_f, u_l.unsqueeze(-2))
         if o.noise_std > 0:
             u = (u + gaussian_noise((u.shape[0], 1, HH_ACT), o.noise_std, o.gen)).clamp(-1, 1)
         return follower_env_action(u, o.paper_quirks).to(self.dtype)
