@@ -132,3 +132,25 @@ def test_smfrl_learns_in_small_economies():
     lr_, _, years = _returns(pol.leader, pol.followers, "taxai", 50)
     assert fm_years < 2
     assert lr_ > fm + 500, (fm, lr_, years)
+
+
+def test_train_and_evaluate_command_lines(tmp_path, capsys):
+    import json
+
+    from smfg.cli import main
+
+    args = ["train", "--algo", "smfrl", "--variant", "clearing", "--households", "20",
+            "--profile", "smoke", "--epochs", "1", "--results", str(tmp_path),
+            "--json"]  # fmt: skip
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["computed"] and out["epochs"] == 1
+    assert main(args) == 0  # cached
+    assert not json.loads(capsys.readouterr().out.strip().splitlines()[-1])["computed"]
+    assert main(["evaluate", "--policy", out["run_dir"], "--episodes", "2", "--seeds", "2",
+                 "--steps", "10", "--json"]) == 0  # fmt: skip
+    ev = json.loads(capsys.readouterr().out)
+    assert ev["settings"]["government_policy"] == "smfrl-leader"
+    assert ev["metrics"]["years"]["mean"] == 10
+    assert main(["train", "--algo", "nope", "--results", str(tmp_path)]) == 2
+    assert "algorithm 'nope' is not known" in capsys.readouterr().err

@@ -5,14 +5,13 @@ chooses saving and work; wages and interest come from markets. See the book for 
 
 The main entry points::
 
-    from smfg import economy_params, SMFGEnv, evaluate
-    env = SMFGEnv(economy_params("clearing"), n_households=1000, n_envs=8)
+    from smfg import economy_params, SMFGEnv
+        env = SMFGEnv(economy_params("clearing"), n_households=1000, n_envs=8)
 """
 
 from smfg.config import EconomyParams, economy_params
 from smfg.env import SMFGEnv
-from smfg.evaluate import evaluate
 
 __version__ = "0.1.0"
 
-__all__ = ["EconomyParams", "SMFGEnv", "economy_params", "evaluate", "__version__"]
+__all__ = ["EconomyParams", "SMFGEnv", "economy_params", "__version__"]

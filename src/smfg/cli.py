@@ -88,10 +88,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    import torch
     from tqdm import tqdm
 
     from smfg.experiments.train import PROGRESS_KEYS, run_spec, train
 
+    torch.set_num_threads(args.threads)
     overrides = {"variant": args.variant, "n_households": args.households, "seed": args.seed,
                  "bc": args.bc, "paper_quirks": args.paper_quirks}  # fmt: skip
     if args.epochs is not None:
@@ -202,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--stop-after", type=int, default=None, help="train at most this many epochs now"
     )
+    t.add_argument("--threads", type=int, default=1,
+                   help="torch threads (small networks train fastest on one)")  # fmt: skip
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=_train)
 

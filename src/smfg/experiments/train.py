@@ -61,3 +61,36 @@ def train(
         spec, make_trainer, checkpoint_every=checkpoint_every, progress=progress,
         stop_after=stop_after,
     )  # fmt: skip
+
+
+def evaluate_trained(
+    algo: str = "smfrl",
+    profile: str = "quick",
+    seeds=(0, 1, 2, 3, 4),
+    n_episodes: int = 10,
+    noise_std: float = 0.01,
+    root: str | Path = "results",
+    **overrides,
+):
+    """Train (or load) one run per seed and evaluate each run's policy on ``n_episodes``.
+
+    Returns (episodes DataFrame with a ``seed`` column, summary with the 95% interval across
+    seeds), as :func:`smfg.evaluate.evaluate` does for fixed policies. ``noise_std`` is the
+    exploration noise of the evaluation (the paper's 0.01; 0 for the noiseless policy).
+    """
+    import pandas as pd
+
+    from smfg.algos.smfrl import LearnedPolicy
+    from smfg.evaluate import evaluate, summarise
+
+    frames = []
+    for seed in seeds:
+        res = train(algo, profile, root=root, seed=seed, **overrides)
+        cfg = res.policy_state["config"]
+        pol = LearnedPolicy(res.policy_state, noise_std=noise_std, seed=seed)
+        ev = evaluate(pol.leader, pol.followers, variant=cfg["variant"],
+                      n_households=cfg["n_households"], n_episodes=n_episodes, seeds=(seed,),
+                      leader_reward=cfg["leader_reward"], **cfg["economy"])  # fmt: skip
+        frames.append(ev.episodes.assign(run_dir=str(res.run_dir)))
+    episodes = pd.concat(frames, ignore_index=True)
+    return episodes, summarise(episodes)
