@@ -21,8 +21,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 MATHJAX = REPO / "book" / "_static" / "mathjax" / "tex-svg-full.js"
-NOTEBOOK = REPO / "notebooks" / "audit_taxai_dynamics.md"
-PAGES = ("book/intro.html", "book/model.html", "book/executed/audit_taxai_dynamics.html")
+PAGES = (
+    "book/intro.html",
+    "book/model.html",
+    "book/executed/audit_taxai_dynamics.html",
+    "book/executed/table3_fixed_policies.html",
+    "book/learning.html",
+)
 CDN_HOSTS = (
     "cdn.jsdelivr.net",
     "cdnjs.cloudflare.com",
@@ -65,23 +70,30 @@ def built_book(tmp_path_factory) -> Path:
     shutil.copytree(REPO / "book", src / "book", ignore=shutil.ignore_patterns("executed"))
     executed = src / "book" / "executed"
     executed.mkdir()
-    nb = jupytext.read(NOTEBOOK)
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    raw = src / "audit_taxai_dynamics.ipynb"
-    jupytext.write(nb, raw)
-    papermill.execute_notebook(
-        str(raw),
-        str(executed / "audit_taxai_dynamics.ipynb"),
-        parameters={"profile": "smoke", "n_households": 50, "figures_dir": str(src / "figures")},
-        cwd=str(executed),
-        kernel_name="python3",
-        progress_bar=False,
-    )
-    raw.unlink()
+    # every notebook of the book, executed with the smoke profile (the audit at N = 50)
+    extra = {"audit_taxai_dynamics": {"n_households": 50}}
+    for path in sorted((REPO / "notebooks").glob("*.md")):
+        nb = jupytext.read(path)
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        raw = src / f"{path.stem}.ipynb"
+        jupytext.write(nb, raw)
+        papermill.execute_notebook(
+            str(raw),
+            str(executed / f"{path.stem}.ipynb"),
+            parameters={
+                "profile": "smoke",
+                "figures_dir": str(src / "figures"),
+                **extra.get(path.stem, {}),
+            },  # fmt: skip
+            cwd=str(executed),
+            kernel_name="python3",
+            progress_bar=False,
+        )
+        raw.unlink()
     proc = subprocess.run(
         [_tool("jupyter-book"), "build", str(src), "-W"],
         capture_output=True,
