@@ -50,23 +50,30 @@ def _evaluate(args: argparse.Namespace) -> int:
         households = (
             learned.followers
             if args.households_policy is None
-            else ev.household_policy(args.households_policy, args.saving, args.work, args.seed0)
+            else ev.household_policy(
+                args.households_policy,
+                0.8 if args.saving is None else args.saving,
+                1 / 3 if args.work is None else args.work,
+                args.seed0,
+            )
         )
         variant = args.variant or cfg["variant"]
         n = args.households or cfg["n_households"]
         overrides = dict(cfg.get("economy", {}))
         noise = 0.0  # the learned policy adds its own noise, in its actor's output space
     else:
+        from smfg.experiments.fixed_policies import FIXED_RULES
+
+        variant = args.variant or "clearing"
+        saving, work = FIXED_RULES[variant]  # the variant's own fixed rule unless given
         gov = ev.government_policy(args.policy, elasticity=args.elasticity, seed=args.seed0)
         households = ev.household_policy(
-            args.households_policy or "fixed", args.saving, args.work, seed=args.seed0
+            args.households_policy or "fixed",
+            saving if args.saving is None else args.saving,
+            work if args.work is None else args.work,
+            seed=args.seed0,
         )
-        variant, n, overrides, noise = (
-            args.variant or "clearing",
-            args.households or 100,
-            {},
-            args.noise,
-        )
+        n, overrides, noise = args.households or 100, {}, args.noise
     res = ev.evaluate(
         gov,
         households,
@@ -177,8 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     e.add_argument("--households-policy", choices=HOUSEHOLD_POLICIES, default=None,
                    help="default: the run's followers for a run directory, else fixed")  # fmt: skip
-    e.add_argument("--saving", type=float, default=0.99, help="with --households-policy fixed")
-    e.add_argument("--work", type=float, default=0.9, help="with --households-policy fixed")
+    e.add_argument(
+        "--saving",
+        type=float,
+        default=None,
+        help="with --households-policy fixed (default: taxai 0.99, clearing 0.8)",
+    )
+    e.add_argument(
+        "--work",
+        type=float,
+        default=None,
+        help="with --households-policy fixed (default: taxai 0.9, clearing 1/3)",
+    )
     e.add_argument("--elasticity", type=float, default=None, help="Saez elasticity")
     e.add_argument("--variant", choices=VARIANTS, default=None, help="default: clearing")
     e.add_argument("--households", type=int, default=None, help="default: 100")
