@@ -1,13 +1,11 @@
-"""Production and prices (SPEC E2-E4 for 'taxai', E22 for 'clearing'). Shapes: [E] aggregates."""
+"""Production and prices (SPEC E3-E4 for 'taxai', E22 for 'clearing'). Shapes: [E] aggregates.
+
+Effective labour L = sum_i e_i h_i (E2) is summed in ``step`` with the labour income it shares.
+"""
 
 from __future__ import annotations
 
 from torch import Tensor
-
-
-def labour(e: Tensor, h: Tensor) -> Tensor:
-    """Effective labour L = sum_i e_i h_i (E2). e, h: [E, H] -> [E]."""
-    return (e * h).sum(-1)
 
 
 def output(A: float, K: Tensor, L: Tensor, alpha: float) -> Tensor:
