@@ -50,6 +50,7 @@ from smfg.algos.core import (
 )
 from smfg.config import VARIANTS, EconomyParams, economy_params
 from smfg.economy.data import HouseholdTable, load_household_table
+from smfg.economy.state import initial_columns
 from smfg.env import RunningNormalizer
 from smfg.policies.households import survey_actions
 
@@ -174,16 +175,12 @@ def survey_pairs(
     table = load_household_table() if table is None else table
     saving, work = survey_actions(table, variant, params, food_share)
     wgt = np.asarray(table.wgt, dtype=np.float64)
+    ability, assets = initial_columns(params, table)  # exactly as the reset builds them
     if variant == "taxai":
-        educ = np.asarray(table.educ, dtype=np.float64)
-        ability = np.where(educ < 0, 0.1, educ)  # as draw_households: EDUC -1 -> 0.1
-        assets = np.asarray(table.asset, dtype=np.float64)
         weights, scale = np.ones_like(wgt), 1.0
     else:
-        ability = np.exp(np.asarray(table.z_wage, dtype=np.float64) * params.log_ability_sd)
-        nw = np.maximum(np.asarray(table.networth, dtype=np.float64), 0.0)
-        scale = params.assets_over_output0 / (np.sum(wgt * nw) / np.sum(wgt))
-        assets = nw * scale
+        scale = params.assets_over_output0 / (np.sum(wgt * assets) / np.sum(wgt))
+        assets = assets * scale
         weights = wgt
 
     def f32(*cols: np.ndarray) -> Tensor:

@@ -170,17 +170,13 @@ def draw_households(
     def col(x: np.ndarray) -> Tensor:
         return torch.as_tensor(np.asarray(x, dtype=np.float64)[rows], dtype=dtype, device=device)
 
+    ability, assets = initial_columns(params, table)
     income0 = col(table.income)
-    if params.variant == "taxai":
-        a0 = col(table.asset)
-        educ = col(table.educ)
-        e0 = torch.where(educ < 0, torch.full_like(educ, 0.1), educ)
-    else:
-        nw = col(np.maximum(table.networth, 0.0))
-        scale = params.assets_over_output0 * n_households / nw.sum(-1, keepdim=True)
-        a0 = nw * scale
+    e0, a0 = col(ability), col(assets)
+    if params.variant == "clearing":
+        scale = params.assets_over_output0 * n_households / a0.sum(-1, keepdim=True)
+        a0 = a0 * scale
         income0 = income0 * scale  # the same money unit as assets
-        e0 = torch.exp(col(table.z_wage) * params.log_ability_sd)
     u = torch.rand((n_draw, n_households), generator=gen, dtype=torch.float64)
     superstar0 = (u < params.p_super).expand(n_envs, -1).to(device)
     mean_normal = torch.where(superstar0, 0.0, e0).sum(-1, keepdim=True) / (~superstar0).sum(
@@ -188,6 +184,21 @@ def draw_households(
     ).clamp_min(1)
     e0 = torch.where(superstar0, params.mult_super * mean_normal, e0)
     return Households(rows, a0, e0, superstar0, income0)
+
+
+def initial_columns(params: EconomyParams, table: HouseholdTable) -> tuple[np.ndarray, np.ndarray]:
+    """Each survey row's initial ability (before superstar flags) and unscaled assets.
+
+    ``taxai`` (SPEC 2.5): the EDUC code (-1 replaced by 0.1) and ASSET in dollars.
+    ``clearing`` (SPEC 3): ``exp(z_wage * sd)``, the stationary quantile of the row's weighted
+    wage rank, and net worth floored at 0 (rescaled by the caller). Shared by the reset and by
+    behaviour cloning, so a cloned policy sees the states the environment will show it.
+    """
+    if params.variant == "taxai":
+        educ = np.asarray(table.educ, dtype=np.float64)
+        return np.where(educ < 0, 0.1, educ), np.asarray(table.asset, dtype=np.float64)
+    ability = np.exp(np.asarray(table.z_wage, dtype=np.float64) * params.log_ability_sd)
+    return ability, np.maximum(np.asarray(table.networth, dtype=np.float64), 0.0)
 
 
 def initial_output(params: EconomyParams, n_households: int) -> float:
