@@ -154,6 +154,7 @@ def evaluate(
     leader_reward: str = "gdp",
     params: EconomyParams | None = None,
     progress=None,
+    on_step=None,
     **overrides,
 ) -> EvalResult:
     """Run ``n_episodes`` episodes for each seed, all in one batch, and summarise them.
@@ -162,6 +163,8 @@ def evaluate(
     leader actions; a GovAction, such as a tax schedule, is used as is), drawn per seed
     group, as the paper's evaluation with exploration did (std 0.01). ``steps`` caps the
     episode length (default T). ``progress``: an optional callable(step, n_alive).
+    ``on_step``: an optional callable(StepResult) called after every step, for statistics
+    the summary does not keep (e.g. means over groups of households).
     """
     if not 0.0 <= noise_std <= 1.0:
         raise ValueError(f"noise_std = {noise_std!r} is out of range: allowed [0, 1]")
@@ -200,6 +203,8 @@ def evaluate(
         if noise_std > 0:
             act = act + noise((n_households, 2))
         out = env.step(gov, act)
+        if on_step is not None:
+            on_step(out)
         active = out.flows.active.cpu()
         leader_return += torch.where(active, out.leader_reward.double().cpu(), 0.0)
         household_return += torch.where(active, out.flows.u.double().mean(-1).cpu(), 0.0)

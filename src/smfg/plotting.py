@@ -25,6 +25,10 @@ __all__ = [
     "save_figure",
     "plot_audit",
     "plot_efficiency_equity",
+    "plot_training_curves",
+    "plot_multi_objective",
+    "plot_household_share",
+    "plot_bc_loss",
     "AUDIT_PANELS",
 ]
 
@@ -194,4 +198,187 @@ def plot_efficiency_equity(
             ax.set_ylabel("per-capita GDP, $")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(hues), 4))
+    return fig
+
+
+def _band(ax, x, mean, lo, hi, colour, label, linestyle="-") -> None:
+    """A mean line with its interval as a shaded band (no band where the interval is NaN)."""
+    ax.plot(x, mean, color=colour, label=label, linestyle=linestyle,
+            marker="o" if len(x) <= 3 else None)  # fmt: skip
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    if ok.any():
+        ax.fill_between(np.asarray(x)[ok], lo[ok], hi[ok], color=colour, alpha=0.2, linewidth=0)
+
+
+def _colours(labels) -> dict:
+    labels = list(dict.fromkeys(labels))
+    return dict(zip(labels, sns.color_palette("colorblind", max(len(labels), 1)), strict=False))
+
+
+#: y-axis labels of the SPEC 6 metrics
+METRIC_AXES = {
+    "per_capita_gdp": "per-capita GDP, $",
+    "social_welfare": "social welfare",
+    "income_gini": "income Gini",
+    "wealth_gini": "wealth Gini",
+    "years": "years survived",
+}
+
+
+def plot_training_curves(
+    curves: pd.DataFrame,
+    metrics: tuple[str, ...] = ("per_capita_gdp", "social_welfare", "income_gini", "wealth_gini"),
+    references: pd.DataFrame | None = None,
+    rows: str = "setting",
+    hue: str = "label",
+) -> Figure:
+    """Training curves: one panel per ``rows`` value (rows) and metric (columns).
+
+    ``curves`` is long: ``rows``, ``hue``, epoch, metric, mean, lo, hi (the mean and 95%
+    interval across seeds of each epoch's evaluation). ``references`` (``rows``, ``hue``,
+    metric, mean) draws fixed policies, which do not train, as dashed horizontal lines.
+    Per-capita GDP is on a log axis.
+    """
+    panel_rows = list(dict.fromkeys(curves[rows])) if len(curves) else []
+    if references is not None and len(references):
+        panel_rows += [r for r in dict.fromkeys(references[rows]) if r not in panel_rows]
+    panel_rows = panel_rows or ["(no runs)"]
+    labels = list(curves[hue]) if len(curves) else []
+    if references is not None and len(references):
+        labels += list(references[hue])
+    colours = _colours(labels)
+    fig, axes = new_figure(len(panel_rows), len(metrics), width=3.8, height=3.0)
+    for i, r in enumerate(panel_rows):
+        for j, m in enumerate(metrics):
+            ax = axes[i, j]
+            sub = curves[(curves[rows] == r) & (curves.metric == m)] if len(curves) else curves
+            for lab, g in sub.groupby(hue, sort=False):
+                g = g.sort_values("epoch")
+                _band(ax, g.epoch.to_numpy(), g["mean"].to_numpy(), g.lo, g.hi, colours[lab], lab)
+            if references is not None and len(references):
+                ref = references[(references[rows] == r) & (references.metric == m)]
+                for rec in ref.itertuples():
+                    ax.axhline(rec.mean, color=colours[getattr(rec, hue)], linestyle="--",
+                               linewidth=1.2, label=f"{getattr(rec, hue)} (fixed)")  # fmt: skip
+            if m == "per_capita_gdp":
+                ax.set_yscale("log")
+            ax.set_title(f"{r}: {METRIC_AXES.get(m, m)}", fontsize="medium")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(METRIC_AXES.get(m, m))
+    handles, names = [], []
+    for ax in axes.flat:
+        for h, n in zip(*ax.get_legend_handles_labels(), strict=True):
+            if n not in names:
+                handles.append(h)
+                names.append(n)
+    if names:
+        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 5))
+    return fig
+
+
+def plot_multi_objective(scores: pd.DataFrame, rows: str = "setting", hue: str = "label") -> Figure:
+    """Figure 4 (b): the score against alpha, one panel per ``rows`` value (rows) and
+    objective (columns), one line (mean across seeds, 95% band) per ``hue``.
+
+    ``scores`` as :func:`smfg.experiments.aggregate.multi_objective` returns it.
+    """
+    panel_rows = list(dict.fromkeys(scores[rows]))
+    objectives = list(dict.fromkeys(scores.objective))
+    colours = _colours(scores[hue])
+    fig, axes = new_figure(len(panel_rows), len(objectives), width=4.8, height=3.6)
+    for i, r in enumerate(panel_rows):
+        for j, o in enumerate(objectives):
+            ax = axes[i, j]
+            sub = scores[(scores[rows] == r) & (scores.objective == o)]
+            for lab, g in sub.groupby(hue, sort=False):
+                g = g.sort_values("alpha")
+                _band(ax, g.alpha.to_numpy(), g["mean"].to_numpy(), g.lo, g.hi, colours[lab], lab)
+            ax.set_title(f"{r}: {o}", fontsize="medium")
+            ax.set_xlabel("alpha")
+            ax.set_ylabel("score")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4))
+    return fig
+
+
+def plot_household_share(
+    groups: pd.DataFrame,
+    aggregates: pd.DataFrame,
+    quantities: tuple[str, ...] = ("utility", "wealth", "income", "work_share"),
+    metrics: tuple[str, ...] = ("per_capita_gdp", "social_welfare", "wealth_gini", "years"),
+) -> Figure:
+    """Figure 5: first row, bars per household type for each quantity against the share of
+    SMFG households; second row, the aggregates as dots with 95% intervals.
+
+    ``groups``: share, group, quantity, mean, lo, hi; ``aggregates``: share, metric, mean,
+    lo, hi (means across seeds). Money is in dollars (log axis for wealth and income).
+    """
+    ncols = max(len(quantities), len(metrics))
+    fig, axes = new_figure(2, ncols, width=3.6, height=3.2)
+    types = list(dict.fromkeys(groups.group))
+    colours = _colours(types)
+    shares = sorted(set(groups.share) | set(aggregates.share))
+    x = np.arange(len(shares))
+    width = 0.8 / max(len(types), 1)
+    for j, q in enumerate(quantities):
+        ax = axes[0, j]
+        for k, t in enumerate(types):
+            g = groups[(groups.group == t) & (groups.quantity == q)].set_index("share")
+            g = g.reindex(shares)
+            lo, hi = g["lo"].to_numpy(), g["hi"].to_numpy()
+            mean = g["mean"].to_numpy()
+            err = np.vstack([mean - lo, hi - mean])
+            err = np.where(np.isfinite(err), err, 0.0)
+            ax.bar(x + (k - (len(types) - 1) / 2) * width, mean, width, color=colours[t],
+                   label=t, yerr=err, capsize=2)  # fmt: skip
+        if q in ("wealth", "income", "consumption"):
+            ax.set_yscale("log")
+        ax.set_xticks(x, [f"{s:.0%}" for s in shares])
+        ax.set_xlabel("share of SMFG households")
+        ax.set_title(q.replace("_", " "), fontsize="medium")
+    for j in range(len(quantities), ncols):
+        axes[0, j].set_visible(False)
+    for j, m in enumerate(metrics):
+        ax = axes[1, j]
+        g = aggregates[aggregates.metric == m].set_index("share").reindex(shares)
+        mean = g["mean"].to_numpy()
+        err = np.vstack([mean - g["lo"].to_numpy(), g["hi"].to_numpy() - mean])
+        err = np.where(np.isfinite(err), err, 0.0)
+        ax.errorbar(x, mean, yerr=err, fmt="o", color="0.2", capsize=3)
+        if m == "per_capita_gdp":
+            ax.set_yscale("log")
+        ax.set_xticks(x, [f"{s:.0%}" for s in shares])
+        ax.set_xlabel("share of SMFG households")
+        ax.set_title(METRIC_AXES.get(m, m), fontsize="medium")
+    for j in range(len(metrics), ncols):
+        axes[1, j].set_visible(False)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=max(len(labels), 1))
+    return fig
+
+
+def plot_bc_loss(losses: pd.DataFrame) -> Figure:
+    """Figure 7: one panel per network, training and validation loss against the epoch.
+
+    ``losses``: network, loss ('nll' or 'mse'), split, epoch, value (epoch 0 is before
+    training).
+    """
+    nets = list(dict.fromkeys(losses.network))
+    fig, axes = new_figure(1, max(len(nets), 1), width=3.6, height=3.2)
+    styles = {"train": "-", "validation": "--"}
+    colours = _colours(losses.split)
+    for j, n in enumerate(nets):
+        ax = axes[0, j]
+        sub = losses[losses.network == n]
+        for split, g in sub.groupby("split", sort=False):
+            g = g.sort_values("epoch")
+            ax.plot(g.epoch, g.value, linestyle=styles.get(split, "-"), color=colours[split],
+                    marker="o" if len(g) <= 5 else None, label=split)  # fmt: skip
+        kind = sub.loss.iloc[0]
+        ax.set_title(n.replace("_", " "), fontsize="medium")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("negative log-likelihood" if kind == "nll" else "mean squared error")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=max(len(labels), 1))
     return fig

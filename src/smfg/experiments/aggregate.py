@@ -1,0 +1,239 @@
+"""Aggregation of the artefacts' cells: across-seed intervals, the paper beside ours, the
+multi-objective score of Figure 4 (b), training curves, the headline ratios.
+
+Pure pandas on the tidy tables of :mod:`smfg.experiments.registry` (one row per cell, seed
+and episode). A seed is the unit of replication: episodes are averaged within a seed first,
+then the mean and a 95% t-interval are taken across seeds (SPEC 6).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from smfg.evaluate import mean_interval
+
+__all__ = [
+    "METRIC_LABELS",
+    "TABLE_METRICS",
+    "comparison_table",
+    "curve_summary",
+    "format_interval",
+    "headline_ratios",
+    "multi_objective",
+    "paper_note",
+    "per_seed",
+    "summarise_cells",
+]
+
+#: SPEC 6's five metrics, the columns of the paper's tables.
+TABLE_METRICS = ("per_capita_gdp", "social_welfare", "income_gini", "wealth_gini", "years")
+METRIC_LABELS = {
+    "per_capita_gdp": "per-capita GDP",
+    "social_welfare": "social welfare",
+    "income_gini": "income Gini",
+    "wealth_gini": "wealth Gini",
+    "years": "years",
+}
+CELL = ("row", "setting")
+
+
+def per_seed(
+    episodes: pd.DataFrame, keys: Sequence[str] = CELL, metrics: Sequence[str] = TABLE_METRICS
+) -> pd.DataFrame:
+    """Each seed's mean over its episodes, per cell: keys, seed, metrics."""
+    keys = list(keys)
+    return episodes.groupby([*keys, "seed"], sort=False)[list(metrics)].mean().reset_index()
+
+
+def summarise_cells(
+    episodes: pd.DataFrame, keys: Sequence[str] = CELL, metrics: Sequence[str] = TABLE_METRICS
+) -> pd.DataFrame:
+    """Per cell: mean and 95% interval across seeds (``<m>``, ``<m>_lo``, ``<m>_hi``), the
+    number of seeds, and the cell's descriptive columns (label, paper_row, n_households, bc)
+    when present."""
+    keys = list(keys)
+    seeds = per_seed(episodes, keys, metrics)
+    extra = [c for c in ("label", "paper_row", "n_households", "bc") if c in episodes.columns]
+    extra = [c for c in extra if c not in keys]
+    first = episodes.groupby(keys, sort=False)[extra].first() if extra else None
+    rows = []
+    for cell, df in seeds.groupby(keys, sort=False):
+        cell = cell if isinstance(cell, tuple) else (cell,)
+        row = dict(zip(keys, cell, strict=True))
+        if first is not None:
+            row.update(first.loc[cell if len(cell) > 1 else cell[0]].to_dict())
+        for m in metrics:
+            mean, lo, hi = mean_interval(df[m].tolist())
+            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = mean, lo, hi
+        row["n_seeds"] = len(df)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_interval(mean: float, lo: float, hi: float, digits: int = 3) -> str:
+    """'mean [lo, hi]' in ``digits`` significant digits; the mean alone without an interval."""
+
+    def f(x: float) -> str:
+        return f"{x:.{digits}g}"
+
+    if not math.isfinite(mean):
+        return "n/a"
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return f(mean)
+    return f"{f(mean)} [{f(lo)}, {f(hi)}]"
+
+
+def paper_note(ours_gdp: float, paper_gdp: float, ours_years: float, paper_years: float) -> str:
+    """Where our per-capita GDP and the paper's differ, in words."""
+    if not math.isfinite(paper_gdp):
+        return "no paper value"
+    if not math.isfinite(ours_gdp):
+        return "not computed"
+    ratio = ours_gdp / paper_gdp
+    if 0.5 <= ratio <= 2:
+        return "same order"
+    if math.isfinite(paper_years) and ours_years < 2 <= paper_years:
+        return f"ours ends in year 1 (x{ratio:.2g})"
+    if math.isfinite(paper_years) and ours_years >= 2 > paper_years:
+        return f"the paper's ends in year 1 (x{ratio:.2g})"
+    return f"ours x{ratio:.2g} the paper's"
+
+
+def comparison_table(
+    summary: pd.DataFrame,
+    rows: Sequence,
+    settings: Sequence,
+    paper: pd.DataFrame | None = None,
+    missing: Sequence = (),
+    metrics: Sequence[str] = TABLE_METRICS,
+) -> pd.DataFrame:
+    """The table a page shows: per setting and row, ours (mean [95% interval] across seeds)
+    beside the paper's value for each metric, the number of seeds and a note.
+
+    ``rows`` and ``settings`` are the experiment's (:class:`~smfg.experiments.registry.Row`,
+    :class:`~smfg.experiments.registry.Setting`), in the order shown; ``paper`` is long
+    (paper_row, setting, metric, value); rows in ``missing`` read "not yet available".
+    """
+    missing_keys = {r.key for r in missing}
+    lookup = {}
+    if paper is not None and len(paper):
+        lookup = {(r.paper_row, r.setting, r.metric): r.value for r in paper.itertuples()}
+    ours = {(r["row"], r["setting"]): r for r in summary.to_dict("records")}
+    out = []
+    for s in settings:
+        for row in rows:
+            if row.sizes is not None and s.n_households not in row.sizes:
+                continue
+            prow = row.paper_row or row.label
+            rec = {"setting": s.label, "row": row.label}
+            cell = ours.get((row.key, s.label))
+            for m in metrics:
+                p = lookup.get((prow, s.label, m), math.nan)
+                if cell is not None:
+                    rec[f"{METRIC_LABELS[m]}: ours"] = format_interval(
+                        cell[m], cell[f"{m}_lo"], cell[f"{m}_hi"]
+                    )
+                elif row.key in missing_keys:
+                    rec[f"{METRIC_LABELS[m]}: ours"] = "not yet available"
+                else:
+                    rec[f"{METRIC_LABELS[m]}: ours"] = "not run"
+                rec[f"{METRIC_LABELS[m]}: paper"] = f"{p:.3g}" if math.isfinite(p) else ""
+            rec["seeds"] = int(cell["n_seeds"]) if cell is not None else 0
+            if cell is not None:
+                rec["note"] = paper_note(
+                    cell["per_capita_gdp"],
+                    lookup.get((prow, s.label, "per_capita_gdp"), math.nan),
+                    cell["years"],
+                    lookup.get((prow, s.label, "years"), math.nan),
+                )
+            elif row.key in missing_keys:
+                rec["note"] = f"algorithm {row.algo!r} is not registered yet"
+            else:
+                rec["note"] = ""
+            out.append(rec)
+    return pd.DataFrame(out)
+
+
+def multi_objective(
+    episodes: pd.DataFrame,
+    alphas: Sequence[float] = tuple(range(11)),
+    keys: Sequence[str] = ("label", "setting"),
+) -> pd.DataFrame:
+    """Figure 4 (b): ``log(GDP) + sign * alpha * wealth Gini`` per seed, then the mean and 95%
+    interval across seeds, for each alpha and both signs.
+
+    ``sign = +1`` is the paper's score (it rewards inequality: a higher Gini raises it);
+    ``sign = -1`` rewards equality. GDP is each seed's mean per-capita GDP (natural log).
+    Returns keys, sign, objective (a label), alpha, mean, lo, hi.
+    """
+    seeds = per_seed(episodes, keys, ("per_capita_gdp", "wealth_gini"))
+    log_gdp = np.log(seeds["per_capita_gdp"].clip(lower=np.finfo(float).tiny))
+    rows = []
+    for sign, name in ((1, "paper: log GDP + alpha Gini"), (-1, "equality: log GDP - alpha Gini")):
+        for a in alphas:
+            score = log_gdp + sign * float(a) * seeds["wealth_gini"]
+            df = seeds[list(keys)].assign(score=score)
+            for cell, g in df.groupby(list(keys), sort=False):
+                cell = cell if isinstance(cell, tuple) else (cell,)
+                mean, lo, hi = mean_interval(g.score.tolist())
+                rows.append({**dict(zip(keys, cell, strict=True)), "sign": sign,
+                             "objective": name, "alpha": float(a), "mean": mean, "lo": lo,
+                             "hi": hi})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def curve_summary(
+    curves: pd.DataFrame,
+    metrics: Sequence[str],
+    keys: Sequence[str] = ("label", "setting"),
+) -> pd.DataFrame:
+    """Training curves across seeds: per keys, epoch and metric the mean and 95% interval.
+    Returns keys, epoch, metric, mean, lo, hi, n_seeds."""
+    rows = []
+    for cell, g in curves.groupby([*keys, "epoch"], sort=False):
+        for m in metrics:
+            vals = g[m].dropna().tolist()
+            if not vals:
+                continue
+            mean, lo, hi = mean_interval(vals)
+            rows.append({**dict(zip([*keys, "epoch"], cell, strict=True)), "metric": m,
+                         "mean": mean, "lo": lo, "hi": hi, "n_seeds": len(vals)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def headline_ratios(
+    summary: pd.DataFrame,
+    paper: pd.DataFrame | None = None,
+    numerator: str = "smfrl",
+    denominators: Sequence[str] = ("free-market", "saez", "saez-paper", "us-federal-2022"),
+) -> pd.DataFrame:
+    """The abstract's claims as ratios: the numerator row's per-capita GDP over each other
+    row's, per setting, ours (ratio of the across-seed means) beside the paper's.
+
+    The paper claims "fourfold" over classical methods and "nineteenfold" over the 2022 US
+    federal tax (SPEC 10).
+    """
+    lookup = {}
+    if paper is not None:
+        lookup = {(r.paper_row, r.setting): r.value for r in paper.itertuples()
+                  if r.metric == "per_capita_gdp"}  # fmt: skip
+    rows = []
+    for setting, g in summary.groupby("setting", sort=False):
+        g = g.set_index("row")
+        if numerator not in g.index:
+            continue
+        top = g.loc[numerator]
+        for d in denominators:
+            if d not in g.index:
+                continue
+            bot = g.loc[d]
+            p_top = lookup.get((top.get("paper_row", ""), setting), math.nan)
+            p_bot = lookup.get((bot.get("paper_row", ""), setting), math.nan)
+            rows.append({"setting": setting, "ratio": f"{top.label} / {bot.label}",
+                         "ours": top.per_capita_gdp / bot.per_capita_gdp,
+                         "paper": p_top / p_bot})  # fmt: skip
+    return pd.DataFrame(rows, columns=["setting", "ratio", "ours", "paper"])

@@ -1,0 +1,751 @@
+"""The paper's artefacts as named experiments: the runs each needs and how to aggregate them.
+
+An :class:`Experiment` is a paper table or figure (``EXPERIMENTS["table1_algorithms"]``): a
+list of :class:`Row` (a learning algorithm to train, or a fixed government policy with a
+household rule), the :class:`Setting` s it is run in (N, behaviour cloning), the economy and
+the kind of aggregation. :meth:`Experiment.runs` lists the training runs it needs
+(:class:`RunRequest`: algorithm, setting, N, variant, seed, profile); :func:`collect` trains
+what is not yet in the run store (a finished run is only loaded, a partial one resumed) and
+evaluates every cell, caching evaluations in the results root too (``evaluations/``), so
+rebuilding a page never recomputes what is done.
+
+Algorithms are looked up in ``smfg.experiments.train.ALGORITHMS`` when asked, so an
+experiment lists the paper's algorithms by name and runs those that are registered; the
+others are reported by :meth:`Experiment.missing` and shown as "not yet available".
+
+An algorithm registered there is trained by ``train(algo, profile, variant=...,
+n_households=..., bc=..., seed=..., **overrides)`` and evaluated through
+:func:`smfg.experiments.learned.learned_policy` (its module's ``LearnedPolicy`` when it has
+one, else SMFRL's).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from smfg.config import VARIANTS, check_profile, economy_params
+from smfg.evaluate import evaluate, government_policy, household_policy
+from smfg.experiments.fixed_policies import FIXED_RULES, PAPER_TABLE3
+from smfg.experiments.learned import ClonedHouseholds, GroupMeans, MixedHouseholds, learned_policy
+from smfg.experiments.store import atomic_write_text, canonical_spec, config_hash
+from smfg.policies import Saez
+
+__all__ = [
+    "ALGORITHM_LABELS",
+    "ARTEFACT_PROFILES",
+    "EXPERIMENTS",
+    "PAPER_TABLE1",
+    "PAPER_VALUES",
+    "ArtefactProfile",
+    "Collected",
+    "Experiment",
+    "Row",
+    "RunRequest",
+    "Setting",
+    "bc_losses",
+    "cached_tables",
+    "collect",
+    "get_experiment",
+    "household_share",
+    "registered_algorithms",
+    "training_curves",
+]
+
+Progress = Callable[[str], None] | None
+
+# --- the paper's values ----------------------------------------------------------------------
+
+#: The paper's names of the algorithms and policies (Table 1's order, then Table 3's learned).
+ALGORITHM_LABELS = {
+    "rule-based": "Rule-based",
+    "ddpg": "DDPG",
+    "maddpg": "MADDPG",
+    "iddpg": "IDDPG",
+    "mfmarl": "MF-MARL",
+    "smfrl": "SMFRL",
+    "ppo": "AI Economist",
+}
+
+_T1_SETTINGS = ("N=100", "N=100-BC", "N=1000-BC")
+_T1_GDP = {
+    "Rule-based": (1.41e5, 3.66e11, 1.41e5),
+    "DDPG": (1.41e5, 2.03e12, 4.92e11),
+    "MADDPG": (4.93e4, 6.38e12, 6.82e12),
+    "IDDPG": (1.21e5, 7.41e12, 2.79e12),
+    "MF-MARL": (8.66e7, 5.44e12, 1.13e5),
+    "SMFRL": (9.59e12, 1.01e13, 9.68e12),
+}
+_T1_WELFARE = {"Rule-based": (69.27, 79.23, 334.79), "SMFRL": (96.87, 96.90, 975.15)}
+_T1_YEARS = {"Rule-based": (1, 217.45, 1), "SMFRL": (300, 300, 300)}
+
+
+def _paper_table1() -> pd.DataFrame:
+    rows = []
+    for metric, table in (("per_capita_gdp", _T1_GDP), ("social_welfare", _T1_WELFARE),
+                          ("years", _T1_YEARS)):  # fmt: skip
+        for label, values in table.items():
+            for setting, v in zip(_T1_SETTINGS, values, strict=True):
+                rows.append({"paper_row": label, "setting": setting, "metric": metric,
+                             "value": float(v)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _paper_table3() -> pd.DataFrame:
+    rows = []
+    for r in PAPER_TABLE3.itertuples():
+        for setting, col in (("N=100", "gdp_100"), ("N=1000", "gdp_1000")):
+            v = getattr(r, col)
+            if v == v:
+                rows.append({"paper_row": r.policy, "setting": setting,
+                             "metric": "per_capita_gdp", "value": float(v)})  # fmt: skip
+        rows.append({"paper_row": r.policy, "setting": "N=100", "metric": "years",
+                     "value": float(r.years_100)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+#: The paper's Table 1 (SPEC 10), long: paper_row, setting, metric, value. The paper gives
+#: every algorithm's per-capita GDP, but welfare and years only for Rule-based and SMFRL,
+#: and SMFRL's Ginis only as "about 0.51-0.53"; those are left out.
+PAPER_TABLE1 = _paper_table1()
+
+#: The paper's values of each table, long (paper_row, setting, metric, value).
+PAPER_VALUES = {"table1": PAPER_TABLE1, "table3": _paper_table3()}
+
+# --- profiles --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArtefactProfile:
+    """How much evaluation a profile does for the artefacts (training is the algorithm's)."""
+
+    seeds: int
+    """Training seeds per cell (one run each); the tables' intervals are across them."""
+    episodes: int
+    """Evaluation episodes per seed (one batch)."""
+    steps: int | None
+    """Evaluation episode cap (None: the economy's T = 300)."""
+    bc_epochs: int
+    """Epochs of behaviour cloning for Figure 7's curves."""
+
+
+ARTEFACT_PROFILES = {
+    "smoke": ArtefactProfile(seeds=2, episodes=2, steps=40, bc_epochs=3),
+    "quick": ArtefactProfile(seeds=3, episodes=5, steps=300, bc_epochs=20),
+    "paper": ArtefactProfile(seeds=5, episodes=10, steps=None, bc_epochs=30),
+}
+
+# --- what an experiment is -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A column group of the paper's tables: the number of households and whether the
+    followers start from behaviour cloning."""
+
+    label: str
+    n_households: int
+    bc: bool
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of an artefact: a learning algorithm, or a fixed policy pair."""
+
+    key: str
+    """Unique within the experiment."""
+    label: str
+    """The name the book shows (the paper's where there is one)."""
+    algo: str | None = None
+    """Learned rows: the algorithm to train (its key in ``ALGORITHMS``)."""
+    government: str | None = None
+    """Fixed rows: a government policy of ``smfg.evaluate.GOVERNMENT_POLICIES``."""
+    households: str = "setting"
+    """Fixed rows: 'bc' (the cloned households), 'random', 'survey', 'fixed' (the variant's
+    fixed rule) or 'setting' ('bc' in a BC setting, else 'random': the paper's rule-based)."""
+    bc: bool | None = None
+    """Learned rows: BC on or off whatever the setting (None: the setting's)."""
+    sizes: tuple[int, ...] | None = None
+    """Only in settings with these N (None: all)."""
+    paper_row: str | None = None
+    """The paper's row this one is compared with (None: ``label``)."""
+
+    def __post_init__(self) -> None:
+        if (self.algo is None) == (self.government is None):
+            raise ValueError(f"Row {self.key!r}: give exactly one of algo and government")
+        allowed = ("setting", "bc", "random", "survey", "fixed")
+        if self.households not in allowed:
+            raise ValueError(f"Row.households = {self.households!r}: allowed {allowed}")
+
+    @property
+    def learned(self) -> bool:
+        return self.algo is not None
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One training run an experiment needs: ``train(algo, profile, **kwargs)``."""
+
+    algo: str
+    profile: str
+    variant: str
+    n_households: int
+    bc: bool
+    seed: int
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def kwargs(self) -> dict:
+        """The keyword arguments of ``smfg.experiments.train.train`` besides algo and profile."""
+        return {"variant": self.variant, "n_households": self.n_households, "bc": self.bc,
+                "seed": self.seed, **dict(self.overrides)}  # fmt: skip
+
+    def spec(self) -> dict:
+        """The run's full spec (what the run store hashes)."""
+        from smfg.experiments.train import run_spec
+
+        return run_spec(self.algo, self.profile, **self.kwargs())
+
+
+def registered_algorithms() -> tuple[str, ...]:
+    """The algorithms that can be trained now (``ALGORITHMS``' keys)."""
+    from smfg.experiments.train import ALGORITHMS
+
+    return tuple(ALGORITHMS)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A paper artefact: its rows, settings, economy and aggregation."""
+
+    name: str
+    """The notebook's name."""
+    artefact: str
+    """The paper's name for it ('Table 1', 'Figure 4')."""
+    title: str
+    rows: tuple[Row, ...]
+    settings: tuple[Setting, ...]
+    variant: str = "taxai"
+    aggregate: str = "table"
+    """How its cells are aggregated: 'table', 'training_curves', 'efficiency_equity',
+    'household_share' or 'bc_loss'."""
+    paper: str | None = None
+    """Key of the paper's values in ``PAPER_VALUES`` (None: the paper has none)."""
+
+    def settings_for(self, row: Row, sizes: Sequence[int] | None = None) -> list[Setting]:
+        """The settings a row runs in, restricted to ``sizes`` when given."""
+        out = []
+        for s in self.settings:
+            if row.sizes is not None and s.n_households not in row.sizes:
+                continue
+            if sizes is not None and s.n_households not in sizes:
+                continue
+            out.append(s if row.bc is None else replace(s, bc=row.bc))
+        return out
+
+    def available(self, row: Row) -> bool:
+        """Whether a row can be computed now (fixed rows always; learned ones once their
+        algorithm is registered)."""
+        return not row.learned or row.algo in registered_algorithms()
+
+    def missing(self) -> list[Row]:
+        """Rows whose algorithm is not registered yet."""
+        return [r for r in self.rows if not self.available(r)]
+
+    def runs(
+        self,
+        profile: str,
+        seeds: Sequence[int] | None = None,
+        sizes: Sequence[int] | None = None,
+        variant: str | None = None,
+        **overrides,
+    ) -> list[RunRequest]:
+        """The training runs the artefact needs (registered algorithms only), in row order.
+
+        ``seeds`` default to ``range(ARTEFACT_PROFILES[profile].seeds)``; ``overrides`` are
+        config fields of the algorithms (e.g. ``leader_reward``)."""
+        seeds = _seeds(profile, seeds)
+        variant = self.variant if variant is None else _variant(variant)
+        over = tuple(sorted(overrides.items()))
+        out: list[RunRequest] = []
+        for row in self.rows:
+            if not row.learned or not self.available(row):
+                continue
+            for s in self.settings_for(row, sizes):
+                for seed in seeds:
+                    req = RunRequest(row.algo, profile, variant, s.n_households, s.bc, seed, over)
+                    if req not in out:
+                        out.append(req)
+        return out
+
+
+_TABLE1_SETTINGS = (
+    Setting("N=100", 100, False),
+    Setting("N=100-BC", 100, True),
+    Setting("N=1000-BC", 1000, True),
+)
+_TABLE1_ROWS = (
+    Row("rule-based", "Rule-based", government="free-market", households="setting"),
+    Row("ddpg", "DDPG", algo="ddpg"),
+    Row("maddpg", "MADDPG", algo="maddpg"),
+    Row("iddpg", "IDDPG", algo="iddpg"),
+    Row("mfmarl", "MF-MARL", algo="mfmarl"),
+    Row("smfrl", "SMFRL", algo="smfrl"),
+)
+_TABLE3_SETTINGS = (Setting("N=100", 100, True), Setting("N=1000", 1000, True))
+_TABLE3_ROWS = (
+    Row("free-market", "Free Market", government="free-market", households="bc"),
+    Row("saez", "Saez", government="saez", households="bc"),
+    Row(
+        "saez-paper",
+        "Saez (paper's form)",
+        government="saez-paper",
+        households="bc",
+        paper_row="Saez",
+    ),  # fmt: skip
+    Row("us-federal-2022", "US Federal", government="us-federal-2022", households="bc"),
+    Row("ppo-bc", "AI Economist-BC", algo="ppo", bc=True),
+    Row("ppo", "AI Economist", algo="ppo", bc=False, sizes=(100,)),
+    Row("smfrl", "SMFG", algo="smfrl", bc=True),
+)
+
+#: Every artefact of the book, by notebook name.
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment("table1_algorithms", "Table 1", "Six algorithms in three settings",
+                   _TABLE1_ROWS, _TABLE1_SETTINGS, paper="table1"),
+        Experiment("fig2_training_curves", "Figure 2", "Training curves of the algorithms",
+                   _TABLE1_ROWS, _TABLE1_SETTINGS, aggregate="training_curves"),
+        Experiment("fig6_algorithm_efficiency_equity", "Figure 6",
+                   "Efficiency and equity of the algorithms", _TABLE1_ROWS, _TABLE1_SETTINGS,
+                   aggregate="efficiency_equity"),
+        Experiment("table3_policies", "Table 3", "Six government policies", _TABLE3_ROWS,
+                   _TABLE3_SETTINGS, paper="table3"),
+        Experiment("fig3_policy_curves", "Figure 3", "Training curves of the policies",
+                   _TABLE3_ROWS, _TABLE3_SETTINGS, aggregate="training_curves"),
+        Experiment("fig4_efficiency_equity", "Figure 4", "Efficiency and equity of the policies",
+                   _TABLE3_ROWS, _TABLE3_SETTINGS, aggregate="efficiency_equity"),
+        Experiment("fig5_smfg_household_share", "Figure 5", "The share of SMFG households",
+                   (Row("smfrl", "SMFG", algo="smfrl", bc=True),),
+                   (Setting("N=100", 100, True),), aggregate="household_share"),
+        Experiment("fig7_bc_loss", "Figure 7", "Behaviour cloning losses", (), (),
+                   aggregate="bc_loss"),
+        Experiment("clearing_policies", "Table 3 in `clearing`",
+                   "The policy comparison in the clearing economy", _TABLE3_ROWS,
+                   _TABLE3_SETTINGS, variant="clearing"),
+    )
+}  # fmt: skip
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment of a notebook by name; ValueError naming the known ones."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"experiment {name!r} is not known: allowed {sorted(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def _seeds(profile: str, seeds: Sequence[int] | int | None) -> tuple[int, ...]:
+    prof = ARTEFACT_PROFILES[check_profile(profile)]
+    if seeds is None:
+        return tuple(range(prof.seeds))
+    if isinstance(seeds, int):
+        return tuple(range(seeds))
+    out = tuple(int(s) for s in seeds)
+    if not out:
+        raise ValueError("seeds = (): allowed at least one seed")
+    return out
+
+
+def _variant(variant: str) -> str:
+    if variant not in VARIANTS:
+        raise ValueError(f"variant = {variant!r} is not known: allowed {VARIANTS}")
+    return variant
+
+
+# --- cache of evaluations --------------------------------------------------------------------
+
+EVAL_DIR = "evaluations"
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def cached_tables(
+    root: str | Path,
+    kind: str,
+    spec: Mapping[str, Any],
+    compute: Callable[[], dict[str, pd.DataFrame]],
+) -> dict[str, pd.DataFrame]:
+    """Tables computed once per spec: ``<root>/evaluations/<kind>-<hash>.json``.
+
+    The hash covers ``kind``, the spec and the code version, as the run store's does. The file
+    is written atomically; floats round-trip exactly.
+    """
+    canon = canonical_spec({"kind": kind, **spec})
+    path = Path(root) / EVAL_DIR / f"{kind}-{config_hash(canon)}.json"
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            name: pd.DataFrame(t["records"], columns=t["columns"])
+            for name, t in stored["tables"].items()
+        }
+    tables = compute()
+    payload = {
+        "spec": canon,
+        "tables": {
+            name: {
+                "columns": [str(c) for c in df.columns],
+                "records": [[_plain(v) for v in rec] for rec in df.itertuples(index=False)],
+            }
+            for name, df in tables.items()
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(payload) + "\n")
+    return tables
+
+
+# --- training and evaluating the cells -------------------------------------------------------
+
+
+def train_request(req: RunRequest, root: str | Path, progress: Progress = None, poll_s=5.0):
+    """Train (or load, or resume) one run; wait while another process holds its lock."""
+    from smfg.experiments.train import train
+
+    name = _run_name(req)
+    t0 = time.perf_counter()
+    every = [1]
+
+    def on_epoch(epoch: int, row: dict) -> None:
+        n = every[0]
+        if progress is not None and (epoch % n == 0):
+            gdp = row.get("per_capita_gdp", math.nan)
+            progress(f"  {name}: epoch {epoch}, per-capita GDP {gdp:.3g}, "
+                     f"years {row.get('years', math.nan):.0f}")  # fmt: skip
+
+    spec = req.spec()
+    every[0] = max(1, int(_find(spec, "epochs") or 1) // 10)
+    waited = False
+    while True:
+        try:
+            res = train(req.algo, req.profile, root=root, progress=on_epoch, **req.kwargs())
+            break
+        except RuntimeError as e:
+            if "being computed by another process" not in str(e):
+                raise
+            if progress is not None and not waited:
+                progress(f"  {name}: another process is training it; waiting")
+            waited = True
+            time.sleep(poll_s)
+    if progress is not None:
+        how = "trained" if res.computed else "loaded from the run store"
+        progress(f"{name}: {how} ({time.perf_counter() - t0:.1f} s) {res.run_dir.name}")
+    return res
+
+
+def _find(spec: Mapping, key: str):
+    if key in spec:
+        return spec[key]
+    for v in spec.values():
+        if isinstance(v, Mapping):
+            found = _find(v, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _run_name(req: RunRequest) -> str:
+    bc = "-BC" if req.bc else ""
+    return f"{req.algo} {req.variant} N={req.n_households}{bc} seed {req.seed}"
+
+
+def _households(kind: str, variant: str, bc: bool, seed: int, bc_epochs: int, noise_std: float):
+    if kind == "setting":
+        kind = "bc" if bc else "random"
+    if kind == "bc":
+        return ClonedHouseholds(variant, epochs=bc_epochs, seed=seed, noise_std=noise_std)
+    if kind == "fixed":
+        return household_policy("fixed", *FIXED_RULES[variant], seed=seed)
+    return household_policy(kind, seed=seed)
+
+
+def _government(name: str, elasticity: float | None, welfare_weight: float | None, seed: int):
+    if name == "saez":
+        e = 1.0 if elasticity is None else float(elasticity)
+        return Saez("proper", elasticity=e, welfare_weight=welfare_weight, seed=seed)
+    if name == "saez-paper":
+        return Saez("paper", welfare_weight=welfare_weight, seed=seed)
+    return government_policy(name, seed=seed)
+
+
+@dataclass
+class Collected:
+    """What :func:`collect` returns."""
+
+    experiment: Experiment
+    profile: str
+    variant: str
+    episodes: pd.DataFrame
+    """One row per cell, seed and episode: row, label, paper_row, setting, n_households, bc,
+    seed, episode, the SPEC 6 metrics, termination, run (the run directory's name)."""
+    runs: pd.DataFrame
+    """One row per training run used: row, label, setting, seed, run_dir, computed."""
+    missing: list[Row] = field(default_factory=list)
+    """Rows not computed because their algorithm is not registered yet."""
+    seconds: float = 0.0
+
+
+def collect(
+    experiment: str | Experiment,
+    profile: str = "smoke",
+    root: str | Path = "results",
+    seeds: Sequence[int] | int | None = None,
+    sizes: Sequence[int] | None = None,
+    variant: str | None = None,
+    elasticity: float = 1.0,
+    welfare_weight: float | None = None,
+    noise_std: float = 0.01,
+    progress: Progress = print,
+    **train_overrides,
+) -> Collected:
+    """Every cell of an artefact: train its runs through the run store, evaluate each cell.
+
+    Learned rows: one run per seed (``train``), evaluated with its own policies
+    (``noise_std``: the evaluation's exploration noise, the paper's 0.01). Fixed rows: the
+    government policy (``elasticity`` and ``welfare_weight`` apply to Saez; None weights are
+    Saez's 1/z) against the row's households (the cloned ones are the follower every "-BC"
+    run of the same seed starts from). Each (cell, seed) evaluates
+    ``ARTEFACT_PROFILES[profile].episodes`` episodes of at most ``steps`` steps and is cached
+    in ``root/evaluations``. ``train_overrides`` go to every training run (e.g.
+    ``leader_reward``).
+    """
+    exp = get_experiment(experiment) if isinstance(experiment, str) else experiment
+    prof = ARTEFACT_PROFILES[check_profile(profile)]
+    seeds = _seeds(profile, seeds)
+    variant = exp.variant if variant is None else _variant(variant)
+    t0 = time.perf_counter()
+    frames, runs = [], []
+    over = tuple(sorted(train_overrides.items()))
+    bc_epochs = _bc_epochs(profile)
+    for row in exp.rows:
+        if not exp.available(row):
+            continue
+        for s in exp.settings_for(row, sizes):
+            for seed in seeds:
+                cell = {"row": row.key, "label": row.label, "paper_row": row.paper_row or row.label,
+                        "setting": s.label, "n_households": s.n_households, "bc": s.bc}  # fmt: skip
+                spec = {"variant": variant, "n_households": s.n_households, "seed": seed,
+                        "episodes": prof.episodes, "steps": prof.steps}  # fmt: skip
+                if row.learned:
+                    req = RunRequest(row.algo, profile, variant, s.n_households, s.bc, seed, over)
+                    res = train_request(req, root, progress)
+                    runs.append({**cell, "seed": seed, "run_dir": str(res.run_dir),
+                                 "computed": res.computed})  # fmt: skip
+                    spec.update(run=res.run_dir.name, noise_std=noise_std)
+                    state = res.policy_state
+
+                    def compute(state=state, seed=seed):
+                        pol = learned_policy(state, noise_std=noise_std, seed=seed)
+                        cfg = state["config"]
+                        ev = evaluate(pol.leader, pol.followers, variant=cfg["variant"],
+                                      n_households=cfg["n_households"],
+                                      n_episodes=prof.episodes, seeds=(seed,), steps=prof.steps,
+                                      leader_reward=cfg.get("leader_reward", "gdp"),
+                                      **cfg.get("economy", {}))  # fmt: skip
+                        return {"episodes": ev.episodes}
+
+                    run_name = res.run_dir.name
+                else:
+                    hh = row.households
+                    if hh == "setting":
+                        hh = "bc" if s.bc else "random"
+                    spec.update(government=row.government, households=hh)
+                    if hh == "bc":
+                        spec.update(bc_epochs=bc_epochs, noise_std=noise_std)
+                    if row.government in ("saez", "saez-paper"):
+                        spec.update(welfare_weight=welfare_weight)
+                    if row.government == "saez":
+                        spec.update(elasticity=float(elasticity))
+
+                    def compute(row=row, s=s, seed=seed, hh=hh):
+                        gov = _government(row.government, elasticity, welfare_weight, seed)
+                        pol = _households(hh, variant, s.bc, seed, bc_epochs, noise_std)
+                        ev = evaluate(gov, pol, variant=variant, n_households=s.n_households,
+                                      n_episodes=prof.episodes, seeds=(seed,),
+                                      steps=prof.steps)  # fmt: skip
+                        return {"episodes": ev.episodes}
+
+                    run_name = ""
+                t1 = time.perf_counter()
+                ep = cached_tables(root, "evaluation", spec, compute)["episodes"]
+                if progress is not None:
+                    progress(f"{row.label:20s} {s.label:10s} seed {seed}: evaluated "
+                             f"({time.perf_counter() - t1:.1f} s)")  # fmt: skip
+                frames.append(ep.assign(**cell, run=run_name))
+    cols = ["row", "label", "paper_row", "setting", "n_households", "bc", "seed", "episode"]
+    episodes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    rest = [c for c in episodes.columns if c not in cols]
+    return Collected(
+        experiment=exp,
+        profile=profile,
+        variant=variant,
+        episodes=episodes[cols + rest],
+        runs=pd.DataFrame(
+            runs,
+            columns=[
+                "row",
+                "label",
+                "paper_row",
+                "setting",
+                "n_households",
+                "bc",
+                "seed",
+                "run_dir",
+                "computed",
+            ],
+        ),  # fmt: skip
+        missing=exp.missing(),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _bc_epochs(profile: str) -> int:
+    """The BC epochs of SMFRL's profile: the cloned households are the followers its "-BC"
+    runs start from."""
+    from smfg.algos.smfrl import smfrl_config
+
+    return smfrl_config(profile).bc_epochs
+
+
+def training_curves(collected: Collected) -> pd.DataFrame:
+    """Per-epoch metrics of every run ``collected`` used, tidy: row, label, setting, seed,
+    epoch and the run's metrics columns (as its ``metrics.csv``)."""
+    from smfg.experiments.store import RunStore
+
+    frames = []
+    for r in collected.runs.itertuples():
+        m = RunStore(Path(r.run_dir).parent).load_metrics(r.run_dir)
+        frames.append(m.assign(row=r.row, label=r.label, setting=r.setting, seed=r.seed))
+    if not frames:
+        return pd.DataFrame(columns=["row", "label", "setting", "seed", "epoch"])
+    return pd.concat(frames, ignore_index=True)
+
+
+# --- Figure 5: the share of SMFG households --------------------------------------------------
+
+
+def household_share(
+    profile: str = "smoke",
+    root: str | Path = "results",
+    shares: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
+    seeds: Sequence[int] | int | None = None,
+    variant: str = "taxai",
+    n_households: int = 100,
+    noise_std: float = 0.01,
+    progress: Progress = print,
+    **train_overrides,
+) -> dict[str, pd.DataFrame]:
+    """Figure 5: populations with a share of SMFG households under the trained SMFRL leader.
+
+    For each share p, the first ``round((1 - p) N)`` households act by the cloned (real-data)
+    policy and the others by the SMFRL follower of the same run (the SMFRL "-BC" run of each
+    seed). Returns ``groups`` (one row per share, seed, episode, household type and
+    quantity: utility, wealth, income, consumption, saving and work shares; money in dollars)
+    and ``episodes`` (the SPEC 6 aggregates per share, seed and episode).
+    """
+    prof = ARTEFACT_PROFILES[check_profile(profile)]
+    seeds = _seeds(profile, seeds)
+    variant = _variant(variant)
+    bc_epochs = _bc_epochs(profile)
+    for p in shares:
+        if not 0.0 <= float(p) <= 1.0:
+            raise ValueError(f"shares holds {p!r}: allowed shares in [0, 1]")
+    over = tuple(sorted(train_overrides.items()))
+    groups, episodes = [], []
+    for seed in seeds:
+        req = RunRequest("smfrl", profile, variant, n_households, True, seed, over)
+        res = train_request(req, root, progress)
+        state = res.policy_state
+        for p in shares:
+            k = round((1.0 - float(p)) * n_households)
+            spec = {"variant": variant, "n_households": n_households, "seed": seed,
+                    "share": float(p), "episodes": prof.episodes, "steps": prof.steps,
+                    "run": res.run_dir.name, "noise_std": noise_std,
+                    "bc_epochs": bc_epochs}  # fmt: skip
+
+            def compute(state=state, seed=seed, k=k):
+                pol = learned_policy(state, noise_std=noise_std, seed=seed)
+                cloned = ClonedHouseholds(variant, epochs=bc_epochs, seed=seed,
+                                          noise_std=noise_std)  # fmt: skip
+                mixed = MixedHouseholds(cloned, pol.followers, k)
+                cfg = state["config"]
+                params = economy_params(variant, **cfg.get("economy", {}))
+                means = GroupMeans({"real-data (BC)": range(k),
+                                    "SMFG": range(k, n_households)},
+                                   money_unit=params.money_unit)  # fmt: skip
+                ev = evaluate(pol.leader, mixed, n_households=n_households,
+                              n_episodes=prof.episodes, seeds=(seed,), steps=prof.steps,
+                              params=params, on_step=means)  # fmt: skip
+                g = means.table().rename(columns={"economy": "episode"})
+                return {"groups": g, "episodes": ev.episodes}
+
+            t1 = time.perf_counter()
+            out = cached_tables(root, "household_share", spec, compute)
+            if progress is not None:
+                progress(f"SMFG share {p:.0%} seed {seed}: evaluated "
+                         f"({time.perf_counter() - t1:.1f} s)")  # fmt: skip
+            groups.append(out["groups"].assign(share=float(p), seed=seed))
+            episodes.append(out["episodes"].assign(share=float(p)))
+    return {
+        "groups": pd.concat(groups, ignore_index=True),
+        "episodes": pd.concat(episodes, ignore_index=True),
+    }
+
+
+# --- Figure 7: behaviour cloning losses ------------------------------------------------------
+
+
+def bc_losses(
+    profile: str = "smoke",
+    root: str | Path = "results",
+    variant: str = "taxai",
+    epochs: int | None = None,
+    seed: int = 0,
+    food_share: float = 0.13,
+    progress: Progress = print,
+) -> pd.DataFrame:
+    """Figure 7: the loss curves of the four cloned networks (SPEC 8), tidy: network, loss
+    ('nll' or 'mse'), split ('train' or 'validation'), epoch (0 = before training), value;
+    and wall_s per network. Cached in ``root/evaluations``."""
+    from smfg.algos.bc import NETWORKS, train_all
+
+    epochs = ARTEFACT_PROFILES[check_profile(profile)].bc_epochs if epochs is None else epochs
+    spec = {"variant": _variant(variant), "epochs": int(epochs), "seed": int(seed),
+            "food_share": float(food_share)}  # fmt: skip
+
+    def compute():
+        rows = []
+        for name in NETWORKS:
+            t0 = time.perf_counter()
+            res = train_all(variant, food_share=food_share, epochs=int(epochs), seed=seed,
+                            networks=(name,))[name]  # fmt: skip
+            for split, hist in (("train", res.train_loss), ("validation", res.valid_loss)):
+                for ep, v in enumerate(hist):
+                    rows.append({"network": name, "loss": res.loss, "split": split, "epoch": ep,
+                                 "value": v, "wall_s": res.wall_s})  # fmt: skip
+            if progress is not None:
+                progress(f"{name}: {epochs} epochs in {time.perf_counter() - t0:.1f} s")
+        return {"losses": pd.DataFrame(rows)}
+
+    return cached_tables(root, "bc_loss", spec, compute)["losses"]

@@ -1,0 +1,277 @@
+"""The experiment registry: what each artefact needs, caching, aggregation, mixed populations."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import smfg.experiments.registry as reg
+from smfg.evaluate import evaluate, mean_interval
+from smfg.experiments import aggregate as agg
+from smfg.experiments.learned import ClonedHouseholds, GroupMeans, MixedHouseholds
+from smfg.experiments.registry import (
+    EXPERIMENTS,
+    PAPER_TABLE1,
+    PAPER_VALUES,
+    Experiment,
+    Row,
+    RunRequest,
+    Setting,
+    cached_tables,
+    collect,
+    get_experiment,
+)
+from smfg.experiments.store import RunStore
+from smfg.experiments.train import ALGORITHMS, train
+from smfg.policies import FixedShares, FreeMarket
+
+# a tiny SMFRL run: seconds, not minutes
+TINY = dict(epochs=1, steps_per_epoch=10, leader_updates=2, follower_updates=2, batch_size=8,
+            eval_episodes=1, eval_steps=5, mf_sample=4, bc_epochs=1)  # fmt: skip
+SMALL = (Setting("N=20", 20, False),)
+
+
+def test_every_artefact_of_issue_7_is_registered():
+    names = {
+        "table1_algorithms", "table3_policies", "fig2_training_curves", "fig3_policy_curves",
+        "fig4_efficiency_equity", "fig5_smfg_household_share", "fig6_algorithm_efficiency_equity",
+        "fig7_bc_loss", "clearing_policies",
+    }  # fmt: skip
+    assert names <= set(EXPERIMENTS)
+    assert EXPERIMENTS["clearing_policies"].variant == "clearing"
+    assert EXPERIMENTS["table1_algorithms"].variant == "taxai"
+    with pytest.raises(ValueError, match=r"experiment 'table2' is not known: allowed \["):
+        get_experiment("table2")
+
+
+def test_table1_names_the_paper_algorithms_and_runs_only_registered_ones(monkeypatch):
+    t1 = get_experiment("table1_algorithms")
+    assert [r.key for r in t1.rows] == ["rule-based", "ddpg", "maddpg", "iddpg", "mfmarl", "smfrl"]
+    assert {r.label for r in t1.rows} == set(PAPER_TABLE1.paper_row)
+    assert [s.label for s in t1.settings] == ["N=100", "N=100-BC", "N=1000-BC"]
+    monkeypatch.setattr("smfg.experiments.train.ALGORITHMS", {"smfrl": ALGORITHMS["smfrl"]})
+    assert {r.key for r in t1.missing()} == {"ddpg", "maddpg", "iddpg", "mfmarl"}
+    runs = t1.runs("quick")
+    assert {r.algo for r in runs} == {"smfrl"}
+    assert len(runs) == 3 * 3  # 3 settings x 3 seeds (quick)
+    assert [(r.n_households, r.bc) for r in runs[::3]] == [(100, False), (100, True), (1000, True)]
+    assert len(t1.runs("paper")) == 3 * 5
+    # a baseline that lands is run without touching the registry
+    monkeypatch.setattr(
+        "smfg.experiments.train.ALGORITHMS",
+        {"smfrl": ALGORITHMS["smfrl"], "ddpg": ALGORITHMS["smfrl"]},
+    )
+    assert {r.algo for r in t1.runs("smoke")} == {"smfrl", "ddpg"}
+    assert "ddpg" not in {r.key for r in t1.missing()}
+
+
+def test_table3_rows_settings_and_shared_runs():
+    t3 = get_experiment("table3_policies")
+    keys = [r.key for r in t3.rows]
+    assert keys[:4] == ["free-market", "saez", "saez-paper", "us-federal-2022"]
+    assert keys[-1] == "smfrl"
+    aie = next(r for r in t3.rows if r.key == "ppo")
+    assert [s.n_households for s in t3.settings_for(aie)] == [100]
+    assert all(not s.bc for s in t3.settings_for(aie))
+    # SMFG's runs are Table 1's SMFRL "-BC" runs: one training serves both
+    t1 = get_experiment("table1_algorithms")
+    smfg = {r for r in t3.runs("quick") if r.algo == "smfrl"}
+    assert smfg <= set(t1.runs("quick"))
+    assert {r.variant for r in get_experiment("clearing_policies").runs("smoke")} == {"clearing"}
+    assert t3.runs("smoke", sizes=[100]) == [r for r in t3.runs("smoke") if r.n_households == 100]
+    with pytest.raises(ValueError, match="variant"):
+        t3.runs("smoke", variant="other")
+    with pytest.raises(ValueError, match="profile"):
+        t3.runs("fast")
+
+
+def test_paper_values_are_the_spec():
+    t1 = PAPER_TABLE1.set_index(["paper_row", "setting", "metric"]).value
+    assert t1["SMFRL", "N=1000-BC", "per_capita_gdp"] == 9.68e12
+    assert t1["MF-MARL", "N=100", "per_capita_gdp"] == 8.66e7
+    assert t1["Rule-based", "N=100-BC", "years"] == 217.45
+    assert t1["SMFRL", "N=1000-BC", "social_welfare"] == 975.15
+    t3 = PAPER_VALUES["table3"].set_index(["paper_row", "setting", "metric"]).value
+    assert t3["US Federal", "N=100", "per_capita_gdp"] == 4.88e11
+    assert t3["SMFG", "N=1000", "per_capita_gdp"] == 9.68e12
+    assert ("AI Economist", "N=1000", "per_capita_gdp") not in t3.index
+
+
+def test_run_request_is_the_run_train_makes(tmp_path):
+    req = RunRequest("smfrl", "smoke", "clearing", 20, False, 3, tuple(sorted(TINY.items())))
+    res = train("smfrl", "smoke", root=tmp_path, **req.kwargs())
+    assert res.run_dir == RunStore(tmp_path).run_dir(req.spec())
+
+
+def test_cached_tables_round_trip_exactly(tmp_path):
+    calls = []
+    df = pd.DataFrame({"x": [0.1 + 0.2, math.nan, 1e300], "s": ["a", "b,c", ""],
+                       "i": [1, 2, 3]})  # fmt: skip
+
+    def compute():
+        calls.append(1)
+        return {"t": df}
+
+    a = cached_tables(tmp_path, "k", {"n": 1}, compute)["t"]
+    b = cached_tables(tmp_path, "k", {"n": 1}, compute)["t"]
+    assert len(calls) == 1
+    assert b.x.iloc[0] == 0.1 + 0.2 and math.isnan(b.x.iloc[1]) and b.x.iloc[2] == 1e300
+    assert list(b.s) == ["a", "b,c", ""] and list(b.i) == [1, 2, 3]
+    pd.testing.assert_frame_equal(a, df)
+    cached_tables(tmp_path, "k", {"n": 2}, compute)
+    assert len(calls) == 2 and len(list((tmp_path / "evaluations").glob("k-*.json"))) == 2
+
+
+def test_collect_trains_evaluates_and_never_recomputes(tmp_path, monkeypatch):
+    exp = Experiment(
+        "tiny", "Test", "tiny", variant="clearing", settings=SMALL,
+        rows=(Row("fm", "Free Market", government="free-market", households="fixed"),
+              Row("smfrl", "SMFRL", algo="smfrl"), Row("ddpg", "DDPG", algo="ddpg")),
+    )  # fmt: skip
+    monkeypatch.setattr("smfg.experiments.train.ALGORITHMS", {"smfrl": ALGORITHMS["smfrl"]})
+    lines = []
+    c = collect(exp, "smoke", root=tmp_path, seeds=2, progress=lines.append, **TINY)
+    assert [r.key for r in c.missing] == ["ddpg"]
+    assert set(c.episodes.row) == {"fm", "smfrl"}
+    assert len(c.episodes) == 2 * 2 * 2  # rows x seeds x episodes (smoke: 2)
+    assert c.runs.computed.all() and len(c.runs) == 2
+    assert any("trained" in x for x in lines)
+    assert (c.episodes.years <= reg.ARTEFACT_PROFILES["smoke"].steps).all()
+
+    def boom(*a, **k):
+        raise AssertionError("evaluated again")
+
+    monkeypatch.setattr(reg, "evaluate", boom)
+    again = collect(exp, "smoke", root=tmp_path, seeds=2, progress=None, **TINY)
+    assert not again.runs.computed.any()
+    pd.testing.assert_frame_equal(again.episodes, c.episodes)
+    curves = reg.training_curves(again)
+    assert len(curves) == 2 * TINY["epochs"] and {"per_capita_gdp", "seed"} <= set(curves)
+    table = agg.comparison_table(agg.summarise_cells(c.episodes), exp.rows, exp.settings,
+                                 None, c.missing)  # fmt: skip
+    assert list(table.row) == ["Free Market", "SMFRL", "DDPG"]
+    assert table.loc[2, "per-capita GDP: ours"] == "not yet available"
+    assert "not registered" in table.loc[2, "note"]
+    assert table.loc[0, "seeds"] == 2
+
+
+def test_a_run_locked_by_another_process_is_waited_for(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_train(*a, **k):
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError("x is being computed by another process (lock held)")
+        return "done"
+
+    monkeypatch.setattr("smfg.experiments.train.train", fake_train)
+    lines = []
+    req = RunRequest("smfrl", "smoke", "taxai", 100, True, 0)
+    with pytest.raises(AttributeError):  # "done" has no run_dir: reached after two waits
+        reg.train_request(req, tmp_path, lines.append, poll_s=0.0)
+    assert len(calls) == 3 and sum("waiting" in x for x in lines) == 1
+
+
+# --- aggregation ---------------------------------------------------------------------------
+
+
+def _episodes():
+    rows = []
+    for row, gdp in (("a", (1.0, 3.0)), ("b", (10.0, 30.0))):
+        for seed, g in enumerate(gdp):
+            for ep in range(2):  # two episodes per seed: g - 0.5 and g + 0.5
+                rows.append({"row": row, "label": row.upper(), "setting": "S", "seed": seed,
+                             "episode": ep, "per_capita_gdp": g + (ep - 0.5),
+                             "social_welfare": 1.0, "income_gini": 0.5,
+                             "wealth_gini": 0.2 * (seed + 1), "years": 300})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_summary_averages_episodes_within_a_seed_then_across_seeds():
+    s = agg.summarise_cells(_episodes()).set_index("row")
+    m, lo, hi = mean_interval([1.0, 3.0])
+    assert s.loc["a", "per_capita_gdp"] == pytest.approx(2.0)
+    assert (s.loc["a", "per_capita_gdp_lo"], s.loc["a", "per_capita_gdp_hi"]) == (lo, hi)
+    assert s.loc["a", "n_seeds"] == 2 and s.loc["a", "label"] == "A"
+    assert agg.format_interval(2.0, lo, hi) == f"2 [{lo:.3g}, {hi:.3g}]"
+    assert agg.format_interval(2.0, math.nan, math.nan) == "2"
+
+
+def test_multi_objective_has_both_signs():
+    mo = agg.multi_objective(_episodes(), alphas=(0.0, 10.0), keys=("label", "setting"))
+    a = mo[mo.label == "A"].set_index(["sign", "alpha"])["mean"]
+    base = np.mean(np.log([1.0, 3.0]))
+    gini = np.mean([0.2, 0.4])
+    assert a[1, 0.0] == pytest.approx(base) and a[-1, 0.0] == pytest.approx(base)
+    assert a[1, 10.0] == pytest.approx(base + 10 * gini)
+    assert a[-1, 10.0] == pytest.approx(base - 10 * gini)
+    assert set(mo.objective) == {"paper: log GDP + alpha Gini", "equality: log GDP - alpha Gini"}
+
+
+def test_paper_notes_and_headline_ratios():
+    assert agg.paper_note(1.4e5, 1.41e5, 1, 1) == "same order"
+    assert agg.paper_note(1.4e5, 1e13, 1, 300).startswith("ours ends in year 1")
+    assert agg.paper_note(1e13, 1.4e5, 300, 1).startswith("the paper's ends in year 1")
+    assert agg.paper_note(1.0, math.nan, 1, 1) == "no paper value"
+    summary = pd.DataFrame({"row": ["smfrl", "saez", "us-federal-2022"],
+                            "label": ["SMFG", "Saez", "US Federal"],
+                            "paper_row": ["SMFG", "Saez", "US Federal"],
+                            "setting": "N=100", "per_capita_gdp": [8.0, 2.0, 0.5]})  # fmt: skip
+    r = agg.headline_ratios(summary, PAPER_VALUES["table3"]).set_index("ratio")
+    assert r.loc["SMFG / Saez", "ours"] == 4.0
+    assert r.loc["SMFG / Saez", "paper"] == pytest.approx(1.01e13 / 2.34e12)
+    assert r.loc["SMFG / US Federal", "paper"] == pytest.approx(1.01e13 / 4.88e11)
+
+
+# --- mixed populations ---------------------------------------------------------------------
+
+
+def test_mixed_households_and_group_means():
+    k, n = 7, 20
+    mixed = MixedHouseholds(FixedShares(0.9, 0.6), FixedShares(0.8, 0.3), k)
+    means = GroupMeans({"first": range(k), "rest": range(k, n)})
+    ev = evaluate(FreeMarket(), mixed, variant="clearing", n_households=n, n_episodes=2,
+                  seeds=(0,), steps=5, on_step=means)  # fmt: skip
+    t = means.table().set_index(["economy", "group", "quantity"]).value
+    for e in range(2):
+        assert t[e, "first", "saving_share"] == pytest.approx(0.9)
+        assert t[e, "rest", "work_share"] == pytest.approx(0.3)
+    assert (ev.episodes.years == 5).all()
+    with pytest.raises(ValueError, match="k"):
+        MixedHouseholds(FixedShares(0.9, 0.6), FixedShares(0.8, 0.3), -1)
+
+
+def test_cloned_households_act_like_the_bc_follower():
+    from smfg.algos.bc import free_market_u, pretrained_follower
+    from smfg.algos.core import follower_env_action, signed_log
+    from smfg.config import economy_params
+    from smfg.env import SMFGEnv
+
+    env = SMFGEnv(economy_params("taxai"), 20, n_envs=2, seed=0, dtype="float32")
+    obs = env.reset()
+    pol = ClonedHouseholds("taxai", epochs=1, seed=0)
+    pol.reset(env)
+    got = pol(obs, None)
+    actor, norm = pretrained_follower("taxai", epochs=1, seed=0)
+    with torch.no_grad():
+        u = actor(norm(signed_log(obs.households.float())), free_market_u().expand(2, 1, 5))
+    assert torch.allclose(got, follower_env_action(u))
+    assert got.shape == (2, 20, 2) and got.min() >= 0 and got.max() <= 1
+
+
+def test_household_share_and_bc_losses_are_cached(tmp_path, monkeypatch):
+    out = reg.household_share("smoke", root=tmp_path, shares=(0.0, 1.0), seeds=(0,),
+                              n_households=20, progress=None, **TINY)  # fmt: skip
+    g = out["groups"]
+    assert set(g[g.share == 0.0].group) == {"real-data (BC)"}  # no SMFG household at 0%
+    assert set(g[g.share == 1.0].group) == {"SMFG"}
+    assert len(out["episodes"]) == 2 * reg.ARTEFACT_PROFILES["smoke"].episodes
+    losses = reg.bc_losses("smoke", root=tmp_path, epochs=1, progress=None)
+    assert set(losses.network) == {"mlp_gaussian", "lstm_gaussian", "follower_actor",
+                                   "maddpg_actor"}  # fmt: skip
+    assert set(losses.split) == {"train", "validation"} and set(losses.epoch) == {0, 1}
+    monkeypatch.setattr("smfg.algos.bc.train_all", lambda *a, **k: 1 / 0)
+    again = reg.bc_losses("smoke", root=tmp_path, epochs=1, progress=None)
+    pd.testing.assert_frame_equal(again, losses)
