@@ -3,6 +3,9 @@ import torch
 
 from smfg.config import economy_params
 from smfg.economy import GovAction, draw_households, draw_shocks, reset_state
+from smfg.runtime import tune_allocator
+
+tune_allocator()  # as training does: the same numbers, faster
 
 
 @pytest.fixture(autouse=True)

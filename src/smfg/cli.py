@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--training", action="store_true", help="seconds per SMFRL epoch")
     b.add_argument(
         "--tune-malloc", action="store_true",
-        help="keep freed large blocks in glibc's heap (smfg.experiments.bench.tune_allocator)",
+        help="keep freed large blocks in glibc's heap (smfg.runtime.tune_allocator)",
     )  # fmt: skip
     b.add_argument("--all", action="store_true", help="the full matrix of make bench")
     b.add_argument("--out", default=None, help="with --all: write the JSON report here")

@@ -65,10 +65,13 @@ class FollowerActor(nn.Module):
         h_obs = self.obs(s_f)
         h_l = self.leader(a_l)
         # head(cat(h_obs, h_l)) without materialising the concatenation: the leader's part is
-        # computed once per economy and broadcast over its households
+        # computed once per economy and broadcast over its households. The weight halves are
+        # made contiguous so that the backward pass takes addmm's fast path (a sliced weight
+        # goes through a [128, n] x [n, 2] product that is several times slower).
         lin = self.head[0]
         k = h_obs.shape[-1]
-        out = F.linear(h_obs, lin.weight[:, :k], lin.bias) + F.linear(h_l, lin.weight[:, k:])
+        w_obs, w_l = lin.weight[:, :k].contiguous(), lin.weight[:, k:].contiguous()
+        out = F.linear(h_obs, w_obs, lin.bias) + F.linear(h_l, w_l)
         return torch.tanh(out)
 
 

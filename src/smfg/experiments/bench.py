@@ -7,8 +7,6 @@ equations, at H = 1e3.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import platform
 import resource
@@ -21,30 +19,7 @@ import torch
 from smfg.config import economy_params
 from smfg.economy.reference import ref_gini, ref_step
 from smfg.env import SMFGEnv
-
-
-def tune_allocator() -> bool:
-    """Ask glibc malloc to keep freed large blocks instead of returning them to the system.
-
-    A step at H = 1e6 allocates and frees dozens of 4-8 MB tensors. By default glibc serves
-    each with mmap and gives it back with munmap, so every step pays page faults on fresh
-    memory; raising the mmap threshold to its maximum (32 MB) and the trim threshold keeps
-    that memory in the heap for reuse (about 20% faster steps at H = 1e6, for the memory the
-    step uses anyway). Process-wide, so it is opt-in: the benchmark calls it, and large
-    simulations may. Returns False where glibc's mallopt is not available.
-    """
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        ok = libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)
-        ok &= libc.mallopt(m_trim_threshold, 2**31 - 1)
-    except (OSError, AttributeError):
-        return False
-    return bool(ok)
-
+from smfg.runtime import tune_allocator
 
 RULES = {"taxai": (0.99, 0.9), "clearing": (0.8, 1.0 / 3.0)}
 SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)
@@ -165,6 +140,7 @@ def bench_training(
 
     if threads is not None:
         torch.set_num_threads(threads)
+    tune_allocator()  # as smfg.experiments.train.train does
     cfg = smfrl_config("paper", variant=variant, n_households=n_households, eval_steps=300)
     tr = SMFRLTrainer(cfg)
     times = []

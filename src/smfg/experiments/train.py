@@ -14,6 +14,7 @@ from pathlib import Path
 
 from smfg.algos import smfrl
 from smfg.experiments.store import RunStore
+from smfg.runtime import tune_allocator
 
 #: algorithm name -> (config builder from a profile, trainer class, config from a stored spec)
 ALGORITHMS: dict[str, tuple[Callable, type, Callable]] = {
@@ -57,6 +58,7 @@ def train(
     Returns the store's RunResult (run directory, per-epoch metrics, final policy state).
     """
     spec = run_spec(algo, profile, **overrides)
+    tune_allocator()  # small-tensor updates run ~40% faster (smfg.runtime)
     return RunStore(root).run(
         spec, make_trainer, checkpoint_every=checkpoint_every, progress=progress,
         stop_after=stop_after,
