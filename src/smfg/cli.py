@@ -1,4 +1,4 @@
-"""The ``smfg`` command line: ``simulate``, ``train``, ``evaluate`` and ``bench``.
+"""The ``smfg`` command line: ``simulate``, ``train``, ``evaluate``, ``sweep`` and ``bench``.
 
 Logic lives in the library; this module only parses arguments and prints.
 """
@@ -125,6 +125,57 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from smfg.experiments import sweep as sw
+    from smfg.experiments.store import RunStore
+
+    torch.set_num_threads(1)
+    grid_flags = (args.variant, args.households, args.seeds, args.epochs)
+    if args.file or args.experiment:
+        if any(v is not None for v in grid_flags) or args.bc:
+            raise ValueError(
+                "--variant/--households/--seeds/--epochs/--bc build a grid; "
+                "with --file or --experiment put them in the file instead"
+            )
+        specs = sw.specs_from_file(args.file) if args.file else []
+        for name in args.experiment or []:
+            specs += sw.experiment_specs(name, args.profile)
+    else:
+        over = {} if args.epochs is None else {"epochs": args.epochs}
+        specs = sw.grid_specs(args.algo, args.profile, variants=args.variant or ["taxai"],
+                              households=args.households or [100], seeds=args.seeds or [0],
+                              bc=[args.bc], **over)  # fmt: skip
+    if args.dry_run:
+        store = RunStore(args.results)
+        for spec in sw.unique_specs(specs):
+            print(f"{store.status(spec):8s} {sw.run_label(spec)}  {store.run_dir(spec)}")
+        return 0
+    bar = tqdm(total=len(specs), desc="sweep", unit="run", disable=args.json)
+
+    def progress(line: str) -> None:
+        if line.startswith("["):
+            bar.update(1)
+        if not args.json:
+            tqdm.write(line)
+
+    try:
+        res = sw.sweep(specs, args.results, workers=args.workers, scheduler=args.scheduler,
+                       local_workers=args.local_workers, retries=args.retries,
+                       checkpoint_every=args.checkpoint_every, progress=progress)  # fmt: skip
+    except ImportError as e:  # Dask asked for but not installed
+        print(f"smfg sweep: error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
+    if args.json:
+        runs = json.loads(res.runs.to_json(orient="records"))
+        print(json.dumps({"ok": res.ok, "seconds": res.seconds, "runs": runs}))
+    return 0 if res.ok else 1
+
+
 def _bench(args: argparse.Namespace) -> int:
     from smfg.experiments import bench
 
@@ -225,6 +276,51 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch threads (small networks train fastest on one)")  # fmt: skip
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=_train)
+
+    w = sub.add_parser(
+        "sweep", help="train many runs: a local process pool, or a Dask cluster (the dask extra)"
+    )
+    w.add_argument(
+        "--file", default=None, help="a YAML or JSON sweep file (grid, runs, experiment)"
+    )
+    w.add_argument(
+        "--experiment",
+        nargs="+",
+        default=None,
+        help="the training runs of registry artefacts (e.g. table1_algorithms)",
+    )
+    w.add_argument("--algo", default="smfrl", help="grid: the algorithm (smfrl)")
+    w.add_argument(
+        "--variant",
+        nargs="+",
+        choices=VARIANTS,
+        default=None,
+        help="grid: economies (default taxai)",
+    )
+    w.add_argument("--households", nargs="+", type=int, default=None, help="grid: N (default 100)")
+    w.add_argument("--seeds", nargs="+", type=int, default=None, help="grid: seeds (default 0)")
+    w.add_argument("--bc", action="store_true", help="grid: followers start from behaviour cloning")
+    w.add_argument("--epochs", type=int, default=None, help="grid: override the profile's epochs")
+    w.add_argument("--profile", default="quick", help="smoke, quick or paper")
+    w.add_argument("--results", default="results", help="the run store's root directory")
+    w.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="local process pool size (default: one per core; 0: in this process)",
+    )
+    w.add_argument("--scheduler", default=None, help="a Dask scheduler, tcp://HOST:PORT")
+    w.add_argument(
+        "--local-workers",
+        type=int,
+        default=None,
+        help="start a Dask LocalCluster of this many worker processes",
+    )
+    w.add_argument("--retries", type=int, default=2, help="further attempts of a failed run")
+    w.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints")
+    w.add_argument("--dry-run", action="store_true", help="list the runs and their status only")
+    w.add_argument("--json", action="store_true")
+    w.set_defaults(func=_sweep)
 
     b = sub.add_parser("bench", help="household-steps per second of the environment step")
     b.add_argument("--variant", choices=VARIANTS, default="taxai")

@@ -1,0 +1,163 @@
+"""Sweeps: specs from grids and files, the local pool and Dask agree, a killed worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from smfg.cli import main
+from smfg.experiments import sweep as sw
+from smfg.experiments.store import RunStore
+from smfg.experiments.train import run_spec
+
+# tiny SMFRL runs (smaller than tests/test_smfrl.py's TINY) of six epochs, to kill one midway
+TINY = dict(epochs=6, steps_per_epoch=8, leader_updates=2, follower_updates=2, batch_size=16,
+            eval_episodes=2, eval_steps=5, mf_sample=8)  # fmt: skip
+SPECS = sw.grid_specs("smfrl", "smoke", variants=("clearing", "taxai"), households=(20,),
+                      seeds=(0, 1), **TINY)  # fmt: skip
+TIMING = ["wall_time_s", "train_s", "eval_s"]  # the only columns that differ between runs
+
+
+def _metrics(root: Path, spec: dict) -> pd.DataFrame:
+    return RunStore(root).load_metrics(spec).drop(columns=TIMING)
+
+
+def _files(run_dir: Path) -> dict[str, bytes]:
+    names = ("config.json", "metrics.csv", "policy.pt", "DONE")
+    return {n: (run_dir / n).read_bytes() for n in names}
+
+
+def test_grid_specs_are_full_run_specs_in_order():
+    assert len(SPECS) == 4
+    assert [(s["variant"], s["seed"]) for s in SPECS] == [
+        ("clearing", 0), ("clearing", 1), ("taxai", 0), ("taxai", 1)
+    ]  # fmt: skip
+    assert SPECS[0] == run_spec("smfrl", "smoke", variant="clearing", n_households=20, seed=0,
+                                bc=False, **TINY)  # fmt: skip
+
+
+def test_sweep_files_yaml_and_json_describe_the_same_runs(tmp_path: Path):
+    grid = {"profile": "smoke", "overrides": {**TINY, "n_households": 20},
+            "grid": {"variant": ["clearing", "taxai"], "seed": [0, 1]}}  # fmt: skip
+    (tmp_path / "g.json").write_text(json.dumps(grid))
+    assert sw.specs_from_file(tmp_path / "g.json") == [{k: v for k, v in s.items()} for s in SPECS]
+    yaml = pytest.importorskip("yaml")
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump(grid, sort_keys=False))
+    assert sw.specs_from_file(tmp_path / "g.yaml") == SPECS
+    # a list of runs; duplicates are kept once
+    runs = [{"profile": "smoke", "variant": "taxai", "n_households": 20, "seed": 1, **TINY}] * 2
+    (tmp_path / "r.json").write_text(json.dumps(runs))
+    assert sw.specs_from_file(tmp_path / "r.json") == [SPECS[3]]
+    with pytest.raises(ValueError, match=r"keys \['seed_list'\] are not known: allowed"):
+        sw.specs_from_mapping({"seed_list": [0]})
+    with pytest.raises(ValueError, match="SMFRLConfig has no field"):
+        sw.specs_from_mapping({"runs": [{"n_agents": 5}]})
+
+
+def test_dask_missing_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(ImportError, match=r"pip install \.\[dask\]"):
+        sw.dask_client(local_workers=2)
+
+
+@pytest.fixture(scope="module")
+def local_root(tmp_path_factory) -> Path:
+    """The four runs on the local process pool of two workers."""
+    root = tmp_path_factory.mktemp("local")
+    res = sw.sweep(SPECS, root, workers=2)
+    assert res.ok, res.failed
+    assert list(res.runs["how"]) == ["trained"] * 4
+    return root
+
+
+@pytest.mark.slow
+def test_dask_agrees_with_the_local_pool_and_survives_a_killed_worker(local_root, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    root = tmp_path / "dask"
+    lines: list[str] = []
+    killed: dict = {}
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)  # fmt: skip
+    client = distributed.Client(cluster)
+
+    def kill_a_worker_midrun(line: str) -> None:
+        """After the first finished run: SIGKILL the process of a worker that is midway
+        through a run (a checkpoint written, epochs left), as a crashed machine would."""
+        lines.append(line)
+        if killed or not line.startswith("[1/"):
+            return
+        done = {d.name: _files(d) for d in root.iterdir() if (d / "DONE").exists()}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            for addr, keys in client.processing().items():
+                for key in keys:
+                    run = str(key).split("smfg-run-")[-1].rsplit("-", 1)[0]
+                    rows = len((root / run / "metrics.csv").read_text().splitlines()) - 1 if (
+                        root / run / "metrics.csv").exists() else 0  # fmt: skip
+                    ckpts = list((root / run / "checkpoints").glob("ckpt-*.pt"))
+                    if 1 <= rows <= TINY["epochs"] - 2 and ckpts:
+                        pid = client.run(os.getpid, workers=[addr])[addr]
+                        os.kill(pid, signal.SIGKILL)
+                        killed.update(run=run, rows=rows, done=done)
+                        return
+            time.sleep(0.02)
+
+    try:
+        res = sw.sweep(SPECS, root, client=client, progress=kill_a_worker_midrun)
+    finally:
+        client.close()
+        cluster.close()
+    assert killed, "no run was caught midway: nothing was killed"
+    assert res.ok, res.failed
+    # the finished runs were not touched; the killed one resumed from its checkpoint
+    for run, files in killed["done"].items():
+        assert _files(root / run) == files, run
+    row = res.runs.set_index("run").loc[killed["run"]]
+    assert row["how"] == "resumed" and row["resumed_from"] >= 1, row
+    # bit for bit the local pool's metrics and final policies
+    for spec in SPECS:
+        pd.testing.assert_frame_equal(_metrics(root, spec), _metrics(local_root, spec))
+        a, b = RunStore(root).run_dir(spec), RunStore(local_root).run_dir(spec)
+        assert (a / "metrics.csv").read_text().count("\n") == 7
+        assert a.name == b.name
+    assert lines[-1].startswith("sweep: 4/4 runs done") and len(lines) == 5
+    # a rerun sends nothing anywhere: every run is already in the store
+    again = sw.sweep(SPECS, root, workers=2)
+    assert list(again.runs["how"]) == ["cached"] * 4 and again.ok
+
+
+def test_local_pool_retries_nothing_when_done_and_reports_failures(local_root, tmp_path):
+    res = sw.sweep(SPECS[:2], local_root, workers=2)
+    assert list(res.runs["how"]) == ["cached", "cached"]
+    bad = {**SPECS[0], "economy": {"no_such_field": 1.0}}  # fails when the trainer is built
+    lines: list[str] = []
+    res = sw.sweep([bad], tmp_path, workers=0, retries=1, progress=lines.append)
+    assert not res.ok and "no_such_field" in res.runs["error"].iloc[0]
+    assert "retrying" in lines[0] and "FAILED" in lines[1]
+
+
+def test_cli_sweep_dry_run_and_in_process(tmp_path: Path, capsys):
+    runs = [{"profile": "smoke", "variant": "taxai", "n_households": 20, "seed": 1,
+             **{**TINY, "epochs": 1}}]  # fmt: skip
+    (tmp_path / "s.json").write_text(json.dumps(runs))
+    args = ["sweep", "--file", str(tmp_path / "s.json"), "--results", str(tmp_path / "r")]
+    assert main([*args, "--dry-run"]) == 0
+    assert "new" in capsys.readouterr().out
+    assert main([*args, "--workers", "0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["ok"] and out["runs"][0]["how"] == "trained"
+    assert main([*args, "--dry-run"]) == 0
+    assert "done" in capsys.readouterr().out
+    # the grid from flags
+    assert main(["sweep", "--variant", "taxai", "clearing", "--households", "100", "1000",
+                 "--seeds", "0", "1", "2", "--profile", "smoke", "--bc", "--dry-run",
+                 "--results", str(tmp_path / "r")]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert out.count("smfrl ") == 12 and "BC" in out
