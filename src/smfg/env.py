@@ -230,8 +230,16 @@ class SMFGEnv:
         self.metrics = M.EpisodeMetrics(n_envs)
 
     # -- shocks are drawn on the CPU generator, then moved: identical streams on any device
-    def _shocks(self) -> Shocks:
-        parts = [draw_shocks(g, self.group, self.n_households, self.dtype) for g in self.gens]
+    def _shocks(self, groups: list[bool] | None = None) -> Shocks:
+        """Shocks of every economy; with ``groups``, only the groups marked True draw (the
+        others get zeros and leave their generator untouched, as a separate environment
+        that did nothing would)."""
+        parts = [
+            draw_shocks(g, self.group, self.n_households, self.dtype)
+            if groups is None or groups[k]
+            else Shocks(*(torch.full((self.group, self.n_households), 0.5, dtype=self.dtype),) * 2)
+            for k, g in enumerate(self.gens)
+        ]
         if len(parts) == 1:
             eps, u = parts[0].eps, parts[0].u
         else:
@@ -243,8 +251,15 @@ class SMFGEnv:
         return Observation(leader_observation(self.state), household_observation(self.state))
 
     def reset(self, mask: Tensor | None = None) -> Observation:
-        """Start new episodes: all economies, or those where ``mask`` ([E] bool) is True."""
-        fresh = reset_state(self.params, self.households, self._shocks())
+        """Start new episodes: all economies, or those where ``mask`` ([E] bool) is True.
+
+        With a mask, only the seed groups that hold a masked economy draw shocks, so a group
+        of a multi-seed environment follows the same random stream as its seed alone.
+        """
+        groups = None
+        if mask is not None and len(self.gens) > 1:
+            groups = mask.reshape(len(self.gens), self.group).any(1).tolist()
+        fresh = reset_state(self.params, self.households, self._shocks(groups))
         if self.state is None or mask is None:
             self.state = fresh
             self.metrics = M.EpisodeMetrics(self.n_envs)

@@ -60,6 +60,9 @@ from smfg.config import PROFILES, VARIANTS, check_profile, economy_params
 from smfg.economy.state import EconState
 from smfg.env import RunningNormalizer, SMFGEnv
 
+#: evaluation shocks come from a generator seeded with the run's seed plus this
+EVAL_SEED_OFFSET = 7919
+
 # --- config --------------------------------------------------------------------------------
 
 
@@ -265,28 +268,57 @@ def _subsample(buf: ReplayBuffer, key: str, steps: Tensor, m: int, gen: torch.Ge
     return buf.data[key][steps.unsqueeze(-1), hh]
 
 
-def leader_update(nets, targets, opt, buf, cfg, gen) -> tuple[float, float]:
-    """One critic and one actor step of the leader on a batch of steps."""
+# Each update is a batch drawn from the replay buffer (all randomness, observations already
+# normalised), a critic loss and an actor loss. The losses are functions of the networks and
+# the batch only, so K seeds run them as one batched model (smfg.algos.seeds).
+
+
+def leader_batch(nets: Networks, buf: ReplayBuffer, cfg: SMFRLConfig, gen) -> dict:
+    """``batch_size`` steps for the leader, and ``mf_sample`` households of each step."""
     idx = buf.sample_steps(cfg.batch_size, gen)
     d = {k: v[idx] for k, v in buf.data.items() if not k.startswith("h_")}
-    s_l, s_l2 = nets.norm_l(d["l_obs"]), nets.norm_l(d["l_next"])
-    mf = _mean_field(nets, d["mf"][:, :HH_OBS], d["mf"][:, HH_OBS:])
+    return {
+        "s_l": nets.norm_l(d["l_obs"]), "s_l2": nets.norm_l(d["l_next"]), "a_l": d["l_act"],
+        "r_l": d["l_rew"], "done": d["done"],
+        "mf": _mean_field(nets, d["mf"][:, :HH_OBS], d["mf"][:, HH_OBS:]),
+        "mf_obs2": nets.norm_f(d["mf_next"][:, :HH_OBS]),
+        "nxt": nets.norm_f(_subsample(buf, "h_next", idx, cfg.mf_sample, gen)),
+    }  # fmt: skip
+
+
+def leader_critic_loss(nets, targets, b: dict, gamma: float) -> Tensor:
+    """TD error of Q_l against y_l = r_l + gamma Q_l'(s_l', pi_l'(s_l'), L_f') (1 - done)."""
     with torch.no_grad():
-        a_l2 = targets.actor_l(s_l2)
-        nxt = nets.norm_f(_subsample(buf, "h_next", idx, cfg.mf_sample, gen))
-        mf2 = _mean_field(
-            nets, d["mf_next"][:, :HH_OBS], targets.actor_f(nxt, a_l2[:, None]).mean(1)
-        )
-        y = d["l_rew"] + cfg.gamma * (1.0 - d["done"]) * targets.critic_l(s_l2, a_l2, mf2)
-    q_loss = (nets.critic_l(s_l, d["l_act"], mf) - y).pow(2).mean()
-    opt["critic_l"].zero_grad()
-    q_loss.backward()
-    opt["critic_l"].step()
-    pi_loss = -nets.critic_l(s_l, nets.actor_l(s_l), mf).mean()  # followers' L_f held fixed
-    opt["actor_l"].zero_grad()
-    pi_loss.backward()
-    opt["actor_l"].step()
-    return q_loss.item(), pi_loss.item()
+        a_l2 = targets.actor_l(b["s_l2"])
+        mf2 = torch.cat([b["mf_obs2"], targets.actor_f(b["nxt"], a_l2[:, None]).mean(1)], -1)
+        y = b["r_l"] + gamma * (1.0 - b["done"]) * targets.critic_l(b["s_l2"], a_l2, mf2)
+    return (nets.critic_l(b["s_l"], b["a_l"], b["mf"]) - y).pow(2).mean()
+
+
+def leader_actor_loss(nets, b: dict) -> Tensor:
+    """-Q_l(s_l, pi_l(s_l), L_f): the followers' mean field is held fixed."""
+    return -nets.critic_l(b["s_l"], nets.actor_l(b["s_l"]), b["mf"]).mean()
+
+
+def follower_batch(nets: Networks, buf: ReplayBuffer, cfg: SMFRLConfig, gen) -> dict:
+    """``batch_size`` (step, household) pairs: ``batch_steps`` steps x k households, and
+    ``mf_sample`` households of each step for the mean action (next and current)."""
+    S = cfg.batch_steps
+    k = cfg.batch_size // S
+    js = buf.sample_steps(S, gen)
+    hh = torch.randint(buf.H, (S, k), generator=gen)
+    D = buf.data
+    j, i = js.repeat_interleave(k), hh.reshape(-1)
+    return {
+        "s_f": nets.norm_f(D["h_obs"][j, i]), "s_f2": nets.norm_f(D["h_next"][j, i]),
+        "a_f": D["h_act"][j, i], "r_f": D["h_rew"][j, i], "done": D["done"][j],
+        "a_l": D["l_act"][j], "a_ls": D["l_act"][js],
+        "mf": _mean_field(nets, D["mf"][j, :HH_OBS], D["mf"][j, HH_OBS:]),
+        "mf_obs2": nets.norm_f(D["mf_next"][j, :HH_OBS]),
+        "s_l2s": nets.norm_l(D["l_next"][js]),
+        "nxt": nets.norm_f(_subsample(buf, "h_next", js, cfg.mf_sample, gen)),
+        "cur": nets.norm_f(_subsample(buf, "h_obs", js, cfg.mf_sample, gen)),
+    }  # fmt: skip
 
 
 def _own_and_mean(actor, own: Tensor, pop: Tensor, leader: Tensor) -> tuple[Tensor, Tensor]:
@@ -298,43 +330,50 @@ def _own_and_mean(actor, own: Tensor, pop: Tensor, leader: Tensor) -> tuple[Tens
     return acts[:, :k].reshape(-1, HH_ACT), acts[:, k:].mean(1).repeat_interleave(k, 0)
 
 
-def follower_update(nets, targets, opt, buf, cfg, gen) -> tuple[float, float]:
-    """One critic and one actor step of the shared follower on (step, household) pairs.
-
-    The batch is ``pair_steps`` steps x ``k`` households; each step's population sample
-    (``mf_sample`` households) goes through the actor together with the batch's own ``k``
-    households of that step, which share its leader action: one pass of [S, k + m] rows.
-    """
-    S = cfg.batch_steps
-    k = cfg.batch_size // S
-    js = buf.sample_steps(S, gen)
-    hh = torch.randint(buf.H, (S, k), generator=gen)
-    D = buf.data
-    j, i = js.repeat_interleave(k), hh.reshape(-1)
-    s_f, s_f2 = nets.norm_f(D["h_obs"][j, i]), nets.norm_f(D["h_next"][j, i])
-    a_f, r_f, a_l, done = D["h_act"][j, i], D["h_rew"][j, i], D["l_act"][j], D["done"][j]
-    mf = _mean_field(nets, D["mf"][j, :HH_OBS], D["mf"][j, HH_OBS:])
-
+def follower_critic_loss(nets, targets, b: dict, gamma: float) -> Tensor:
+    """TD error of Q_f against y_f = r_f + gamma Q_f'(s_f', pi_f'(s_f', a_l'), a_l', L_f')."""
+    S = b["a_ls"].shape[0]
     with torch.no_grad():
-        a_l2s = targets.actor_l(nets.norm_l(D["l_next"][js]))
-        nxt = nets.norm_f(_subsample(buf, "h_next", js, cfg.mf_sample, gen))
-        a_f2, mean2 = _own_and_mean(targets.actor_f, s_f2.view(S, k, HH_OBS), nxt, a_l2s)
-        a_l2 = a_l2s.repeat_interleave(k, 0)
-        mf2 = _mean_field(nets, D["mf_next"][j, :HH_OBS], mean2)
-        y = r_f + cfg.gamma * (1.0 - done) * targets.critic_f(s_f2, a_f2, a_l2, mf2)
-    q_loss = (nets.critic_f(s_f, a_f, a_l, mf) - y).pow(2).mean()
-    opt["critic_f"].zero_grad()
-    q_loss.backward()
-    opt["critic_f"].step()
-    # the actor's gradient flows through its own action and the population's mean action
-    cur = nets.norm_f(_subsample(buf, "h_obs", js, cfg.mf_sample, gen))
-    a_pi, mean_pi = _own_and_mean(nets.actor_f, s_f.view(S, k, HH_OBS), cur, D["l_act"][js])
-    mf_pi = torch.cat([mf[:, :HH_OBS], mean_pi], -1)
-    pi_loss = -nets.critic_f(s_f, a_pi, a_l, mf_pi).mean()
-    opt["actor_f"].zero_grad()
-    pi_loss.backward()
-    opt["actor_f"].step()
-    return q_loss.item(), pi_loss.item()
+        a_l2s = targets.actor_l(b["s_l2s"])
+        own2 = b["s_f2"].view(S, -1, HH_OBS)
+        a_f2, mean2 = _own_and_mean(targets.actor_f, own2, b["nxt"], a_l2s)
+        a_l2 = a_l2s.repeat_interleave(own2.shape[1], 0)
+        mf2 = torch.cat([b["mf_obs2"], mean2], -1)
+        y = b["r_f"] + gamma * (1.0 - b["done"]) * targets.critic_f(b["s_f2"], a_f2, a_l2, mf2)
+    return (nets.critic_f(b["s_f"], b["a_f"], b["a_l"], b["mf"]) - y).pow(2).mean()
+
+
+def follower_actor_loss(nets, b: dict) -> Tensor:
+    """-Q_f(s_f, pi_f(s_f, a_l), a_l, L_f): the gradient flows through the household's own
+    action and the population's mean action."""
+    S = b["a_ls"].shape[0]
+    own = b["s_f"].view(S, -1, HH_OBS)
+    a_pi, mean_pi = _own_and_mean(nets.actor_f, own, b["cur"], b["a_ls"])
+    mf_pi = torch.cat([b["mf"][:, :HH_OBS], mean_pi], -1)
+    return -nets.critic_f(b["s_f"], a_pi, b["a_l"], mf_pi).mean()
+
+
+def _descend(opt: torch.optim.Optimizer, loss: Tensor) -> Tensor:
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
+def leader_update(nets, targets, opt, buf, cfg, gen) -> tuple[float, float]:
+    """One critic and one actor step of the leader on a batch of steps."""
+    b = leader_batch(nets, buf, cfg, gen)
+    q = _descend(opt["critic_l"], leader_critic_loss(nets, targets, b, cfg.gamma))
+    pi = _descend(opt["actor_l"], leader_actor_loss(nets, b))
+    return q.item(), pi.item()
+
+
+def follower_update(nets, targets, opt, buf, cfg, gen) -> tuple[float, float]:
+    """One critic and one actor step of the shared follower on (step, household) pairs."""
+    b = follower_batch(nets, buf, cfg, gen)
+    q = _descend(opt["critic_f"], follower_critic_loss(nets, targets, b, cfg.gamma))
+    pi = _descend(opt["actor_f"], follower_actor_loss(nets, b))
+    return q.item(), pi.item()
 
 
 # --- the trainer ---------------------------------------------------------------------------
@@ -353,7 +392,6 @@ class SMFRLTrainer:
                            leader_reward=cfg.leader_reward)  # fmt: skip
         self.eval_env = SMFGEnv(self.params, N, n_envs=cfg.eval_episodes, seed=cfg.seed,
                                 dtype=cfg.dtype, leader_reward=cfg.leader_reward)  # fmt: skip
-        self.eval_env.gens[0].manual_seed(cfg.seed + 7919)  # same households, other shocks
         self.gen = torch.Generator().manual_seed(cfg.seed + 104729)
         self.nets = Networks.build(cfg.seed)
         lr = cfg.learning_rate
@@ -453,8 +491,13 @@ class SMFRLTrainer:
 
     # evaluate -----------------------------------------------------------------------------
     def evaluate(self) -> dict:
-        """Batched evaluation episodes with the current actors (normalisers frozen)."""
+        """Batched evaluation episodes with the current actors (normalisers frozen).
+
+        Every evaluation runs on the same shocks (the run's households, shocks seeded by
+        ``seed + 7919``): epochs are compared on common random numbers.
+        """
         cfg, env = self.cfg, self.eval_env
+        env.gens[0].manual_seed(cfg.seed + EVAL_SEED_OFFSET)
         obs = env.reset()
         T = self.params.T if cfg.eval_steps is None else cfg.eval_steps
         ret_l = torch.zeros(env.n_envs)
@@ -509,7 +552,6 @@ class SMFRLTrainer:
                 "buf": self.buf.state_dict(),
                 "gen": self.gen.get_state(),
                 "env": _env_state(self.env),
-                "eval_gen": self.eval_env.gens[0].get_state(),
                 "obs": (self.obs.leader, self.obs.households),
             }
         )
@@ -527,7 +569,6 @@ class SMFRLTrainer:
         self.buf.load_state_dict(d["buf"])
         self.gen.set_state(d["gen"])
         _load_env_state(self.env, d["env"])
-        self.eval_env.gens[0].set_state(d["eval_gen"])
         self.obs = type(self.obs)(*d["obs"])
 
 

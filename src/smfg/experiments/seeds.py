@@ -1,0 +1,143 @@
+"""Several seeds of one configuration trained as one batched model, through the run store.
+
+``train_seeds("smfrl", "quick", seeds=range(5), variant="taxai", n_households=100, bc=True)``
+leaves the same five run directories as five calls of :func:`smfg.experiments.train.train`
+(metrics, checkpoints, policy and completion marker for each seed, keyed by its own spec),
+but trains them together (:class:`smfg.algos.seeds.BatchedSMFRL`).
+
+How it meets the store: each seed's run is an ordinary ``RunStore.run`` in its own thread,
+whose trainer is a proxy of that seed. A proxy's ``train_epoch`` waits at a barrier; when
+every seed has arrived, one batched epoch runs (in one thread: the threads only write
+files), its state is written back into the seeds' trainers, and each proxy returns its
+seed's metrics, which the store writes and checkpoints as for a run alone. Finished seeds
+are loaded, not retrained. Seeds that cannot share a batch (checkpoints at different
+epochs, an algorithm without a batched form) train one by one, as ``train`` would.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from smfg.algos.seeds import BatchedSMFRL, SeedsOutOfStep
+from smfg.algos.smfrl import SMFRLTrainer, config_from_spec
+from smfg.experiments.store import RunStore
+from smfg.experiments.train import run_spec, train
+from smfg.runtime import tune_allocator
+
+#: algorithms with a batched form
+BATCHED = {"smfrl"}
+
+
+class _Shared:
+    def __init__(self, members: list[SMFRLTrainer]):
+        self.members = members
+        self.batched: BatchedSMFRL | None = None
+        self.rows: list[dict] = []
+        self.error: BaseException | None = None
+        self.barrier = threading.Barrier(len(members), action=self._epoch)
+
+    def _epoch(self) -> None:
+        try:
+            if self.batched is None:  # after every seed has resumed (or not) from disk
+                m0 = self.members[0]
+                self.batched = BatchedSMFRL(m0.cfg, [m.cfg.seed for m in self.members],
+                                            members=self.members)  # fmt: skip
+            self.rows = self.batched.train_epoch()
+            self.batched.scatter()
+        except BaseException as e:
+            self.error = e
+            raise
+
+
+class _SeedProxy:
+    """The run store's trainer for one seed of the batch."""
+
+    algo = "smfrl"
+
+    def __init__(self, shared: _Shared, k: int):
+        self.shared, self.k = shared, k
+        self.member = shared.members[k]
+        self.n_epochs = self.member.n_epochs
+
+    @property
+    def epoch(self) -> int:
+        return self.member.epoch
+
+    def train_epoch(self) -> dict:
+        try:
+            self.shared.barrier.wait()
+        except threading.BrokenBarrierError:
+            raise self.shared.error or RuntimeError("a seed of the batch stopped") from None
+        return self.shared.rows[self.k]
+
+    def state_dict(self) -> dict:
+        return self.member.state_dict()
+
+    def load_state_dict(self, d: dict) -> None:
+        self.member.load_state_dict(d)
+
+    def policy_state(self) -> dict:
+        return self.member.policy_state()
+
+
+def train_seeds(
+    algo: str = "smfrl",
+    profile: str = "quick",
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    root: str | Path = "results",
+    checkpoint_every: int = 1,
+    progress: Callable[[int, int, dict], None] | None = None,
+    **overrides,
+) -> list:
+    """Train (or resume, or load) ``algo`` for each of ``seeds``, batched where possible.
+
+    Returns the store's RunResult of each seed, in order. ``progress(seed, epoch, row)``
+    is called after each seed's epoch is on disk.
+    """
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds = {seeds!r}: allowed a non-empty list of distinct integers")
+    store = RunStore(root)
+    specs = [run_spec(algo, profile, **{**overrides, "seed": s}) for s in seeds]
+    todo = [k for k, sp in enumerate(specs) if store.status(sp) != "done"]
+    results: list = [None] * len(seeds)
+    if algo in BATCHED and len(todo) > 1:
+        tune_allocator()
+        members = [SMFRLTrainer(config_from_spec(specs[k])) for k in todo]
+        shared = _Shared(members)
+        errors: list[BaseException] = []
+
+        def run(i: int, k: int) -> None:
+            proxy = _SeedProxy(shared, i)
+            report = None
+            if progress is not None:
+                report = lambda epoch, row: progress(seeds[k], epoch, row)  # noqa: E731
+            try:
+                results[k] = store.run(
+                    specs[k], lambda spec: proxy, checkpoint_every=checkpoint_every, progress=report
+                )
+            except BaseException as e:
+                errors.append(e)
+                shared.barrier.abort()  # the others stop at their next epoch
+
+        threads = [threading.Thread(target=run, args=(i, k)) for i, k in enumerate(todo)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors and not isinstance(shared.error, SeedsOutOfStep):
+            raise shared.error or errors[0]
+        # seeds whose checkpoints could not share a batch finish one by one below
+    for k, s in enumerate(seeds):
+        if results[k] is None or not results[k].done:
+            report = None
+            if progress is not None:
+                report = lambda epoch, row, s=s: progress(s, epoch, row)  # noqa: E731
+            results[k] = train(algo, profile, root=root, checkpoint_every=checkpoint_every,
+                               progress=report, **{**overrides, "seed": s})  # fmt: skip
+    return results
+
+
+__all__ = ["train_seeds", "BATCHED"]
