@@ -1,0 +1,580 @@
+"""How results and costs scale with the number of households N (the ``scaling`` page).
+
+- :func:`time_env` and :func:`time_training`: household-steps per second of the environment
+  step and seconds per SMFRL epoch against N, each N in its own fresh process so that its
+  peak resident memory (``ru_maxrss``) is its own; beside the original code's figures
+  (:data:`ORIGINAL_ENV_RATE`, :data:`ORIGINAL_EPOCH_S`).
+- :func:`mean_field_check`: the same fixed policies evaluated at growing N, several seeds
+  each, the five SPEC 6 metrics with 95% intervals across seeds. A mean-field model claims
+  that per-capita results do not depend on N once N is large; the check shows from which N
+  that holds in ``smfg``'s economies.
+
+Social welfare (SPEC 6) is a sum over households, so it grows with N; the check reports it
+and also the mean utility per household (``mean_utility`` = welfare / N), the per-capita
+quantity that can converge.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import pandas as pd
+
+from smfg.evaluate import evaluate, government_policy, household_policy, summarise
+from smfg.experiments.fixed_policies import FIXED_RULES
+
+__all__ = [
+    "CHECK_METRICS",
+    "MEAN_FIELD_POLICIES",
+    "ORIGINAL_ENV_RATE",
+    "ORIGINAL_EPOCH_S",
+    "SCALING_PROFILES",
+    "ScalingProfile",
+    "convergence_table",
+    "mean_field_check",
+    "settling_summary",
+    "measure_costs",
+    "time_env",
+    "time_evaluation",
+    "time_training",
+]
+
+#: Household-steps per second of the original simulator (issue 9, measured on a 2-core CPU).
+ORIGINAL_ENV_RATE = {100: 1.1e5, 1_000: 9.2e4, 10_000: 7.7e4, 100_000: 6.0e4}
+#: Seconds per SMFRL epoch of the original code, (low, high), on a 2-core CPU (issue 9).
+ORIGINAL_EPOCH_S = {100: (30.0, 42.0), 1_000: (390.0, 390.0)}
+
+#: (government policy, household rule) pairs of the mean-field check: the free market and the
+#: 2022 US federal tax with every household on the variant's fixed rule, and the US federal
+#: tax with the survey households (heterogeneous behaviour drawn from real data).
+MEAN_FIELD_POLICIES = (
+    ("free-market", "fixed"),
+    ("us-federal-2022", "fixed"),
+    ("us-federal-2022", "survey"),
+)
+#: The metrics of the check: SPEC 6's five and the mean utility per household.
+CHECK_METRICS = (
+    "per_capita_gdp",
+    "social_welfare",
+    "mean_utility",
+    "income_gini",
+    "wealth_gini",
+    "years",
+)
+
+Progress = Callable[[str], None] | None
+
+
+@dataclass(frozen=True)
+class ScalingProfile:
+    """How much the scaling page measures at a profile."""
+
+    env_sizes: tuple[int, ...]
+    """N at which the environment step is timed (one process each)."""
+    env_variants: tuple[str, ...]
+    """Economies whose step is timed."""
+    env_seconds: float
+    """Minimum timing per size."""
+    one_process: bool
+    """Run every timing in one process, smallest N first (cheaper; the peak memory at N is
+    then the high-water mark of everything before it) instead of one process each."""
+    eval_sizes: tuple[int, ...]
+    """N of a full evaluation (US federal tax, fixed-rule households) in each economy of
+    ``env_variants``."""
+    eval_steps: int
+    """Its episode length."""
+    train_sizes: tuple[int, ...]
+    """N at which an SMFRL epoch is timed (one process each)."""
+    train_profile: str
+    """The SMFRL profile whose epoch is timed ('paper': the original's epoch)."""
+    train_epochs: int
+    """Epochs run per size; the first is not timed (lazy initialisation) when there are more."""
+    mf_sizes: tuple[int, ...]
+    """N of the mean-field check."""
+    mf_seeds: int
+    """Seeds per cell of the check (households, shocks)."""
+    mf_episodes: int
+    """Episodes per seed."""
+    mf_steps: int | None
+    """Episode cap of the check (None: T = 300)."""
+
+
+SCALING_PROFILES = {
+    "smoke": ScalingProfile(
+        env_sizes=(100, 1_000),
+        env_variants=("taxai", "clearing"),
+        env_seconds=0.3,
+        one_process=True,
+        eval_sizes=(10_000,),
+        eval_steps=3,
+        train_sizes=(100,),
+        train_profile="smoke",
+        train_epochs=1,
+        mf_sizes=(100, 1_000),
+        mf_seeds=2,
+        mf_episodes=1,
+        mf_steps=10,
+    ),
+    "quick": ScalingProfile(
+        env_sizes=(100, 1_000, 10_000, 100_000, 1_000_000),
+        env_variants=("taxai", "clearing"),
+        env_seconds=2.0,
+        one_process=False,
+        eval_sizes=(1_000_000,),
+        eval_steps=100,
+        train_sizes=(100, 1_000, 10_000),
+        train_profile="paper",
+        train_epochs=2,
+        mf_sizes=(100, 1_000, 10_000, 100_000),
+        mf_seeds=5,
+        mf_episodes=2,
+        mf_steps=None,
+    ),
+    "paper": ScalingProfile(
+        env_sizes=(100, 1_000, 10_000, 100_000, 1_000_000),
+        env_variants=("taxai", "clearing"),
+        env_seconds=3.0,
+        one_process=False,
+        eval_sizes=(1_000_000,),
+        eval_steps=300,
+        train_sizes=(100, 1_000, 10_000),
+        train_profile="paper",
+        train_epochs=3,
+        mf_sizes=(100, 1_000, 10_000, 100_000),
+        mf_seeds=5,
+        mf_episodes=10,
+        mf_steps=None,
+    ),
+}
+
+
+# ----------------------------------------------------------------------------- speed, memory
+
+Task = tuple[str, dict]
+"""(kind, keyword arguments): kind 'env' (bench.bench_env), 'training' (bench.bench_training)
+or 'evaluation' (one evaluation episode)."""
+
+
+def _evaluation(
+    variant: str, n_households: int, steps: int, government: str, households: str
+) -> dict:
+    """One evaluation episode (float32): seconds and peak memory of this process."""
+    import resource
+    import time
+
+    t0 = time.perf_counter()
+    ep = _check_cell(
+        government, households, variant, n_households, [0], 1, steps, "float32", n_households
+    )
+    seconds = time.perf_counter() - t0
+    row = ep.iloc[0]
+    return {
+        "variant": variant,
+        "n_households": n_households,
+        "government": government,
+        "households": households,
+        "steps": int(row["years"]),
+        "seconds": seconds,
+        "household_steps_per_s": row["years"] * n_households / seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "per_capita_gdp": float(row["per_capita_gdp"]),
+        "wealth_gini": float(row["wealth_gini"]),
+    }
+
+
+def _run_tasks(tasks: list[Task]) -> list[dict]:
+    """Runs in a fresh process: the tasks in order, one torch thread, tuned allocator."""
+    import torch
+
+    from smfg.experiments import bench
+    from smfg.runtime import tune_allocator
+
+    torch.set_num_threads(1)
+    tune_allocator()
+    kinds = {"env": bench.bench_env, "training": bench.bench_training, "evaluation": _evaluation}
+    return [kinds[kind](**kw) for kind, kw in tasks]
+
+
+def _in_children(tasks: list[Task], one_process: bool) -> list[dict]:
+    """Each task in a fresh spawned process, or all of them in one (``one_process``)."""
+    groups = [tasks] if one_process else [[t] for t in tasks]
+    out = []
+    for group in groups:
+        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+            out += pool.submit(_run_tasks, group).result()
+    return out
+
+
+def _env_tasks(sizes, variants, dtype, min_seconds) -> list[Task]:
+    return [
+        (
+            "env",
+            dict(
+                variant=v,
+                n_households=int(n),
+                dtype=dtype,
+                min_seconds=min_seconds,
+                tuned_malloc=True,
+            ),
+        )
+        for v in variants
+        for n in sorted(sizes)
+    ]
+
+
+def _env_rows(results: list[dict], progress: Progress) -> pd.DataFrame:
+    rows = []
+    for r in results:
+        n = int(r["n_households"])
+        rows.append(
+            {
+                "variant": r["variant"],
+                "n_households": n,
+                "household_steps_per_s": r["household_steps_per_s"],
+                "step_ms": r["step_ms"],
+                "peak_rss_mb": r["peak_rss_mb"],
+                "original_household_steps_per_s": ORIGINAL_ENV_RATE.get(n, math.nan),
+            }
+        )
+        if progress is not None:
+            progress(
+                f"env {r['variant']} N={n:,}: {r['household_steps_per_s']:.3g} "
+                f"household-steps/s, {r['step_ms']:.2f} ms/step, "
+                f"{r['peak_rss_mb']:.0f} MB"
+            )
+    return pd.DataFrame(rows)
+
+
+def _evaluation_tasks(sizes, variants, steps, government, households) -> list[Task]:
+    return [
+        (
+            "evaluation",
+            dict(
+                variant=v,
+                n_households=int(n),
+                steps=int(steps),
+                government=government,
+                households=households,
+            ),
+        )
+        for v in variants
+        for n in sorted(sizes)
+    ]
+
+
+def _evaluation_rows(results: list[dict], progress: Progress) -> pd.DataFrame:
+    if progress is not None:
+        for r in results:
+            progress(
+                f"evaluation {r['variant']} N={r['n_households']:,}: {r['steps']} steps in "
+                f"{r['seconds']:.1f} s, {r['peak_rss_mb']:.0f} MB"
+            )
+    return pd.DataFrame(results)
+
+
+def _training_tasks(sizes, variant, profile, epochs) -> list[Task]:
+    return [
+        (
+            "training",
+            dict(
+                n_households=int(n), variant=variant, epochs=int(epochs), threads=1, profile=profile
+            ),
+        )
+        for n in sorted(sizes)
+    ]
+
+
+def _training_rows(results: list[dict], progress: Progress) -> pd.DataFrame:
+    rows = []
+    for r in results:
+        n = int(r["n_households"])
+        lo, hi = ORIGINAL_EPOCH_S.get(n, (math.nan, math.nan))
+        rows.append(
+            {
+                "variant": r["variant"],
+                "profile": r["profile"],
+                "n_households": n,
+                "epoch_s": r["epoch_s"],
+                "train_s": r["train_s"],
+                "eval_s": r["eval_s"],
+                "replay_mb": r["replay_mb"],
+                "replay_steps": r["replay_capacity_steps"],
+                "peak_rss_mb": r["peak_rss_mb"],
+                "original_epoch_s_low": lo,
+                "original_epoch_s_high": hi,
+            }
+        )
+        if progress is not None:
+            progress(
+                f"SMFRL {r['profile']} epoch {r['variant']} N={n:,}: {r['epoch_s']:.2f} s, "
+                f"replay {r['replay_mb']:.0f} MB, {r['peak_rss_mb']:.0f} MB"
+            )
+    return pd.DataFrame(rows)
+
+
+def time_env(
+    sizes: Sequence[int] = (100, 1_000, 10_000, 100_000, 1_000_000),
+    variants: Sequence[str] = ("taxai",),
+    dtype: str = "float32",
+    min_seconds: float = 2.0,
+    one_process: bool = False,
+    progress: Progress = None,
+) -> pd.DataFrame:
+    """Household-steps per second and peak memory of the environment step against N.
+
+    One row per variant and N: household_steps_per_s, step_ms, peak_rss_mb (the whole
+    process: Python, torch and the economy), and the original simulator's rate where known.
+    Each N runs in a fresh process; ``one_process``: all in one, smallest N first (cheaper;
+    the peak memory at N is then the high-water mark of everything before it).
+    """
+    tasks = _env_tasks(sizes, variants, dtype, min_seconds)
+    return _env_rows(_in_children(tasks, one_process), progress)
+
+
+def time_evaluation(
+    sizes: Sequence[int] = (1_000_000,),
+    variants: Sequence[str] = ("taxai", "clearing"),
+    steps: int = 100,
+    government: str = "us-federal-2022",
+    households: str = "fixed",
+    one_process: bool = False,
+    progress: Progress = None,
+) -> pd.DataFrame:
+    """A whole evaluation (:func:`smfg.evaluate.evaluate`: environment, policies, metrics) of
+    one episode of ``steps`` steps at each N, in float32, each in a fresh process: seconds,
+    household-steps per second (construction and reset included) and peak memory."""
+    tasks = _evaluation_tasks(sizes, variants, steps, government, households)
+    return _evaluation_rows(_in_children(tasks, one_process), progress)
+
+
+def time_training(
+    sizes: Sequence[int] = (100, 1_000, 10_000),
+    variant: str = "taxai",
+    profile: str = "paper",
+    epochs: int = 2,
+    one_process: bool = False,
+    progress: Progress = None,
+) -> pd.DataFrame:
+    """Seconds per SMFRL epoch of ``profile`` and peak memory against N, one process per N.
+
+    ``profile='paper'`` is the original's epoch: 300 steps, 100 + 100 updates of batch 128,
+    10 evaluation episodes of 300 steps; the replay buffer is as large as the paper's run
+    needs, under its memory cap. Of ``epochs`` epochs the first is not timed when there are
+    more (it pays for lazy initialisation).
+    """
+    tasks = _training_tasks(sizes, variant, profile, epochs)
+    return _training_rows(_in_children(tasks, one_process), progress)
+
+
+def measure_costs(
+    profile: str = "quick", progress: Progress = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The profile's timings: (environment step, evaluation, SMFRL epoch) tables as
+    :func:`time_env`, :func:`time_evaluation` and :func:`time_training` return them; with
+    the profile's ``one_process`` all of them in one fresh process, else one process each."""
+    prof = SCALING_PROFILES[profile]
+    env = _env_tasks(prof.env_sizes, prof.env_variants, "float32", prof.env_seconds)
+    ev = _evaluation_tasks(
+        prof.eval_sizes, prof.env_variants, prof.eval_steps, "us-federal-2022", "fixed"
+    )
+    tr = _training_tasks(prof.train_sizes, "taxai", prof.train_profile, prof.train_epochs)
+    if prof.one_process:
+        res = _in_children(env + ev + tr, True)
+        a, b = len(env), len(env) + len(ev)
+        return (
+            _env_rows(res[:a], progress),
+            _evaluation_rows(res[a:b], progress),
+            _training_rows(res[b:], progress),
+        )
+    return (
+        _env_rows(_in_children(env, False), progress),
+        _evaluation_rows(_in_children(ev, False), progress),
+        _training_rows(_in_children(tr, False), progress),
+    )
+
+
+# ----------------------------------------------------------------------------- mean field
+
+
+def _check_cell(
+    gov: str,
+    hh: str,
+    variant: str,
+    n: int,
+    seeds: Sequence[int],
+    episodes: int,
+    steps: int | None,
+    dtype: str,
+    max_rows: int,
+) -> pd.DataFrame:
+    """Per-episode metrics of one policy pair at one N, seeds batched up to ``max_rows``."""
+    saving, work = FIXED_RULES[variant]
+    per_call = max(1, max_rows // (episodes * n))
+    frames = []
+    for i in range(0, len(seeds), per_call):
+        chunk = list(seeds)[i : i + per_call]
+        res = evaluate(
+            government_policy(gov, seed=chunk[0]),
+            household_policy(hh, saving, work, seed=chunk[0]),
+            variant=variant,
+            n_households=n,
+            n_episodes=episodes,
+            seeds=chunk,
+            steps=steps,
+            dtype=dtype,
+        )
+        frames.append(res.episodes)
+    ep = pd.concat(frames, ignore_index=True)
+    return ep.assign(mean_utility=ep["social_welfare"] / n)
+
+
+def mean_field_check(
+    sizes: Sequence[int] = (100, 1_000, 10_000, 100_000),
+    policies: Sequence[tuple[str, str]] = MEAN_FIELD_POLICIES,
+    variant: str = "clearing",
+    seeds: Sequence[int] | int = 5,
+    episodes: int = 2,
+    steps: int | None = None,
+    dtype: str = "float32",
+    root: str | Path | None = None,
+    max_rows: int = 2_000_000,
+    progress: Progress = None,
+) -> pd.DataFrame:
+    """The same fixed policies at each N: metrics with 95% intervals across seeds.
+
+    Returns a long table: government, households, n_households, metric (``CHECK_METRICS``),
+    mean, ci_low, ci_high, n_seeds. Seed ``s`` draws the households and shocks; each seed's
+    value is the mean over its ``episodes``. Seeds are batched into one evaluation while
+    seeds x episodes x N stays under ``max_rows`` household rows. With ``root``, each cell is
+    cached in the results root (``evaluations/mean_field-<hash>.json``) and never recomputed.
+    """
+    from smfg.experiments.registry import cached_tables
+
+    seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    rows = []
+    for gov, hh in policies:
+        for n in sizes:
+            n = int(n)
+            spec = {
+                "government": gov,
+                "households": hh,
+                "variant": variant,
+                "n_households": n,
+                "seeds": seeds,
+                "episodes": int(episodes),
+                "steps": steps,
+                "dtype": dtype,
+            }
+
+            def compute(gov=gov, hh=hh, n=n):
+                return {
+                    "episodes": _check_cell(
+                        gov, hh, variant, n, seeds, int(episodes), steps, dtype, max_rows
+                    )
+                }
+
+            ep = (
+                cached_tables(root, "mean_field", spec, compute) if root is not None else compute()
+            )["episodes"]
+            summary = summarise(ep, CHECK_METRICS)
+            for rec in summary.itertuples():
+                rows.append(
+                    {
+                        "government": gov,
+                        "households": hh,
+                        "n_households": n,
+                        "metric": rec.metric,
+                        "mean": rec.mean,
+                        "ci_low": rec.ci_low,
+                        "ci_high": rec.ci_high,
+                        "n_seeds": rec.n_seeds,
+                    }
+                )
+            if progress is not None:
+                m = summary.set_index("metric")["mean"]
+                progress(
+                    f"{gov} / {hh} households, N={n:,}: per-capita GDP "
+                    f"{m['per_capita_gdp']:.4g}, wealth Gini {m['wealth_gini']:.3f}, "
+                    f"years {m['years']:.0f}"
+                )
+    return pd.DataFrame(rows)
+
+
+def convergence_table(check: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """The check as a table: one row per policy pair and N, one column per metric showing
+    'mean [ci_low, ci_high]', and for each metric the relative gap to the largest N's mean
+    (``<metric> gap``: (mean_N - mean_Nmax) / |mean_Nmax|)."""
+    metrics = list(metrics or dict.fromkeys(check["metric"]))
+    out = []
+    for (gov, hh), g in check.groupby(["government", "households"], sort=False):
+        largest = g[g.n_households == g.n_households.max()].set_index("metric")["mean"]
+        for n, gn in g.groupby("n_households"):
+            cells = gn.set_index("metric")
+            row = {"government": gov, "households": hh, "N": int(n)}
+            for m in metrics:
+                c = cells.loc[m]
+                row[m] = f"{_fmt(c['mean'])} [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}]"
+            for m in metrics:
+                ref = largest[m]
+                gap = (cells.loc[m, "mean"] - ref) / abs(ref) if ref else math.nan
+                row[f"{m} gap"] = f"{gap:+.1%}"
+            out.append(row)
+    return pd.DataFrame(out)
+
+
+def settling_summary(
+    check: pd.DataFrame, metrics: Sequence[str] | None = None, tolerance: float = 0.02
+) -> pd.DataFrame:
+    """Where each metric settles: one row per policy pair and metric.
+
+    ``settles_from``: the smallest N from which the mean at every larger N of the check lies
+    within ``tolerance`` (relative) of the largest N's mean (the largest N itself when none
+    smaller does); ``largest_gap``: the largest relative gap of a smaller N; ``overlap``: the
+    95% intervals of the two largest N overlap.
+    """
+    metrics = list(metrics or dict.fromkeys(check["metric"]))
+    rows = []
+    for (gov, hh), g in check.groupby(["government", "households"], sort=False):
+        for m in metrics:
+            c = g[g.metric == m].sort_values("n_households")
+            ref = c["mean"].iloc[-1]
+            gaps = ((c["mean"] - ref) / (abs(ref) if ref else math.nan)).to_numpy()
+            ns = c.n_households.to_list()
+            settles = ns[-1]
+            for i in range(len(ns) - 1, -1, -1):
+                if abs(gaps[i]) <= tolerance:
+                    settles = ns[i]
+                else:
+                    break
+            a, b = c.iloc[-2] if len(c) > 1 else c.iloc[-1], c.iloc[-1]
+            overlap = bool(a.ci_low <= b.ci_high and b.ci_low <= a.ci_high)
+            rows.append(
+                {
+                    "government": gov,
+                    "households": hh,
+                    "metric": m,
+                    "largest_N": ns[-1],
+                    "settles_from": settles,
+                    "largest_gap": f"{max(abs(x) for x in gaps[:-1]):.1%}"
+                    if len(ns) > 1
+                    else "n/a",
+                    "overlap_two_largest": overlap,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _fmt(x: float) -> str:
+    if not math.isfinite(x):
+        return "nan"
+    return f"{x:.4g}" if abs(x) < 1e4 else f"{x:.3e}"
+
+
+def profile_settings(profile: str) -> dict:
+    """The profile's settings as a plain dict (for printing on the page)."""
+    return asdict(SCALING_PROFILES[profile])
