@@ -18,7 +18,7 @@ NOTEBOOKS := $(wildcard notebooks/*.md)
 EXECUTED := $(patsubst notebooks/%.md,book/executed/%.ipynb,$(NOTEBOOKS))
 MATHJAX := book/_static/mathjax/tex-svg-full.js
 
-.PHONY: help setup test lint format reproduce book page bench clean system-deps
+.PHONY: help setup test lint format reproduce book page nbval bench clean system-deps
 
 help:
 	@echo "make setup                    create .venv and install smfg with pinned dependencies"
@@ -26,6 +26,7 @@ help:
 	@echo "make reproduce PROFILE=quick  execute every notebook and build the book (smoke|quick|paper)"
 	@echo "make page NB=name PARAMS='-p elasticity 0.5'   re-run one notebook with changed parameters"
 	@echo "make book                     build the HTML book from the executed notebooks"
+	@echo "make nbval                    re-execute the executed notebooks with nbval (after reproduce)"
 	@echo "make bench                    measure environment speed, write benchmarks/results.json"
 	@echo "make system-deps              Debian packages for the browser check (chromium, npm)"
 
@@ -60,12 +61,15 @@ $(MATHJAX):
 	bash scripts/vendor_mathjax.sh
 
 # One notebook: jupytext turns the MyST source into a notebook, papermill executes it with the
-# profile's parameters (and PARAMS) into book/executed/.
+# profile's parameters (and PARAMS) into book/executed/. Training runs and evaluations are
+# cached in results/ (the run store), so `make -j2 reproduce` runs pages side by side and a
+# rebuilt page retrains nothing that is done; one torch thread per page.
 book/executed/%.ipynb: notebooks/%.md $(STAMP) $(wildcard src/smfg/*.py src/smfg/*/*.py)
 	@mkdir -p book/executed figures
 	@echo "== executing $< (profile $(PROFILE))"
 	$(VENV)/bin/jupytext --to ipynb --set-kernel python3 -o - $< \
-	  | $(VENV)/bin/papermill --progress-bar --log-output - $@ -p profile $(PROFILE) $(PARAMS) --cwd book/executed
+	  | OMP_NUM_THREADS=1 $(VENV)/bin/papermill --progress-bar --log-output - $@ \
+	      -p profile $(PROFILE) $(PARAMS) --cwd book/executed
 
 book: $(STAMP) $(MATHJAX) $(EXECUTED)
 	$(VENV)/bin/jupyter-book build . -W --keep-going
@@ -81,6 +85,11 @@ page: $(STAMP)
 	@test -f notebooks/$(NB).md || (echo "no notebook notebooks/$(NB).md"; exit 2)
 	rm -f book/executed/$(NB).ipynb
 	$(MAKE) --no-print-directory book/executed/$(NB).ipynb PROFILE=$(PROFILE) PARAMS="$(PARAMS)"
+
+# nbval re-executes every executed notebook (from the run store's cache) and fails on any
+# error or on a cell marked NBVAL_CHECK_OUTPUT whose output changed.
+nbval: $(STAMP)
+	OMP_NUM_THREADS=1 $(VENV)/bin/pytest --nbval-lax -p no:cacheprovider -q $(wildcard book/executed/*.ipynb)
 
 bench: $(STAMP)
 	$(PY) -m smfg bench --all --out benchmarks/results.json

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import smfg.experiments.registry as reg
+import smfg.experiments.train as train_module
 from smfg.evaluate import evaluate, mean_interval
 from smfg.experiments import aggregate as agg
 from smfg.experiments.learned import ClonedHouseholds, GroupMeans, MixedHouseholds
@@ -65,6 +66,11 @@ def test_table1_names_the_paper_algorithms_and_runs_only_registered_ones(monkeyp
     )
     assert {r.algo for r in t1.runs("smoke")} == {"smfrl", "ddpg"}
     assert "ddpg" not in {r.key for r in t1.missing()}
+    # Rule-based: a fixed policy pair until its run-store algorithm is registered
+    rule = t1.rows[0]
+    assert rule.mode() == "fixed" and rule.government == "free-market"
+    monkeypatch.setitem(train_module.ALGORITHMS, "rule_based", ALGORITHMS["smfrl"])
+    assert rule.mode() == "learned" and "rule_based" in {r.algo for r in t1.runs("smoke")}
 
 
 def test_table3_rows_settings_and_shared_runs():

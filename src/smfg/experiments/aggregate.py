@@ -18,6 +18,9 @@ from smfg.evaluate import mean_interval
 
 __all__ = [
     "METRIC_LABELS",
+    "bc_loss_table",
+    "best_by_alpha",
+    "share_summary",
     "TABLE_METRICS",
     "comparison_table",
     "curve_summary",
@@ -237,3 +240,56 @@ def headline_ratios(
                          "ours": top.per_capita_gdp / bot.per_capita_gdp,
                          "paper": p_top / p_bot})  # fmt: skip
     return pd.DataFrame(rows, columns=["setting", "ratio", "ours", "paper"])
+
+
+def best_by_alpha(
+    scores: pd.DataFrame, keys: Sequence[str] = ("setting", "objective")
+) -> pd.DataFrame:
+    """The policy with the highest mean score at each alpha (Figure 4 b): keys, alpha, best,
+    score."""
+    rows = []
+    for cell, g in scores.groupby([*keys, "alpha"], sort=False):
+        top = g.loc[g["mean"].idxmax()]
+        rows.append({**dict(zip([*keys, "alpha"], cell, strict=True)), "best": top.label,
+                     "score": top["mean"]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def share_summary(
+    groups: pd.DataFrame,
+    episodes: pd.DataFrame,
+    metrics: Sequence[str] = TABLE_METRICS,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Figure 5's two tables, each seed's mean over its episodes then the mean and 95%
+    interval across seeds: (share, group, quantity, mean, lo, hi, n_seeds) and
+    (share, metric, mean, lo, hi, n_seeds)."""
+
+    def across(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+        seeds = df.groupby([*keys, "seed"], sort=False)["value"].mean().reset_index()
+        rows = []
+        for cell, g in seeds.groupby(keys, sort=False):
+            mean, lo, hi = mean_interval(g.value.tolist())
+            rows.append({**dict(zip(keys, cell, strict=True)), "mean": mean, "lo": lo, "hi": hi,
+                         "n_seeds": len(g)})  # fmt: skip
+        return pd.DataFrame(rows)
+
+    long = episodes.melt(id_vars=["share", "seed", "episode"], value_vars=list(metrics),
+                         var_name="metric", value_name="value")  # fmt: skip
+    return across(groups, ["share", "group", "quantity"]), across(long, ["share", "metric"])
+
+
+def bc_loss_table(losses: pd.DataFrame) -> pd.DataFrame:
+    """Figure 7 in numbers, one row per network: loss kind, training and validation loss
+    before training and after the last epoch, the relative fall of the validation loss, the
+    validation-training gap relative to the training loss, and the fit's wall time."""
+    last = int(losses.epoch.max())
+    rows = []
+    for net, g in losses.groupby("network", sort=False):
+        v = g.set_index(["split", "epoch"]).value
+        t0, t1 = v.get(("train", 0), math.nan), v.get(("train", last), math.nan)
+        v0, v1 = v.get(("validation", 0), math.nan), v.get(("validation", last), math.nan)
+        rows.append({"network": net, "loss": g.loss.iloc[0], "epochs": last,
+                     "train before": t0, "train after": t1, "validation before": v0,
+                     "validation after": v1, "validation fall": 1 - v1 / v0,
+                     "gap": abs(v1 - t1) / abs(t1), "fit, s": g.wall_s.iloc[0]})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -51,8 +51,12 @@ __all__ = [
     "Row",
     "RunRequest",
     "Setting",
+    "BookPaths",
     "bc_losses",
+    "book_paths",
+    "page_setup",
     "cached_tables",
+    "cloned_shares",
     "collect",
     "get_experiment",
     "household_share",
@@ -66,7 +70,7 @@ Progress = Callable[[str], None] | None
 
 #: The paper's names of the algorithms and policies (Table 1's order, then Table 3's learned).
 ALGORITHM_LABELS = {
-    "rule-based": "Rule-based",
+    "rule_based": "Rule-based",
     "ddpg": "DDPG",
     "maddpg": "MADDPG",
     "iddpg": "IDDPG",
@@ -138,7 +142,7 @@ class ArtefactProfile:
 
 
 ARTEFACT_PROFILES = {
-    "smoke": ArtefactProfile(seeds=2, episodes=2, steps=40, bc_epochs=3),
+    "smoke": ArtefactProfile(seeds=2, episodes=2, steps=40, bc_epochs=2),
     "quick": ArtefactProfile(seeds=3, episodes=5, steps=300, bc_epochs=20),
     "paper": ArtefactProfile(seeds=5, episodes=10, steps=None, bc_epochs=30),
 }
@@ -167,7 +171,8 @@ class Row:
     algo: str | None = None
     """Learned rows: the algorithm to train (its key in ``ALGORITHMS``)."""
     government: str | None = None
-    """Fixed rows: a government policy of ``smfg.evaluate.GOVERNMENT_POLICIES``."""
+    """Fixed rows: a government policy of ``smfg.evaluate.GOVERNMENT_POLICIES``. With
+    ``algo`` too, the fallback while that algorithm is not registered."""
     households: str = "setting"
     """Fixed rows: 'bc' (the cloned households), 'random', 'survey', 'fixed' (the variant's
     fixed rule) or 'setting' ('bc' in a BC setting, else 'random': the paper's rule-based)."""
@@ -179,15 +184,18 @@ class Row:
     """The paper's row this one is compared with (None: ``label``)."""
 
     def __post_init__(self) -> None:
-        if (self.algo is None) == (self.government is None):
-            raise ValueError(f"Row {self.key!r}: give exactly one of algo and government")
+        if self.algo is None and self.government is None:
+            raise ValueError(f"Row {self.key!r}: give an algo, a government policy or both")
         allowed = ("setting", "bc", "random", "survey", "fixed")
         if self.households not in allowed:
             raise ValueError(f"Row.households = {self.households!r}: allowed {allowed}")
 
-    @property
-    def learned(self) -> bool:
-        return self.algo is not None
+    def mode(self) -> str:
+        """'learned' (its algorithm is registered), 'fixed' (a fixed policy pair, or the
+        fallback of an algorithm not registered yet) or 'missing'."""
+        if self.algo is not None and self.algo in registered_algorithms():
+            return "learned"
+        return "fixed" if self.government is not None else "missing"
 
 
 @dataclass(frozen=True)
@@ -253,7 +261,7 @@ class Experiment:
     def available(self, row: Row) -> bool:
         """Whether a row can be computed now (fixed rows always; learned ones once their
         algorithm is registered)."""
-        return not row.learned or row.algo in registered_algorithms()
+        return row.mode() != "missing"
 
     def missing(self) -> list[Row]:
         """Rows whose algorithm is not registered yet."""
@@ -276,7 +284,7 @@ class Experiment:
         over = tuple(sorted(overrides.items()))
         out: list[RunRequest] = []
         for row in self.rows:
-            if not row.learned or not self.available(row):
+            if row.mode() != "learned":
                 continue
             for s in self.settings_for(row, sizes):
                 for seed in seeds:
@@ -292,7 +300,13 @@ _TABLE1_SETTINGS = (
     Setting("N=1000-BC", 1000, True),
 )
 _TABLE1_ROWS = (
-    Row("rule-based", "Rule-based", government="free-market", households="setting"),
+    Row(
+        "rule-based",
+        "Rule-based",
+        algo="rule_based",
+        government="free-market",
+        households="setting",
+    ),  # fmt: skip
     Row("ddpg", "DDPG", algo="ddpg"),
     Row("maddpg", "MADDPG", algo="maddpg"),
     Row("iddpg", "IDDPG", algo="iddpg"),
@@ -368,6 +382,40 @@ def _variant(variant: str) -> str:
     if variant not in VARIANTS:
         raise ValueError(f"variant = {variant!r} is not known: allowed {VARIANTS}")
     return variant
+
+
+@dataclass(frozen=True)
+class BookPaths:
+    """Where a notebook reads and writes: the repository, the run store and the figures."""
+
+    repo: Path
+    results: Path
+    figures: Path
+
+
+def book_paths(results_root: str = "", figures_dir: str = "", start: str | Path = ".") -> BookPaths:
+    """The repository holding ``start`` (the first parent with a pyproject.toml; else
+    ``start``), its ``results/`` and ``figures/``, unless the notebook's parameters name
+    others (non-empty ``results_root``, ``figures_dir``)."""
+    here = Path(start).resolve()
+    repo = next((p for p in [here, *here.parents] if (p / "pyproject.toml").exists()), here)
+    return BookPaths(
+        repo=repo,
+        results=Path(results_root) if results_root else repo / "results",
+        figures=Path(figures_dir) if figures_dir else repo / "figures",
+    )
+
+
+def page_setup(results_root: str = "", figures_dir: str = "", threads: int = 1) -> BookPaths:
+    """What every notebook of the book does first: its paths (:func:`book_paths`), torch on
+    ``threads`` threads (``make -j2`` runs two pages side by side on two cores, and a second
+    thread per page only contends), and pandas showing every column of the wide tables."""
+    import torch
+
+    torch.set_num_threads(int(threads))
+    pd.set_option("display.max_columns", 40)
+    pd.set_option("display.width", 200)
+    return book_paths(results_root, figures_dir)
 
 
 # --- cache of evaluations --------------------------------------------------------------------
@@ -516,20 +564,23 @@ def collect(
     elasticity: float = 1.0,
     welfare_weight: float | None = None,
     noise_std: float = 0.01,
+    leader_reward: str | None = None,
     progress: Progress = print,
     **train_overrides,
 ) -> Collected:
     """Every cell of an artefact: train its runs through the run store, evaluate each cell.
 
-    Learned rows: one run per seed (``train``), evaluated with its own policies
-    (``noise_std``: the evaluation's exploration noise, the paper's 0.01). Fixed rows: the
+    Learned rows (their algorithm registered): one run per seed (``train``), evaluated with
+    its own policies (``noise_std``: the evaluation's exploration noise, the paper's 0.01).
+    Fixed rows (and the fallback of a learned row whose algorithm is not registered): the
     government policy (``elasticity`` and ``welfare_weight`` apply to Saez; None weights are
     Saez's 1/z) against the row's households (the cloned ones are the follower every "-BC"
     run of the same seed starts from). Each (cell, seed) evaluates
     ``ARTEFACT_PROFILES[profile].episodes`` episodes of at most ``steps`` steps and is cached
-    in ``root/evaluations``. ``train_overrides`` go to every training run (e.g.
-    ``leader_reward``).
+    in ``root/evaluations``. ``leader_reward`` (SPEC 5; None or 'gdp': the algorithms'
+    default, the paper's) and ``train_overrides`` go to every training run.
     """
+    train_overrides = _with_reward(train_overrides, leader_reward)
     exp = get_experiment(experiment) if isinstance(experiment, str) else experiment
     prof = ARTEFACT_PROFILES[check_profile(profile)]
     seeds = _seeds(profile, seeds)
@@ -547,7 +598,7 @@ def collect(
                         "setting": s.label, "n_households": s.n_households, "bc": s.bc}  # fmt: skip
                 spec = {"variant": variant, "n_households": s.n_households, "seed": seed,
                         "episodes": prof.episodes, "steps": prof.steps}  # fmt: skip
-                if row.learned:
+                if row.mode() == "learned":
                     req = RunRequest(row.algo, profile, variant, s.n_households, s.bc, seed, over)
                     res = train_request(req, root, progress)
                     runs.append({**cell, "seed": seed, "run_dir": str(res.run_dir),
@@ -620,6 +671,18 @@ def collect(
     )
 
 
+def _with_reward(overrides: dict, leader_reward: str | None) -> dict:
+    """The training overrides with the leader's reward; the default 'gdp' is left out, so a
+    run asked for with and without it is the same run for any algorithm."""
+    if leader_reward is None or leader_reward == "gdp":
+        return dict(overrides)
+    from smfg.env import LEADER_REWARDS
+
+    if leader_reward not in LEADER_REWARDS:
+        raise ValueError(f"leader_reward = {leader_reward!r}: allowed {LEADER_REWARDS}")
+    return {**overrides, "leader_reward": leader_reward}
+
+
 def _bc_epochs(profile: str) -> int:
     """The BC epochs of SMFRL's profile: the cloned households are the followers its "-BC"
     runs start from."""
@@ -653,6 +716,7 @@ def household_share(
     variant: str = "taxai",
     n_households: int = 100,
     noise_std: float = 0.01,
+    leader_reward: str | None = None,
     progress: Progress = print,
     **train_overrides,
 ) -> dict[str, pd.DataFrame]:
@@ -664,6 +728,7 @@ def household_share(
     quantity: utility, wealth, income, consumption, saving and work shares; money in dollars)
     and ``episodes`` (the SPEC 6 aggregates per share, seed and episode).
     """
+    train_overrides = _with_reward(train_overrides, leader_reward)
     prof = ARTEFACT_PROFILES[check_profile(profile)]
     seeds = _seeds(profile, seeds)
     variant = _variant(variant)
@@ -735,17 +800,36 @@ def bc_losses(
             "food_share": float(food_share)}  # fmt: skip
 
     def compute():
+        t0 = time.perf_counter()
+        fits = train_all(variant, food_share=food_share, epochs=int(epochs), seed=seed,
+                         networks=NETWORKS)  # fmt: skip
         rows = []
-        for name in NETWORKS:
-            t0 = time.perf_counter()
-            res = train_all(variant, food_share=food_share, epochs=int(epochs), seed=seed,
-                            networks=(name,))[name]  # fmt: skip
+        for name, res in fits.items():
             for split, hist in (("train", res.train_loss), ("validation", res.valid_loss)):
                 for ep, v in enumerate(hist):
                     rows.append({"network": name, "loss": res.loss, "split": split, "epoch": ep,
                                  "value": v, "wall_s": res.wall_s})  # fmt: skip
-            if progress is not None:
-                progress(f"{name}: {epochs} epochs in {time.perf_counter() - t0:.1f} s")
+        if progress is not None:
+            progress(f"behaviour cloning: 4 networks x {epochs} epochs in "
+                     f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
         return {"losses": pd.DataFrame(rows)}
 
     return cached_tables(root, "bc_loss", spec, compute)["losses"]
+
+
+def cloned_shares(
+    profile: str = "smoke",
+    variant: str = "taxai",
+    n_households: int = 100,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The saving and work shares the cloned households choose in the first period of an
+    episode (free-market government): one row per household (seed's economy)."""
+    from smfg.env import SMFGEnv
+
+    env = SMFGEnv(economy_params(_variant(variant)), n_households, seed=seed, dtype="float32")
+    obs = env.reset()
+    pol = ClonedHouseholds(variant, epochs=_bc_epochs(profile), seed=seed)
+    pol.reset(env)
+    a = pol(obs, None)[0].double().numpy()
+    return pd.DataFrame({"saving_share": a[:, 0], "work_share": a[:, 1]})
