@@ -4,7 +4,7 @@ A seed's run is dominated by thousands of small tensor operations (networks of 1
 batches of 128, economies of 100 households), each paying a fixed dispatch cost, so K seeds
 run one after the other cost K times one seed. Here the K seeds' networks are stacked
 (every parameter gets a leading dimension K), each update evaluates the K seeds' losses in
-one pass (``torch.func.vmap`` over ``functional_call``), one fused Adam steps all K (Adam is
+one pass (each Linear layer one batched matrix product), one fused Adam steps all K (Adam is
 elementwise, so a stacked Adam is K independent ones), and the K economies step as one
 multi-seed environment.
 
@@ -17,7 +17,7 @@ whose ``state_dict`` and ``policy_state`` are then those of single-seed runs (th
 checkpoints each seed in its own directory), and :meth:`BatchedSMFRL.gather` builds the
 batch from members (a fresh start or K resumed checkpoints).
 
-Equality with separate runs: every random draw is the same, but a stacked matrix product
+Equality with separate runs: every random draw is the same, but a batched matrix product
 may round differently from K separate ones, and training amplifies the last bits; the test
 states the tolerance after two epochs.
 """
@@ -30,11 +30,19 @@ from collections.abc import Sequence
 from dataclasses import fields, replace
 
 import torch
-from torch import Tensor
-from torch.func import functional_call, vmap
+from torch import Tensor, nn
 
 from smfg.algos import smfrl
-from smfg.algos.core import LEADER_ACT, gaussian_noise, signed_log
+from smfg.algos.core import (
+    HH_OBS,
+    LEADER_ACT,
+    Critic,
+    DeterministicActor,
+    FollowerActor,
+    MeanFieldCritic,
+    gaussian_noise,
+    signed_log,
+)
 from smfg.algos.smfrl import SMFRLConfig, SMFRLTrainer
 from smfg.env import SMFGEnv
 
@@ -45,16 +53,77 @@ class SeedsOutOfStep(ValueError):
     """The seeds' trainers are at different epochs (e.g. resumed from different checkpoints)."""
 
 
-class _Functional:
-    """The four networks as callables running with given (per-seed, under vmap) parameters."""
+# --- the four networks on stacked parameters ------------------------------------------
+# Each forward is the module's own, written once more for weights with a leading seed
+# dimension K: a Linear layer becomes one batched matrix product (baddbmm) over the K seeds.
+
+
+def _linear(P: dict, name: str, x: Tensor) -> Tensor:
+    """x [K, ..., d_in] through the K seeds' Linear ``name`` -> [K, ..., d_out]."""
+    W, b = P[name + ".weight"], P[name + ".bias"]
+    flat = x.reshape(x.shape[0], -1, x.shape[-1])
+    return torch.baddbmm(b.unsqueeze(1), flat, W.transpose(1, 2)).reshape(*x.shape[:-1], W.shape[1])
+
+
+def _mlp(P: dict, prefix: str, seq: nn.Sequential, x: Tensor) -> Tensor:
+    for i, layer in enumerate(seq):
+        if isinstance(layer, nn.Linear):
+            x = _linear(P, f"{prefix}{i}", x)
+        elif isinstance(layer, nn.ReLU):
+            x = torch.relu(x)
+        elif isinstance(layer, nn.Tanh):
+            x = torch.tanh(x)
+        else:
+            raise TypeError(f"no batched form of {type(layer).__name__}")
+    return x
+
+
+def _actor_l(m: DeterministicActor, P: dict, s_l: Tensor) -> Tensor:
+    return _mlp(P, "net.", m.net, s_l)
+
+
+def _critic(m: Critic, P: dict, *inputs: Tensor) -> Tensor:
+    return _mlp(P, "net.", m.net, torch.cat(inputs, -1)).squeeze(-1)
+
+
+def _actor_f(m: FollowerActor, P: dict, s_f: Tensor, a_l: Tensor) -> Tensor:
+    h_obs = _mlp(P, "obs.", m.obs, s_f)
+    h_l = _mlp(P, "leader.", m.leader, a_l)
+    W, b = P["head.0.weight"], P["head.0.bias"]
+    k = h_obs.shape[-1]
+    w_obs, w_l = W[..., :k].transpose(1, 2), W[..., k:].transpose(1, 2)
+    flat = h_obs.reshape(h_obs.shape[0], -1, k)
+    out_obs = torch.baddbmm(b.unsqueeze(1), flat, w_obs).reshape(*h_obs.shape[:-1], -1)
+    out_l = torch.bmm(h_l.reshape(h_l.shape[0], -1, k), w_l).reshape(*h_l.shape[:-1], -1)
+    return torch.tanh(out_obs + out_l)
+
+
+def _critic_f(m: MeanFieldCritic, P: dict, s_f, a_f, a_l, mf) -> Tensor:
+    parts = [
+        _mlp(P, "s.", m.s, s_f),
+        _mlp(P, "a.", m.a, a_f),
+        _mlp(P, "ms.", m.ms, mf[..., :HH_OBS]),
+        _mlp(P, "ma.", m.ma, mf[..., HH_OBS:]),
+    ]
+    if m.l is not None:
+        parts.append(_mlp(P, "l.", m.l, a_l))
+    return _mlp(P, "head.", m.head, torch.cat(parts, -1)).squeeze(-1)
+
+
+_FORWARD = {"actor_l": _actor_l, "critic_l": _critic, "actor_f": _actor_f, "critic_f": _critic_f}
+
+
+class _Stacked:
+    """The four networks as callables on [K, ...] inputs with stacked parameters ``params``
+    (the modules give only the architecture)."""
 
     def __init__(self, modules: dict, params: dict):
         for name, module in modules.items():
-            setattr(self, name, _bind(module, params[name]))
+            setattr(self, name, _bind(_FORWARD[name], module, params[name]))
 
 
-def _bind(module, params):
-    return lambda *args: functional_call(module, params, args)
+def _bind(forward, module, params):
+    return lambda *args: forward(module, params, *args)
 
 
 class BatchedSMFRL:
@@ -87,7 +156,7 @@ class BatchedSMFRL:
                            leader_reward=cfg.leader_reward)  # fmt: skip
         self.eval_env = SMFGEnv(self.params, N, n_envs=K * cfg.eval_episodes, seed=seeds,
                                 dtype=cfg.dtype, leader_reward=cfg.leader_reward)  # fmt: skip
-        self.modules = {n: getattr(m0.nets, n) for n in NETS}  # templates for functional_call
+        self.modules = {n: getattr(m0.nets, n) for n in NETS}  # the architecture of the stacked forwards
         self.gather()
 
     # --- members <-> batch -------------------------------------------------------------
@@ -178,14 +247,10 @@ class BatchedSMFRL:
         s_f = torch.stack([m.nets.norm_f(ho[k]) for k, m in enumerate(self.members)])
         n_l = torch.stack([n[0] for n in noise])
         n_f = torch.stack([n[1] for n in noise])
-
-        def one(p_l, p_f, s_l, s_f, n_l, n_f):
-            u_l = (functional_call(self.modules["actor_l"], p_l, (s_l,)) + n_l).clamp(-1.0, 1.0)
-            u_f = functional_call(self.modules["actor_f"], p_f, (s_f, u_l.unsqueeze(-2)))
-            return u_l, (u_f + n_f).clamp(-1.0, 1.0)
-
+        nets = _Stacked(self.modules, self.P)
         with torch.no_grad():
-            u_l, u_f = vmap(one)(self.P["actor_l"], self.P["actor_f"], s_l, s_f, n_l, n_f)
+            u_l = (nets.actor_l(s_l) + n_l).clamp(-1.0, 1.0)
+            u_f = (nets.actor_f(s_f, u_l.unsqueeze(-2)) + n_f).clamp(-1.0, 1.0)
         return u_l.flatten(0, 1), u_f.flatten(0, 1)
 
     # --- collect -----------------------------------------------------------------------
@@ -229,13 +294,7 @@ class BatchedSMFRL:
         """One optimiser step of network ``step`` on the K seeds' losses; [K] losses."""
         batch = {key: torch.stack([b[key] for b in batches]) for key in batches[0]}
         mods = {n: self.modules[n] for n in names}
-
-        def one(P, T, b):
-            return loss_fn(_Functional(mods, P), _Functional(mods, T), b)
-
-        P = {n: self.P[n] for n in names}
-        T = {n: self.T[n] for n in names}
-        losses = vmap(one)(P, T, batch)
+        losses = loss_fn(_Stacked(mods, self.P), _Stacked(mods, self.T), batch)
         self.opt[step].zero_grad()
         losses.sum().backward()  # seeds share no parameter: each gets its own gradient
         self.opt[step].step()

@@ -287,17 +287,22 @@ def leader_batch(nets: Networks, buf: ReplayBuffer, cfg: SMFRLConfig, gen) -> di
 
 
 def leader_critic_loss(nets, targets, b: dict, gamma: float) -> Tensor:
-    """TD error of Q_l against y_l = r_l + gamma Q_l'(s_l', pi_l'(s_l'), L_f') (1 - done)."""
+    """TD error of Q_l against y_l = r_l + gamma Q_l'(s_l', pi_l'(s_l'), L_f') (1 - done).
+
+    The losses are written for any leading dimensions (a seed dimension in
+    smfg.algos.seeds): the batch is the second-to-last dimension of every per-row tensor.
+    """
     with torch.no_grad():
         a_l2 = targets.actor_l(b["s_l2"])
-        mf2 = torch.cat([b["mf_obs2"], targets.actor_f(b["nxt"], a_l2[:, None]).mean(1)], -1)
+        mean2 = targets.actor_f(b["nxt"], a_l2.unsqueeze(-2)).mean(-2)
+        mf2 = torch.cat([b["mf_obs2"], mean2], -1)
         y = b["r_l"] + gamma * (1.0 - b["done"]) * targets.critic_l(b["s_l2"], a_l2, mf2)
-    return (nets.critic_l(b["s_l"], b["a_l"], b["mf"]) - y).pow(2).mean()
+    return (nets.critic_l(b["s_l"], b["a_l"], b["mf"]) - y).pow(2).mean(-1)
 
 
 def leader_actor_loss(nets, b: dict) -> Tensor:
     """-Q_l(s_l, pi_l(s_l), L_f): the followers' mean field is held fixed."""
-    return -nets.critic_l(b["s_l"], nets.actor_l(b["s_l"]), b["mf"]).mean()
+    return -nets.critic_l(b["s_l"], nets.actor_l(b["s_l"]), b["mf"]).mean(-1)
 
 
 def follower_batch(nets: Networks, buf: ReplayBuffer, cfg: SMFRLConfig, gen) -> dict:
@@ -322,35 +327,36 @@ def follower_batch(nets: Networks, buf: ReplayBuffer, cfg: SMFRLConfig, gen) -> 
 
 
 def _own_and_mean(actor, own: Tensor, pop: Tensor, leader: Tensor) -> tuple[Tensor, Tensor]:
-    """Actions of each step's own households [S, k, 2] and its population sample [S, m, 2]
-    under that step's leader action [S, 5], in one pass: the own actions [S k, 2] and each
-    step's mean population action repeated for its k rows [S k, 2]."""
-    k = own.shape[1]
-    acts = actor(torch.cat([own, pop], 1), leader[:, None])
-    return acts[:, :k].reshape(-1, HH_ACT), acts[:, k:].mean(1).repeat_interleave(k, 0)
+    """Actions of each step's own households [..., S, k, 2] and its population sample
+    [..., S, m, 2] under that step's leader action [..., S, 5], in one pass: the own actions
+    [..., S k, 2] and each step's mean population action repeated for its k rows."""
+    k = own.shape[-2]
+    acts = actor(torch.cat([own, pop], -2), leader.unsqueeze(-2))
+    mean = acts[..., k:, :].mean(-2).repeat_interleave(k, -2)
+    return acts[..., :k, :].flatten(-3, -2), mean
 
 
 def follower_critic_loss(nets, targets, b: dict, gamma: float) -> Tensor:
     """TD error of Q_f against y_f = r_f + gamma Q_f'(s_f', pi_f'(s_f', a_l'), a_l', L_f')."""
-    S = b["a_ls"].shape[0]
+    S = b["a_ls"].shape[-2]
     with torch.no_grad():
         a_l2s = targets.actor_l(b["s_l2s"])
-        own2 = b["s_f2"].view(S, -1, HH_OBS)
+        own2 = b["s_f2"].unflatten(-2, (S, -1))
         a_f2, mean2 = _own_and_mean(targets.actor_f, own2, b["nxt"], a_l2s)
-        a_l2 = a_l2s.repeat_interleave(own2.shape[1], 0)
+        a_l2 = a_l2s.repeat_interleave(own2.shape[-2], -2)
         mf2 = torch.cat([b["mf_obs2"], mean2], -1)
         y = b["r_f"] + gamma * (1.0 - b["done"]) * targets.critic_f(b["s_f2"], a_f2, a_l2, mf2)
-    return (nets.critic_f(b["s_f"], b["a_f"], b["a_l"], b["mf"]) - y).pow(2).mean()
+    return (nets.critic_f(b["s_f"], b["a_f"], b["a_l"], b["mf"]) - y).pow(2).mean(-1)
 
 
 def follower_actor_loss(nets, b: dict) -> Tensor:
     """-Q_f(s_f, pi_f(s_f, a_l), a_l, L_f): the gradient flows through the household's own
     action and the population's mean action."""
-    S = b["a_ls"].shape[0]
-    own = b["s_f"].view(S, -1, HH_OBS)
+    S = b["a_ls"].shape[-2]
+    own = b["s_f"].unflatten(-2, (S, -1))
     a_pi, mean_pi = _own_and_mean(nets.actor_f, own, b["cur"], b["a_ls"])
-    mf_pi = torch.cat([b["mf"][:, :HH_OBS], mean_pi], -1)
-    return -nets.critic_f(b["s_f"], a_pi, b["a_l"], mf_pi).mean()
+    mf_pi = torch.cat([b["mf"][..., :HH_OBS], mean_pi], -1)
+    return -nets.critic_f(b["s_f"], a_pi, b["a_l"], mf_pi).mean(-1)
 
 
 def _descend(opt: torch.optim.Optimizer, loss: Tensor) -> Tensor:
