@@ -119,3 +119,16 @@ def test_train_seeds_resumes_interrupted_seeds(tmp_path):
         for key in KEYS:
             for x, y in zip(r.metrics[key], alone.metrics[key], strict=True):
                 assert _close(x, y), key
+
+
+def test_train_command_line_with_several_seeds(tmp_path, capsys):
+    import json
+
+    from smfg.cli import main
+
+    args = ["train", "--variant", "clearing", "--households", "20", "--profile", "smoke",
+            "--epochs", "1", "--seeds", "0", "1", "--results", str(tmp_path), "--json"]  # fmt: skip
+    assert main(args) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    assert [x["seed"] for x in lines] == [0, 1] and all(x["computed"] for x in lines)
+    assert len({x["run_dir"] for x in lines}) == 2

@@ -115,6 +115,29 @@ def _train(args: argparse.Namespace) -> int:
             {k[:12]: f"{metrics[k]:.3g}" for k in PROGRESS_KEYS if k in metrics}, refresh=True
         )
 
+    if args.seeds:  # several seeds as one batched model (smfg.experiments.seeds)
+        from smfg.experiments.seeds import train_seeds
+
+        if args.stop_after is not None:
+            raise ValueError("--stop-after applies to one seed: leave it out with --seeds")
+        del overrides["seed"]
+        bar.total = spec["epochs"] * len(args.seeds)
+        done: dict[int, int] = {}
+
+        def progress_seed(seed: int, epoch: int, metrics: dict) -> None:
+            done[seed] = epoch
+            progress(sum(done.values()), metrics)
+
+        results = train_seeds(args.algo, args.profile, seeds=args.seeds, root=args.results,
+                              progress=progress_seed, **overrides)  # fmt: skip
+        bar.close()
+        for res in results:
+            last = res.metrics.iloc[-1].to_dict() if len(res.metrics) else {}
+            out = {"run_dir": str(res.run_dir), "computed": res.computed,
+                   "epochs": len(res.metrics), "seed": res.policy_state["config"]["seed"],
+                   "last_epoch": {k: last[k] for k in PROGRESS_KEYS if k in last}}  # fmt: skip
+            print(json.dumps(out) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
+        return 0
     res = train(args.algo, args.profile, root=args.results, progress=progress,
                 stop_after=args.stop_after, **overrides)  # fmt: skip
     bar.close()
@@ -266,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--bc", action="store_true", help="start followers from behaviour cloning")
     t.add_argument("--profile", default="quick", help="smoke, quick or paper")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="seeds trained as one batched model (smfrl), each its own run")  # fmt: skip
     t.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     t.add_argument("--paper-quirks", action="store_true", help="the original action mapping")
     t.add_argument("--results", default="results", help="the run store's root directory")
