@@ -165,19 +165,22 @@ def test_collect_trains_evaluates_and_never_recomputes(tmp_path, monkeypatch):
 
 def test_a_run_locked_by_another_process_is_waited_for(tmp_path, monkeypatch):
     calls = []
+    real = train_module.train
 
-    def fake_train(*a, **k):
+    def flaky(*a, **k):
         calls.append(1)
         if len(calls) < 3:
             raise RuntimeError("x is being computed by another process (lock held)")
-        return "done"
+        return real(*a, **k)
 
-    monkeypatch.setattr("smfg.experiments.train.train", fake_train)
+    monkeypatch.setattr(train_module, "train", flaky)
     lines = []
-    req = RunRequest("smfrl", "smoke", "taxai", 100, True, 0)
-    with pytest.raises(AttributeError):  # "done" has no run_dir: reached after two waits
-        reg.train_request(req, tmp_path, lines.append, poll_s=0.0)
-    assert len(calls) == 3 and sum("waiting" in x for x in lines) == 1
+    reqs = [RunRequest("smfrl", "smoke", "clearing", 20, False, s, tuple(sorted(TINY.items())))
+            for s in (4, 2)]  # fmt: skip
+    res = reg.train_requests(reqs, tmp_path, lines.append, poll_s=0.0)
+    assert [r.run_dir for r in res] == [RunStore(tmp_path).run_dir(q.spec()) for q in reqs]
+    assert all((r.run_dir / "DONE").exists() for r in res)
+    assert len(calls) == 4 and sum("waiting" in x for x in lines) == 1
 
 
 # --- aggregation ---------------------------------------------------------------------------

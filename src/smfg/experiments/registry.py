@@ -61,6 +61,7 @@ __all__ = [
     "get_experiment",
     "household_share",
     "registered_algorithms",
+    "train_requests",
     "training_curves",
 ]
 
@@ -467,23 +468,33 @@ def cached_tables(
 # --- training and evaluating the cells -------------------------------------------------------
 
 
+def train_requests(
+    reqs: Sequence[RunRequest], root: str | Path, progress: Progress = None, poll_s: float = 5.0
+) -> list:
+    """Train (or load, or resume) runs one after the other; their RunResults in order.
+
+    Each run is trained on its own (``smfg.experiments.train.train``), so a run's directory
+    holds the same bits whichever page or command trained it. (Batching a cell's seeds with
+    ``smfg.experiments.seeds.train_seeds`` gives the same runs only up to rounding, and was
+    not faster on two shared cores.)
+    """
+    return [train_request(r, root, progress, poll_s) for r in reqs]
+
+
 def train_request(req: RunRequest, root: str | Path, progress: Progress = None, poll_s=5.0):
     """Train (or load, or resume) one run; wait while another process holds its lock."""
     from smfg.experiments.train import train
 
     name = _run_name(req)
-    t0 = time.perf_counter()
-    every = [1]
+    every = max(1, int(_find(req.spec(), "epochs") or 1) // 10)
 
     def on_epoch(epoch: int, row: dict) -> None:
-        n = every[0]
-        if progress is not None and (epoch % n == 0):
-            gdp = row.get("per_capita_gdp", math.nan)
-            progress(f"  {name}: epoch {epoch}, per-capita GDP {gdp:.3g}, "
-                     f"years {row.get('years', math.nan):.0f}")  # fmt: skip
+        if progress is not None and epoch % every == 0:
+            progress(f"  {name}: epoch {epoch}, per-capita GDP "
+                     f"{row.get('per_capita_gdp', math.nan):.3g}, years "
+                     f"{row.get('years', math.nan):.0f}")  # fmt: skip
 
-    spec = req.spec()
-    every[0] = max(1, int(_find(spec, "epochs") or 1) // 10)
+    t0 = time.perf_counter()
     waited = False
     while True:
         try:
@@ -593,14 +604,18 @@ def collect(
         if not exp.available(row):
             continue
         for s in exp.settings_for(row, sizes):
+            trained = {}
+            if row.mode() == "learned":
+                reqs = [RunRequest(row.algo, profile, variant, s.n_households, s.bc, seed, over)
+                        for seed in seeds]  # fmt: skip
+                trained = dict(zip(seeds, train_requests(reqs, root, progress), strict=True))
             for seed in seeds:
                 cell = {"row": row.key, "label": row.label, "paper_row": row.paper_row or row.label,
                         "setting": s.label, "n_households": s.n_households, "bc": s.bc}  # fmt: skip
                 spec = {"variant": variant, "n_households": s.n_households, "seed": seed,
                         "episodes": prof.episodes, "steps": prof.steps}  # fmt: skip
                 if row.mode() == "learned":
-                    req = RunRequest(row.algo, profile, variant, s.n_households, s.bc, seed, over)
-                    res = train_request(req, root, progress)
+                    res = trained[seed]
                     runs.append({**cell, "seed": seed, "run_dir": str(res.run_dir),
                                  "computed": res.computed})  # fmt: skip
                     spec.update(run=res.run_dir.name, noise_std=noise_std)
@@ -738,9 +753,8 @@ def household_share(
             raise ValueError(f"shares holds {p!r}: allowed shares in [0, 1]")
     over = tuple(sorted(train_overrides.items()))
     groups, episodes = [], []
-    for seed in seeds:
-        req = RunRequest("smfrl", profile, variant, n_households, True, seed, over)
-        res = train_request(req, root, progress)
+    reqs = [RunRequest("smfrl", profile, variant, n_households, True, seed, over) for seed in seeds]
+    for seed, res in zip(seeds, train_requests(reqs, root, progress), strict=True):
         state = res.policy_state
         for p in shares:
             k = round((1.0 - float(p)) * n_households)
