@@ -8,6 +8,7 @@ equations, at H = 1e3.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -152,11 +153,13 @@ def bench_training(
     tr = SMFRLTrainer(cfg)
     times = []
     for _ in range(epochs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         m = tr.train_epoch()
-        times.append((time.perf_counter() - t0, m["train_s"], m["eval_s"]))
+        times.append(
+            (time.perf_counter() - t0, m["train_s"], m["eval_s"], time.process_time() - c0)
+        )
     steady = times[1:] or times  # the first epoch pays for lazy initialisation
-    mean = [sum(x[i] for x in steady) / len(steady) for i in range(3)]
+    mean = [sum(x[i] for x in steady) / len(steady) for i in range(4)]
     return {
         "kind": "smfrl-epoch",
         "profile": profile,
@@ -170,6 +173,10 @@ def bench_training(
         "epoch_s": mean[0],
         "train_s": mean[1],
         "eval_s": mean[2],
+        # CPU seconds of this process: on a machine shared with other work, closer than the
+        # wall time to what the epoch costs on an idle one
+        "epoch_cpu_s": mean[3],
+        "load_average_1min": os.getloadavg()[0],
         "replay_capacity_steps": tr.buf.capacity,
         "replay_mb": tr.buf.nbytes / 1e6,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
@@ -239,9 +246,14 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
 def _training_row(r: dict) -> str:
     return (
         f"smfrl epoch {r['variant']} N={r['n_households']:>5d}: {r['epoch_s']:.2f} s "
-        f"(train {r['train_s']:.2f} + eval {r['eval_s']:.2f}), replay {r['replay_mb']:.0f} MB "
+        f"(train {r['train_s']:.2f} + eval {r['eval_s']:.2f}; CPU {_num(r.get('epoch_cpu_s'))} s), "
+        f"replay {r['replay_mb']:.0f} MB "
         f"for {r['replay_capacity_steps']} steps, peak RSS {r['peak_rss_mb']:.0f} MB"
     )
+
+
+def _num(x) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
 
 
 def _row(r: dict) -> str:
@@ -270,16 +282,17 @@ def format_table(report: dict) -> str:
     if report.get("training"):
         lines += [
             "",
-            "| SMFRL epoch | N | s/epoch | train s | eval s | original s/epoch | target s "
-            "| x faster than original | replay MB (steps) | peak RSS MB |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| SMFRL epoch | N | s/epoch | train s | eval s | CPU s/epoch | original s/epoch "
+            "| target s | x faster than original | replay MB (steps) | peak RSS MB |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in report["training"]:
             orig = {100: 36.0, 1000: 390.0}.get(r["n_households"])
             speedup = f"{orig / r['epoch_s']:.1f}" if orig else "n/a"
             lines.append(
                 f"| {r['variant']} | {r['n_households']:,} | {r['epoch_s']:.2f} | "
-                f"{r['train_s']:.2f} | {r['eval_s']:.2f} | {r['original_epoch_s']} | "
+                f"{r['train_s']:.2f} | {r['eval_s']:.2f} | {_num(r.get('epoch_cpu_s'))} | "
+                f"{r['original_epoch_s']} | "
                 f"{r['target_epoch_s']} | {speedup} | "
                 f"{r['replay_mb']:.0f} ({r['replay_capacity_steps']:,}) | {r['peak_rss_mb']:.0f} |"
             )
