@@ -40,11 +40,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.policy)
     if run_dir.is_dir():  # a trained run: its leader, and its followers unless told otherwise
-        from smfg.algos.smfrl import LearnedPolicy
+        from smfg.experiments.learned import learned_policy
         from smfg.experiments.store import RunStore
 
         state = RunStore(run_dir.parent).load_policy(run_dir)
-        learned = LearnedPolicy(state, noise_std=args.noise, seed=args.seed0)
+        learned = learned_policy(state, noise_std=args.noise, seed=args.seed0)
         cfg = state["config"]
         gov = learned.leader
         households = (
@@ -283,7 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_evaluate)
 
     t = sub.add_parser("train", help="train an algorithm (cached and resumable in the run store)")
-    t.add_argument("--algo", default="smfrl", help="the algorithm (smfrl)")
+    from smfg.experiments.train import ALGORITHMS
+
+    t.add_argument("--algo", default="smfrl", help=f"the algorithm: {', '.join(ALGORITHMS)}")
     t.add_argument("--variant", choices=VARIANTS, default="taxai")
     t.add_argument("--households", type=int, default=100)
     t.add_argument("--bc", action="store_true", help="start followers from behaviour cloning")
@@ -314,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the training runs of registry artefacts (e.g. table1_algorithms)",
     )
-    w.add_argument("--algo", default="smfrl", help="grid: the algorithm (smfrl)")
+    w.add_argument("--algo", default="smfrl", help=f"grid: one of {', '.join(ALGORITHMS)}")
     w.add_argument(
         "--variant",
         nargs="+",

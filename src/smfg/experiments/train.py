@@ -12,14 +12,22 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from smfg.algos import smfrl
+from smfg.algos import ddpg, iddpg, maddpg, mfmarl, ppo, rule_based, smfrl
 from smfg.experiments.store import RunStore
 from smfg.runtime import tune_allocator
 
 #: algorithm name -> (config builder from a profile, trainer class, config from a stored spec)
 ALGORITHMS: dict[str, tuple[Callable, type, Callable]] = {
     "smfrl": (smfrl.smfrl_config, smfrl.SMFRLTrainer, smfrl.config_from_spec),
-}
+    # the baselines of the paper's Table 2 (their modules also define LearnedPolicy)
+    "rule_based": (rule_based.rule_based_config, rule_based.RuleBasedTrainer,
+                   rule_based.config_from_spec),
+    "ddpg": (ddpg.ddpg_config, ddpg.DDPGTrainer, ddpg.config_from_spec),
+    "iddpg": (iddpg.iddpg_config, iddpg.IDDPGTrainer, iddpg.config_from_spec),
+    "maddpg": (maddpg.maddpg_config, maddpg.MADDPGTrainer, maddpg.config_from_spec),
+    "mfmarl": (mfmarl.mfmarl_config, mfmarl.MFMARLTrainer, mfmarl.config_from_spec),
+    "ppo": (ppo.ppo_config, ppo.PPOTrainer, ppo.config_from_spec),
+}  # fmt: skip
 
 #: the metrics a progress bar shows
 PROGRESS_KEYS = ("per_capita_gdp", "social_welfare", "income_gini", "wealth_gini", "years")
@@ -82,14 +90,14 @@ def evaluate_trained(
     """
     import pandas as pd
 
-    from smfg.algos.smfrl import LearnedPolicy
     from smfg.evaluate import evaluate, summarise
+    from smfg.experiments.learned import learned_policy
 
     frames = []
     for seed in seeds:
         res = train(algo, profile, root=root, seed=seed, **overrides)
         cfg = res.policy_state["config"]
-        pol = LearnedPolicy(res.policy_state, noise_std=noise_std, seed=seed)
+        pol = learned_policy(res.policy_state, noise_std=noise_std, seed=seed)
         ev = evaluate(pol.leader, pol.followers, variant=cfg["variant"],
                       n_households=cfg["n_households"], n_episodes=n_episodes, seeds=(seed,),
                       leader_reward=cfg["leader_reward"], **cfg["economy"])  # fmt: skip

@@ -1,0 +1,325 @@
+"""What every learning baseline shares beyond the networks of ``core.py``: the config fields
+and profiles, the trainer's environments, evaluation and the run store's Trainer protocol,
+the behaviour-cloned starting weights, and the fixed households of the paper's Table 2.
+
+An algorithm file (``ddpg.py``, ``ppo.py``, ...) subclasses :class:`BaseConfig` with its own
+fields and :class:`TrainerBase` with its ``collect``, ``update`` and ``act``; everything
+around them (the environments, the epoch, the evaluation episodes, checkpointing of the
+environment and generators) lives here once. ``smfrl.py`` predates this module and keeps its
+own copy of the same loop.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import time
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+from torch import Tensor, nn
+
+from smfg.algos.core import HH_ACT, LEADER_ACT, gaussian_noise
+from smfg.config import PROFILES, VARIANTS, check_profile, economy_params
+from smfg.economy.state import EconState
+from smfg.env import Observation, RunningNormalizer, SMFGEnv
+
+__all__ = [
+    "BaseConfig",
+    "TrainerBase",
+    "bc_network",
+    "build_config",
+    "config_from_spec",
+    "env_state",
+    "free_market_u",
+    "load_env_state",
+    "random_follower_u",
+]
+
+# --- config --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BaseConfig:
+    """The fields every algorithm has (same names and defaults as ``SMFRLConfig``)."""
+
+    variant: str = "taxai"
+    """Economy: 'taxai' (the paper's experiments) or 'clearing'."""
+    n_households: int = 100
+    """N, the number of households."""
+    seed: int = 0
+    """Seed of households, shocks, network initialisation, noise and sampling."""
+    epochs: int = 1000
+    """Training epochs (the paper: 1,000)."""
+    steps_per_epoch: int = 300
+    """Environment steps per epoch (episodes run across epoch ends)."""
+    bc: bool = False
+    """Start the followers from behaviour cloning on survey data (the "-BC" settings)."""
+    bc_epochs: int = 30
+    """Epochs of behaviour cloning."""
+    eval_episodes: int = 10
+    """Evaluation episodes after each epoch (one batch)."""
+    eval_steps: int | None = None
+    """Evaluation episode cap (None: T)."""
+    eval_noise_std: float = 0.01
+    """Exploration noise during evaluation (the paper evaluated with noise)."""
+    leader_reward: str = "gdp"
+    """Leader reward (SPEC 5)."""
+    reward_clip: float | None = 10.0
+    """Household rewards the learners see are clipped to [-clip, clip] (None: unclipped);
+    E25's utility is unbounded below, E12 (taxai) lies in (0, 1), unaffected."""
+    leader_reward_clip: float | None = None
+    """The same for the leader's reward (None: unclipped, the default)."""
+    paper_quirks: bool = False
+    """Restore the original's action mapping (SPEC 2.2, 11)."""
+    dtype: str = "float32"
+    """Environment precision."""
+    economy: dict = field(default_factory=dict)
+    """Overrides of EconomyParams fields."""
+
+    def _bad(self, name: str, allowed) -> None:
+        raise ValueError(
+            f"{type(self).__name__}.{name} = {getattr(self, name)!r} is out of range: "
+            f"allowed {allowed}"
+        )
+
+    def _ints(self, names, low: int) -> None:
+        for name in names:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                self._bad(name, f"an integer >= {low}")
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            self._bad("variant", VARIANTS)
+        self._ints(("epochs", "steps_per_epoch", "eval_episodes"), 1)
+        self._ints(("n_households",), 10)
+        self._ints(("bc_epochs",), 0)
+        if self.eval_steps is not None:
+            self._ints(("eval_steps",), 1)
+        if not 0.0 <= self.eval_noise_std <= 1.0:
+            self._bad("eval_noise_std", "[0, 1]")
+        for name in ("reward_clip", "leader_reward_clip"):
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
+                self._bad(name, "> 0 or None")
+        economy_params(self.variant, **self.economy)  # validates the overrides
+
+
+def build_config(cls: type, settings: dict[str, dict], profile: str, **overrides):
+    """``cls`` with the profile's ``settings`` and ``overrides`` by field name."""
+    assert set(settings) == set(PROFILES), settings.keys()
+    values = dict(settings[check_profile(profile)])
+    names = {f.name for f in fields(cls)}
+    unknown = set(overrides) - names
+    if unknown:
+        raise ValueError(
+            f"{cls.__name__} has no field(s) {sorted(unknown)}: allowed {sorted(names)}"
+        )
+    values.update(overrides)
+    return cls(**values)
+
+
+def config_from_spec(cls: type, spec: dict):
+    """Rebuild the config of a stored run spec (the run store keeps ``asdict(config)``)."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in spec.items() if k in names})
+
+
+# --- fixed households and the BC start ----------------------------------------------------
+
+
+def free_market_u(n: int, paper_quirks: bool = False, low: float = 0.001) -> Tensor:
+    """[n, 5] leader actor outputs that ``leader_env_action`` maps onto the free market (SPEC
+    7.1, every number at the lower clip): the Rule-based leader of Table 2."""
+    value = low if paper_quirks else 2.0 * low - 1.0
+    return torch.full((n, LEADER_ACT), value)
+
+
+def random_follower_u(E: int, H: int, gen: torch.Generator) -> Tensor:
+    """The rule-based households of Table 2 in actor-output space: u = 2 U - 1 with U uniform
+    on [0, 1), so that the corrected mapping (u + 1)/2 sends the uniform draws themselves."""
+    return 2.0 * torch.rand((E, H, HH_ACT), generator=gen) - 1.0
+
+
+@functools.lru_cache(maxsize=16)
+def _bc_state(name: str, variant: str, params, epochs: int, seed: int) -> tuple[dict, dict]:
+    from smfg.algos.bc import train_all
+
+    res = train_all(variant, params, epochs=epochs, seed=seed, networks=(name,))[name]
+    return res.state_dict, res.normalizer
+
+
+def bc_network(name: str, variant: str, params, epochs: int, seed: int):
+    """The behaviour-cloned network ``name`` of SPEC 8 and its normaliser (fresh copies).
+
+    ``follower_actor`` (pi_f(s_f, a_l): MF-MARL, the fixed BC households) is SMFRL's
+    ``pretrained_follower`` and shares its cache; ``maddpg_actor`` (pi_f(s_f): MADDPG, IDDPG)
+    and ``lstm_gaussian`` (the AI-Economist households) are trained here on the same split.
+    Targets always use the corrected action mapping (the original published no BC code).
+    """
+    from smfg.algos.bc import make_network, pretrained_follower
+
+    if name == "follower_actor":
+        return pretrained_follower(variant, params, epochs=epochs, seed=seed)
+    sd, nsd = _bc_state(name, variant, params, int(epochs), int(seed))
+    norm = RunningNormalizer(nsd["mean"].shape[0])
+    norm.load_state_dict(nsd)
+    with torch.random.fork_rng(devices=[]):  # building it must not move the global RNG
+        net = make_network(name)
+    net.load_state_dict(sd)
+    return net, norm
+
+
+# --- environment snapshots -----------------------------------------------------------------
+
+
+def env_state(env: SMFGEnv) -> dict:
+    """Everything of an environment a resume needs: state, generators, episode metrics."""
+    return {
+        "state": {f.name: getattr(env.state, f.name) for f in fields(env.state)},
+        "gens": [g.get_state() for g in env.gens],
+        "metrics": {"sums": dict(env.metrics.sums), "years": env.metrics.years},
+    }
+
+
+def load_env_state(env: SMFGEnv, d: dict) -> None:
+    """The inverse of :func:`env_state`."""
+    env.state = EconState(**d["state"])
+    for g, s in zip(env.gens, d["gens"], strict=True):
+        g.set_state(s)
+    env.metrics.sums = {k: v.clone() for k, v in d["metrics"]["sums"].items()}
+    env.metrics.years = d["metrics"]["years"].clone()
+
+
+# --- the trainer ---------------------------------------------------------------------------
+
+
+class TrainerBase:
+    """The environment loop and the run store's Trainer protocol around an algorithm.
+
+    A subclass sets ``algo`` and implements:
+
+    - ``collect() -> dict`` and ``update() -> dict``: one epoch's experience and learning
+      (both return the same keys every epoch);
+    - ``act(obs, carry, noise_std, gen) -> (leader raw [E, 5], households raw [E, H, 2],
+      carry)``: the current policy's environment actions for evaluation (``carry``: a
+      recurrent state, None for feed-forward policies; ``initial_carry(E)`` starts it);
+    - ``_state() / _load_state(d)``: its own part of the checkpoint;
+    - ``policy_state() -> dict``: what evaluation needs.
+    """
+
+    algo = "base"
+
+    def __init__(self, cfg: BaseConfig):
+        self.cfg = cfg
+        self.params = economy_params(cfg.variant, **cfg.economy)
+        N = cfg.n_households
+        self.env = SMFGEnv(self.params, N, seed=cfg.seed, dtype=cfg.dtype,
+                           leader_reward=cfg.leader_reward)  # fmt: skip
+        self.eval_env = SMFGEnv(self.params, N, n_envs=cfg.eval_episodes, seed=cfg.seed,
+                                dtype=cfg.dtype, leader_reward=cfg.leader_reward)  # fmt: skip
+        self.eval_env.gens[0].manual_seed(cfg.seed + 7919)  # same households, other shocks
+        self.gen = torch.Generator().manual_seed(cfg.seed + 104729)
+        self.obs = self.env.reset()
+        self.epoch = 0
+        self.n_epochs = cfg.epochs
+
+    # what each algorithm provides ---------------------------------------------------------
+    def collect(self) -> dict:
+        raise NotImplementedError
+
+    def update(self) -> dict:
+        raise NotImplementedError
+
+    def act(self, obs: Observation, carry, noise_std: float, gen: torch.Generator):
+        raise NotImplementedError
+
+    def initial_carry(self, E: int):
+        return None
+
+    def _state(self) -> dict:
+        raise NotImplementedError
+
+    def _load_state(self, d: dict) -> None:
+        raise NotImplementedError
+
+    def policy_state(self) -> dict:
+        raise NotImplementedError
+
+    # shared --------------------------------------------------------------------------------
+    def rewards(self, r_l: Tensor, r_f: Tensor) -> tuple[Tensor, Tensor]:
+        """The rewards the learners see: float32, clipped as configured."""
+        cfg = self.cfg
+        r_l, r_f = r_l.float(), r_f.float()
+        if cfg.reward_clip is not None:
+            r_f = r_f.clamp(-cfg.reward_clip, cfg.reward_clip)
+        if cfg.leader_reward_clip is not None:
+            r_l = r_l.clamp(-cfg.leader_reward_clip, cfg.leader_reward_clip)
+        return r_l, r_f
+
+    def evaluate(self) -> dict:
+        """Batched evaluation episodes with the current policies (normalisers frozen)."""
+        cfg, env = self.cfg, self.eval_env
+        obs = env.reset()
+        carry = self.initial_carry(env.n_envs)
+        T = self.params.T if cfg.eval_steps is None else cfg.eval_steps
+        ret_l = torch.zeros(env.n_envs)
+        for _ in range(T):
+            a_l, a_f, carry = self.act(obs, carry, cfg.eval_noise_std, env.gens[0])
+            out = env.step(a_l, a_f)
+            ret_l += torch.where(out.flows.active, out.leader_reward.float(), 0.0)
+            obs = out.obs
+            if bool(env.state.done.all()):
+                break
+        res = {k: float(v.double().mean()) for k, v in env.episode_metrics().items()}
+        res["leader_return"] = float(ret_l.mean())
+        return res
+
+    def train_epoch(self) -> dict:
+        t0 = time.perf_counter()
+        info = self.collect()
+        info.update(self.update())
+        t1 = time.perf_counter()
+        info.update(self.evaluate())
+        info["train_s"] = t1 - t0
+        info["eval_s"] = time.perf_counter() - t1
+        self.epoch += 1
+        return info
+
+    def state_dict(self) -> dict:
+        """Everything a resume needs, as copies (training on does not change it)."""
+        return copy.deepcopy(
+            {
+                "epoch": self.epoch,
+                "gen": self.gen.get_state(),
+                "env": env_state(self.env),
+                "eval_gen": self.eval_env.gens[0].get_state(),
+                "obs": (self.obs.leader, self.obs.households),
+                "algo_state": self._state(),
+            }
+        )
+
+    def load_state_dict(self, d: dict) -> None:
+        self.epoch = int(d["epoch"])
+        self.gen.set_state(d["gen"])
+        load_env_state(self.env, d["env"])
+        self.eval_env.gens[0].set_state(d["eval_gen"])
+        self.obs = Observation(*d["obs"])
+        self._load_state(d["algo_state"])
+
+    def _policy_header(self) -> dict:
+        return {"algo": self.algo, "config": asdict(self.cfg)}
+
+
+def module_states(mods: dict[str, nn.Module | None]) -> dict:
+    """State dicts of the modules that exist."""
+    return {k: m.state_dict() for k, m in mods.items() if m is not None}
+
+
+def exploration(u: Tensor, std: float, gen: torch.Generator, per_household: bool = False):
+    """u + N(0, std^2) clipped to [-1, 1]: one draw per action dimension and economy (shared
+    by the households of an economy, SPEC 9) unless ``per_household``."""
+    if std <= 0:
+        return u
+    shape = u.shape if per_household or u.ndim < 3 else (u.shape[0], 1, u.shape[-1])
+    return (u + gaussian_noise(shape, std, gen)).clamp(-1.0, 1.0)
