@@ -1,0 +1,108 @@
+"""Certification (SPEC 12): is a learned result an equilibrium, and how far from one?
+
+- :mod:`smfg.certify.household`: the exact household problem of `clearing` on a grid (the
+  endogenous grid method in the textbook timing, policy iteration in the environment's),
+  Euler equation errors, policy evaluation.
+- :mod:`smfg.certify.equilibrium`: the stationary equilibrium (the interest rate that clears
+  the capital market).
+- :mod:`smfg.certify.exploitability`: the consumption-equivalent gain of switching from a
+  follower rule to the best response, and the leader's gap to the best E6 policy of a grid.
+
+Layering: imports config, economy, env, policies and algos; never experiments.
+"""
+
+from smfg.certify.equilibrium import (
+    StationaryEquilibrium,
+    aggregates,
+    invariant_distribution,
+    stationary_equilibrium,
+)
+from smfg.certify.exploitability import (
+    Exploitability,
+    GridRule,
+    Population,
+    StationaryEnvironment,
+    certify_followers,
+    consumption_equivalent,
+    consumption_loss,
+    e6_grid,
+    exploitability,
+    fixed_rule,
+    grid_fiscal,
+    grid_shares,
+    leader_gap,
+    leader_objective,
+    rule_from_policy,
+    simulate,
+    stationary_environment,
+)
+from smfg.certify.household import (
+    TIMINGS,
+    AbilityGrid,
+    AssetGrid,
+    Fiscal,
+    Household,
+    InfeasibleError,
+    Prices,
+    Solution,
+    ability_grid,
+    cash_on_hand,
+    e6_marginal,
+    e6_tax,
+    euler_errors,
+    rouwenhorst,
+    solve,
+    solve_env,
+    solve_known,
+    solve_known_path,
+    stationary_distribution,
+    tauchen,
+    value_env,
+    value_known,
+)
+
+__all__ = [
+    "TIMINGS",
+    "AbilityGrid",
+    "AssetGrid",
+    "Exploitability",
+    "Fiscal",
+    "GridRule",
+    "Household",
+    "InfeasibleError",
+    "Population",
+    "Prices",
+    "Solution",
+    "StationaryEnvironment",
+    "StationaryEquilibrium",
+    "ability_grid",
+    "aggregates",
+    "cash_on_hand",
+    "certify_followers",
+    "consumption_equivalent",
+    "consumption_loss",
+    "e6_grid",
+    "e6_marginal",
+    "e6_tax",
+    "euler_errors",
+    "exploitability",
+    "fixed_rule",
+    "grid_fiscal",
+    "grid_shares",
+    "invariant_distribution",
+    "leader_gap",
+    "leader_objective",
+    "rouwenhorst",
+    "rule_from_policy",
+    "simulate",
+    "solve",
+    "solve_env",
+    "solve_known",
+    "solve_known_path",
+    "stationary_distribution",
+    "stationary_environment",
+    "stationary_equilibrium",
+    "tauchen",
+    "value_env",
+    "value_known",
+]

@@ -1,0 +1,1041 @@
+"""The exact household problem of the `clearing` economy (SPEC 3, 12) on a grid.
+
+A household with CRRA utility over consumption and a disutility of work (E25) faces fixed
+prices (interest ``r``, wage ``W`` per effective hour, lump-sum transfer ``tr``) and a fixed
+fiscal policy (the E6 income and asset taxes, the consumption tax). Its cash on hand is
+(E20) ``x = W e h_max f + (1+r) a - Tax(W e h_max f + r a) - Tax_a(a) + tr``, split into
+consumption ``(1+tau_c) c`` and next period's assets ``a'``. Ability follows E11, discretised
+(Rouwenhorst or Tauchen for the log-AR(1); the superstar regime as an optional extra state).
+
+Two timings, two solvers:
+
+- ``known`` (the textbook timing): the household sees this period's ability, then chooses
+  its work share ``f`` and its saving ``a' >= 0``. Solved by the endogenous grid method with
+  the intratemporal labour condition: the Euler equation gives consumption at each grid
+  point of ``a'``; the labour condition ``chi f^(1/phi) = u'(c)/(1+tau_c) W e h_max (1 -
+  Tax'(i))`` and the budget then give the endogenous assets and hours together (two equations,
+  Newton's method, because E6 makes after-tax income nonlinear in both). On the exogenous
+  grid, hours and consumption are re-solved exactly from the interpolated saving, so the
+  budget and the labour condition hold exactly and only the Euler equation is approximated.
+- ``env`` (the environment's timing, SPEC 2.3 and 3): the household observes last period's
+  ability and its assets, chooses a saving share ``s`` of cash on hand and a work share ``f``,
+  both in the action box ``[0.001, 0.99]``, and only then is this period's ability drawn.
+  This is the problem the environment's followers face, so its solution is the best
+  response that exploitability compares a learned policy with. The endogenous grid method
+  does not apply (both choices precede the shock, and the share applies to realised cash),
+  so it is solved by policy iteration: improvement by golden-section search, alternating
+  between ``s`` and ``f`` (the objective is concave in each), evaluation of the policy on
+  the grid to convergence; started from the ``known`` solution.
+
+Arrays are numpy float64: ``[na, ne]`` over (assets, ability state); in the ``env`` timing the
+ability index is the observed (last period's) state and a third axis ``[na, ne, ne]`` runs
+over this period's realised state.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+
+from smfg.config import EconomyParams
+from smfg.economy.government import GovAction
+
+TIMINGS = ("known", "env")
+ABILITY_METHODS = ("rouwenhorst", "tauchen")
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+_C_FLOOR = 1e-10  # as the environment's utility (household.utility_clearing)
+
+# --- the ability process (E11) ---------------------------------------------------------
+
+
+def rouwenhorst(n: int, rho: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rouwenhorst discretisation of ``z' = rho z + sigma eps``: nodes [n] and P [n, n].
+
+    Matches the stationary mean (0), variance ``sigma^2/(1-rho^2)`` and the autocorrelation
+    ``rho`` exactly, whatever ``rho`` (Kopecky and Suen 2010). ``P[j, k]`` = Pr(k next | j now).
+    """
+    if n < 1:
+        raise ValueError(f"n = {n}: allowed an integer >= 1")
+    if n == 1:
+        return np.zeros(1), np.ones((1, 1))
+    p = (1.0 + rho) / 2.0
+    P = np.array([[p, 1.0 - p], [1.0 - p, p]])
+    for m in range(3, n + 1):
+        Q = np.zeros((m, m))
+        Q[:-1, :-1] += p * P
+        Q[:-1, 1:] += (1.0 - p) * P
+        Q[1:, :-1] += (1.0 - p) * P
+        Q[1:, 1:] += p * P
+        Q[1:-1] /= 2.0
+        P = Q
+    psi = sigma / math.sqrt(1.0 - rho**2) * math.sqrt(n - 1)
+    return np.linspace(-psi, psi, n), P
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.vectorize(math.erf)(np.asarray(x, dtype=np.float64) / math.sqrt(2)))
+
+
+def tauchen(n: int, rho: float, sigma: float, m: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+    """Tauchen discretisation on ``m`` stationary standard deviations: nodes [n], P [n, n]."""
+    if n == 1:
+        return np.zeros(1), np.ones((1, 1))
+    sd = sigma / math.sqrt(1.0 - rho**2)
+    z = np.linspace(-m * sd, m * sd, n)
+    half = (z[1] - z[0]) / 2.0
+    mean = rho * z[:, None]
+    upper = _normal_cdf((z[None, :] + half - mean) / sigma)
+    lower = _normal_cdf((z[None, :] - half - mean) / sigma)
+    P = upper - lower
+    P[:, 0] = upper[:, 0]
+    P[:, -1] = 1.0 - lower[:, -1]
+    return z, P / P.sum(1, keepdims=True)
+
+
+def stationary_distribution(P: np.ndarray) -> np.ndarray:
+    """The invariant distribution ``pi = pi P`` of a transition matrix [n, n]."""
+    n = P.shape[0]
+    A = P.T - np.eye(n)
+    A[-1] = 1.0
+    b = np.zeros(n)
+    b[-1] = 1.0
+    pi = np.linalg.solve(A, b)
+    return np.clip(pi, 0.0, None) / np.clip(pi, 0.0, None).sum()
+
+
+@dataclass(frozen=True)
+class AbilityGrid:
+    """A finite-state ability process: levels ``e`` [ne], transitions ``P`` [ne, ne]."""
+
+    e: np.ndarray
+    """Ability levels."""
+    P: np.ndarray
+    """``P[j, k]``: probability of ability state k next period given state j now."""
+    pi: np.ndarray
+    """Stationary distribution [ne]."""
+    superstar: bool = False
+    """Whether the last state is the superstar state of E11."""
+    method: str = "rouwenhorst"
+
+    @property
+    def n(self) -> int:
+        return len(self.e)
+
+    @property
+    def n_normal(self) -> int:
+        """Number of states of the log-AR(1) part (all but the superstar state)."""
+        return self.n - int(self.superstar)
+
+    def locate(self, e: np.ndarray, superstar: np.ndarray | None = None):
+        """Bracketing states and weights of abilities ``e`` by linear interpolation in log e.
+
+        Returns (lower index, weight on the upper index); abilities outside the normal
+        states' range are clamped to the end states; superstars (if the grid has the state;
+        flagged, or else recognised by an ability nearer the superstar level than the top
+        normal state in logs) map to it with weight 0.
+        """
+        z = np.log(self.e[: self.n_normal])
+        le = np.log(np.clip(np.asarray(e, dtype=np.float64), 1e-300, None))
+        if self.n_normal == 1:
+            lo = np.zeros(le.shape, dtype=np.int64)
+            w = np.zeros(le.shape)
+        else:
+            lo = np.clip(np.searchsorted(z, le, side="right") - 1, 0, self.n_normal - 2)
+            w = np.clip((le - z[lo]) / (z[lo + 1] - z[lo]), 0.0, 1.0)
+        if self.superstar:
+            if superstar is None:  # a superstar's ability is far above every normal state
+                superstar = le > 0.5 * (z[-1] + math.log(self.e[-1]))
+            sup = np.asarray(superstar, dtype=bool)
+            lo = np.where(sup, self.n - 1, lo)
+            w = np.where(sup, 0.0, w)
+        return lo, w
+
+
+def ability_grid(
+    params: EconomyParams,
+    n: int = 7,
+    method: str = "rouwenhorst",
+    superstar: bool = False,
+    tauchen_m: float = 3.0,
+) -> AbilityGrid:
+    """Discretise E11: the log-AR(1) on ``n`` states, plus the superstar state if asked.
+
+    The superstar state (SPEC 2.3, E11): a normal household enters with probability
+    ``p_super`` from any state, a superstar stays with ``stay_super`` and has ability
+    ``mult_super`` times the stationary mean of the normal abilities; one who leaves draws
+    its ability uniformly on [0, largest normal ability], which here becomes a probability on
+    the normal states in proportion to the length (in levels) of the cell around each state.
+    """
+    if method not in ABILITY_METHODS:
+        raise ValueError(f"method = {method!r}: allowed {ABILITY_METHODS}")
+    if method == "rouwenhorst":
+        z, P = rouwenhorst(n, params.rho_e, params.sigma_e)
+    else:
+        z, P = tauchen(n, params.rho_e, params.sigma_e, tauchen_m)
+    e = np.exp(z)
+    if not superstar:
+        return AbilityGrid(e, P, stationary_distribution(P), False, method)
+    pi_n = stationary_distribution(P)
+    e_super = params.mult_super * float(pi_n @ e)
+    edges = np.concatenate([[0.0], (e[1:] + e[:-1]) / 2.0, [e[-1]]])
+    leave = np.diff(edges) / e[-1]
+    Q = np.zeros((n + 1, n + 1))
+    Q[:n, :n] = (1.0 - params.p_super) * P
+    Q[:n, n] = params.p_super
+    Q[n, n] = params.stay_super
+    Q[n, :n] = (1.0 - params.stay_super) * leave
+    return AbilityGrid(np.append(e, e_super), Q, stationary_distribution(Q), True, method)
+
+
+# --- the asset grid -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssetGrid:
+    """Assets ``a_k = shift (exp(u_k) - 1)``, u uniform: dense near 0, relative spacing at the
+    top. The inverse is analytic, so locating a point costs a log, not a search."""
+
+    n: int = 500
+    """Number of points."""
+    a_max: float = 200.0
+    """Largest point (model money: initial output per household)."""
+    shift: float = 0.05
+    """Below ``shift`` the spacing is about even; above, about proportional to assets."""
+    a: np.ndarray = field(init=False, repr=False, compare=False)
+    du: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.n < 3 or not self.a_max > 0 or not self.shift > 0:
+            raise ValueError(
+                f"AssetGrid(n={self.n}, a_max={self.a_max}, shift={self.shift}): allowed n >= 3, "
+                "a_max > 0, shift > 0"
+            )
+        u = np.linspace(0.0, math.log1p(self.a_max / self.shift), self.n)
+        object.__setattr__(self, "a", self.shift * np.expm1(u))
+        object.__setattr__(self, "du", float(u[1] - u[0]))
+
+    def locate(self, x: np.ndarray, extrapolate: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Lower index and weight on the upper node of each ``x`` (any shape).
+
+        Points below 0 or above ``a_max`` get the end nodes (weight clipped to [0, 1]) unless
+        ``extrapolate``, which extends the last segment linearly above ``a_max``.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        u = np.log1p(np.clip(x, 0.0, None) / self.shift) / self.du
+        lo = np.clip(u.astype(np.int64), 0, self.n - 2)
+        a = self.a
+        w = (x - a[lo]) / (a[lo + 1] - a[lo])
+        if extrapolate:
+            return lo, np.clip(w, 0.0, None)
+        return lo, np.clip(w, 0.0, 1.0)
+
+
+def _lerp(values: np.ndarray, lo: np.ndarray, w: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """values[lo, col] (1 - w) + values[lo + 1, col] w, broadcasting ``col`` with ``lo``."""
+    v0 = values[lo, col]
+    return v0 + w * (values[lo + 1, col] - v0)
+
+
+# --- fiscal policy, prices, preferences ----------------------------------------------------
+
+
+def e6_tax(x, tau: float, xi: float):
+    """E6, ``Tax(x) = x - (1-tau)/(1-xi) x^(1-xi)`` for x > 0, 0 otherwise (numpy)."""
+    return _tax3(x, tau, xi, 0)[0]
+
+
+def e6_marginal(x, tau: float, xi: float):
+    """Marginal E6 rate ``1 - (1-tau) x^(-xi)`` for x > 0, 0 otherwise."""
+    return _tax3(x, tau, xi, 1)[1]
+
+
+def _tax3(x, tau: float, xi: float, order: int = 2):
+    """E6 and its first two derivatives at ``x`` (0 for x <= 0), one log and one exp.
+
+    ``Tax' = 1 - (1-tau) x^(-xi)`` and ``Tax'' = xi (1-tau) x^(-xi-1) >= 0``: E6 is convex.
+    Returns (Tax, Tax', Tax''), later ones None beyond ``order``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    pos = x > 0
+    allpos = bool(pos.all())
+    xp = x if allpos else np.where(pos, x, 0.0)
+    if xi == 0.0:
+        T1 = (np.full_like(xp, tau) if allpos else np.where(pos, tau, 0.0)) if order else None
+        return tau * xp, T1, (np.zeros_like(xp) if order >= 2 else None)
+    safe = x if allpos else np.where(pos, x, 1.0)
+    p = np.exp(np.log(safe) * -xi)  # x^(-xi)
+    T = xp - (1.0 - tau) / (1.0 - xi) * xp * p
+    if order == 0:
+        return T, None, None
+    T1 = 1.0 - (1.0 - tau) * p
+    T2 = xi * (1.0 - tau) * p / safe if order >= 2 else None
+    if not allpos:
+        T1 = np.where(pos, T1, 0.0)
+        T2 = np.where(pos, T2, 0.0) if order >= 2 else None
+    return T, T1, T2
+
+
+@dataclass(frozen=True)
+class Fiscal:
+    """A stationary fiscal policy: E6 income tax (tau, xi), E6 asset tax (tau_a, xi_a),
+    spending share g of output and the consumption tax tau_c."""
+
+    tau: float = 0.0
+    xi: float = 0.0
+    tau_a: float = 0.0
+    xi_a: float = 0.0
+    g: float = 0.0
+    tau_c: float = 0.0
+
+    @classmethod
+    def from_gov(cls, gov: GovAction, tau_c: float, index: int = 0) -> Fiscal:
+        """The policy of economy ``index`` of a GovAction (E6 only: not a tax schedule)."""
+        if gov.brackets is not None:
+            raise ValueError("a GovAction with a tax schedule: allowed E6 policies only")
+        f = lambda t: float(t.reshape(-1)[index])  # noqa: E731
+        return cls(f(gov.tau), f(gov.xi), f(gov.tau_a), f(gov.xi_a), f(gov.g), tau_c)
+
+    @classmethod
+    def from_raw(cls, raw, params: EconomyParams) -> Fiscal:
+        """The policy of five raw leader numbers (E1: clipped, then scaled)."""
+        c = np.clip(np.asarray(raw, dtype=np.float64), params.action_low, params.action_high)
+        return cls(params.tau_max * c[0], params.xi_max * c[1], params.tau_a_max * c[2],
+                   params.xi_a_max * c[3], params.g_max * c[4], params.tau_c)  # fmt: skip
+
+    def income_tax(self, x):
+        return e6_tax(x, self.tau, self.xi)
+
+    def asset_tax(self, a):
+        return e6_tax(a, self.tau_a, self.xi_a)
+
+
+@dataclass(frozen=True)
+class Prices:
+    """What a household takes as given: interest ``r``, wage ``W`` per effective hour and the
+    lump-sum transfer ``tr`` per household (a single household moves none of them)."""
+
+    r: float
+    W: float
+    tr: float = 0.0
+
+
+@dataclass(frozen=True)
+class Household:
+    """Preferences (E25) and the action box of a household of the `clearing` economy."""
+
+    sigma: float = 2.0
+    phi: float = 0.5
+    chi: float = 1.0
+    beta: float = 0.96
+    h_max: float = 1.0
+    s_lo: float = 0.001
+    s_hi: float = 0.99
+    f_lo: float = 0.001
+    f_hi: float = 0.99
+    labour: float | None = None
+    """A fixed work share (inelastic labour), or None to choose it."""
+
+    @classmethod
+    def from_params(cls, params: EconomyParams, labour: float | None = None) -> Household:
+        return cls(params.sigma, params.phi, params.chi, params.beta, params.h_max,
+                   params.action_low, params.action_high, params.action_low,
+                   params.action_high, labour)  # fmt: skip
+
+    def u(self, c):
+        """Utility of consumption (floored at 1e-10, as the environment's)."""
+        c = np.maximum(c, _C_FLOOR)
+        if self.sigma == 2.0:
+            return -1.0 / c
+        if self.sigma == 1.0:
+            return np.log(c)
+        return c ** (1.0 - self.sigma) / (1.0 - self.sigma)
+
+    def u_c(self, c):
+        c = np.maximum(c, _C_FLOOR)
+        if self.sigma == 2.0:  # the default; a product is much cheaper than a power
+            return 1.0 / (c * c)
+        return 1.0 / c if self.sigma == 1.0 else c ** (-self.sigma)
+
+    def u_c_inv(self, m):
+        if self.sigma == 2.0:
+            return 1.0 / np.sqrt(m)
+        return 1.0 / m if self.sigma == 1.0 else m ** (-1.0 / self.sigma)
+
+    def v(self, f):
+        """Disutility of the work share, ``chi f^(1+1/phi)/(1+1/phi)`` (E25)."""
+        k = 1.0 + 1.0 / self.phi
+        if k == 3.0:  # the default Frisch elasticity 0.5
+            return self.chi / 3.0 * (f * f * f)
+        return self.chi * f**k / k
+
+    def v_f(self, f):
+        if self.phi == 0.5:
+            return self.chi * (f * f)
+        return self.chi * f ** (1.0 / self.phi)
+
+
+# --- solutions -----------------------------------------------------------------------------
+
+
+@dataclass
+class Solution:
+    """A solved household problem on the grid (see the module docstring for the timings).
+
+    ``known``: ``c, f, a_next`` [na, ne] at (assets, this period's ability). ``env``: ``s, f``
+    [na, ne] at (assets, last period's ability); consumption and next assets depend on the
+    realised ability and are recomputed by :func:`env_outcomes`.
+    """
+
+    timing: str
+    household: Household
+    fiscal: Fiscal
+    prices: Prices
+    agrid: AssetGrid
+    ability: AbilityGrid
+    s: np.ndarray
+    f: np.ndarray
+    V: np.ndarray
+    c: np.ndarray | None = None
+    a_next: np.ndarray | None = None
+    Va: np.ndarray | None = None
+    iterations: int = 0
+    seconds: float = 0.0
+    converged: bool = False
+    info: dict = field(default_factory=dict)
+
+    def policy(self, a, j):
+        """(saving share, work share) at assets ``a`` and state index ``j`` (arrays)."""
+        lo, w = self.agrid.locate(a)
+        return _lerp(self.s, lo, w, j), _lerp(self.f, lo, w, j)
+
+
+def _labour_wage(hh: Household, prices: Prices, ability: AbilityGrid) -> np.ndarray:
+    """Pay per unit of work share, ``W e h_max``, per ability state [ne]."""
+    return prices.W * ability.e * hh.h_max
+
+
+def cash_on_hand(fiscal: Fiscal, prices: Prices, a, y):
+    """E20 cash on hand at assets ``a`` and labour income ``y`` (broadcasting)."""
+    return _budget(fiscal, prices, a, y, 0)[0]
+
+
+def _budget(fiscal: Fiscal, prices: Prices, a, y, order: int = 2):
+    """Cash on hand (E20) and its derivatives at assets ``a`` and labour income ``y``.
+
+    Returns (x, x_y, x_a, x_yy) with x_y = 1 - Tax'(i), x_a = 1 + r - r Tax'(i) - Tax_a'(a),
+    x_yy = -Tax''(i) (later ones None beyond ``order``); income i = y + r a.
+    """
+    r = prices.r
+    inc = y + r * a
+    T, T1, T2 = _tax3(inc, fiscal.tau, fiscal.xi, order)
+    Ta, Ta1, _ = _tax3(a, fiscal.tau_a, fiscal.xi_a, min(order, 1))
+    x = y + (1.0 + r) * a - T - Ta + prices.tr
+    if order == 0:
+        return x, None, None, None
+    x_y = 1.0 - T1
+    x_a = 1.0 + r - r * T1 - Ta1
+    return x, x_y, x_a, (-T2 if order >= 2 else None)
+
+
+def _dx_da(fiscal: Fiscal, prices: Prices, a, y):
+    """d(cash)/d(assets) = (1+r) - r Tax'(i) - Tax_a'(a)."""
+    return _budget(fiscal, prices, a, y, 1)[2]
+
+
+# --- the known timing: endogenous grid method ---------------------------------------------
+
+
+def _hours_given_saving(hh, fiscal, prices, a, a_next, weh, f0=None, iters: int = 100):
+    """Work share and consumption at assets ``a`` with next assets ``a_next`` fixed.
+
+    Solves the intratemporal condition ``chi f^(1/phi) = u'(c)/(1+tau_c) weh (1 - Tax'(i))``
+    with ``(1+tau_c) c = x(a, f) - a_next``: its left side rises and its right side falls in
+    f (E6 is convex), so Newton's method kept inside a shrinking bracket [lo, hi] (bisection
+    where a step would leave it) finds the root, or the bound of [f_lo, f_hi] where there is
+    none. Shapes broadcast; returns (f, c).
+    """
+    tc = 1.0 + fiscal.tau_c
+    shape = np.broadcast(a, a_next, weh).shape
+    if hh.labour is not None:
+        f = np.full(shape, float(hh.labour))
+        return f, (cash_on_hand(fiscal, prices, a, weh * f) - a_next) / tc
+    k = 1.0 / hh.phi
+
+    def resid(f):
+        x, x_y, _, x_yy = _budget(fiscal, prices, a, weh * f, 2)
+        c = (x - a_next) / tc
+        ok = c > 0
+        cs = np.where(ok, c, 1.0)
+        lam = cs ** (-hh.sigma) / tc
+        R = np.where(ok, hh.chi * f**k - lam * weh * x_y, -np.inf)
+        dR = hh.chi * k * f ** (k - 1.0) + lam * weh**2 * (hh.sigma * x_y**2 / (tc * cs) - x_yy)
+        return R, dR
+
+    lo = np.full(shape, hh.f_lo)
+    hi = np.full(shape, hh.f_hi)
+    f = np.full(shape, 0.3) if f0 is None else np.clip(np.broadcast_to(f0, shape), lo, hi)
+    for _ in range(iters):
+        R, dR = resid(f)
+        lo = np.where(R < 0, f, lo)
+        hi = np.where(R > 0, f, hi)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            step = f - R / dR
+        bad = ~np.isfinite(step) | (step < lo) | (step > hi)
+        f_new = np.where(bad, 0.5 * (lo + hi), step)
+        change = np.max(np.abs(f_new - f))
+        f = f_new
+        if change <= 1e-13:
+            break
+    c = (cash_on_hand(fiscal, prices, a, weh * f) - a_next) / tc
+    return f, c
+
+
+def _endogenous_points(hh, fiscal, prices, c, a_next, weh, a0, f0, iters: int = 50):
+    """Assets and work share at which consumption ``c`` and saving ``a_next`` are optimal.
+
+    Two equations in (a, f): the labour condition ``chi f^(1/phi) = lam weh x_y`` and the
+    budget ``x(a, f) = (1+tau_c) c + a_next``, by Newton's method with f kept in its bounds
+    (projected: where a step leaves the box, f stops at the bound and only the budget is
+    solved). Returns (a, f).
+    """
+    tc = 1.0 + fiscal.tau_c
+    lam = hh.u_c(c) / tc
+    M = tc * c + a_next
+    a = a0.copy()
+    fixed = hh.labour is not None
+    f = np.full_like(a, hh.labour) if fixed else f0.copy()
+    r = prices.r
+    k = 1.0 / hh.phi
+    for _ in range(iters):
+        x, x_y, x_a, x_yy = _budget(fiscal, prices, a, weh * f, 1 if fixed else 2)
+        R2 = x - M
+        if fixed:
+            da = -R2 / x_a
+            a = a + da
+            if np.max(np.abs(da) / (1.0 + np.abs(a))) <= 1e-14:
+                break
+            continue
+        R1 = hh.chi * f**k - lam * weh * x_y
+        J11 = hh.chi * k * f ** (k - 1.0) - lam * weh**2 * x_yy
+        J12 = -lam * weh * r * x_yy
+        J21 = weh * x_y
+        det = J11 * x_a - J12 * J21
+        df = (-R1 * x_a + R2 * J12) / det
+        da = (-R2 * J11 + R1 * J21) / det
+        f_new = np.clip(f + df, hh.f_lo, hh.f_hi)
+        pinned = f_new != f + df
+        if pinned.any():  # at a bound, f stays there and a solves the linearised budget
+            da = np.where(pinned, -(R2 + J21 * (f_new - f)) / x_a, da)
+        a = a + da
+        change = max(np.max(np.abs(f_new - f)), np.max(np.abs(da) / (1.0 + np.abs(a))))
+        f = f_new
+        if change <= 1e-14:
+            break
+    return a, f
+
+
+def _interp_cols(x_new: np.ndarray, xp: np.ndarray, fps: list[np.ndarray]) -> list[np.ndarray]:
+    """Linear interpolation per column j of increasing ``xp[:, j]`` (extrapolating linearly)
+    of each array in ``fps`` at the points ``x_new`` [m]: [m, ne] each."""
+    m, ne = len(x_new), xp.shape[1]
+    k = np.empty((m, ne), dtype=np.int64)
+    for j in range(ne):
+        k[:, j] = np.searchsorted(xp[:, j], x_new)
+    k = np.clip(k - 1, 0, xp.shape[0] - 2)
+    cols = np.arange(ne)[None, :]
+    x0, x1 = xp[k, cols], xp[k + 1, cols]
+    w = (x_new[:, None] - x0) / (x1 - x0)
+    return [fp[k, cols] + w * (fp[k + 1, cols] - fp[k, cols]) for fp in fps]
+
+
+def egm_step(
+    hh, fiscal, prices, agrid, ability, Va_next, warm=None, exact: bool = False, newton: int = 50
+):
+    """One step of the endogenous grid method: this period's policy given next period's
+    marginal value of assets ``Va_next`` [na, ne] on the grid.
+
+    Saving and hours are interpolated from the endogenous points and consumption follows
+    from the budget; ``exact`` re-solves hours (and consumption) from the interpolated
+    saving so that the labour condition holds exactly too. Where the borrowing limit binds,
+    hours and consumption solve the static problem with ``a' = a_min``. ``newton`` caps the
+    Newton iterations for the endogenous points (a stationary solve takes one per step once
+    warm: the points then converge together with the policy). Returns a dict with
+    ``c, f, a_next, Va`` [na, ne] and the endogenous points (for warm starts).
+    """
+    a = agrid.a
+    tc = 1.0 + fiscal.tau_c
+    weh = _labour_wage(hh, prices, ability)[None, :]
+    EVa = Va_next @ ability.P.T  # [k, j]: E[Va(a'_k, e') | e_j]
+    c_endo = hh.u_c_inv(hh.beta * EVa * tc)
+    a_k = np.broadcast_to(a[:, None], c_endo.shape)
+    if warm is None:
+        f0 = np.full(c_endo.shape, 0.3 if hh.labour is None else hh.labour)
+        a0 = a_k.copy()
+    else:
+        a0, f0 = warm["a_endo"], warm["f_endo"]
+    a_endo, f_endo = _endogenous_points(hh, fiscal, prices, c_endo, a_k, weh, a0, f0, newton)
+    a_next, f = _interp_cols(a, a_endo, [a_k, f_endo])
+    f = np.clip(f, hh.f_lo, hh.f_hi) if hh.labour is None else f
+    bound = a[:, None] <= a_endo[0][None, :]  # the borrowing limit binds
+    a_next = np.where(bound, a[0], np.maximum(a_next, a[0]))
+    if exact:
+        f, c = _hours_given_saving(hh, fiscal, prices, a[:, None], a_next, weh, f)
+        x_a = _dx_da(fiscal, prices, a[:, None], weh * f)
+    else:
+        x, _, x_a, _ = _budget(fiscal, prices, a[:, None], weh * f, 1)
+        c = (x - a_next) / tc
+        if bound.any():
+            ii, jj = np.nonzero(bound)
+            fb, cb = _hours_given_saving(
+                hh, fiscal, prices, a[ii], a[0], weh[0, jj],
+                None if warm is None else warm["f"][ii, jj],
+            )  # fmt: skip
+            f[ii, jj], c[ii, jj] = fb, cb
+            x_a[ii, jj] = _dx_da(fiscal, prices, a[ii], weh[0, jj] * fb)
+    Va = hh.u_c(c) / tc * x_a
+    return {"c": c, "f": f, "a_next": a_next, "Va": Va, "a_endo": a_endo, "f_endo": f_endo}
+
+
+def _initial_marginal_value(hh, fiscal, prices, agrid, ability) -> np.ndarray:
+    """A first guess: consume the period's return on assets plus labour income at f = 1/3."""
+    a = agrid.a[:, None]
+    weh = _labour_wage(hh, prices, ability)[None, :]
+    f = np.full_like(a * weh, 1 / 3 if hh.labour is None else hh.labour)
+    x = cash_on_hand(fiscal, prices, a, weh * f)
+    c = np.maximum(x - a, 0.5 * x) / (1.0 + fiscal.tau_c)
+    return hh.u_c(c) / (1.0 + fiscal.tau_c) * _dx_da(fiscal, prices, a, weh * f)
+
+
+class InfeasibleError(ValueError):
+    """Some household cannot have positive cash on hand whatever it does."""
+
+
+def _check_inputs(hh: Household, prices: Prices, ability: AbilityGrid, fiscal: Fiscal) -> None:
+    if not (prices.W > 0 and prices.r > -1.0):
+        raise ValueError(f"prices {prices}: allowed W > 0 and r > -1")
+    if hh.labour is not None and not 0.0 <= hh.labour:
+        raise ValueError(f"labour = {hh.labour}: allowed a work share >= 0 or None")
+    if not np.allclose(ability.P.sum(1), 1.0):
+        raise ValueError("ability.P rows must sum to 1")
+    # the least able household without assets, working the most it may (a lump-sum tax
+    # larger than its pay leaves it nothing to consume: the environment ends the episode)
+    f_top = hh.f_hi if hh.labour is None else hh.labour
+    x = float(cash_on_hand(fiscal, prices, 0.0, prices.W * float(ability.e.min()) * hh.h_max
+                           * f_top))  # fmt: skip
+    if not x > 0:
+        raise InfeasibleError(
+            f"cash on hand {x:.4g} <= 0 for the least able household without assets at "
+            f"{prices}: the lump-sum transfer is a tax larger than its pay"
+        )
+
+
+def solve_known(
+    hh: Household,
+    fiscal: Fiscal,
+    prices: Prices,
+    agrid: AssetGrid,
+    ability: AbilityGrid,
+    tol: float = 1e-10,
+    max_iter: int = 5000,
+    init: Solution | None = None,
+    value: bool = True,
+) -> Solution:
+    """The stationary problem in the ``known`` timing by the endogenous grid method.
+
+    Iterates EGM steps until consumption changes by less than ``tol`` (relative, sup norm).
+    ``init``: a solution to start from (e.g. at nearby prices). ``value``: also compute the
+    value function (policy evaluation), needed for welfare comparisons.
+    """
+    _check_inputs(hh, prices, ability, fiscal)
+    t0 = time.perf_counter()
+    if init is not None and init.Va is not None:
+        Va = init.Va
+        warm = init.info.get("warm")
+    else:
+        Va = _initial_marginal_value(hh, fiscal, prices, agrid, ability)
+        warm = None
+    c_old = None
+    converged = False
+    for it in range(1, max_iter + 1):
+        step = egm_step(hh, fiscal, prices, agrid, ability, Va, warm, newton=50 if it < 10 else 1)
+        Va, warm = step["Va"], step
+        c = step["c"]
+        if c_old is not None and np.max(np.abs(c - c_old) / c) < tol:
+            converged = True
+            break
+        c_old = c
+    # a last step with hours re-solved exactly from the saving rule
+    step = egm_step(hh, fiscal, prices, agrid, ability, Va, warm, exact=True)
+    c, Va = step["c"], step["Va"]
+    weh = _labour_wage(hh, prices, ability)
+    x = cash_on_hand(fiscal, prices, agrid.a[:, None], weh * step["f"])
+    sol = Solution(
+        "known", hh, fiscal, prices, agrid, ability, s=step["a_next"] / x, f=step["f"],
+        V=np.zeros_like(c), c=c, a_next=step["a_next"], Va=Va, iterations=it,
+        converged=converged, info={"warm": warm},
+    )  # fmt: skip
+    if value:
+        sol.V, sol.info["Vc"], sol.info["Vh"] = value_known(sol)
+    sol.seconds = time.perf_counter() - t0
+    return sol
+
+
+def solve_known_path(
+    hh: Household,
+    fiscals: list[Fiscal],
+    prices: list[Prices],
+    agrid: AssetGrid,
+    ability: AbilityGrid,
+    terminal: Solution | None = None,
+) -> list[dict]:
+    """Backward induction in the ``known`` timing along a path of prices and policies.
+
+    ``prices[t]`` and ``fiscals[t]`` hold in period t = 0..T-1. After T the household lives
+    on with ``terminal``'s marginal value of assets, or, if None, period T-1 is its last
+    (it saves nothing). Returns the policy of each period (dicts of ``c, f, a_next, Va``).
+    """
+    T = len(prices)
+    if len(fiscals) != T or T < 1:
+        raise ValueError(f"{len(fiscals)} fiscal policies for {T} periods: allowed equal, >= 1")
+    a = agrid.a[:, None]
+    out: list[dict] = [{}] * T
+    if terminal is not None:
+        Va = terminal.Va
+    else:  # last period: consume all cash at the optimal hours
+        fl, pr = fiscals[-1], prices[-1]
+        weh = _labour_wage(hh, pr, ability)[None, :]
+        zero = np.zeros_like(a * weh)
+        f, c = _hours_given_saving(hh, fl, pr, a, zero, weh)
+        Va = hh.u_c(c) / (1.0 + fl.tau_c) * _dx_da(fl, pr, a, weh * f)
+        out[-1] = {"c": c, "f": f, "a_next": zero, "Va": Va}
+    warm = None
+    for t in range(T - 1 if terminal is None else T, 0, -1):
+        step = egm_step(hh, fiscals[t - 1], prices[t - 1], agrid, ability, Va, warm, exact=True)
+        out[t - 1] = step
+        Va, warm = step["Va"], step
+    return out
+
+
+# --- values and policy evaluation ----------------------------------------------------------
+
+
+def _evaluate(R_parts, lo, w, P_weights, beta, tol=1e-12, max_iter=100_000):
+    """Solve ``V = R + beta M V`` for a fixed policy, for each reward array in ``R_parts``.
+
+    The policy's transition goes from state (i, j) to asset node lo[i, j, k] (weight 1 - w)
+    and lo + 1 (weight w), and ability state k with probability P_weights[i, j, k]. A sparse
+    direct solve when scipy is installed (it is with the book and test extras), else value
+    iteration stopped by McQueen-Porteus bounds. Returns one [na, ne] array per part.
+    """
+    na, ne = R_parts[0].shape
+    lo = np.broadcast_to(lo, P_weights.shape)
+    w = np.broadcast_to(w, P_weights.shape)
+    try:
+        from scipy.sparse import csr_matrix, identity
+        from scipy.sparse.linalg import splu
+    except ImportError:  # pragma: no cover - scipy is in the book and test extras
+        splu = None
+    if splu is not None:
+        n = na * ne
+        k = np.arange(ne)[None, None, :]
+        rows = np.broadcast_to(np.arange(n).reshape(na, ne, 1), P_weights.shape)
+        cols0 = lo * ne + k
+        data = np.concatenate([(P_weights * (1.0 - w)).ravel(), (P_weights * w).ravel()])
+        M = csr_matrix(
+            (data, (np.concatenate([rows.ravel()] * 2),
+                    np.concatenate([cols0.ravel(), (cols0 + ne).ravel()]))),
+            shape=(n, n),
+        )  # fmt: skip
+        # the natural order (assets, then ability) keeps the fill-in small
+        lu = splu((identity(n, format="csc") - beta * M).tocsc(), permc_spec="NATURAL")
+        return [lu.solve(R.ravel()).reshape(na, ne) for R in R_parts]
+    col = np.arange(ne)[None, None, :]
+    w0, w1 = P_weights * (1.0 - w), P_weights * w
+    out = []
+    for R in R_parts:
+        V = R / (1.0 - beta)
+        for _ in range(max_iter):
+            V_new = R + beta * (w0 * V[lo, col] + w1 * V[lo + 1, col]).sum(-1)
+            d = V_new - V
+            V = V_new
+            # the fixed point lies within V_new + beta/(1-beta) [min d, max d]
+            if beta / (1.0 - beta) * (d.max() - d.min()) <= tol * (1.0 + np.abs(V).max()):
+                V = V + beta / (1.0 - beta) * 0.5 * (d.max() + d.min())
+                break
+        out.append(V)
+    return out
+
+
+def value_known(sol: Solution, tol: float = 1e-12):
+    """Value of a ``known``-timing solution's policy: (V, consumption part, labour part)."""
+    hh, ab = sol.household, sol.ability
+    lo, w = sol.agrid.locate(sol.a_next)
+    ne = ab.n
+    lo3 = np.broadcast_to(lo[:, :, None], lo.shape + (ne,))
+    w3 = np.broadcast_to(w[:, :, None], w.shape + (ne,))
+    Pw = np.broadcast_to(ab.P[None, :, :], lo.shape + (ne,))
+    Vc, Vh = _evaluate([hh.u(sol.c), -hh.v(sol.f)], lo3, w3, Pw, hh.beta, tol=tol)
+    return Vc + Vh, Vc, Vh
+
+
+def euler_errors(sol: Solution, points: int | None = None, a_upper: float | None = None):
+    """Euler equation errors ``log10 |1 - c_implied / c|`` of a ``known`` solution [m, ne].
+
+    Evaluated off the grid (at the midpoints of the grid, or ``points`` even points) up to
+    ``a_upper`` (default: the grid's 90th percentile point), where the policy is interpolated
+    as the solver would. ``c_implied`` is what the Euler equation asks for given the policy
+    next period. Points where the borrowing limit binds (the Euler equation holds as an
+    inequality there) are NaN.
+    """
+    if sol.timing != "known":
+        raise ValueError("euler_errors: allowed a 'known'-timing solution")
+    hh, fl, pr, ag, ab = sol.household, sol.fiscal, sol.prices, sol.agrid, sol.ability
+    a_upper = ag.a[int(0.9 * (ag.n - 1))] if a_upper is None else a_upper
+    if points is None:
+        mids = 0.5 * (ag.a[1:] + ag.a[:-1])
+        x = mids[mids <= a_upper]
+    else:
+        x = np.linspace(ag.a[0], a_upper, points)
+    tc = 1.0 + fl.tau_c
+    weh = _labour_wage(hh, pr, ab)[None, :]
+    cols = np.arange(ab.n)[None, :]
+    lo, w = ag.locate(x[:, None] * np.ones((1, ab.n)))
+    a_next = _lerp(sol.a_next, lo, w, cols)
+    f, c = _hours_given_saving(hh, fl, pr, x[:, None], a_next, weh, _lerp(sol.f, lo, w, cols))
+    lo2, w2 = ag.locate(a_next, extrapolate=True)
+    # next period's policy at a_next for every ability state k: [m, j, k]
+    lo3 = np.broadcast_to(lo2[:, :, None], lo2.shape + (ab.n,))
+    w3 = np.broadcast_to(w2[:, :, None], w2.shape + (ab.n,))
+    kk = np.arange(ab.n)[None, None, :]
+    a_nn = _lerp(sol.a_next, lo3, w3, kk)
+    f_n, c_n = _hours_given_saving(
+        hh, fl, pr, a_next[:, :, None], a_nn, weh[:, None, :], _lerp(sol.f, lo3, w3, kk)
+    )
+    Va_n = hh.u_c(c_n) / tc * _dx_da(fl, pr, a_next[:, :, None], weh[:, None, :] * f_n)
+    EVa = (ab.P[None, :, :] * Va_n).sum(-1)
+    c_implied = hh.u_c_inv(hh.beta * EVa * tc)
+    err = np.log10(np.abs(1.0 - c_implied / c) + 1e-17)
+    return np.where(a_next <= ag.a[0] + 1e-12, np.nan, err)
+
+
+# --- the env timing: policy iteration ------------------------------------------------------
+
+
+def env_outcomes(hh, fiscal, prices, agrid, ability, s, f):
+    """Cash, consumption and next assets per realised ability, [na, ne(observed), ne(drawn)],
+    for shares ``s, f`` [na, ne] chosen at (assets, last period's ability)."""
+    a = agrid.a[:, None, None]
+    weh = _labour_wage(hh, prices, ability)[None, None, :]
+    x = cash_on_hand(fiscal, prices, a, weh * f[:, :, None])
+    c = (1.0 - s[:, :, None]) * x / (1.0 + fiscal.tau_c)
+    return x, c, s[:, :, None] * x
+
+
+def _env_shares(hh: Household, s, f):
+    s = np.clip(s, hh.s_lo, hh.s_hi)
+    f = np.clip(f, hh.f_lo, hh.f_hi) if hh.labour is None else np.full_like(s, hh.labour)
+    return s, f
+
+
+def value_env(hh, fiscal, prices, agrid, ability, s, f, tol: float = 1e-12):
+    """Value of shares ``s, f`` [na, ne] in the ``env`` timing: (V, consumption part, labour
+    part), each [na, ne], by policy evaluation on the grid (next assets interpolated
+    linearly, and held at ``a_max`` above it)."""
+    s, f = _env_shares(hh, s, f)
+    x, c, a_next = env_outcomes(hh, fiscal, prices, agrid, ability, s, f)
+    P3 = np.broadcast_to(ability.P[None, :, :], c.shape)
+    Rc = (P3 * hh.u(c)).sum(-1)
+    Rh = -hh.v(f)
+    lo, w = agrid.locate(a_next)
+    Vc, Vh = _evaluate([Rc, Rh], lo, w, P3, hh.beta, tol=tol)
+    return Vc + Vh, Vc, Vh
+
+
+class _EnvObjective:
+    """The env-timing objective ``Q(s, f) = E[u(c) + beta V(a')] - v(f)`` at every state, for
+    a fixed next-period value V [na, ne]; cash on hand is cached for the current f."""
+
+    def __init__(self, hh, fiscal, prices, agrid, ability, V):
+        self.hh, self.fiscal, self.prices, self.agrid = hh, fiscal, prices, agrid
+        self.P = ability.P[None, :, :]
+        self.weh = _labour_wage(hh, prices, ability)[None, None, :]
+        self.a = agrid.a[:, None, None]
+        self.V = V
+        self.cols = np.arange(ability.n)[None, None, :]
+        self.tc = 1.0 + fiscal.tau_c
+
+    def cash(self, f):
+        return cash_on_hand(self.fiscal, self.prices, self.a, self.weh * f[:, :, None])
+
+    def q(self, s, f, x=None):
+        x = self.cash(f) if x is None else x
+        s3 = s[:, :, None]
+        c = (1.0 - s3) * x * (1.0 / self.tc)
+        lo, w = self.agrid.locate(s3 * x)
+        cont = _lerp(self.V, lo, w, self.cols)
+        return (self.P * (self.hh.u(c) + self.hh.beta * cont)).sum(-1) - self.hh.v(f)
+
+
+def _q_of_s(obj: _EnvObjective, f, x, s):
+    return obj.q(s, f, x)
+
+
+def _q_of_f(obj: _EnvObjective, s, f):
+    return obj.q(s, f)
+
+
+def _q_best_s(obj: _EnvObjective, s0, width, tol, hh: Household, f):
+    """max over s (golden section near s0) of the objective at work shares f."""
+    return _search(partial(_q_of_s, obj, f, obj.cash(f)), s0, hh.s_lo, hh.s_hi, width, tol)[1]
+
+
+def _golden_max(fun, lo, hi, tol):
+    """Vectorised golden-section search for the maximum of a concave ``fun`` on [lo, hi],
+    then the better of that and the two ends. Returns (argmax, max)."""
+    a, b = lo.copy(), hi.copy()
+    x1 = b - _GOLDEN * (b - a)
+    x2 = a + _GOLDEN * (b - a)
+    f1, f2 = fun(x1), fun(x2)
+    width = max(float(np.max(hi - lo)), tol)
+    n = int(math.ceil(math.log(tol / width) / math.log(_GOLDEN)))
+    for _ in range(max(n, 1)):
+        left = f1 >= f2  # the maximum is in [a, x2]
+        b = np.where(left, x2, b)
+        a = np.where(left, a, x1)
+        x_new = np.where(left, b - _GOLDEN * (b - a), a + _GOLDEN * (b - a))
+        f_new = fun(x_new)
+        x2, f2, x1, f1 = (
+            np.where(left, x1, x_new),
+            np.where(left, f1, f_new),
+            np.where(left, x_new, x2),
+            np.where(left, f_new, f2),
+        )
+    x = np.where(f1 >= f2, x1, x2)
+    fx = np.maximum(f1, f2)
+    for end in (lo, hi):
+        fe = fun(end)
+        better = fe > fx
+        x, fx = np.where(better, end, x), np.where(better, fe, fx)
+    return x, fx
+
+
+def _search(fun, old, lo_bound, hi_bound, half_width, tol):
+    """Golden section in [old - half_width, old + half_width] within the bounds; points whose
+    maximum lands on an inner edge of that bracket are searched again on the full range."""
+    lo = np.maximum(old - half_width, lo_bound)
+    hi = np.minimum(old + half_width, hi_bound)
+    x, fx = _golden_max(fun, lo, hi, tol)
+    edge = ((x <= lo + 2 * tol) & (lo > lo_bound)) | ((x >= hi - 2 * tol) & (hi < hi_bound))
+    if half_width < 1.0 and edge.any():
+        x2, fx2 = _golden_max(fun, np.full_like(x, lo_bound), np.full_like(x, hi_bound), tol)
+        x, fx = np.where(edge, x2, x), np.where(edge, fx2, fx)
+    return x, fx
+
+
+def solve_env(
+    hh: Household,
+    fiscal: Fiscal,
+    prices: Prices,
+    agrid: AssetGrid,
+    ability: AbilityGrid,
+    tol: float = 1e-8,
+    max_iter: int = 300,
+    init: Solution | None = None,
+    share_tol: float = 1e-8,
+    sweeps: int = 40,
+) -> Solution:
+    """The stationary problem in the ``env`` timing (the environment's), by modified policy
+    iteration.
+
+    Each improvement maximises the objective over the saving share (golden section, f held),
+    then over the work share (s held), in a bracket around the current policy that widens
+    where the maximum reaches its edge; ``sweeps`` applications of the new policy's Bellman
+    operator then evaluate it approximately. Once that converges, improvements search both
+    shares jointly (golden section over f of the maximum over s) until it converges again:
+    alternating searches can stall at a kink of the interpolated value. Convergence: the
+    Bellman residual ``TV - V`` bounds the distance to the fixed point (McQueen-Porteus:
+    within beta/(1-beta) times its span) by ``tol`` relative to the value's scale. The final
+    policy is then evaluated exactly. Shares are not required to settle: where the objective
+    is flat (the work share of the very rich) they wander within the search tolerance at no
+    cost. ``init``: a solution whose shares start the iteration (default: the ``known``
+    timing's at the same prices, read as shares).
+    """
+    _check_inputs(hh, prices, ability, fiscal)
+    t0 = time.perf_counter()
+    if init is None:
+        init = solve_known(hh, fiscal, prices, agrid, ability, tol=1e-8, value=False)
+    s, f = _env_shares(hh, init.s, init.f)
+    V, _, _ = value_env(hh, fiscal, prices, agrid, ability, s, f)
+    P3 = np.broadcast_to(ability.P[None, :, :], (agrid.n, ability.n, ability.n))
+    cols = np.arange(ability.n)[None, None, :]
+    width_s = width_f = 1.0
+    converged = joint = False
+    joint_iterations = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - `it` is reported after the loop
+        obj = _EnvObjective(hh, fiscal, prices, agrid, ability, V)
+        x = obj.cash(f)
+        if hh.labour is not None:
+            s_new, TV = _search(partial(_q_of_s, obj, f, x), s, hh.s_lo, hh.s_hi, width_s,
+                                share_tol)  # fmt: skip
+            f_new = f
+        elif not joint:  # alternate: s given f, then f given s
+            s_new, _ = _search(partial(_q_of_s, obj, f, x), s, hh.s_lo, hh.s_hi, width_s,
+                               share_tol)  # fmt: skip
+            f_new, TV = _search(partial(_q_of_f, obj, s_new), f, hh.f_lo, hh.f_hi, width_f,
+                                share_tol)  # fmt: skip
+        else:  # jointly: f by golden section on the best s for each f
+            ws, wf = max(width_s, 0.02), max(width_f, 0.02)
+            f_new, _ = _search(partial(_q_best_s, obj, s, ws, 10 * share_tol, hh), f, hh.f_lo,
+                               hh.f_hi, wf, share_tol)  # fmt: skip
+            s_new, TV = _search(partial(_q_of_s, obj, f_new, obj.cash(f_new)), s, hh.s_lo,
+                                hh.s_hi, ws, share_tol)  # fmt: skip
+            joint_iterations += 1
+        d = TV - V
+        scale = 1.0 + np.abs(V).max()
+        ds, df = np.max(np.abs(s_new - s)), np.max(np.abs(f_new - f))
+        s, f = s_new, f_new
+        width_s = min(1.0, max(10.0 * ds, 1e-4))
+        width_f = min(1.0, max(10.0 * df, 1e-4))
+        if hh.beta / (1.0 - hh.beta) * (d.max() - d.min()) < tol * scale:
+            # Alternating searches can stall where the objective has a kink (the value is
+            # interpolated linearly), short of the joint maximum: finish with joint searches.
+            if joint or hh.labour is not None:
+                converged = True
+                break
+            joint = True
+        # evaluate the new policy approximately: sweeps of its Bellman operator
+        _, c, a_next = env_outcomes(hh, fiscal, prices, agrid, ability, s, f)
+        R = (P3 * hh.u(c)).sum(-1) - hh.v(f)
+        lo, w = agrid.locate(a_next)
+        w0, w1 = P3 * (1.0 - w), P3 * w
+        V = TV
+        for _ in range(sweeps):
+            V = R + hh.beta * (w0 * V[lo, cols] + w1 * V[lo + 1, cols]).sum(-1)
+    _, Vc, Vh = value_env(hh, fiscal, prices, agrid, ability, s, f)
+    return Solution(
+        "env", hh, fiscal, prices, agrid, ability, s=s, f=f, V=Vc + Vh, iterations=it,
+        seconds=time.perf_counter() - t0, converged=converged,
+        info={"Vc": Vc, "Vh": Vh, "bellman_span": float(d.max() - d.min()),
+              "last_share_change": float(max(ds, df)), "joint_iterations": joint_iterations},
+    )  # fmt: skip
+
+
+def solve(
+    hh: Household,
+    fiscal: Fiscal,
+    prices: Prices,
+    agrid: AssetGrid,
+    ability: AbilityGrid,
+    timing: str = "known",
+    **kw,
+) -> Solution:
+    """Solve the stationary household problem in either timing (``TIMINGS``)."""
+    if timing == "known":
+        return solve_known(hh, fiscal, prices, agrid, ability, **kw)
+    if timing == "env":
+        return solve_env(hh, fiscal, prices, agrid, ability, **kw)
+    raise ValueError(f"timing = {timing!r}: allowed {TIMINGS}")
