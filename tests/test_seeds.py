@@ -105,11 +105,12 @@ def test_train_seeds_fills_the_store_as_separate_runs_would(tmp_path):
 def test_train_seeds_resumes_interrupted_seeds(tmp_path):
     tiny = {**TINY, "epochs": 3}
     straight = [train("smfrl", "smoke", root=tmp_path / "a", seed=s, **tiny) for s in (0, 1, 2)]
-    # seeds 0 and 1 stopped after one epoch (a kill), seed 2 never started: the batch cannot
-    # hold seeds at different epochs, so they finish one by one; then a clean interrupted pair
+    # seeds 0 and 1 stopped after one epoch (a kill), seed 2 never started: 0 and 1 resume
+    # as one batch, 2 trains alone; then a pair interrupted after two epochs
     for s in (0, 1):
         assert not train("smfrl", "smoke", root=tmp_path / "b", seed=s, stop_after=1, **tiny).done
     res = train_seeds("smfrl", "smoke", seeds=(0, 1, 2), root=tmp_path / "b", **tiny)
+    assert [r.resumed_from for r in res] == [1, 1, None]
     for s in (2, 3):
         train("smfrl", "smoke", root=tmp_path / "c", seed=s, stop_after=2, **tiny)
     res_c = train_seeds("smfrl", "smoke", seeds=(2, 3), root=tmp_path / "c", **tiny)

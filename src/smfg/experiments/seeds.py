@@ -10,8 +10,8 @@ whose trainer is a proxy of that seed. A proxy's ``train_epoch`` waits at a barr
 every seed has arrived, one batched epoch runs (in one thread: the threads only write
 files), its state is written back into the seeds' trainers, and each proxy returns its
 seed's metrics, which the store writes and checkpoints as for a run alone. Finished seeds
-are loaded, not retrained. Seeds that cannot share a batch (checkpoints at different
-epochs, an algorithm without a batched form) train one by one, as ``train`` would.
+are loaded, not retrained; seeds that resume from the same epoch share a batch; a seed
+alone at its epoch, or of an algorithm without a batched form, trains as ``train`` would.
 """
 
 from __future__ import annotations
@@ -93,43 +93,24 @@ def train_seeds(
 ) -> list:
     """Train (or resume, or load) ``algo`` for each of ``seeds``, batched where possible.
 
-    Returns the store's RunResult of each seed, in order. ``progress(seed, epoch, row)``
-    is called after each seed's epoch is on disk.
+    Seeds whose runs resume from the same epoch (fresh runs: epoch 0) train as one batch;
+    a seed alone at its epoch trains by itself. Returns the store's RunResult of each seed,
+    in order. ``progress(seed, epoch, row)`` is called after each seed's epoch is on disk.
     """
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds = {seeds!r}: allowed a non-empty list of distinct integers")
     store = RunStore(root)
     specs = [run_spec(algo, profile, **{**overrides, "seed": s}) for s in seeds]
-    todo = [k for k, sp in enumerate(specs) if store.status(sp) != "done"]
     results: list = [None] * len(seeds)
-    if algo in BATCHED and len(todo) > 1:
-        tune_allocator()
-        members = [SMFRLTrainer(config_from_spec(specs[k])) for k in todo]
-        shared = _Shared(members)
-        errors: list[BaseException] = []
-
-        def run(i: int, k: int) -> None:
-            proxy = _SeedProxy(shared, i)
-            report = None
-            if progress is not None:
-                report = lambda epoch, row: progress(seeds[k], epoch, row)  # noqa: E731
-            try:
-                results[k] = store.run(
-                    specs[k], lambda spec: proxy, checkpoint_every=checkpoint_every, progress=report
-                )
-            except BaseException as e:
-                errors.append(e)
-                shared.barrier.abort()  # the others stop at their next epoch
-
-        threads = [threading.Thread(target=run, args=(i, k)) for i, k in enumerate(todo)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors and not isinstance(shared.error, SeedsOutOfStep):
-            raise shared.error or errors[0]
-        # seeds whose checkpoints could not share a batch finish one by one below
+    groups: dict[int, list[int]] = {}
+    for k, spec in enumerate(specs):
+        if store.status(spec) != "done":
+            groups.setdefault(store.checkpoint_epoch(spec), []).append(k)
+    for group in groups.values():
+        if algo in BATCHED and len(group) > 1:
+            _train_batch(store, specs, group, results, checkpoint_every, progress)
+    # seeds alone at their epoch, finished runs (loaded), and batches that could not form
     for k, s in enumerate(seeds):
         if results[k] is None or not results[k].done:
             report = None
@@ -138,6 +119,36 @@ def train_seeds(
             results[k] = train(algo, profile, root=root, checkpoint_every=checkpoint_every,
                                progress=report, **{**overrides, "seed": s})  # fmt: skip
     return results
+
+
+def _train_batch(store, specs, group, results, checkpoint_every, progress) -> None:
+    """Train the runs ``group`` (indices into ``specs``) as one batch, each in its thread."""
+    tune_allocator()
+    members = [SMFRLTrainer(config_from_spec(specs[k])) for k in group]
+    shared = _Shared(members)
+    errors: list[BaseException] = []
+
+    def run(i: int, k: int) -> None:
+        proxy = _SeedProxy(shared, i)
+        report = None
+        if progress is not None:
+            seed = specs[k]["seed"]
+            report = lambda epoch, row: progress(seed, epoch, row)  # noqa: E731
+        try:
+            results[k] = store.run(
+                specs[k], lambda spec: proxy, checkpoint_every=checkpoint_every, progress=report
+            )
+        except BaseException as e:
+            errors.append(e)
+            shared.barrier.abort()  # the others stop at their next epoch
+
+    threads = [threading.Thread(target=run, args=(i, k)) for i, k in enumerate(group)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors and not isinstance(shared.error, SeedsOutOfStep):
+        raise shared.error or errors[0]
 
 
 __all__ = ["train_seeds", "BATCHED"]

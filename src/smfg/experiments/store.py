@@ -399,6 +399,12 @@ class RunStore:
             return Path(spec_or_dir)
         return self.run_dir(spec_or_dir)
 
+    def checkpoint_epoch(self, spec: Mapping[str, Any] | Any) -> int:
+        """The epoch of the run's newest checkpoint (0 without one): where a resume starts,
+        unless that checkpoint turns out to be corrupt."""
+        found = _checkpoints(self.run_dir(spec))
+        return found[-1][0] if found else 0
+
     def status(self, spec: Mapping[str, Any] | Any) -> Status:
         """'done' (DONE written), 'partial' (directory without DONE) or 'new'."""
         return _status(self.run_dir(spec))
