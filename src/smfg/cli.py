@@ -213,6 +213,10 @@ def _bench(args: argparse.Namespace) -> int:
             print(f"wrote {out} and {out.with_suffix('.md')}")
         print(table)
         return 0
+    if args.training and args.algo is not None:
+        res = bench.bench_algorithm(args.algo, args.households, args.variant)
+        print(json.dumps(res) if args.json else bench._algorithm_row(res))
+        return 0
     if args.training:
         res = bench.bench_training(args.households, args.variant)
         print(json.dumps(res) if args.json else bench._training_row(res))
@@ -358,6 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", default="cpu")
     b.add_argument("--reference", action="store_true", help="time the Python-loop reference")
     b.add_argument("--training", action="store_true", help="seconds per SMFRL epoch")
+    b.add_argument(
+        "--algo",
+        default=None,
+        help="with --training: any registered algorithm, timed by the same code",
+    )
     b.add_argument(
         "--tune-malloc", action="store_true",
         help="keep freed large blocks in glibc's heap (smfg.runtime.tune_allocator)",

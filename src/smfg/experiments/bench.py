@@ -185,6 +185,96 @@ def bench_training(
     }
 
 
+#: The algorithms of ``make bench``'s epoch table, SMFRL first (the baselines of Table 2).
+BENCH_ALGORITHMS = ("smfrl", "rule_based", "ddpg", "iddpg", "maddpg", "mfmarl", "ppo")
+
+
+def bench_algorithm(
+    algo: str,
+    n_households: int = 100,
+    variant: str = "taxai",
+    epochs: int = 3,
+    threads: int | None = 1,
+) -> dict:
+    """Seconds per epoch of any registered algorithm with its paper profile (300 steps; the
+    DDPG family 100 + 100 updates of batch 128; PPO 4 passes of 4 minibatches in its joint
+    phase, the planner learning; 10 evaluation episodes capped at 300 steps), so that every
+    algorithm is timed by the same code, in one ``make bench`` run."""
+    from smfg.experiments.train import ALGORITHMS, check_algo
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    tune_allocator()  # as smfg.experiments.train.train does
+    build, trainer_cls, _ = ALGORITHMS[check_algo(algo)]
+    over = {"eval_steps": 300}
+    if algo == "ppo":  # time the joint phase: households and planner both acting and learning
+        over.update(household_epochs=0, planner_freeze_epochs=0)
+    tr = trainer_cls(build("paper", variant=variant, n_households=n_households, **over))
+    times = []
+    for _ in range(epochs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        m = tr.train_epoch()
+        times.append((time.perf_counter() - t0, m["train_s"], m["eval_s"],
+                      time.process_time() - c0))  # fmt: skip
+    steady = times[1:] or times  # the first epoch pays for lazy initialisation
+    mean = [sum(x[i] for x in steady) / len(steady) for i in range(4)]
+    return {
+        "kind": "algo-epoch",
+        "algo": algo,
+        "variant": variant,
+        "n_households": n_households,
+        "threads": torch.get_num_threads(),
+        "epochs_timed": len(steady),
+        "epoch_s": mean[0],
+        "train_s": mean[1],
+        "eval_s": mean[2],
+        "epoch_cpu_s": mean[3],
+        "load_average_1min": os.getloadavg()[0],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+
+
+def bench_algorithms(sizes=(100, 1000), algorithms=BENCH_ALGORITHMS, progress=print) -> list:
+    """:func:`bench_algorithm` for each algorithm and N, each in its own process."""
+    rows = []
+    for algo in algorithms:
+        for n in sizes:
+            res = _run_child(["--training", "--algo", algo, "--households", str(n)])
+            rows.append(res)
+            progress(_algorithm_row(res))
+    return rows
+
+
+def _algorithm_row(r: dict) -> str:
+    return (
+        f"{r['algo']:>10s} epoch {r['variant']} N={r['n_households']:>5d}: {r['epoch_s']:.2f} s "
+        f"(train {r['train_s']:.2f} + eval {r['eval_s']:.2f}; CPU {r['epoch_cpu_s']:.2f} s; "
+        f"load {r['load_average_1min']:.1f}), peak RSS {r['peak_rss_mb']:.0f} MB"
+    )
+
+
+def format_algorithms(rows: list) -> str:
+    """Markdown: seconds per epoch of each algorithm at each N, beside SMFRL's."""
+    sizes = sorted({r["n_households"] for r in rows})
+    by = {(r["algo"], r["n_households"]): r for r in rows}
+    head = "| algorithm | " + " | ".join(
+        f"N={n:,} s/epoch (train + eval) | CPU s | x SMFRL" for n in sizes
+    )
+    lines = [head + " |", "|---" + "|---:|---:|---:" * len(sizes) + "|"]
+    for algo in dict.fromkeys(r["algo"] for r in rows):
+        cells = []
+        for n in sizes:
+            r, ref = by.get((algo, n)), by.get(("smfrl", n))
+            if r is None:
+                cells.append("n/a | n/a | n/a")
+                continue
+            ratio = f"{r['epoch_s'] / ref['epoch_s']:.2f}" if ref else "n/a"
+            cells.append(f"{r['epoch_s']:.2f} ({r['train_s']:.2f} + {r['eval_s']:.2f}) | "
+                         f"{r['epoch_cpu_s']:.2f} | {ratio}")  # fmt: skip
+        lines.append(f"| {algo} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _run_child(args: list[str]) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "smfg", "bench", *args, "--json"],
@@ -240,6 +330,7 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
         },
         "results": results,
         "training": training,
+        "algorithms": bench_algorithms(progress=progress),
     }
 
 
@@ -296,4 +387,6 @@ def format_table(report: dict) -> str:
                 f"{r['target_epoch_s']} | {speedup} | "
                 f"{r['replay_mb']:.0f} ({r['replay_capacity_steps']:,}) | {r['peak_rss_mb']:.0f} |"
             )
+    if report.get("algorithms"):
+        lines += ["", format_algorithms(report["algorithms"])]
     return "\n".join(lines)
