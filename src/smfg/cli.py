@@ -213,6 +213,11 @@ def _bench(args: argparse.Namespace) -> int:
             print(f"wrote {out} and {out.with_suffix('.md')}")
         print(table)
         return 0
+    if args.seeds_batch:
+        res = bench.bench_seeds(args.households, args.seeds_batch, args.variant,
+                                threads=args.threads)  # fmt: skip
+        print(json.dumps(res) if args.json else bench._seeds_row(res))
+        return 0
     if args.training and args.algo is not None:
         res = bench.bench_algorithm(args.algo, args.households, args.variant)
         print(json.dumps(res) if args.json else bench._algorithm_row(res))
@@ -229,6 +234,18 @@ def _bench(args: argparse.Namespace) -> int:
             device=args.device, tuned_malloc=args.tune_malloc,
         )  # fmt: skip
     print(json.dumps(res) if args.json else bench._row(res))
+    return 0
+
+
+def _certify(args: argparse.Namespace) -> int:
+    from smfg.experiments.certify_run import certify_run, format_report
+
+    res = certify_run(
+        args.run_dir, cache=not args.no_cache, burn_in=args.burn_in, na=args.grid,
+        ne=args.abilities, grid_points=args.leader_grid, leader=args.leader_grid > 0,
+        progress=None if args.json else (lambda line: print(line, flush=True)),
+    )  # fmt: skip
+    print(json.dumps(res) if args.json else format_report(res))
     return 0
 
 
@@ -371,10 +388,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--tune-malloc", action="store_true",
         help="keep freed large blocks in glibc's heap (smfg.runtime.tune_allocator)",
     )  # fmt: skip
+    b.add_argument(
+        "--seeds-batch",
+        type=int,
+        default=None,
+        help="epoch time of this many SMFRL seeds as one batch against one seed",
+    )
+    b.add_argument("--threads", type=int, default=1, help="torch threads (with --seeds-batch)")
     b.add_argument("--all", action="store_true", help="the full matrix of make bench")
     b.add_argument("--out", default=None, help="with --all: write the JSON report here")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_bench)
+
+    c = sub.add_parser(
+        "certify", help="exploitability and leader's gap of a trained clearing run (SPEC 12)"
+    )
+    c.add_argument("run_dir", help="a finished run directory of `smfg train` (clearing)")
+    c.add_argument("--burn-in", type=int, default=100, help="years before the averaging window")
+    c.add_argument("--grid", type=int, default=500, help="asset grid points")
+    c.add_argument("--abilities", type=int, default=7, help="ability states (Rouwenhorst)")
+    c.add_argument("--leader-grid", type=int, default=3,
+                   help="values of each of tau, xi, g in the leader's grid (0: none)")  # fmt: skip
+    c.add_argument("--no-cache", action="store_true", help="recompute even if certified before")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=_certify)
     return p
 
 

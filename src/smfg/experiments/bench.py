@@ -185,6 +185,53 @@ def bench_training(
     }
 
 
+def bench_seeds(
+    n_households: int = 100, k: int = 5, variant: str = "taxai", epochs: int = 2, threads: int = 1
+) -> dict:
+    """Seconds per epoch of K seeds trained as one batch (smfg.algos.seeds) against one seed
+    alone, quick profile, BC start, in the same process: K seeds one after the other cost K
+    times one seed; the target for the batch is at most 2 times one seed."""
+    from smfg.algos.seeds import BatchedSMFRL
+    from smfg.algos.smfrl import SMFRLTrainer, smfrl_config
+
+    torch.set_num_threads(threads)
+    tune_allocator()
+    cfg = smfrl_config("quick", variant=variant, n_households=n_households, bc=True)
+
+    def per_epoch(trainer) -> tuple[float, float]:
+        trainer.train_epoch()  # lazy initialisation
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(epochs):
+            trainer.train_epoch()
+        return (time.perf_counter() - t0) / epochs, (time.process_time() - c0) / epochs
+
+    one, one_cpu = per_epoch(SMFRLTrainer(cfg))
+    batch, batch_cpu = per_epoch(BatchedSMFRL(cfg, list(range(k))))
+    return {
+        "kind": "smfrl-seeds",
+        "variant": variant,
+        "n_households": n_households,
+        "seeds": k,
+        "threads": threads,
+        "one_seed_epoch_s": one,
+        "batch_epoch_s": batch,
+        "ratio_to_one_seed": batch / one,
+        "one_seed_epoch_cpu_s": one_cpu,
+        "batch_epoch_cpu_s": batch_cpu,
+        "load_average_1min": os.getloadavg()[0],
+        "target_ratio": 2.0,
+    }
+
+
+def _seeds_row(r: dict) -> str:
+    return (
+        f"smfrl {r['seeds']} seeds batched, {r['variant']} N={r['n_households']}, "
+        f"{r['threads']} thread(s): {r['batch_epoch_s']:.2f} s per epoch against "
+        f"{r['one_seed_epoch_s']:.2f} s for one seed alone (x{r['ratio_to_one_seed']:.2f}; "
+        f"{r['seeds']} one after the other: x{r['seeds']})"
+    )
+
+
 #: The algorithms of ``make bench``'s epoch table, SMFRL first (the baselines of Table 2).
 BENCH_ALGORITHMS = ("smfrl", "rule_based", "ddpg", "iddpg", "maddpg", "mfmarl", "ppo")
 
@@ -316,6 +363,11 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
         res = _run_child(["--training", "--households", str(n)])
         training.append(res)
         progress(_training_row(res))
+    seeds = []
+    for threads in (1, 2):
+        res = _run_child(["--seeds-batch", "5", "--households", "100", "--threads", str(threads)])
+        seeds.append(res)
+        progress(_seeds_row(res))
     return {
         "machine": {
             "platform": platform.platform(),
@@ -330,6 +382,7 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
         },
         "results": results,
         "training": training,
+        "seeds": seeds,
         "algorithms": bench_algorithms(progress=progress),
     }
 
@@ -387,6 +440,8 @@ def format_table(report: dict) -> str:
                 f"{r['target_epoch_s']} | {speedup} | "
                 f"{r['replay_mb']:.0f} ({r['replay_capacity_steps']:,}) | {r['peak_rss_mb']:.0f} |"
             )
+    if report.get("seeds"):
+        lines += ["", *(f"- {_seeds_row(r)}" for r in report["seeds"])]
     if report.get("algorithms"):
         lines += ["", format_algorithms(report["algorithms"])]
     return "\n".join(lines)
