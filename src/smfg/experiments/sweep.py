@@ -288,24 +288,23 @@ def _cached_summary(store: RunStore, spec: Mapping[str, Any]) -> dict:
 
 
 def dask_client(scheduler: str | None = None, local_workers: int | None = None):
-    """A ``distributed.Client``: of the scheduler at ``scheduler`` ('tcp://HOST:PORT'), or of a
-    new ``LocalCluster`` of ``local_workers`` processes of one thread each (closed with the
-    client). ImportError naming ``pip install .[dask]`` when Dask is not installed."""
+    """(client, cluster): a ``distributed.Client`` of the scheduler at ``scheduler``
+    ('tcp://HOST:PORT') and None, or of a new ``LocalCluster`` of ``local_workers`` processes
+    of one thread each and that cluster; close both when done. ImportError naming
+    ``pip install .[dask]`` when Dask is not installed."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise ImportError(DASK_MISSING) from None
     if scheduler:
-        return Client(scheduler)
+        return Client(scheduler), None
     n = int(local_workers or 0)
     if n < 1:
         raise ValueError(f"local_workers = {local_workers!r}: allowed an integer >= 1")
     cluster = LocalCluster(
         n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
     )
-    client = Client(cluster)
-    client._smfg_cluster = cluster  # closed with the client by sweep()
-    return client
+    return Client(cluster), cluster
 
 
 def _cores() -> int:
@@ -323,10 +322,12 @@ def _run_inprocess(jobs, root, checkpoint_every, retries, on_done: Done) -> None
     for i, spec in jobs:
         for attempt in range(retries + 1):
             try:
-                on_done(i, run_one(spec, root, checkpoint_every, threads=None), None, False)
-                break
+                summary = run_one(spec, root, checkpoint_every, threads=None)
             except Exception as e:  # any failure of a run is reported
                 on_done(i, None, _error(e), attempt < retries)
+                continue
+            on_done(i, summary, None, False)
+            break
 
 
 def _run_pool(jobs, root, checkpoint_every, retries, workers, on_done: Done) -> None:
@@ -346,13 +347,15 @@ def _run_pool(jobs, root, checkpoint_every, retries, workers, on_done: Done) -> 
             for fut in as_completed(futures):
                 i, spec = futures[fut]
                 try:
-                    on_done(i, fut.result(), None, False)
+                    summary = fut.result()
                 except Exception as e:  # the run failed, or its worker died
                     attempts[i] += 1
                     retry = attempts[i] <= retries
                     if retry:
                         pending.append((i, spec))
                     on_done(i, None, _error(e), retry)
+                    continue
+                on_done(i, summary, None, False)
 
 
 def _run_dask(jobs, root, checkpoint_every, retries, client, on_done: Done) -> None:
@@ -370,9 +373,11 @@ def _run_dask(jobs, root, checkpoint_every, retries, client, on_done: Done) -> N
         index[fut] = i
     for fut in dask_as_completed(list(index)):
         try:
-            on_done(index[fut], fut.result(), None, False)
+            summary = fut.result()
         except Exception as e:  # KilledWorker, the run's own error
             on_done(index[fut], None, _error(e), False)
+            continue
+        on_done(index[fut], summary, None, False)
 
 
 def _error(e: BaseException) -> str:
@@ -497,12 +502,13 @@ def sweep(
     if jobs:
         if client is not None or scheduler or local_workers:
             own = client is None
-            client = client if client is not None else dask_client(scheduler, local_workers)
+            cluster = None
+            if own:
+                client, cluster = dask_client(scheduler, local_workers)
             try:
                 _run_dask(jobs, str(root), checkpoint_every, retries, client, on_done)
             finally:
                 if own:
-                    cluster = getattr(client, "_smfg_cluster", None)
                     client.close()
                     if cluster is not None:
                         cluster.close()
