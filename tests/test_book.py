@@ -209,8 +209,8 @@ def test_tables_show_ours_beside_the_paper(built_book: Path):
 @pytest.mark.slow
 def test_no_notebook_runs_away_at_smoke(built_book: Path):
     # a guard against a page that trains at another profile than it was given, not a
-    # benchmark: wall time on shared cores varies fourfold (on an idle machine every page
-    # takes well under a minute at smoke)
+    # benchmark: wall time on shared cores varies fourfold (with the machine shared by four
+    # sessions the slowest page, Figure 2 with every baseline to train, took three minutes)
     timings = json.loads((built_book.parents[1] / "timings.json").read_text())
     slow = {k: v for k, v in timings.items() if v > 600}
     assert not slow, f"notebooks slower than 10 minutes at the smoke profile: {slow}"
