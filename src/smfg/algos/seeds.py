@@ -156,7 +156,8 @@ class BatchedSMFRL:
                            leader_reward=cfg.leader_reward)  # fmt: skip
         self.eval_env = SMFGEnv(self.params, N, n_envs=K * cfg.eval_episodes, seed=seeds,
                                 dtype=cfg.dtype, leader_reward=cfg.leader_reward)  # fmt: skip
-        self.modules = {n: getattr(m0.nets, n) for n in NETS}  # the architecture of the stacked forwards
+        # the modules give the stacked forwards their architecture
+        self.modules = {n: getattr(m0.nets, n) for n in NETS}
         self.gather()
 
     # --- members <-> batch -------------------------------------------------------------
