@@ -279,3 +279,57 @@ def test_stationary_equilibrium_without_government_and_inelastic_labour():
         assert eq.r == pytest.approx(p.alpha * Y / eq.K - p.delta, abs=1e-12)
         rates.append(eq.r)
     assert abs(rates[0] - rates[1]) < 1e-4, rates
+
+
+# --- the leader's gap and the command line --------------------------------------------------
+
+
+@pytest.mark.slow
+def test_leader_gap_ranks_grid_points_with_best_responding_households():
+    """Two E6 points at N = 20 for 60 years: the free market's return (capital growth) beats
+    the top income tax's, whose transfers crowd out saving; a policy whose lump-sum tax
+    exceeds the least able household's pay is infeasible; the gap is best minus learned."""
+    from smfg.certify import leader_gap
+
+    low, high = CLEARING.action_low, CLEARING.action_high
+    grid = [(0.2 * low, 0.05 * low, 0.3 * low), (0.2 * high, 0.05 * low, 0.3 * low),
+            (0.2 * low, 0.05 * low, 0.3 * high)]  # fmt: skip
+    res = leader_gap(CLEARING, learned_return=-5.0, n_households=20, seed=0, steps=60,
+                     grid=grid, na=60, ne=3)  # fmt: skip
+    free, taxed, spend = res["rows"]
+    assert free["feasible"] and taxed["feasible"] and not spend["feasible"]
+    assert "larger than its pay" in spend["reason"]
+    assert free["equilibrium"]["r"] < taxed["equilibrium"]["r"] < 1 / CLEARING.beta - 1
+    assert free["leader_return"] > taxed["leader_return"]
+    assert res["best"]["policy"] == free["policy"]
+    assert res["gap"] == pytest.approx(free["leader_return"] + 5.0)
+
+
+def test_certify_refuses_taxai():
+    from smfg.experiments.certify_run import certify_policies
+
+    with pytest.raises(ValueError, match="defined for 'clearing'"):
+        certify_policies(economy_params("taxai"), FreeMarket(), FixedShares(0.5, 0.5), 10)
+
+
+def test_cli_certify_reports_and_caches_a_run(tmp_path, capsys):
+    import json
+
+    from smfg.cli import main
+    from smfg.experiments.train import train
+
+    res = train("smfrl", "smoke", root=tmp_path, variant="clearing", n_households=10, seed=0)
+    args = ["certify", str(res.run_dir), "--grid", "80", "--abilities", "3", "--burn-in", "100",
+            "--leader-grid", "0", "--json"]  # fmt: skip
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["config"]["variant"] == "clearing" and out["config"]["n_households"] == 10
+    fol = out["followers"]
+    assert fol["n_states"] == 10 * (out["episode"]["years"] - 100)
+    assert 0.0 <= fol["loss_median_pct"] < 100.0 and fol["cev_median_pct"] >= 0.0
+    assert "leader" not in out
+    cached = list(res.run_dir.glob("certify-*.json"))
+    assert len(cached) == 1
+    assert main(args) == 0  # read back from the run directory
+    assert json.loads(capsys.readouterr().out) == out
+    assert main(["certify", str(tmp_path / "nope")]) == 2

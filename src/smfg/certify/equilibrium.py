@@ -235,17 +235,21 @@ def stationary_equilibrium(
     r_guess: float | None = None,
     tol: float = 1e-8,
     max_evals: int = 60,
+    hh_tol: float = 1e-10,
 ) -> StationaryEquilibrium:
     """Solve for the stationary equilibrium interest rate of `clearing` (E20-E25).
 
     ``fiscal``: the government's policy (default: none at all, ``Fiscal()``);
     ``labour``: a fixed work share (inelastic labour) or None. ``r_bracket`` defaults to
-    (-delta + 1e-4, 1/beta - 1 - 1e-8): below ``1/beta - 1`` the households' assets stay
-    bounded; the capital-market excess ``A - K - B`` rises with ``r`` from negative to positive
-    in that interval. Stops when the relative excess is below ``tol`` (the households' own
-    tolerance, 1e-10 on consumption, makes the excess a deterministic function of ``r`` only
-    to about 1e-9) or the bracket is narrower than 1e-14. ``r_guess``: start from a
-    bracket found by stepping out from this rate (fewer costly evaluations near the ends).
+    (-delta + 1e-4, 1/beta - 1 - 1e-8) without taxes (below ``1/beta - 1`` the households'
+    assets stay bounded; the capital-market excess ``A - K - B`` rises with ``r`` from
+    negative to positive in that interval), and to (-delta + 1e-4, 3) with income or asset
+    taxes, which let the pre-tax rate exceed it. ``r_guess``: start from a bracket found by
+    stepping out from this rate (fewer costly evaluations near the ends). Stops when the
+    relative excess is below ``tol`` or the bracket is narrower than 1e-14; the households'
+    tolerance ``hh_tol`` (relative change of consumption in an EGM step) makes the excess a
+    deterministic function of ``r`` only to about 10 times that. The transfer is solved to
+    ``tol * 1e-3`` (at most 1e-11) of output.
     """
     t0 = time.perf_counter()
     fiscal = Fiscal() if fiscal is None else fiscal
@@ -253,12 +257,15 @@ def stationary_equilibrium(
     ab = ability_grid(params, ne) if ability is None else ability
     ag = AssetGrid(na, a_max)
     alpha, delta, A_tfp = params.alpha, params.delta, params.A
-    lo, hi = r_bracket or (-delta + 1e-4, 1.0 / params.beta - 1.0 - 1e-8)
+    # Households' assets stay bounded while their return after taxes is below 1/beta - 1;
+    # income and asset taxes let the pre-tax rate go above it
+    taxed = fiscal.tau > 0 or fiscal.tau_a > 0
+    lo, hi = r_bracket or (-delta + 1e-4, 3.0 if taxed else 1.0 / params.beta - 1.0 - 1e-8)
     state: dict = {"sol": None, "mu": None, "tr": 0.0}
     history: list = []
 
     def at_transfer(r, W, k, tr):
-        kw = {"init": state["sol"], "value": False} if timing == "known" else {}
+        kw = {"init": state["sol"], "value": False, "tol": hh_tol} if timing == "known" else {}
         sol = solve(hh, fiscal, Prices(r, W, tr), ag, ab, timing, **kw)
         mu = invariant_distribution(sol, state["mu"])
         state.update(sol=sol, mu=mu)
@@ -266,7 +273,14 @@ def stationary_equilibrium(
         Y = A_tfp * k**alpha * agg["L"]
         return agg["taxes"] - fiscal.g * Y - r * params.b * Y - tr, agg, Y
 
+    memo: dict[float, tuple] = {}
+
     def excess(r: float):
+        if r not in memo:  # the bracket search and Brent's method share evaluations
+            memo[r] = _excess(r)
+        return memo[r]
+
+    def _excess(r: float):
         k = (alpha * A_tfp / (r + delta)) ** (1.0 / (1.0 - alpha))
         W = (1.0 - alpha) * A_tfp * k**alpha
         # the transfer that the households' taxes pay (E23): a fixed point in tr, nearly
@@ -275,7 +289,7 @@ def stationary_equilibrium(
         g0, agg, Y = at_transfer(r, W, k, tr0)
         tr, g = tr0, g0
         for _ in range(50):
-            if abs(g) <= 1e-12 * max(1.0, Y):
+            if abs(g) <= min(1e-11, 1e-3 * tol) * max(1.0, Y):
                 break
             tr_next = tr + g if tr == tr0 or g == g0 else tr - g * (tr - tr0) / (g - g0)
             tr0, g0 = tr, g
@@ -302,7 +316,7 @@ def stationary_equilibrium(
     r, res, best_f, evals = _brent(excess, lo, hi, tol, max_evals)
     best = res
     if history[-1][0] != r:  # the stored solution belongs to the last evaluation
-        _, best = excess(r)
+        _, best = _excess(r)
     sol, mu = state["sol"], state["mu"]
     return StationaryEquilibrium(
         r=best["r"], W=best["W"], tr=best["tr"], K=best["K"], L=best["L"], Y=best["Y"],

@@ -652,9 +652,13 @@ def solve_known(
     """
     _check_inputs(hh, prices, ability, fiscal)
     t0 = time.perf_counter()
-    if init is not None and init.Va is not None:
-        Va = init.Va
-        warm = init.info.get("warm")
+    if init is not None and init.info.get("warm") is not None:
+        # the iteration's own last step (the final exact step is another operator, whose
+        # marginal value differs by the interpolation error: no warm start from it)
+        warm = init.info["warm"]
+        Va = warm["Va"]
+    elif init is not None and init.Va is not None:
+        Va, warm = init.Va, None
     else:
         Va = _initial_marginal_value(hh, fiscal, prices, agrid, ability)
         warm = None

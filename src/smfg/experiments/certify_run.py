@@ -1,0 +1,200 @@
+"""Certification of trained runs and fixed policies (SPEC 12), with the run store.
+
+:func:`certify_run` loads a finished run's policies, simulates the population they generate
+(noiseless, the run's own households and shocks), and reports :mod:`smfg.certify`'s figures:
+the followers' exploitability (consumption-equivalent gain of the best response) and the
+leader's gap to the best point of an E6 grid with households best-responding. The result is
+cached in the run directory as ``certify-<hash>.json`` (hash of the settings and the code
+version), so a book page re-executes in seconds. :func:`certify_policies` does the same for
+any pair of policies (the fixed baselines), without a cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from smfg.certify import (
+    Fiscal,
+    certify_followers,
+    e6_grid,
+    leader_gap,
+    rule_from_policy,
+    simulate,
+)
+from smfg.config import EconomyParams, economy_params
+from smfg.experiments.learned import learned_policy
+from smfg.experiments.store import CODE_VERSION, RunStore, atomic_write_text
+
+#: The settings of a certification and their defaults.
+DEFAULTS = {
+    "burn_in": 100,
+    "na": 500,
+    "ne": 7,
+    "grid_points": 3,
+    "grid_na": 100,
+    "leader": True,
+}
+
+
+def _settings(**kw) -> dict:
+    unknown = set(kw) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"certify settings {sorted(unknown)}: allowed {sorted(DEFAULTS)}")
+    out = {**DEFAULTS, **kw}
+    for k in ("burn_in", "na", "ne", "grid_points", "grid_na"):
+        if not isinstance(out[k], int) or out[k] < (0 if k in ("burn_in", "grid_points") else 3):
+            raise ValueError(f"certify setting {k} = {out[k]!r}: allowed a larger integer")
+    return out
+
+
+def certify_policies(
+    params: EconomyParams,
+    gov_policy,
+    household_policy,
+    n_households: int,
+    seed: int = 0,
+    leader_reward: str = "gdp",
+    progress: Callable[[str], None] | None = None,
+    **settings,
+) -> dict:
+    """Exploitability of ``household_policy`` and the gap of ``gov_policy`` (SPEC 12).
+
+    The followers' rule is ``household_policy`` acting on each grid state with the window's
+    mean raw leader action (or none, for a government that sends a GovAction).
+    """
+    st = _settings(**settings)
+    if params.variant != "clearing":
+        raise ValueError(
+            f"variant = {params.variant!r}: certification is defined for 'clearing' (SPEC 12); "
+            "'taxai' has no market prices to take as given"
+        )
+    say = progress or (lambda _msg: None)
+    t0 = time.perf_counter()
+    pop = simulate(params, gov_policy, household_policy, n_households, seed,
+                   leader_reward=leader_reward)  # fmt: skip
+    say(f"simulated {pop.steps} years ({','.join(pop.termination)}), leader return "
+        f"{pop.leader_return:.4g}")  # fmt: skip
+    expl, env = certify_followers(
+        params, pop, lambda g: rule_from_policy(household_policy, g), burn_in=st["burn_in"],
+        na=st["na"], ne=st["ne"], seed=seed,
+    )  # fmt: skip
+    fol = expl.summary()
+    say(f"followers: median CEV {fol['cev_median_pct']:.4g}%, mean {fol['cev_mean_pct']:.4g}%")
+    sl = slice(env.window[0], env.window[1])
+    out = {
+        "n_households": n_households,
+        "seed": seed,
+        "episode": {
+            "years": pop.steps,
+            "termination": ",".join(pop.termination),
+            "leader_return": pop.leader_return,
+            "r": float(pop.r[sl].mean()),
+            "K_over_Y": float((pop.K[sl] / pop.Y[sl]).mean()),
+            "Y_per_household": float(pop.Y[sl].mean() / n_households),
+        },
+        "followers": fol,
+        "settings": st,
+    }
+    if st["leader"] and st["grid_points"] > 0:
+        learned_mean = Fiscal(**{**env.fiscal.__dict__})
+        gap = leader_gap(params, pop.leader_return, n_households, seed,
+                         leader_reward=leader_reward,
+                         grid=e6_grid(params, st["grid_points"]),
+                         extra={"window mean of this leader": learned_mean},
+                         progress=say, na=st["grid_na"], ne=st["ne"])  # fmt: skip
+        out["leader"] = gap
+        say(f"leader: gap {gap['gap']:.4g} to {gap['best']['policy']}")
+    out["seconds"] = time.perf_counter() - t0
+    return _jsonable(out)
+
+
+def certify_run(
+    run_dir: str | Path,
+    cache: bool = True,
+    progress: Callable[[str], None] | None = None,
+    **settings,
+) -> dict:
+    """Certify a finished run of the run store (see the module docstring). The result is
+    read from the run directory when the same settings were certified by the same code."""
+    run_dir = Path(run_dir)
+    st = _settings(**settings)
+    state = RunStore(run_dir.parent).load_policy(run_dir)
+    cfg = state["config"]
+    key = json.dumps({"settings": st, "code": CODE_VERSION, "run": run_dir.name}, sort_keys=True)
+    path = run_dir / f"certify-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+    if cache and path.exists():
+        return json.loads(path.read_text())
+    params = economy_params(cfg["variant"], **cfg.get("economy", {}))
+    learned = learned_policy(state, noise_std=0.0, seed=int(cfg["seed"]))
+    out = certify_policies(params, learned.leader, learned.followers, int(cfg["n_households"]),
+                           int(cfg["seed"]), cfg.get("leader_reward", "gdp"), progress,
+                           **st)  # fmt: skip
+    out = {"run_dir": str(run_dir), "algo": state.get("algo", "smfrl"),
+           "config": {k: cfg.get(k) for k in ("variant", "n_households", "seed", "bc", "epochs")},
+           **out}  # fmt: skip
+    atomic_write_text(path, json.dumps(out, indent=1) + "\n")
+    return out
+
+
+def _jsonable(x):
+    """numpy scalars to Python numbers, recursively (inf stays a float)."""
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def _pct(x: float) -> str:
+    return "inf" if math.isinf(x) else f"{x:.4g}%"
+
+
+def format_report(res: dict) -> str:
+    """A readable report of :func:`certify_run` or :func:`certify_policies`."""
+    ep, fol = res["episode"], res["followers"]
+    lines = []
+    if "run_dir" in res:
+        c = res["config"]
+        lines.append(f"run {res['run_dir']} ({res['algo']}, {c['variant']}, N={c['n_households']}, "
+                     f"seed {c['seed']}, bc={c['bc']}, {c['epochs']} epochs)")  # fmt: skip
+    lines += [
+        f"episode: {ep['years']} years ({ep['termination']}), leader return "
+        f"{ep['leader_return']:.4g}; window means r={ep['r']:.4g}, K/Y={ep['K_over_Y']:.4g}, "
+        f"Y/N={ep['Y_per_household']:.4g}",
+        "followers (consumption-equivalent gain of the exact best response, env timing, at the "
+        "window's prices):",
+        f"  mean {_pct(fol['cev_mean_pct'])} (finite values {_pct(fol['cev_mean_finite_pct'])}, "
+        f"share infinite {fol['share_infinite']:.3g}), median {_pct(fol['cev_median_pct'])}, "
+        f"p10-p90 {_pct(fol['cev_p10_pct'])} to {_pct(fol['cev_p90_pct'])}",
+        f"  as a loss of the best response's consumption: mean {_pct(fol['loss_mean_pct'])}, "
+        f"median {_pct(fol['loss_median_pct'])}",
+        f"  prices r={fol['r']:.4g}, W={fol['W']:.4g}, tr={fol['tr']:.4g}; window "
+        f"{fol['window']}, capital drift {fol['capital_drift']:+.3g}; grid {fol['grid']}, "
+        f"best response in {fol['best_response_seconds']:.1f} s",
+    ]
+    if "leader" in res:
+        g = res["leader"]
+        lines.append(
+            f"leader: return {g['learned_return']:.4g}; best E6 grid point {g['best']['policy']}"
+            f" with households best-responding: {g['best']['leader_return']:.4g}; gap "
+            f"{g['gap']:.4g}"
+        )
+        for row in g["rows"]:
+            eq = row.get("equilibrium") or {}
+            extra = (f" r={eq['r']:.4g} K/Y={eq['K_over_Y']:.4g}" if eq else
+                     f" ({row.get('reason', '')[:60]})")  # fmt: skip
+            lines.append(f"  {row['policy']:<36s} {row['leader_return']:>10.4g}{extra}")
+    lines.append(f"{res['seconds']:.0f} s")
+    return "\n".join(lines)
+
+
+__all__ = ["DEFAULTS", "certify_policies", "certify_run", "format_report"]
