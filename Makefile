@@ -48,8 +48,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format src tests scripts benchmarks
 	$(VENV)/bin/ruff check --fix src tests scripts benchmarks
 
+# two workers on the two cores (each test file stays on one worker); torch uses one thread
+# in each (tests/conftest.py)
 test: $(STAMP) $(MATHJAX) lint
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 system-deps:
 	bash scripts/system_deps.sh

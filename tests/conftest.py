@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -10,7 +12,8 @@ tune_allocator()  # as training does: the same numbers, faster
 
 @pytest.fixture(autouse=True)
 def _threads():
-    torch.set_num_threads(2)
+    # one thread in each of make test's two workers (pytest-xdist), two in a lone pytest
+    torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
 def make_state(variant: str, n_envs: int = 1, n_households: int = 7, seed: int = 0, **over):
