@@ -423,16 +423,20 @@ def cash_on_hand(fiscal: Fiscal, prices: Prices, a, y):
     return _budget(fiscal, prices, a, y, 0)[0]
 
 
-def _budget(fiscal: Fiscal, prices: Prices, a, y, order: int = 2):
+def _budget(fiscal: Fiscal, prices: Prices, a, y, order: int = 2, asset_tax=None):
     """Cash on hand (E20) and its derivatives at assets ``a`` and labour income ``y``.
 
     Returns (x, x_y, x_a, x_yy) with x_y = 1 - Tax'(i), x_a = 1 + r - r Tax'(i) - Tax_a'(a),
-    x_yy = -Tax''(i) (later ones None beyond ``order``); income i = y + r a.
+    x_yy = -Tax''(i) (later ones None beyond ``order``); income i = y + r a. ``asset_tax``:
+    (Tax_a(a), Tax_a'(a)) when already known (assets on the grid).
     """
     r = prices.r
     inc = y + r * a
     T, T1, T2 = _tax3(inc, fiscal.tau, fiscal.xi, order)
-    Ta, Ta1, _ = _tax3(a, fiscal.tau_a, fiscal.xi_a, min(order, 1))
+    if asset_tax is None:
+        Ta, Ta1, _ = _tax3(a, fiscal.tau_a, fiscal.xi_a, min(order, 1))
+    else:
+        Ta, Ta1 = asset_tax
     x = y + (1.0 + r) * a - T - Ta + prices.tr
     if order == 0:
         return x, None, None, None
@@ -539,17 +543,35 @@ def _endogenous_points(hh, fiscal, prices, c, a_next, weh, a0, f0, iters: int = 
 
 
 def _interp_cols(x_new: np.ndarray, xp: np.ndarray, fps: list[np.ndarray]) -> list[np.ndarray]:
-    """Linear interpolation per column j of increasing ``xp[:, j]`` (extrapolating linearly)
-    of each array in ``fps`` at the points ``x_new`` [m]: [m, ne] each."""
-    m, ne = len(x_new), xp.shape[1]
-    k = np.empty((m, ne), dtype=np.int64)
+    """Linear interpolation per column j of increasing ``xp[:, j]`` (extrapolating linearly
+    above the last point) of each array in ``fps`` at the points ``x_new`` [m]: [m, ne]."""
+    ne = xp.shape[1]
+    out = [np.empty((len(x_new), ne)) for _ in fps]
     for j in range(ne):
-        k[:, j] = np.searchsorted(xp[:, j], x_new)
-    k = np.clip(k - 1, 0, xp.shape[0] - 2)
-    cols = np.arange(ne)[None, :]
-    x0, x1 = xp[k, cols], xp[k + 1, cols]
-    w = (x_new[:, None] - x0) / (x1 - x0)
-    return [fp[k, cols] + w * (fp[k + 1, cols] - fp[k, cols]) for fp in fps]
+        x = xp[:, j]
+        above = x_new > x[-1]
+        for o, fp in zip(out, fps, strict=True):
+            y = fp[:, j]
+            o[:, j] = np.interp(x_new, x, y)
+            if above.any():
+                slope = (y[-1] - y[-2]) / (x[-1] - x[-2])
+                o[above, j] = y[-1] + slope * (x_new[above] - x[-1])
+    return out
+
+
+_ASSET_TAX_CACHE: dict = {}
+
+
+def _grid_asset_tax(fiscal: Fiscal, a: np.ndarray):
+    """(Tax_a, Tax_a') on the asset grid [na, 1], computed once per policy and grid."""
+    key = (fiscal.tau_a, fiscal.xi_a, a.size, float(a[-1]), float(a[1]))
+    hit = _ASSET_TAX_CACHE.get(key)
+    if hit is None:
+        if len(_ASSET_TAX_CACHE) > 64:
+            _ASSET_TAX_CACHE.clear()
+        Ta, Ta1, _ = _tax3(a[:, None], fiscal.tau_a, fiscal.xi_a, 1)
+        hit = _ASSET_TAX_CACHE[key] = (Ta, Ta1)
+    return hit
 
 
 def egm_step(
@@ -586,13 +608,13 @@ def egm_step(
         f, c = _hours_given_saving(hh, fiscal, prices, a[:, None], a_next, weh, f)
         x_a = _dx_da(fiscal, prices, a[:, None], weh * f)
     else:
-        x, _, x_a, _ = _budget(fiscal, prices, a[:, None], weh * f, 1)
+        x, _, x_a, _ = _budget(fiscal, prices, a[:, None], weh * f, 1, _grid_asset_tax(fiscal, a))
         c = (x - a_next) / tc
         if bound.any():
             ii, jj = np.nonzero(bound)
             fb, cb = _hours_given_saving(
                 hh, fiscal, prices, a[ii], a[0], weh[0, jj],
-                None if warm is None else warm["f"][ii, jj],
+                None if warm is None else warm["f"][ii, jj], iters=min(newton, 100),
             )  # fmt: skip
             f[ii, jj], c[ii, jj] = fb, cb
             x_a[ii, jj] = _dx_da(fiscal, prices, a[ii], weh[0, jj] * fb)
@@ -605,9 +627,9 @@ def _initial_marginal_value(hh, fiscal, prices, agrid, ability) -> np.ndarray:
     a = agrid.a[:, None]
     weh = _labour_wage(hh, prices, ability)[None, :]
     f = np.full_like(a * weh, 1 / 3 if hh.labour is None else hh.labour)
-    x = cash_on_hand(fiscal, prices, a, weh * f)
+    x, _, x_a, _ = _budget(fiscal, prices, a, weh * f, 1)
     c = np.maximum(x - a, 0.5 * x) / (1.0 + fiscal.tau_c)
-    return hh.u_c(c) / (1.0 + fiscal.tau_c) * _dx_da(fiscal, prices, a, weh * f)
+    return hh.u_c(c) / (1.0 + fiscal.tau_c) * x_a
 
 
 class InfeasibleError(ValueError):
@@ -649,6 +671,7 @@ def solve_known(
     Iterates EGM steps until consumption changes by less than ``tol`` (relative, sup norm).
     ``init``: a solution to start from (e.g. at nearby prices). ``value``: also compute the
     value function (policy evaluation), needed for welfare comparisons.
+    The iteration contracts at about beta per step, slowest for the richest households.
     """
     _check_inputs(hh, prices, ability, fiscal)
     t0 = time.perf_counter()

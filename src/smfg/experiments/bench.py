@@ -322,6 +322,53 @@ def format_algorithms(rows: list) -> str:
     return "\n".join(lines)
 
 
+def bench_household(na: int = 500, ne: int = 7, repeats: int = 3) -> dict:
+    """Seconds for the stationary household problem of `clearing` on ``na`` assets x ``ne``
+    abilities (free market, the calibration's wage, r = 3.5%): the endogenous grid method
+    (textbook timing; best of ``repeats``, wall and CPU), the environment-timing best
+    response (policy iteration, once), and the mean log10 Euler error."""
+    import numpy as np
+
+    from smfg import certify as C
+
+    p = economy_params("clearing")
+    hh, ab, grid = C.Household.from_params(p), C.ability_grid(p, ne), C.AssetGrid(na, 200.0)
+    fiscal = C.Fiscal.from_raw([p.action_low] * 5, p)  # the free market
+    prices = C.Prices(0.035, (1 - p.alpha) / (p.mean_ability * p.h_max / 3))
+    wall, cpu = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        sol = C.solve_known(hh, fiscal, prices, grid, ab, tol=1e-9, value=False)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    t0, c0 = time.perf_counter(), time.process_time()
+    env = C.solve_env(hh, fiscal, prices, grid, ab, init=sol)
+    env_wall, env_cpu = time.perf_counter() - t0, time.process_time() - c0
+    err = C.euler_errors(sol)
+    return {
+        "kind": "household",
+        "grid": [na, ne],
+        "egm_s": min(wall),
+        "egm_cpu_s": min(cpu),
+        "egm_iterations": sol.iterations,
+        "env_s": env_wall,
+        "env_cpu_s": env_cpu,
+        "env_iterations": env.iterations,
+        "euler_error_mean_log10": float(np.nanmean(err)),
+        "load_average": list(os.getloadavg()),
+    }
+
+
+def _household_row(r: dict) -> str:
+    na, ne = r["grid"]
+    return (
+        f"household problem {na} x {ne}: EGM {r['egm_s']:.3f} s (CPU {r['egm_cpu_s']:.3f} s, "
+        f"{r['egm_iterations']} steps), environment-timing best response {r['env_s']:.2f} s "
+        f"(CPU {r['env_cpu_s']:.2f} s), mean log10 Euler error "
+        f"{r['euler_error_mean_log10']:.2f}; load average {r['load_average'][0]:.1f}"
+    )
+
+
 def _run_child(args: list[str]) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "smfg", "bench", *args, "--json"],
@@ -384,7 +431,13 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
         "training": training,
         "seeds": seeds,
         "algorithms": bench_algorithms(progress=progress),
+        "household": _progress_row(bench_household(), _household_row, progress),
     }
+
+
+def _progress_row(res: dict, row, progress) -> dict:
+    progress(row(res))
+    return res
 
 
 def _training_row(r: dict) -> str:
@@ -444,4 +497,6 @@ def format_table(report: dict) -> str:
         lines += ["", *(f"- {_seeds_row(r)}" for r in report["seeds"])]
     if report.get("algorithms"):
         lines += ["", format_algorithms(report["algorithms"])]
+    if report.get("household"):
+        lines += ["", f"- {_household_row(report['household'])}"]
     return "\n".join(lines)
