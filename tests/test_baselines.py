@@ -144,6 +144,16 @@ def test_rule_based_is_the_free_market_with_uniform_households():
     assert not L.learns and L.nets.actor_l is None and L.nets.actor_f is None
 
 
+def test_non_finite_rewards_never_reach_a_learner():
+    """A collapsing taxai economy once paid a NaN leader reward, which made IDDPG's critic and
+    actor NaN: the trainers replace non-finite rewards before storing them."""
+    tr = ddpg.DDPGTrainer(ddpg.ddpg_config("smoke", variant="clearing", n_households=20))
+    nan, inf = float("nan"), float("inf")
+    r_l, r_f = tr.rewards(torch.tensor([nan, inf, -inf, 5.0]), torch.tensor([[nan, -inf, 0.5]]))
+    assert r_l.tolist() == [-100.0, -100.0, -100.0, 5.0]
+    assert r_f.tolist() == [[-10.0, -10.0, 0.5]]  # the lower reward clip
+
+
 def test_train_and_evaluate_command_lines_take_any_algorithm(tmp_path, capsys):
     from smfg.cli import main
 

@@ -248,9 +248,17 @@ class TrainerBase:
 
     # shared --------------------------------------------------------------------------------
     def rewards(self, r_l: Tensor, r_f: Tensor) -> tuple[Tensor, Tensor]:
-        """The rewards the learners see: float32, clipped as configured."""
+        """The rewards the learners see: float32, finite, clipped as configured.
+
+        The step on which an economy breaks down can pay a NaN or infinite reward (SPEC 2.4
+        ends the episode on it; e.g. ``gdp`` divides by a vanished capital). One such value
+        turns a critic, and then its actor, into NaN for good, so the leader's becomes -100
+        (``gdp``'s value when all capital is lost) and a household's the lowest utility it
+        can be paid (the lower clip, or 0, E12's infimum)."""
         cfg = self.cfg
-        r_l, r_f = r_l.float(), r_f.float()
+        low = -cfg.reward_clip if cfg.reward_clip is not None else 0.0
+        r_l = torch.nan_to_num(r_l.float(), nan=-100.0, posinf=-100.0, neginf=-100.0)
+        r_f = torch.nan_to_num(r_f.float(), nan=low, neginf=low)
         if cfg.reward_clip is not None:
             r_f = r_f.clamp(-cfg.reward_clip, cfg.reward_clip)
         if cfg.leader_reward_clip is not None:
