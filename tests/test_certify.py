@@ -333,3 +333,17 @@ def test_cli_certify_reports_and_caches_a_run(tmp_path, capsys):
     assert main(args) == 0  # read back from the run directory
     assert json.loads(capsys.readouterr().out) == out
     assert main(["certify", str(tmp_path / "nope")]) == 2
+
+
+def test_a_rule_must_act_on_each_households_observation():
+    from smfg.certify import rule_from_policy
+    from smfg.env import SMFGEnv
+
+    env = SMFGEnv(CLEARING, 10)
+    env.reset()
+    pol = FixedShares(0.8, 1 / 3)
+    pol.reset(env)
+    with pytest.raises(ValueError, match="acts on each household's observation"):
+        rule_from_policy(pol)(np.ones(25), np.ones(25))
+    s, f = fixed_rule(0.8, 1 / 3)(np.ones(25), np.ones(25))
+    assert s.shape == (25,) and (s == 0.8).all() and (f == 1 / 3).all()

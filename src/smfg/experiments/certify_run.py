@@ -22,11 +22,13 @@ import numpy as np
 
 from smfg.certify import (
     Fiscal,
+    Rule,
     certify_followers,
     e6_grid,
     leader_gap,
     rule_from_policy,
     simulate,
+    stationary_environment,
 )
 from smfg.config import EconomyParams, economy_params
 from smfg.experiments.learned import learned_policy
@@ -62,12 +64,16 @@ def certify_policies(
     seed: int = 0,
     leader_reward: str = "gdp",
     progress: Callable[[str], None] | None = None,
+    rule: Rule | None = None,
     **settings,
 ) -> dict:
     """Exploitability of ``household_policy`` and the gap of ``gov_policy`` (SPEC 12).
 
     The followers' rule is ``household_policy`` acting on each grid state with the window's
-    mean raw leader action (or none, for a government that sends a GovAction).
+    mean raw leader action (or none, for a government that sends a GovAction), or ``rule``
+    for policies that do not act on each household's observation (fixed shares). An episode
+    that ends less than 20 years after the burn-in leaves no stationary population: the
+    followers are then reported as skipped, with the reason.
     """
     st = _settings(**settings)
     if params.variant != "clearing":
@@ -81,12 +87,19 @@ def certify_policies(
                    leader_reward=leader_reward)  # fmt: skip
     say(f"simulated {pop.steps} years ({','.join(pop.termination)}), leader return "
         f"{pop.leader_return:.4g}")  # fmt: skip
-    expl, env = certify_followers(
-        params, pop, lambda g: rule_from_policy(household_policy, g), burn_in=st["burn_in"],
-        na=st["na"], ne=st["ne"], seed=seed,
-    )  # fmt: skip
-    fol = expl.summary()
-    say(f"followers: median CEV {fol['cev_median_pct']:.4g}%, mean {fol['cev_mean_pct']:.4g}%")
+    if pop.steps < st["burn_in"] + 20:  # no stationary population to certify
+        fol = {"skipped": f"the episode ended in year {pop.steps} "
+                          f"({','.join(pop.termination)}), before the window"}  # fmt: skip
+        env = stationary_environment(pop, params, st["burn_in"])
+    else:
+        expl, env = certify_followers(
+            params, pop, (lambda g: rule) if rule is not None else (
+                lambda g: rule_from_policy(household_policy, g)),
+            burn_in=st["burn_in"], na=st["na"], ne=st["ne"], seed=seed,
+        )  # fmt: skip
+        fol = expl.summary()
+        say(f"followers: median CEV {fol['cev_median_pct']:.4g}%, mean "
+            f"{fol['cev_mean_pct']:.4g}%")  # fmt: skip
     sl = slice(env.window[0], env.window[1])
     out = {
         "n_households": n_households,
@@ -161,15 +174,18 @@ def _pct(x: float) -> str:
 def format_report(res: dict) -> str:
     """A readable report of :func:`certify_run` or :func:`certify_policies`."""
     ep, fol = res["episode"], res["followers"]
+    skipped = "skipped" in fol
     lines = []
     if "run_dir" in res:
         c = res["config"]
         lines.append(f"run {res['run_dir']} ({res['algo']}, {c['variant']}, N={c['n_households']}, "
                      f"seed {c['seed']}, bc={c['bc']}, {c['epochs']} epochs)")  # fmt: skip
-    lines += [
+    lines.append(
         f"episode: {ep['years']} years ({ep['termination']}), leader return "
         f"{ep['leader_return']:.4g}; window means r={ep['r']:.4g}, K/Y={ep['K_over_Y']:.4g}, "
-        f"Y/N={ep['Y_per_household']:.4g}",
+        f"Y/N={ep['Y_per_household']:.4g}"
+    )
+    lines += [f"followers: not certified: {fol['skipped']}"] if skipped else [
         "followers (consumption-equivalent gain of the exact best response, env timing, at the "
         "window's prices):",
         f"  mean {_pct(fol['cev_mean_pct'])} (finite values {_pct(fol['cev_mean_finite_pct'])}, "
@@ -180,7 +196,7 @@ def format_report(res: dict) -> str:
         f"  prices r={fol['r']:.4g}, W={fol['W']:.4g}, tr={fol['tr']:.4g}; window "
         f"{fol['window']}, capital drift {fol['capital_drift']:+.3g}; grid {fol['grid']}, "
         f"best response in {fol['best_response_seconds']:.1f} s",
-    ]
+    ]  # fmt: skip
     if "leader" in res:
         g = res["leader"]
         lines.append(
