@@ -115,3 +115,28 @@ def test_episode_metrics_follow_spec_6():
     assert m["social_welfare"].item() == pytest.approx(sum(us) / 10, rel=1e-12)
     env.reset(mask=torch.tensor([True]))
     assert env.episode_metrics()["years"].item() == 0
+
+
+def test_weighted_reward_uses_the_given_weights_a1_a2_a3():
+    """SPEC 5's weighted form a1 Y/Y_prev + a2 (1 - wealth Gini) + a3 sum u, term by term:
+    each weight alone gives its own term, and the sum is linear in the weights."""
+    terms = []
+    for w in [(1, 0, 0), (0, 1, 0), (0, 0, 1), (2.0, -0.5, 0.25)]:
+        env = SMFGEnv(economy_params("taxai"), 30, seed=1, leader_reward="weighted",
+                      reward_weights="{},{},{}".format(*w))  # fmt: skip
+        env.reset()
+        before = env.state
+        out = env.step(torch.full((1, 5), 0.3), torch.full((1, 30, 2), 0.98))
+        terms.append(out.leader_reward.double())
+    fl = out.flows
+    torch.testing.assert_close(terms[0], (fl.Y / before.Y_prev).double(), rtol=1e-12, atol=0)
+    torch.testing.assert_close(terms[1], (1.0 - fl.wealth_gini).double(), rtol=1e-12, atol=0)
+    torch.testing.assert_close(terms[2], fl.u.sum(-1).double(), rtol=1e-12, atol=0)
+    mix = 2.0 * terms[0] - 0.5 * terms[1] + 0.25 * terms[2]
+    torch.testing.assert_close(terms[3], mix, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("bad", [(1.0, 2.0), "1,x,0", (1.0, float("nan"), 0.0), None])
+def test_bad_reward_weights_are_rejected_by_name(bad):
+    with pytest.raises(ValueError, match="leader_reward_weights.*three finite numbers"):
+        SMFGEnv(economy_params("taxai"), 20, leader_reward="weighted", reward_weights=bad)

@@ -1,5 +1,6 @@
 """The experiment registry: what each artefact needs, caching, aggregation, mixed populations."""
 
+import json
 import math
 
 import numpy as np
@@ -284,3 +285,28 @@ def test_household_share_and_bc_losses_are_cached(tmp_path, monkeypatch):
     monkeypatch.setattr("smfg.algos.bc.train_all", lambda *a, **k: 1 / 0)
     again = reg.bc_losses("smoke", root=tmp_path, epochs=1, progress=None)
     pd.testing.assert_frame_equal(again, losses)
+
+
+def test_leader_reward_weights_reach_every_trainer_and_only_with_weighted():
+    """The a1-a3 notebook parameter: a string or a sequence, validated, sent to the runs only
+    with the 'weighted' reward (so a 'gdp' run stays the same run whatever the weights), and
+    handed by each algorithm's config to its training and evaluation economies."""
+    assert reg._with_reward({}, "gdp", "2,0,1") == {}
+    assert reg._with_reward({}, "welfare", (2, 0, 1)) == {"leader_reward": "welfare"}
+    got = reg._with_reward({}, "weighted", "2,0,1")
+    assert got == {"leader_reward": "weighted", "leader_reward_weights": (2.0, 0.0, 1.0)}
+    with pytest.raises(ValueError, match="leader_reward_weights"):
+        reg._with_reward({}, "weighted", "2,0")
+    from smfg.experiments.train import make_trainer, run_spec
+
+    for algo in ALGORITHMS:
+        spec = run_spec(algo, "smoke", variant="taxai", n_households=20, seed=0, **got)
+        spec = json.loads(json.dumps(spec))  # as the run store keeps it: a list
+        trainer = make_trainer(spec)
+        assert trainer.cfg.leader_reward_weights == (2.0, 0.0, 1.0), algo
+        envs = [e for e in (getattr(trainer, "env", None), getattr(trainer, "eval_env", None))
+                if e is not None]  # fmt: skip
+        assert envs, algo
+        for env in envs:
+            assert env.leader_reward_name == "weighted", algo
+            assert env.reward_weights == (2.0, 0.0, 1.0), algo

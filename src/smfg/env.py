@@ -7,6 +7,7 @@ holds no economics of its own: everything it reports comes from ``smfg.economy``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -114,6 +115,23 @@ class RunningNormalizer(nn.Module):
         return (x - self.mean.to(x.dtype)) / (self.var.to(x.dtype).sqrt() + self.eps)
 
 
+def check_reward_weights(weights) -> tuple[float, float, float]:
+    """The weights (a1, a2, a3) of the ``weighted`` leader reward (a sequence, or a string
+    "a1,a2,a3" as a notebook parameter gives them) as a tuple of three finite floats;
+    ValueError naming the value otherwise."""
+    try:
+        parts = weights.split(",") if isinstance(weights, str) else weights
+        out = tuple(float(w) for w in parts)
+    except (TypeError, ValueError):
+        out = ()
+    if len(out) != 3 or not all(math.isfinite(w) for w in out):
+        raise ValueError(
+            f"leader_reward_weights = {weights!r}: allowed three finite numbers (a1, a2, a3): "
+            "the weights of output growth, equality and welfare"
+        )
+    return out  # type: ignore[return-value]
+
+
 def leader_reward(
     name: str,
     before: EconState,
@@ -209,7 +227,7 @@ class SMFGEnv:
         self.device = torch.device(device)
         self.leader_reward_name = leader_reward
         self.gini_weight = gini_weight
-        self.reward_weights = reward_weights
+        self.reward_weights = check_reward_weights(reward_weights)
         seeds = [seed] if isinstance(seed, int) else [int(x) for x in seed]
         if not seeds or n_envs % len(seeds):
             raise ValueError(

@@ -152,6 +152,7 @@ def evaluate(
     noise_std: float = 0.0,
     dtype: str = "float64",
     leader_reward: str = "gdp",
+    reward_weights: Sequence[float] = (1.0, 1.0, 1.0),
     params: EconomyParams | None = None,
     progress=None,
     on_step=None,
@@ -176,7 +177,7 @@ def evaluate(
     E = K * n_episodes
     t0 = time.perf_counter()
     env = SMFGEnv(params, n_households, n_envs=E, seed=list(seeds), dtype=dtype,
-                  leader_reward=leader_reward)  # fmt: skip
+                  leader_reward=leader_reward, reward_weights=reward_weights)  # fmt: skip
     obs = env.reset()
     gov_policy.reset(env)
     household_policy.reset(env)

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from smfg.algos.core import HH_ACT, LEADER_ACT, gaussian_noise
 from smfg.config import PROFILES, VARIANTS, check_profile, economy_params
 from smfg.economy.state import EconState
-from smfg.env import Observation, RunningNormalizer, SMFGEnv
+from smfg.env import Observation, RunningNormalizer, SMFGEnv, check_reward_weights
 
 __all__ = [
     "BaseConfig",
@@ -65,6 +65,9 @@ class BaseConfig:
     """Exploration noise during evaluation (the paper evaluated with noise)."""
     leader_reward: str = "gdp"
     """Leader reward (SPEC 5)."""
+    leader_reward_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    """(a1, a2, a3) of the ``weighted`` leader reward, a1 Y/Y_prev + a2 (1 - wealth Gini) +
+    a3 sum u (SPEC 5); ignored by the other rewards."""
     reward_clip: float | None = 10.0
     """Household rewards the learners see are clipped to [-clip, clip] (None: unclipped);
     E25's utility is unbounded below, E12 (taxai) lies in (0, 1), unaffected."""
@@ -102,6 +105,9 @@ class BaseConfig:
         for name in ("reward_clip", "leader_reward_clip"):
             if getattr(self, name) is not None and not getattr(self, name) > 0:
                 self._bad(name, "> 0 or None")
+        # a JSON spec stores the weights as a list: the config holds a tuple
+        object.__setattr__(self, "leader_reward_weights",
+                           check_reward_weights(self.leader_reward_weights))  # fmt: skip
         economy_params(self.variant, **self.economy)  # validates the overrides
 
 
@@ -215,9 +221,11 @@ class TrainerBase:
         self.params = economy_params(cfg.variant, **cfg.economy)
         N = cfg.n_households
         self.env = SMFGEnv(self.params, N, seed=cfg.seed, dtype=cfg.dtype,
-                           leader_reward=cfg.leader_reward)  # fmt: skip
+                           leader_reward=cfg.leader_reward,
+                           reward_weights=cfg.leader_reward_weights)  # fmt: skip
         self.eval_env = SMFGEnv(self.params, N, n_envs=cfg.eval_episodes, seed=cfg.seed,
-                                dtype=cfg.dtype, leader_reward=cfg.leader_reward)  # fmt: skip
+                                dtype=cfg.dtype, leader_reward=cfg.leader_reward,
+                           reward_weights=cfg.leader_reward_weights)  # fmt: skip
         self.eval_env.gens[0].manual_seed(cfg.seed + 7919)  # same households, other shocks
         self.gen = torch.Generator().manual_seed(cfg.seed + 104729)
         self.obs = self.env.reset()

@@ -153,9 +153,11 @@ class BatchedSMFRL:
         self.n_epochs = cfg.epochs
         N, K = cfg.n_households, len(seeds)
         self.env = SMFGEnv(self.params, N, n_envs=K, seed=seeds, dtype=cfg.dtype,
-                           leader_reward=cfg.leader_reward)  # fmt: skip
+                           leader_reward=cfg.leader_reward,
+                           reward_weights=cfg.leader_reward_weights)  # fmt: skip
         self.eval_env = SMFGEnv(self.params, N, n_envs=K * cfg.eval_episodes, seed=seeds,
-                                dtype=cfg.dtype, leader_reward=cfg.leader_reward)  # fmt: skip
+                                dtype=cfg.dtype, leader_reward=cfg.leader_reward,
+                           reward_weights=cfg.leader_reward_weights)  # fmt: skip
         # the modules give the stacked forwards their architecture
         self.modules = {n: getattr(m0.nets, n) for n in NETS}
         self.gather()

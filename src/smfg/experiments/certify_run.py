@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,7 @@ def certify_policies(
     leader_reward: str = "gdp",
     progress: Callable[[str], None] | None = None,
     rule: Rule | None = None,
+    reward_weights: Sequence[float] = (1.0, 1.0, 1.0),
     **settings,
 ) -> dict:
     """Exploitability of ``household_policy`` and the gap of ``gov_policy`` (SPEC 12).
@@ -84,7 +85,7 @@ def certify_policies(
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     pop = simulate(params, gov_policy, household_policy, n_households, seed,
-                   leader_reward=leader_reward)  # fmt: skip
+                   leader_reward=leader_reward, reward_weights=reward_weights)  # fmt: skip
     say(f"simulated {pop.steps} years ({','.join(pop.termination)}), leader return "
         f"{pop.leader_return:.4g}")  # fmt: skip
     if pop.steps < st["burn_in"] + 20:  # no stationary population to certify
@@ -118,7 +119,7 @@ def certify_policies(
     if st["leader"] and st["grid_points"] > 0:
         learned_mean = Fiscal(**{**env.fiscal.__dict__})
         gap = leader_gap(params, pop.leader_return, n_households, seed,
-                         leader_reward=leader_reward,
+                         leader_reward=leader_reward, reward_weights=reward_weights,
                          grid=e6_grid(params, st["grid_points"]),
                          extra={"window mean of this leader": learned_mean},
                          progress=say, na=st["grid_na"], ne=st["ne"])  # fmt: skip
@@ -148,6 +149,7 @@ def certify_run(
     learned = learned_policy(state, noise_std=0.0, seed=int(cfg["seed"]))
     out = certify_policies(params, learned.leader, learned.followers, int(cfg["n_households"]),
                            int(cfg["seed"]), cfg.get("leader_reward", "gdp"), progress,
+                           reward_weights=cfg.get("leader_reward_weights", (1.0, 1.0, 1.0)),
                            **st)  # fmt: skip
     out = {"run_dir": str(run_dir), "algo": state.get("algo", "smfrl"),
            "config": {k: cfg.get(k) for k in ("variant", "n_households", "seed", "bc", "epochs")},

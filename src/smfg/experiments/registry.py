@@ -576,6 +576,7 @@ def collect(
     welfare_weight: float | None = None,
     noise_std: float = 0.01,
     leader_reward: str | None = None,
+    leader_reward_weights: Sequence[float] | None = None,
     progress: Progress = print,
     **train_overrides,
 ) -> Collected:
@@ -589,9 +590,10 @@ def collect(
     run of the same seed starts from). Each (cell, seed) evaluates
     ``ARTEFACT_PROFILES[profile].episodes`` episodes of at most ``steps`` steps and is cached
     in ``root/evaluations``. ``leader_reward`` (SPEC 5; None or 'gdp': the algorithms'
-    default, the paper's) and ``train_overrides`` go to every training run.
+    default, the paper's), ``leader_reward_weights`` ((a1, a2, a3) of 'weighted') and
+    ``train_overrides`` go to every training run.
     """
-    train_overrides = _with_reward(train_overrides, leader_reward)
+    train_overrides = _with_reward(train_overrides, leader_reward, leader_reward_weights)
     exp = get_experiment(experiment) if isinstance(experiment, str) else experiment
     prof = ARTEFACT_PROFILES[check_profile(profile)]
     seeds = _seeds(profile, seeds)
@@ -628,6 +630,8 @@ def collect(
                                       n_households=cfg["n_households"],
                                       n_episodes=prof.episodes, seeds=(seed,), steps=prof.steps,
                                       leader_reward=cfg.get("leader_reward", "gdp"),
+                                      reward_weights=cfg.get("leader_reward_weights",
+                                                             (1.0, 1.0, 1.0)),
                                       **cfg.get("economy", {}))  # fmt: skip
                         return {"episodes": ev.episodes}
 
@@ -686,16 +690,25 @@ def collect(
     )
 
 
-def _with_reward(overrides: dict, leader_reward: str | None) -> dict:
+def _with_reward(
+    overrides: dict, leader_reward: str | None, weights: Sequence[float] | None = None
+) -> dict:
     """The training overrides with the leader's reward; the default 'gdp' is left out, so a
-    run asked for with and without it is the same run for any algorithm."""
+    run asked for with and without it is the same run for any algorithm. ``weights``: (a1,
+    a2, a3) of the 'weighted' reward (None: the configs' (1, 1, 1)); other rewards ignore
+    them, so they are passed on only with 'weighted'."""
+    from smfg.env import LEADER_REWARDS, check_reward_weights
+
+    if weights is not None:
+        weights = check_reward_weights(weights)
     if leader_reward is None or leader_reward == "gdp":
         return dict(overrides)
-    from smfg.env import LEADER_REWARDS
-
     if leader_reward not in LEADER_REWARDS:
         raise ValueError(f"leader_reward = {leader_reward!r}: allowed {LEADER_REWARDS}")
-    return {**overrides, "leader_reward": leader_reward}
+    out = {**overrides, "leader_reward": leader_reward}
+    if leader_reward == "weighted" and weights is not None:
+        out["leader_reward_weights"] = weights
+    return out
 
 
 def _bc_epochs(profile: str) -> int:
@@ -732,6 +745,7 @@ def household_share(
     n_households: int = 100,
     noise_std: float = 0.01,
     leader_reward: str | None = None,
+    leader_reward_weights: Sequence[float] | None = None,
     progress: Progress = print,
     **train_overrides,
 ) -> dict[str, pd.DataFrame]:
@@ -743,7 +757,7 @@ def household_share(
     quantity: utility, wealth, income, consumption, saving and work shares; money in dollars)
     and ``episodes`` (the SPEC 6 aggregates per share, seed and episode).
     """
-    train_overrides = _with_reward(train_overrides, leader_reward)
+    train_overrides = _with_reward(train_overrides, leader_reward, leader_reward_weights)
     prof = ARTEFACT_PROFILES[check_profile(profile)]
     seeds = _seeds(profile, seeds)
     variant = _variant(variant)

@@ -41,9 +41,12 @@ def check_algo(algo: str) -> str:
 
 
 def run_spec(algo: str, profile: str = "quick", **overrides) -> dict:
-    """The full spec of a run: the algorithm's name and every field of its config."""
+    """The full spec of a run: the algorithm's name and every field of its config, as plain
+    JSON values (a tuple field is a list), i.e. as the run store keeps it."""
+    from smfg.experiments.store import canonical_spec
+
     build, _, _ = ALGORITHMS[check_algo(algo)]
-    return {"algo": algo, **asdict(build(profile, **overrides))}
+    return canonical_spec({"algo": algo, **asdict(build(profile, **overrides))})
 
 
 def make_trainer(spec: dict):
