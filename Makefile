@@ -13,17 +13,20 @@ STAMP := $(VENV)/.installed
 PROFILE ?= smoke
 NB ?=
 PARAMS ?=
+# parallel jobs of `make reproduce`: training runs in the pool, then notebooks side by side
+JOBS ?= 2
 
 NOTEBOOKS := $(wildcard notebooks/*.md)
 EXECUTED := $(patsubst notebooks/%.md,book/executed/%.ipynb,$(NOTEBOOKS))
 MATHJAX := book/_static/mathjax/tex-svg-full.js
 
-.PHONY: help setup test lint format reproduce book page nbval bench clean system-deps
+.PHONY: help setup test lint format reproduce runs book page nbval bench clean system-deps
 
 help:
 	@echo "make setup                    create .venv and install smfg with pinned dependencies"
 	@echo "make test                     lint and run the test suite (sets everything up itself)"
-	@echo "make reproduce PROFILE=quick  execute every notebook and build the book (smoke|quick|paper)"
+	@echo "make reproduce PROFILE=quick  train every run, execute every notebook, build the book (smoke|quick|paper)"
+	@echo "make runs PROFILE=quick       only the training runs of every page (JOBS=2 processes)"
 	@echo "make page NB=name PARAMS='-p elasticity 0.5'   re-run one notebook with changed parameters"
 	@echo "make book                     build the HTML book from the executed notebooks"
 	@echo "make nbval                    re-execute the executed notebooks with nbval (after reproduce)"
@@ -77,10 +80,21 @@ book: $(STAMP) $(MATHJAX) $(EXECUTED)
 	$(VENV)/bin/jupyter-book build . -W --keep-going
 	@echo "book: _build/html/index.html"
 
+# Every training run the pages need first (one pool of JOBS processes, longest runs first, one
+# torch thread each; a run finished before is not retrained), then the pages JOBS at a time
+# (they only evaluate and plot), then the book. Each step prints its wall time.
 reproduce: $(STAMP) $(MATHJAX)
 	rm -f $(EXECUTED)
-	$(MAKE) --no-print-directory $(EXECUTED) PROFILE=$(PROFILE)
-	$(MAKE) --no-print-directory book
+	@t0=$$(date +%s); $(MAKE) --no-print-directory runs PROFILE=$(PROFILE); \
+	  echo "== training runs: $$(( $$(date +%s) - t0 )) s"
+	@t0=$$(date +%s); $(MAKE) --no-print-directory -j$(JOBS) $(EXECUTED) PROFILE=$(PROFILE); \
+	  echo "== notebooks: $$(( $$(date +%s) - t0 )) s"
+	@t0=$$(date +%s); $(MAKE) --no-print-directory book; \
+	  echo "== book: $$(( $$(date +%s) - t0 )) s"
+
+runs: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m smfg sweep --experiment all --profile $(PROFILE) \
+	  --workers $(JOBS) --results results
 
 page: $(STAMP)
 	@test -n "$(NB)" || (echo "usage: make page NB=notebook_name PARAMS='-p name value'"; exit 2)

@@ -171,3 +171,18 @@ def test_cli_sweep_dry_run_and_in_process(tmp_path: Path, capsys):
                  "--results", str(tmp_path / "r")]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert out.count("smfrl ") == 12 and "BC" in out
+
+
+def test_longest_runs_are_started_first():
+    """The pool starts runs in decreasing estimated cost: MADDPG at N = 1000 (critics over
+    every household) before the others at N = 1000, those before N = 100, rule-based last."""
+    from smfg.experiments.sweep import estimated_cost
+
+    def spec(algo, n, epochs=20):
+        return run_spec(algo, "quick", variant="taxai", n_households=n, seed=0, epochs=epochs)
+
+    order = [spec("maddpg", 1000), spec("smfrl", 1000), spec("maddpg", 100), spec("ppo", 100),
+             spec("rule_based", 1000)]  # fmt: skip
+    costs = [estimated_cost(s) for s in order]
+    assert costs == sorted(costs, reverse=True) and len(set(costs)) == len(costs)
+    assert estimated_cost(spec("smfrl", 100, epochs=40)) == 2 * estimated_cost(spec("smfrl", 100))

@@ -164,7 +164,12 @@ def _sweep(args: argparse.Namespace) -> int:
                 "with --file or --experiment put them in the file instead"
             )
         specs = sw.specs_from_file(args.file) if args.file else []
-        for name in args.experiment or []:
+        names = args.experiment or []
+        if "all" in names:
+            from smfg.experiments.registry import EXPERIMENTS
+
+            names = list(EXPERIMENTS)
+        for name in names:
             specs += sw.experiment_specs(name, args.profile)
     else:
         over = {} if args.epochs is None else {"epochs": args.epochs}
@@ -335,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--experiment",
         nargs="+",
         default=None,
-        help="the training runs of registry artefacts (e.g. table1_algorithms)",
+        help="the training runs of registry artefacts (e.g. table1_algorithms; all: every one)",
     )
     w.add_argument("--algo", default="smfrl", help=f"grid: one of {', '.join(ALGORITHMS)}")
     w.add_argument(
