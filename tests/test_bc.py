@@ -245,3 +245,35 @@ def test_bad_arguments_are_named():
         train_bc(p, "maddpg_actor", epochs=-1)
     with pytest.raises(ValueError, match="variant"):
         survey_pairs("nope")
+
+
+def test_action_distributions_follow_the_mapping_and_the_food_share():
+    """SPEC 8's distributions: the survey rows' actions are ``survey_actions``' own, weighted
+    by the survey weights; a higher food share means less estimated consumption, so saving
+    rises (weakly, row by row) while work does not move; the cloned rows are the cloned
+    households' first-period actions, inside the action range."""
+    from smfg.experiments import aggregate as agg
+    from smfg.experiments import registry as reg
+    from smfg.policies.households import survey_actions
+
+    d = reg.action_distributions("smoke", "taxai", food_shares=(0.10, 0.16), n_households=50)
+    table = load_household_table()
+    sav10, work = survey_actions(table, "taxai", economy_params("taxai"), food_share=0.10)
+    sav16, _ = survey_actions(table, "taxai", economy_params("taxai"), food_share=0.16)
+    got = d[(d.source == "survey") & (d.food_share == 0.10)]
+    np.testing.assert_array_equal(got.value.to_numpy(), sav10)
+    np.testing.assert_array_equal(got.weight.to_numpy(), np.asarray(table.wgt, dtype=float))
+    assert np.all(sav16 >= sav10) and sav16.mean() > sav10.mean() + 0.05
+    w = d[(d.source == "survey") & (d.action == "work share")]
+    assert len(w) == len(table.wgt) and w.food_share.isna().all()
+    np.testing.assert_array_equal(w.value.to_numpy(), work)
+    cloned = d[d.source == "cloned"]
+    assert len(cloned) == 2 * 50 and cloned.value.between(0.001, 0.99).all()
+    t = agg.action_table(d).set_index(["source", "action", "food_share"])
+    row = t.loc[("survey", "saving share", 0.10)]
+    assert row["mean"] == pytest.approx(np.average(sav10, weights=table.wgt), rel=1e-12)
+    at_low = np.asarray(table.wgt)[sav10 <= 0.001 + 1e-6].sum() / np.sum(table.wgt)
+    assert row["at lower clip"] == pytest.approx(at_low, rel=1e-12)
+    assert row["p10"] <= row["median"] <= row["p90"]
+    with pytest.raises(ValueError, match="food_shares"):
+        reg.action_distributions("smoke", "taxai", food_shares=(0.0,))

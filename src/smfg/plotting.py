@@ -29,6 +29,7 @@ __all__ = [
     "plot_multi_objective",
     "plot_household_share",
     "plot_bc_loss",
+    "plot_action_distributions",
     "plot_scaling",
     "plot_mean_field",
     "AUDIT_PANELS",
@@ -464,4 +465,42 @@ def plot_mean_field(
         ax.set_xlabel("households N")
     handles, names = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, names, loc="outside lower center", ncols=max(len(names), 1))
+    return fig
+
+
+def plot_action_distributions(dists: pd.DataFrame) -> Figure:
+    """SPEC 8: one panel per action (saving share, work share), the weighted density of the
+    survey's actions (one line per food share for the saving share) and of the cloned
+    households' first-period actions. ``dists``: ``registry.action_distributions``' frame."""
+    actions = list(dict.fromkeys(dists.action))
+    fig, axes = new_figure(1, max(len(actions), 1), width=4.6, height=3.4)
+    labels = [
+        "cloned"
+        if src == "cloned"
+        else "survey, any food share"
+        if np.isnan(f)
+        else f"survey, food share {f:.2f}"
+        for src, f in zip(dists.source, dists.food_share, strict=True)
+    ]
+    frame = dists.assign(label=labels)
+    colours = _colours(frame.label)
+    bins = np.linspace(0.0, 1.0, 41)
+    for j, a in enumerate(actions):
+        ax = axes[0, j]
+        for label, g in frame[frame.action == a].groupby("label", sort=False):
+            dens, edges = np.histogram(g.value, bins=bins, weights=g.weight, density=True)
+            ax.stairs(dens, edges, color=colours[label], label=label,
+                      linestyle="--" if label == "cloned" else "-")  # fmt: skip
+        ax.set_title(a, fontsize="medium")
+        ax.set_xlabel(a)
+        ax.set_ylabel("density")
+        ax.set_xlim(0.0, 1.0)
+    handles, seen = [], set()
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in seen:
+                seen.add(lab)
+                handles.append((h, lab))
+    fig.legend([h for h, _ in handles], [lab for _, lab in handles], loc="outside lower center",
+               ncols=min(len(handles), 3))  # fmt: skip
     return fig

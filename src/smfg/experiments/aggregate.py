@@ -18,6 +18,7 @@ from smfg.evaluate import mean_interval
 
 __all__ = [
     "METRIC_LABELS",
+    "action_table",
     "bc_loss_table",
     "best_by_alpha",
     "share_summary",
@@ -292,4 +293,27 @@ def bc_loss_table(losses: pd.DataFrame) -> pd.DataFrame:
                      "train before": t0, "train after": t1, "validation before": v0,
                      "validation after": v1, "validation fall": 1 - v1 / v0,
                      "gap": abs(v1 - t1) / abs(t1), "fit, s": g.wall_s.iloc[0]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def action_table(dists: pd.DataFrame, low: float = 0.001, high: float = 0.99) -> pd.DataFrame:
+    """The SPEC 8 action distributions in numbers (``registry.action_distributions``' frame):
+    one row per source, food share and action: the weighted mean, median, 10th and 90th
+    percentiles, and the weighted shares of rows at the lower and upper clips (``low``,
+    ``high``: the economy's action range)."""
+    rows = []
+    keys = ["source", "food_share", "action"]
+    for key, g in dists.groupby(keys, sort=False, dropna=False):
+        x, w = g.value.to_numpy(np.float64), g.weight.to_numpy(np.float64)
+        order = np.argsort(x, kind="stable")
+        xs, cw = x[order], np.cumsum(w[order]) / w.sum()
+
+        def q(p: float, xs=xs, cw=cw) -> float:
+            return float(xs[min(np.searchsorted(cw, p), len(xs) - 1)])
+
+        rows.append({**dict(zip(keys, key, strict=True)), "mean": float(np.average(x, weights=w)),
+                     "p10": q(0.1), "median": q(0.5), "p90": q(0.9),
+                     "at lower clip": float(w[x <= low + 1e-6].sum() / w.sum()),
+                     "at upper clip": float(w[x >= high - 1e-6].sum() / w.sum()),
+                     "rows": len(g)})  # fmt: skip
     return pd.DataFrame(rows)

@@ -55,6 +55,7 @@ __all__ = [
     "bc_losses",
     "book_paths",
     "page_setup",
+    "action_distributions",
     "cached_tables",
     "cloned_shares",
     "collect",
@@ -861,3 +862,72 @@ def cloned_shares(
     pol.reset(env)
     a = pol(obs, None)[0].double().numpy()
     return pd.DataFrame({"saving_share": a[:, 0], "work_share": a[:, 1]})
+
+
+def action_distributions(
+    profile: str = "smoke",
+    variant: str = "taxai",
+    food_shares: Sequence[float] = (0.10, 0.13, 0.16),
+    n_households: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """SPEC 8: the two actions of the survey and of the cloned households, long: source
+    ('survey' or 'cloned'), food_share, action ('saving share' or 'work share'), value and
+    weight.
+
+    Survey rows: the (saving, work) shares ``survey_actions`` implies for each food share
+    (the work share does not depend on it: it is kept once, with food share NaN), weighted by
+    the survey weights, i.e. as a distribution over US households. Cloned: the first-period
+    actions of the cloned households (trained at food share 0.13, the profile's BC epochs) in
+    one economy of ``n_households`` drawn as the variant's reset draws them, weight 1 each.
+    """
+    from smfg.economy.data import load_household_table
+    from smfg.policies.households import survey_actions
+
+    variant = _variant(variant)
+    shares = [float(f) for f in food_shares]
+    if not shares or not all(0.0 < f <= 1.0 for f in shares):
+        raise ValueError(f"food_shares = {food_shares!r}: allowed values in (0, 1]")
+    table = load_household_table()
+    params = economy_params(variant)
+    wgt = np.asarray(table.wgt, dtype=np.float64)
+    frames = []
+    for i, f in enumerate(shares):
+        saving, work = survey_actions(table, variant, params, food_share=f)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "source": "survey",
+                    "food_share": f,
+                    "action": "saving share",
+                    "value": saving,
+                    "weight": wgt,
+                }
+            )
+        )
+        if i == 0:
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "source": "survey",
+                        "food_share": math.nan,
+                        "action": "work share",
+                        "value": work,
+                        "weight": wgt,
+                    }
+                )
+            )
+    cloned = cloned_shares(profile, variant, n_households, seed)
+    for col, name in (("saving_share", "saving share"), ("work_share", "work share")):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "source": "cloned",
+                    "food_share": 0.13,
+                    "action": name,
+                    "value": cloned[col].to_numpy(),
+                    "weight": 1.0,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
