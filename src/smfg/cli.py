@@ -176,9 +176,10 @@ def _sweep(args: argparse.Namespace) -> int:
         specs = sw.grid_specs(args.algo, args.profile, variants=args.variant or ["taxai"],
                               households=args.households or [100], seeds=args.seeds or [0],
                               bc=[args.bc], **over)  # fmt: skip
+    specs = sw.unique_specs(specs)  # pages share runs: count each once
     if args.dry_run:
         store = RunStore(args.results)
-        for spec in sw.unique_specs(specs):
+        for spec in specs:
             print(f"{store.status(spec):8s} {sw.run_label(spec)}  {store.run_dir(spec)}")
         return 0
     bar = tqdm(total=len(specs), desc="sweep", unit="run", disable=args.json)
