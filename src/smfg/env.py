@@ -18,18 +18,22 @@ from smfg.config import EconomyParams, check_dtype
 from smfg.economy import metrics as M
 from smfg.economy.data import HouseholdTable
 from smfg.economy.government import GovAction
-from smfg.economy.household import clip_household_action
+from smfg.economy.household import clip_household_action, consumption_equivalent
 from smfg.economy.state import (
     EconState,
     Shocks,
     concat_households,
     draw_households,
     draw_shocks,
+    initial_output,
     reset_state,
 )
-from smfg.economy.step import Flows, step
+from smfg.economy.step import TIME_LIMIT, Flows, step
 
-LEADER_REWARDS = ("gdp", "gini", "welfare", "gdp_gini", "weighted")
+LEADER_REWARDS = ("gdp", "gini", "welfare", "gdp_gini", "weighted", "output", "welfare_ce")
+#: Rewards that pay the level being optimised each period (so that surviving is worth
+#: something): a step's value is never below 0, the value of an economy that has ended.
+LEVEL_REWARDS = ("output", "welfare_ce")
 LEADER_OBS_NAMES = (
     "top10_wealth",
     "top10_income",
@@ -132,14 +136,29 @@ def check_reward_weights(weights) -> tuple[float, float, float]:
     return out  # type: ignore[return-value]
 
 
+def reward_floor(
+    name: str, gini_weight: float = 1.0, weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+) -> float | None:
+    """The lowest per-step value of leader reward ``name``, where it has one (None: none).
+
+    ``gdp``: -100 (all capital lost); ``gdp_gini``: -1 - gini_weight (output lost, both Ginis
+    at 1); the level rewards: 0 (nothing produced or consumed). ``gini``, ``welfare`` (E25's
+    utility is unbounded below) and ``weighted`` have none: a learner then uses the lowest
+    reward it has seen (:class:`smfg.algos.offpolicy.Learner`).
+    """
+    return {"gdp": -100.0, "gdp_gini": -1.0 - gini_weight, "output": 0.0,
+            "welfare_ce": 0.0}.get(name)  # fmt: skip
+
+
 def leader_reward(
     name: str,
     before: EconState,
     flows: Flows,
     gini_weight: float = 1.0,
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    params: EconomyParams | None = None,
 ) -> Tensor:
-    """The leader's reward by name (SPEC 5): [E].
+    """The leader's reward by name (SPEC 5, and two level rewards): [E].
 
     - ``gdp``: capital growth in percent, 100 (K' - K)/K (the paper's headline runs).
     - ``gini``: 100 x the sum of the relative reductions, pre-tax to post-tax, of the income
@@ -148,6 +167,10 @@ def leader_reward(
     - ``gdp_gini``: growth of per-capita GDP minus ``gini_weight`` x wealth Gini x income Gini.
     - ``weighted``: a1 Y/Y_prev + a2 (1 - wealth Gini) + a3 sum u, with (a1, a2, a3) =
       ``weights``: output relative to last period, equality, welfare.
+    - ``output``: output per household relative to the start, Y / Y0 (needs ``params``).
+    - ``welfare_ce``: utilitarian welfare in consumption units relative to the start's output
+      per household: the consumption equivalent of the mean utility
+      (:func:`smfg.economy.household.consumption_equivalent`) over Y0 / N (needs ``params``).
     """
     if name == "gdp":
         return 100.0 * (flows.K_next - flows.K) / flows.K
@@ -164,6 +187,14 @@ def leader_reward(
     if name == "weighted":
         a1, a2, a3 = weights
         return a1 * flows.Y / before.Y_prev + a2 * (1.0 - flows.wealth_gini) + a3 * flows.u.sum(-1)
+    if name in LEVEL_REWARDS:
+        if params is None:
+            raise ValueError(f"leader_reward = {name!r} needs the economy's params")
+        H = flows.u.shape[-1]
+        y0 = initial_output(params, H) / H
+        if name == "output":
+            return flows.Y / (y0 * H)
+        return consumption_equivalent(flows.u.mean(-1), params) / y0
     raise ValueError(f"leader_reward = {name!r} is not known: allowed {LEADER_REWARDS}")
 
 
@@ -184,6 +215,8 @@ class StepResult:
     household_reward: Tensor  # [E, H]
     done: Tensor  # [E] bool: the episode ended in this step
     flows: Flows
+    terminated: Tensor | None = None  # [E] bool: ended in this step by a failure condition
+    truncated: Tensor | None = None  # [E] bool: ended in this step by the time limit alone
 
 
 class SMFGEnv:
@@ -308,10 +341,13 @@ class SMFGEnv:
         self.state, flows = step(before, gov, s, f, self._shocks(), self.params)
         self.metrics.update(flows, self.params.money_unit)
         r_leader = leader_reward(
-            self.leader_reward_name, before, flows, self.gini_weight, self.reward_weights
+            self.leader_reward_name, before, flows, self.gini_weight, self.reward_weights,
+            self.params,
         )
         done_now = flows.active & flows.done
-        return StepResult(self.observe(), r_leader, flows.u, done_now, flows)
+        terminated = done_now & ((flows.terminated & ~TIME_LIMIT) != 0)
+        return StepResult(self.observe(), r_leader, flows.u, done_now, flows,
+                          terminated, done_now & ~terminated)  # fmt: skip
 
     def episode_metrics(self) -> dict[str, Tensor]:
         """SPEC 6 metrics of the current episodes so far: [E] each."""

@@ -5,14 +5,15 @@ the behaviour-cloned starting weights, and the fixed households of the paper's T
 An algorithm file (``ddpg.py``, ``ppo.py``, ...) subclasses :class:`BaseConfig` with its own
 fields and :class:`TrainerBase` with its ``collect``, ``update`` and ``act``; everything
 around them (the environments, the epoch, the evaluation episodes, checkpointing of the
-environment and generators) lives here once. ``smfrl.py`` predates this module and keeps its
-own copy of the same loop.
+environment and generators) lives here once; the DDPG family, SMFRL included, shares its
+``collect`` and update rules too (``offpolicy.py``).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 
@@ -22,7 +23,13 @@ from torch import Tensor, nn
 from smfg.algos.core import HH_ACT, LEADER_ACT, gaussian_noise
 from smfg.config import PROFILES, VARIANTS, check_profile, economy_params
 from smfg.economy.state import EconState
-from smfg.env import Observation, RunningNormalizer, SMFGEnv, check_reward_weights
+from smfg.env import (
+    Observation,
+    RunningNormalizer,
+    SMFGEnv,
+    check_reward_weights,
+    reward_floor,
+)
 
 __all__ = [
     "BaseConfig",
@@ -35,6 +42,9 @@ __all__ = [
     "load_env_state",
     "random_follower_u",
 ]
+
+#: evaluation shocks come from a generator seeded with the run's seed plus this
+EVAL_SEED_OFFSET = 7919
 
 # --- config --------------------------------------------------------------------------------
 
@@ -220,15 +230,18 @@ class TrainerBase:
         self.cfg = cfg
         self.params = economy_params(cfg.variant, **cfg.economy)
         N = cfg.n_households
-        self.env = SMFGEnv(self.params, N, seed=cfg.seed, dtype=cfg.dtype,
+        self.env = SMFGEnv(self.params, N, n_envs=getattr(cfg, "n_envs", 1), seed=cfg.seed,
+                           dtype=cfg.dtype,
                            leader_reward=cfg.leader_reward,
                            reward_weights=cfg.leader_reward_weights)  # fmt: skip
         self.eval_env = SMFGEnv(self.params, N, n_envs=cfg.eval_episodes, seed=cfg.seed,
                                 dtype=cfg.dtype, leader_reward=cfg.leader_reward,
                            reward_weights=cfg.leader_reward_weights)  # fmt: skip
-        self.eval_env.gens[0].manual_seed(cfg.seed + 7919)  # same households, other shocks
+        self.eval_env.gens[0].manual_seed(cfg.seed + EVAL_SEED_OFFSET)  # other shocks
         self.gen = torch.Generator().manual_seed(cfg.seed + 104729)
-        self.obs = self.env.reset()
+        self.nonfinite = {"nonfinite_rewards": 0, "nonfinite_obs": 0}
+        self.r_l_seen_min = math.inf
+        self.obs = self.finite_obs(self.env.reset())
         self.epoch = 0
         self.n_epochs = cfg.epochs
 
@@ -260,22 +273,53 @@ class TrainerBase:
 
         The step on which an economy breaks down can pay a NaN or infinite reward (SPEC 2.4
         ends the episode on it; e.g. ``gdp`` divides by a vanished capital). One such value
-        turns a critic, and then its actor, into NaN for good, so the leader's becomes -100
-        (``gdp``'s value when all capital is lost) and a household's the lowest utility it
-        can be paid (the lower clip, or 0, E12's infimum)."""
+        turns a critic, and then its actor, into NaN for good, so the leader's becomes the
+        reward's floor (:func:`smfg.env.reward_floor`; without one, the lowest finite reward
+        seen so far, or -100 before any) and a household's the lowest utility it can be paid
+        (the lower clip, or 0, E12's infimum). Replacements are counted (``nonfinite``)."""
         cfg = self.cfg
         low = -cfg.reward_clip if cfg.reward_clip is not None else 0.0
-        r_l = torch.nan_to_num(r_l.float(), nan=-100.0, posinf=-100.0, neginf=-100.0)
-        r_f = torch.nan_to_num(r_f.float(), nan=low, neginf=low)
+        r_l, r_f = r_l.float(), r_f.float()
+        ok_l, ok_f = torch.isfinite(r_l), torch.isfinite(r_f)
+        bad = int((~ok_l).sum()) + int((~ok_f).sum())
+        if bool(ok_l.any()):
+            self.r_l_seen_min = min(self.r_l_seen_min, float(r_l[ok_l].min()))
+        if bad:
+            self.nonfinite["nonfinite_rewards"] += bad
+            floor = reward_floor(cfg.leader_reward, 1.0, cfg.leader_reward_weights)
+            if floor is None:
+                floor = self.r_l_seen_min if math.isfinite(self.r_l_seen_min) else -100.0
+            r_l = torch.where(ok_l, r_l, floor)
+            r_f = torch.nan_to_num(r_f, nan=low, neginf=low)
         if cfg.reward_clip is not None:
             r_f = r_f.clamp(-cfg.reward_clip, cfg.reward_clip)
         if cfg.leader_reward_clip is not None:
             r_l = r_l.clamp(-cfg.leader_reward_clip, cfg.leader_reward_clip)
         return r_l, r_f
 
+    def finite_obs(self, obs: Observation) -> Observation:
+        """Observations with NaN as 0 and infinities as +-1e30 (signed_log: +-69), counted
+        (a failed economy's last state can hold them)."""
+        lo, ho = obs.leader, obs.households
+        bad = int((~torch.isfinite(lo)).sum()) + int((~torch.isfinite(ho)).sum())
+        if not bad:
+            return obs
+        self.nonfinite["nonfinite_obs"] += bad
+        fix = functools.partial(torch.nan_to_num, nan=0.0, posinf=1e30, neginf=-1e30)
+        return Observation(fix(lo), fix(ho))
+
+    def take_nonfinite(self) -> dict:
+        """The replacement counts since the last call (reset to 0)."""
+        out, self.nonfinite = self.nonfinite, dict.fromkeys(self.nonfinite, 0)
+        return out
+
     def evaluate(self) -> dict:
-        """Batched evaluation episodes with the current policies (normalisers frozen)."""
+        """Batched evaluation episodes with the current policies (normalisers frozen).
+
+        Every evaluation runs on the same shocks (the run's households, shocks seeded by
+        ``seed + EVAL_SEED_OFFSET``): epochs are compared on common random numbers."""
         cfg, env = self.cfg, self.eval_env
+        env.gens[0].manual_seed(cfg.seed + EVAL_SEED_OFFSET)  # every epoch on the same shocks
         obs = env.reset()
         carry = self.initial_carry(env.n_envs)
         T = self.params.T if cfg.eval_steps is None else cfg.eval_steps
@@ -287,7 +331,9 @@ class TrainerBase:
             obs = out.obs
             if bool(env.state.done.all()):
                 break
-        res = {k: float(v.double().mean()) for k, v in env.episode_metrics().items()}
+        m = env.episode_metrics()
+        res = {k: float(v.double().mean()) for k, v in m.items()}
+        res["years_min"] = float(m["years"].min())
         res["leader_return"] = float(ret_l.mean())
         return res
 
@@ -312,6 +358,7 @@ class TrainerBase:
                 "eval_gen": self.eval_env.gens[0].get_state(),
                 "obs": (self.obs.leader, self.obs.households),
                 "algo_state": self._state(),
+                "r_l_seen_min": self.r_l_seen_min,
             }
         )
 
@@ -322,6 +369,7 @@ class TrainerBase:
         self.eval_env.gens[0].set_state(d["eval_gen"])
         self.obs = Observation(*d["obs"])
         self._load_state(d["algo_state"])
+        self.r_l_seen_min = float(d.get("r_l_seen_min", math.inf))
 
     def _policy_header(self) -> dict:
         return {"algo": self.algo, "config": asdict(self.cfg)}

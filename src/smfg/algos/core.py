@@ -212,7 +212,7 @@ class ReplayBuffer:
     FIELDS = {
         "l_obs": (LEADER_OBS,), "l_act": (LEADER_ACT,), "l_rew": (), "l_next": (LEADER_OBS,),
         "h_obs": ("H", HH_OBS), "h_act": ("H", HH_ACT), "h_rew": ("H",),
-        "h_next": ("H", HH_OBS), "mf": (2 * HH_OBS,), "mf_next": (2 * HH_OBS,), "done": (),
+        "h_next": ("H", HH_OBS), "mf": (2 * HH_OBS,), "mf_next": (2 * HH_OBS,), "term": (),
     }  # fmt: skip
 
     def __init__(self, capacity: int, n_households: int, dtype=torch.float32, device="cpu"):

@@ -95,41 +95,45 @@ class MADDPGLearner(Learner):
     # --- updates: Learner's rules; the critics' extra input is the joint (s, a) ---------
 
     def _joint(self, steps):
-        """Normalised joint observations now and next [B, N, 2], stored joint actions, and
-        the target actor's next joint actions [B, N, 2]."""
+        """Normalised joint observations now and next [B, N, 2] and stored joint actions."""
         n, D = self.nets, self.buf.data
-        S, S2 = n.norm_f(D["h_obs"][steps]), n.norm_f(D["h_next"][steps])
-        return S, D["h_act"][steps], S2, self.targets.actor_f(S2)
+        return n.norm_f(D["h_obs"][steps]), D["h_act"][steps], n.norm_f(D["h_next"][steps])
 
-    def leader_inputs(self, idx, a_l2):
-        S, A, S2, A2 = self._joint(idx)
-        return (S.flatten(1), A.flatten(1)), (S2.flatten(1), A2.flatten(1))
+    def leader_extra(self, idx):
+        S, A, S2 = self._joint(idx)
+        return {"S": S, "A": A, "S2": S2}
+
+    def leader_x(self, b):
+        return (b["S"].flatten(-2), b["A"].flatten(-2))
+
+    def leader_x2(self, targets, b, a_l2):
+        return (b["S2"].flatten(-2), targets.actor_f(b["S2"]).flatten(-2))
 
     def sample_pairs(self):
         k, B = self.cfg.households_per_step, self.cfg.batch_size
         steps = self.buf.sample_steps(B // k, self.gen).repeat_interleave(k)
         return steps, torch.randint(self.H, (B,), generator=self.gen)
 
-    def follower_inputs(self, j, i, a_l2):
+    def follower_extra(self, j, i):
         k, n, D = self.cfg.households_per_step, self.nets, self.buf.data
-        steps = j[::k]  # the distinct steps of the batch, each repeated k times in j
-        S, A, S2, A2 = self._joint(steps)
+        S, A, S2 = self._joint(j[::k])  # the distinct steps, each repeated k times in j
+        return {"s_l": n.norm_l(D["l_obs"][j]), "S_rep": S.flatten(1).repeat_interleave(k, 0),
+                "A_rep": A.repeat_interleave(k, 0), "S2": S2,
+                "own": torch.nn.functional.one_hot(i, self.H).float().unsqueeze(-1)}  # fmt: skip
 
-        def rep(x):
-            return x.flatten(1).repeat_interleave(k, 0)
+    def follower_x(self, b):
+        return (b["s_l"], b["a_l"], b["S_rep"], b["A_rep"].flatten(-2))
 
-        A_rep = A.repeat_interleave(k, 0)
-        s_l, a_l = n.norm_l(D["l_obs"][j]), D["l_act"][j]
-        s_l2 = n.norm_l(D["l_next"][j])
-        x = (s_l, a_l, rep(S), A_rep.flatten(1))
-        x2 = (s_l2, a_l2, rep(S2), rep(A2))
+    def follower_x2(self, targets, b, a_l2):
+        k = self.cfg.households_per_step
+        S2 = b["S2"]
+        A2 = targets.actor_f(S2).flatten(-2).repeat_interleave(k, -2)
+        return (b["s_l2"], a_l2, S2.flatten(-2).repeat_interleave(k, -2), A2)
 
-        def x_pi(u):  # the household's own action replaced in its slot of the joint action
-            A_pi = A_rep.clone()
-            A_pi[torch.arange(j.shape[0]), i] = u
-            return (s_l, a_l, x[2], A_pi.flatten(1))
-
-        return x, x2, x_pi
+    def follower_x_pi(self, nets, b, u):
+        """The household's own action replaced in its slot of the joint action."""
+        A_pi = b["A_rep"] * (1.0 - b["own"]) + b["own"] * u.unsqueeze(-2)
+        return (b["s_l"], b["a_l"], b["S_rep"], A_pi.flatten(-2))
 
 
 # --- the trainer ---------------------------------------------------------------------------

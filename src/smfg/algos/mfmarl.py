@@ -81,13 +81,19 @@ class MFMARLLearner(Learner):
         hh = torch.randint(self.H, (steps.shape[0], m), generator=self.gen)
         return self.nets.norm_f(D[key][steps.unsqueeze(-1), hh])
 
-    def follower_inputs(self, j, i, a_l2):
+    def follower_extra(self, j, i):
         n, D = self.nets, self.buf.data
-        mf = torch.cat([n.norm_f(D["mf"][j, :HH_OBS]), D["mf"][j, HH_OBS:]], -1)
-        mean_a2 = self.targets.actor_f(self._households("h_next", j), a_l2[:, None]).mean(1)
-        mf2 = torch.cat([n.norm_f(D["mf_next"][j, :HH_OBS]), mean_a2], -1)
-        # MeanFieldCritic(s_f, a_f, a_l, L_f) with a_l = None: it has no leader input
-        return (None, mf), (None, mf2), lambda u: (None, mf)
+        return {"mf": torch.cat([n.norm_f(D["mf"][j, :HH_OBS]), D["mf"][j, HH_OBS:]], -1),
+                "mf_obs2": n.norm_f(D["mf_next"][j, :HH_OBS]),
+                "nxt": self._households("h_next", j)}  # fmt: skip
+
+    # MeanFieldCritic(s_f, a_f, a_l, L_f) with a_l = None: it has no leader input
+    def follower_x(self, b):
+        return (None, b["mf"])
+
+    def follower_x2(self, targets, b, a_l2):
+        mean_a2 = targets.actor_f(b["nxt"], a_l2.unsqueeze(-2)).mean(-2)
+        return (None, torch.cat([b["mf_obs2"], mean_a2], -1))
 
 
 # --- the trainer ---------------------------------------------------------------------------

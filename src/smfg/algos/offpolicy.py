@@ -21,17 +21,35 @@ it values). "random": uniform [0, 1) shares every step (the original rule-based
 households); "BC": the behaviour-cloned SMFRL follower actor pi_f(s_f, a_l), frozen.
 
 The update rules, with X_l and X_f a critic's extra inputs from the table (X' built from the
-next step with the target actors):
+next step with the target actors), and m = 1 - terminated: the bootstrap is cut only where an
+economy failed, never at the time limit (there the episode is truncated, not over):
 
-- leader: y_l = r_l + gamma (1 - done) Q_l'(s_l', pi_l'(s_l'), X_l'); loss (Q_l(s_l, a_l, X_l)
-  - y_l)^2; actor: maximise Q_l(s_l, pi_l(s_l), X_l), the followers' part of X_l held fixed.
-- follower: y_f = r_f + gamma (1 - done) Q_f'(s_f', pi_f'(s_f', a_l'), X_f') with a_l' =
+- leader (``leader_method = "td3"``, the default): twin critics Q_l1, Q_l2 and
+  y_l = r_l + gamma m min_k Q_lk'(s_l', a_l', X_l') with a_l' = pi_l'(s_l') plus clipped
+  Gaussian smoothing noise; loss sum_k (Q_lk(s_l, a_l, X_l) - y_l)^2; the actor maximises
+  Q_l1(s_l, pi_l(s_l), X_l), the followers' part of X_l held fixed, every ``policy_delay``-th
+  update (Fujimoto et al. 2018). ``"ddpg"``: one critic, no smoothing, no delay (SPEC 9).
+- follower: y_f = r_f + gamma m Q_f'(s_f', pi_f'(s_f', a_l'), X_f') with a_l' =
   pi_l'(s_l'); actor: maximise Q_f(s_f, pi_f(s_f, a_l), X_f) with the household's own action
   replaced wherever X_f holds it (MADDPG's joint action), everything else from the replay.
 
-Defaults, exploration (one noise draw per action dimension shared by the households of an
-economy), replay, target updates, learning-rate decay and the normalisers are SMFRL's (SPEC
-9, ``smfrl.py``). ``paper_quirks`` restores the original's action mappings (SPEC 2.2): these
+An early ending costs the leader what the lost years are worth: on the step where an economy
+fails after t of T years, its reward gains floor x sum_{k=1}^{T-t} gamma^k, the discounted
+value of living the remaining years at the reward's lowest per-step value
+(:func:`smfg.env.reward_floor`, or the lowest reward seen so far where the reward has no
+floor). Rewards and observations are made finite before they reach a normaliser or a critic,
+and the replacements are counted in the epoch's metrics.
+
+The leader explores with its own Gaussian noise of ``leader_noise_std`` on the actor output
+(the action box is [-1, 1]^5), multiplied by ``leader_noise_decay`` every epoch down to
+``leader_noise_min``; the households with ``noise_std``, one draw per action dimension shared
+by the households of an economy (SPEC 9). ``n_envs`` economies step in parallel and each
+step stores all of them. A follower learning rate of 0 (``follower_lr`` or, with BC,
+``bc_follower_lr``) freezes the followers: no follower update, and their normaliser stays.
+With BC the follower normaliser is part of the clone and never moves. Replay, target updates,
+learning-rate decay and the other defaults are SMFRL's (SPEC 9).
+
+``paper_quirks`` restores the original's action mappings (SPEC 2.2): these
 households sent their raw tanh output as shares, and the DDPG and MADDPG leaders theirs
 unscaled (SPEC 2.2 names no such quirk for the IDDPG and MF-MARL leaders, so they keep the
 corrected mapping); the rule-based households' uniform draws are sent as they are either way.
@@ -40,6 +58,7 @@ corrected mapping); the rule-based households' uniform draws are sent as they ar
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
@@ -58,17 +77,22 @@ from smfg.algos.core import (
     HH_OBS,
     LEADER_ACT,
     LEADER_OBS,
+    Critic,
     DeterministicActor,
     ReplayBuffer,
     follower_env_action,
+    gaussian_noise,
     leader_env_action,
     signed_log,
     soft_update,
 )
 from smfg.config import economy_params
-from smfg.env import RunningNormalizer
+from smfg.env import Observation, RunningNormalizer, reward_floor
 
-__all__ = ["OffPolicyConfig", "PROFILES", "Learner", "OffPolicyTrainer", "OffPolicyPolicy"]
+__all__ = ["OffPolicyConfig", "PROFILES", "Learner", "OffPolicyTrainer", "OffPolicyPolicy",
+           "TwinCritic", "LEADER_METHODS"]  # fmt: skip
+
+LEADER_METHODS = ("td3", "ddpg")
 
 # --- config --------------------------------------------------------------------------------
 
@@ -102,21 +126,61 @@ class OffPolicyConfig(BaseConfig):
     mf_sample: int = 16
     """Households per sampled step averaged into a target's mean action (MF-MARL)."""
     bc_follower_lr: float | None = None
-    """Follower actor learning rate with BC (None: ``lr``; the paper used 1e-6)."""
+    """Follower learning rate with BC (None: ``follower_lr``; the paper used 1e-6); 0 freezes
+    the cloned followers."""
+    follower_lr: float | None = None
+    """Follower learning rate (None: ``lr``); 0 freezes the followers."""
+    leader_method: str = "td3"
+    """The leader's update: 'td3' (twin critics, target smoothing, delayed actor) or 'ddpg'
+    (one critic, SPEC 9)."""
+    leader_actor_lr: float | None = None
+    """The leader actor's learning rate (None: ``lr``)."""
+    leader_critic_lr: float | None = None
+    """The leader critic's learning rate (None: ``lr``)."""
+    leader_noise_std: float = 0.2
+    """The leader's exploration noise on its actor output (the box is [-1, 1]^5)."""
+    leader_noise_decay: float = 0.9
+    """The leader's noise is multiplied by this every epoch ..."""
+    leader_noise_min: float = 0.05
+    """... down to this."""
+    policy_delay: int = 2
+    """TD3: one leader actor update every this many critic updates."""
+    target_noise: float = 0.2
+    """TD3: std of the smoothing noise on the target leader action ..."""
+    target_noise_clip: float = 0.5
+    """... clipped to this."""
+    n_envs: int = 1
+    """Economies stepped in parallel while collecting (each step stores all of them)."""
+    ending_penalty: bool = True
+    """An early ending costs the leader the discounted lost years at the reward's floor."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self._ints(("batch_size", "mf_sample", "lr_decay_every", "replay_steps"), 1)
         self._ints(("leader_updates", "follower_updates"), 0)
+        self._ints(("policy_delay", "n_envs"), 1)
+        if self.leader_method not in LEADER_METHODS:
+            self._bad("leader_method", LEADER_METHODS)
+        for name in ("leader_noise_std", "leader_noise_min", "target_noise",
+                     "target_noise_clip"):  # fmt: skip
+            if not 0.0 <= getattr(self, name) <= 2.0:
+                self._bad(name, "[0, 2]")
+        if not 0.0 < self.leader_noise_decay <= 1.0:
+            self._bad("leader_noise_decay", "(0, 1]")
+        for name in ("leader_actor_lr", "leader_critic_lr"):
+            if getattr(self, name) is not None and not 0.0 < getattr(self, name) < 1.0:
+                self._bad(name, "(0, 1) or None")
+        for name in ("bc_follower_lr", "follower_lr"):
+            if getattr(self, name) is not None and not 0.0 <= getattr(self, name) < 1.0:
+                self._bad(name, "[0, 1) or None (0 freezes the followers)")
         if not 0.0 <= self.gamma < 1.0:
             self._bad("gamma", "[0, 1)")
         if not 0.0 < self.tau <= 1.0:
             self._bad("tau", "(0, 1]")
         if not 0.0 <= self.noise_std <= 1.0:
             self._bad("noise_std", "[0, 1]")
-        for name in ("lr", "bc_follower_lr"):
-            if getattr(self, name) is not None and not 0.0 < getattr(self, name) < 1.0:
-                self._bad(name, "(0, 1) or None")
+        if self.lr is not None and not 0.0 < self.lr < 1.0:
+            self._bad("lr", "(0, 1) or None")
         if not 0.0 < self.lr_decay <= 1.0:
             self._bad("lr_decay", "(0, 1]")
         if not self.replay_memory_gb > 0:
@@ -125,6 +189,18 @@ class OffPolicyConfig(BaseConfig):
     @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else (5e-4 if self.n_households <= 100 else 3e-4)
+
+    @property
+    def follower_learning_rate(self) -> float:
+        """The followers' learning rate: with BC ``bc_follower_lr`` if set, else
+        ``follower_lr`` if set, else ``lr``; 0: frozen followers."""
+        if self.bc and self.bc_follower_lr is not None:
+            return self.bc_follower_lr
+        return self.follower_lr if self.follower_lr is not None else self.learning_rate
+
+    def leader_noise(self, epoch: int) -> float:
+        """The leader's exploration noise in epoch ``epoch`` (0-based)."""
+        return max(self.leader_noise_min, self.leader_noise_std * self.leader_noise_decay**epoch)
 
 
 #: The profiles of every DDPG-family algorithm (SMFRL's).
@@ -149,6 +225,17 @@ class ObsActor(DeterministicActor):
 
     def forward(self, s_f: Tensor, a_l: Tensor | None = None) -> Tensor:
         return self.net(s_f)
+
+
+class TwinCritic(nn.Module):
+    """Two critics of the same inputs (TD3): ``forward`` returns [..., 2], Q1 and Q2."""
+
+    def __init__(self, d_in: int):
+        super().__init__()
+        self.q1, self.q2 = Critic(d_in), Critic(d_in)
+
+    def forward(self, *inputs: Tensor) -> Tensor:
+        return torch.stack([self.q1(*inputs), self.q2(*inputs)], -1)
 
 
 @dataclass
@@ -176,7 +263,14 @@ class Learner:
     rules on a toy game: ``act`` -> ``env_actions`` -> ``store`` -> ``update``.
 
     A subclass sets who learns and overrides ``networks`` (the learned modules), and where
-    its critics see more than (s, a), ``leader_inputs`` and ``follower_inputs``.
+    its critics see more than (s, a), the hooks that add the data of those inputs to a batch
+    (``leader_extra``, ``follower_extra``) and build them (``leader_x``, ``leader_x2``,
+    ``follower_x``, ``follower_x2``, ``follower_x_pi``).
+
+    Every update is a batch (all sampling and normalising: :meth:`leader_batch`,
+    :meth:`follower_batch`) and losses that are functions of the networks and the batch
+    alone (``*_loss(nets, targets, b)``), so that :mod:`smfg.algos.seeds` can evaluate K
+    seeds' losses as one batched model.
     """
 
     leader_learns: bool = True
@@ -187,15 +281,21 @@ class Learner:
     """The BC network (SPEC 8) that starts the follower actor, or is the fixed households."""
     leader_sends_raw: bool = False
     """With ``paper_quirks``: the leader sent its tanh output unscaled (DDPG, MADDPG)."""
+    leader_critic_inputs: int = 0
+    """Inputs of the leader critic beyond (s_l, a_l) (for the twin critic of TD3)."""
 
     def __init__(self, cfg: OffPolicyConfig, params=None, train: bool = True):
         self.cfg, self.H = cfg, cfg.n_households
         self.params = params or economy_params(cfg.variant, **cfg.economy)
         self.leader_raw = cfg.paper_quirks and self.leader_sends_raw
+        self.twin = cfg.leader_method == "td3" and self.leader_learns
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             mods = {"actor_l": None, "critic_l": None, "actor_f": None, "critic_f": None}
             mods.update(self.networks())
+            if self.twin:  # TD3: the leader critic's architecture, twice
+                d_in = mods["critic_l"].net[0].in_features
+                mods["critic_l"] = TwinCritic(d_in)
             if not self.followers_learn and cfg.bc:
                 from smfg.algos.bc import make_network
 
@@ -203,7 +303,13 @@ class Learner:
             self.nets = Networks(**mods, norm_l=RunningNormalizer(LEADER_OBS),
                                  norm_f=RunningNormalizer(HH_OBS))  # fmt: skip
         self.gen = torch.Generator().manual_seed(cfg.seed + 104729)
-        self.learns = self.leader_learns or self.followers_learn
+        lr_f = cfg.follower_learning_rate
+        self.followers_update = self.followers_learn and lr_f > 0
+        self.learns = self.leader_learns or self.followers_update
+        # the follower normaliser tracks the learned followers' states, except a clone's
+        self.norm_f_moves = self.followers_update and not cfg.bc
+        self.leader_steps = 0
+        self.r_l_min = math.inf  # the lowest leader reward stored (the floor where none)
         if cfg.bc and train:
             actor, norm = bc_network(self.bc_name, cfg.variant, self.params, cfg.bc_epochs,
                                      cfg.seed)  # fmt: skip
@@ -220,12 +326,13 @@ class Learner:
         cfg, n = self.cfg, self.nets
         self.targets = copy.deepcopy(n)
         lr = cfg.learning_rate
-        lr_f = cfg.bc_follower_lr if cfg.bc and cfg.bc_follower_lr is not None else lr
+        lrs = {"actor_l": cfg.leader_actor_lr or lr, "critic_l": cfg.leader_critic_lr or lr,
+               "actor_f": cfg.follower_learning_rate, "critic_f": lr}  # fmt: skip
         learned = (["actor_l", "critic_l"] if self.leader_learns else []) + (
-            ["actor_f", "critic_f"] if self.followers_learn else []
+            ["actor_f", "critic_f"] if self.followers_update else []
         )
         self.opt = {
-            k: torch.optim.Adam(getattr(n, k).parameters(), lr=lr_f if k == "actor_f" else lr,
+            k: torch.optim.Adam(getattr(n, k).parameters(), lr=lrs[k],
                                 eps=1e-5 if k.endswith("_f") else 1e-8, foreach=True)
             for k in learned
         }  # fmt: skip
@@ -233,7 +340,7 @@ class Learner:
             k: torch.optim.lr_scheduler.StepLR(o, cfg.lr_decay_every, cfg.lr_decay)
             for k, o in self.opt.items()
         }
-        cap = min(cfg.replay_steps, cfg.epochs * cfg.steps_per_epoch,
+        cap = min(cfg.replay_steps, cfg.epochs * cfg.steps_per_epoch * cfg.n_envs,
                   ReplayBuffer.capacity_for(cfg.replay_memory_gb * 1e9, self.H))  # fmt: skip
         self.buf = ReplayBuffer(cap, self.H)
         self.updates = 0
@@ -256,9 +363,12 @@ class Learner:
         u = n.actor_f(n.norm_f(signed_log(hh_obs.float())), u_l.unsqueeze(-2))
         return exploration(u, noise_std, gen)
 
-    def act(self, leader_obs: Tensor, hh_obs: Tensor, noise_std: float, gen: torch.Generator):
-        """(u_l [E, 5], u_f [E, H, 2]): actor outputs with exploration noise."""
-        u_l = self.leader_u(leader_obs, noise_std, gen)
+    def act(self, leader_obs: Tensor, hh_obs: Tensor, noise_std: float, gen: torch.Generator,
+            leader_noise_std: float | None = None):  # fmt: skip
+        """(u_l [E, 5], u_f [E, H, 2]): actor outputs with exploration noise (the leader's
+        ``leader_noise_std``, default ``noise_std``)."""
+        l_std = noise_std if leader_noise_std is None else leader_noise_std
+        u_l = self.leader_u(leader_obs, l_std, gen)
         return u_l, self.follower_u(hh_obs, u_l, noise_std, gen)
 
     def env_actions(self, u_l: Tensor, u_f: Tensor) -> tuple[Tensor, Tensor]:
@@ -271,9 +381,12 @@ class Learner:
         return a_l, follower_env_action(u_f)
 
     # replay --------------------------------------------------------------------------------
-    def store(self, leader_obs, u_l, r_l, leader_next, hh_obs, u_f, r_f, hh_next, done) -> None:
-        """One step of E economies (raw observations) into the replay; normalisers follow the
-        learned agents' observations (a fixed BC policy keeps its own)."""
+    def store(self, leader_obs, u_l, r_l, leader_next, hh_obs, u_f, r_f, hh_next,
+              terminated) -> None:  # fmt: skip
+        """One step of E economies (raw, finite observations) into the replay; ``terminated``
+        [E] cuts the bootstrap (an economy that failed; not the time limit). The leader
+        normaliser follows the observations; the follower normaliser those of learned
+        followers (a clone and frozen followers keep theirs)."""
         l_obs, h_obs = signed_log(leader_obs.float()), signed_log(hh_obs.float())
         l_next, h_next = signed_log(leader_next.float()), signed_log(hh_next.float())
         self.buf.add(
@@ -281,93 +394,170 @@ class Learner:
             h_obs=h_obs, h_act=u_f, h_rew=r_f, h_next=h_next,
             mf=torch.cat([h_obs.mean(1), u_f.mean(1)], -1),
             mf_next=torch.cat([h_next.mean(1), torch.zeros_like(u_f[:, 0])], -1),
-            done=done.float(),
+            term=terminated.float(),
         )  # fmt: skip
+        self.r_l_min = min(self.r_l_min, float(r_l.min()))
         self.nets.norm_l.update(l_obs)
-        if self.followers_learn:
+        if self.norm_f_moves:
             self.nets.norm_f.update(h_obs)
 
-    # what the critics see beyond (s, a): the algorithms' difference ------------------------
-    def leader_inputs(self, idx: Tensor, a_l2: Tensor) -> tuple[tuple, tuple]:
-        """Q_l's extra inputs X_l at the sampled steps and X_l' at the next steps."""
-        return (), ()
+    def ending_floor(self) -> float:
+        """The per-step leader reward an early ending is charged for each lost year: the
+        reward's floor (:func:`smfg.env.reward_floor`), else the lowest reward stored."""
+        cfg = self.cfg
+        floor = reward_floor(cfg.leader_reward, 1.0, cfg.leader_reward_weights)
+        if floor is None:
+            floor = self.r_l_min if math.isfinite(self.r_l_min) else 0.0
+        return floor
 
-    def follower_inputs(self, j: Tensor, i: Tensor, a_l2: Tensor):
-        """Q_f's extra inputs: (X_f, X_f', X_f with the own action replaced by u: a function)."""
-        return (), (), lambda u: ()
+    # batches: every random draw of an update, observations normalised ----------------------
+    def leader_batch(self) -> dict:
+        """``batch_size`` steps for the leader (and TD3's target smoothing noise)."""
+        cfg, n, D = self.cfg, self.nets, self.buf.data
+        idx = self.buf.sample_steps(cfg.batch_size, self.gen)
+        b = {"s_l": n.norm_l(D["l_obs"][idx]), "s_l2": n.norm_l(D["l_next"][idx]),
+             "a_l": D["l_act"][idx], "r_l": D["l_rew"][idx], "term": D["term"][idx]}  # fmt: skip
+        if self.twin:
+            eps = gaussian_noise((cfg.batch_size, LEADER_ACT), cfg.target_noise, self.gen)
+            b["smooth"] = eps.clamp(-cfg.target_noise_clip, cfg.target_noise_clip)
+        b.update(self.leader_extra(idx))
+        return b
+
+    def follower_batch(self) -> dict:
+        """``batch_size`` (step, household) pairs for the followers."""
+        n, D = self.nets, self.buf.data
+        j, i = self.sample_pairs()
+        b = {"s_f": n.norm_f(D["h_obs"][j, i]), "s_f2": n.norm_f(D["h_next"][j, i]),
+             "a_f": D["h_act"][j, i], "r_f": D["h_rew"][j, i], "term": D["term"][j],
+             "a_l": D["l_act"][j], "s_l2": n.norm_l(D["l_next"][j])}  # fmt: skip
+        b.update(self.follower_extra(j, i))
+        return b
 
     def sample_pairs(self) -> tuple[Tensor, Tensor]:
         """(step, household) pairs of a follower batch."""
         return self.buf.sample_pairs(self.cfg.batch_size, self.gen)
 
+    # what the critics see beyond (s, a): the algorithms' difference ------------------------
+    def leader_extra(self, idx: Tensor) -> dict:
+        """Data of Q_l's extra inputs at the sampled steps ``idx``, added to the batch."""
+        return {}
+
+    def leader_x(self, b: dict) -> tuple:
+        """Q_l's extra inputs X_l at the sampled steps."""
+        return ()
+
+    def leader_x2(self, targets, b: dict, a_l2: Tensor) -> tuple:
+        """Q_l's extra inputs X_l' at the next steps (with the target networks)."""
+        return ()
+
+    def follower_extra(self, j: Tensor, i: Tensor) -> dict:
+        """Data of Q_f's extra inputs at the sampled (step, household) pairs."""
+        return {}
+
+    def follower_x(self, b: dict) -> tuple:
+        return ()
+
+    def follower_x2(self, targets, b: dict, a_l2: Tensor) -> tuple:
+        return ()
+
+    def follower_x_pi(self, nets, b: dict, u: Tensor) -> tuple:
+        """Q_f's extra inputs with the household's own action replaced by ``u``."""
+        return self.follower_x(b)
+
+    def next_leader_action(self, targets, b: dict) -> Tensor:
+        """a_l' of the follower target: the target leader actor's, or the fixed leader's."""
+        if self.nets.actor_l is None:
+            return free_market_u(b["s_l2"].shape[-2], self.leader_raw).expand_as(b["a_l"])
+        return targets.actor_l(b["s_l2"])
+
+    # losses: functions of the networks and the batch ---------------------------------------
+    def _q_l(self, critic, *inputs) -> Tensor:
+        """[..., n_critics]: the leader critic's values (two for TD3)."""
+        q = critic(*inputs)
+        return q if self.twin else q.unsqueeze(-1)
+
+    def leader_critic_loss(self, nets, targets, b: dict) -> Tensor:
+        gamma = self.cfg.gamma
+        with torch.no_grad():
+            a_l2 = targets.actor_l(b["s_l2"])
+            if "smooth" in b:
+                a_l2 = (a_l2 + b["smooth"]).clamp(-1.0, 1.0)
+            q2 = self._q_l(targets.critic_l, b["s_l2"], a_l2, *self.leader_x2(targets, b, a_l2))
+            y = b["r_l"] + gamma * (1.0 - b["term"]) * q2.min(-1).values
+        q = self._q_l(nets.critic_l, b["s_l"], b["a_l"], *self.leader_x(b))
+        return (q - y.unsqueeze(-1)).pow(2).mean(-2).sum(-1)
+
+    def leader_actor_loss(self, nets, targets, b: dict) -> Tensor:
+        q = self._q_l(nets.critic_l, b["s_l"], nets.actor_l(b["s_l"]), *self.leader_x(b))
+        return -q[..., 0].mean(-1)
+
+    def follower_critic_loss(self, nets, targets, b: dict) -> Tensor:
+        with torch.no_grad():
+            a_l2 = self.next_leader_action(targets, b)
+            x2 = self.follower_x2(targets, b, a_l2)
+            q2 = targets.critic_f(b["s_f2"], targets.actor_f(b["s_f2"], a_l2), *x2)
+            y = b["r_f"] + self.cfg.gamma * (1.0 - b["term"]) * q2
+        return (nets.critic_f(b["s_f"], b["a_f"], *self.follower_x(b)) - y).pow(2).mean(-1)
+
+    def follower_actor_loss(self, nets, targets, b: dict) -> Tensor:
+        u = nets.actor_f(b["s_f"], b["a_l"])
+        return -nets.critic_f(b["s_f"], u, *self.follower_x_pi(nets, b, u)).mean(-1)
+
     # updates -------------------------------------------------------------------------------
-    def _step(self, name: str, loss: Tensor) -> None:
+    def _step(self, name: str, loss: Tensor) -> float:
         self.opt[name].zero_grad()
         loss.backward()
         self.opt[name].step()
+        return loss.item()
 
-    def leader_update(self) -> tuple[float, float]:
-        """One critic and one actor step of the leader on a batch of steps."""
-        cfg, n, t, D = self.cfg, self.nets, self.targets, self.buf.data
-        idx = self.buf.sample_steps(cfg.batch_size, self.gen)
-        s_l, s_l2 = n.norm_l(D["l_obs"][idx]), n.norm_l(D["l_next"][idx])
-        with torch.no_grad():
-            a_l2 = t.actor_l(s_l2)
-            x, x2 = self.leader_inputs(idx, a_l2)
-            q2 = t.critic_l(s_l2, a_l2, *x2)
-            y = D["l_rew"][idx] + cfg.gamma * (1.0 - D["done"][idx]) * q2
-        q_loss = (n.critic_l(s_l, D["l_act"][idx], *x) - y).pow(2).mean()
-        self._step("critic_l", q_loss)
-        pi_loss = -n.critic_l(s_l, n.actor_l(s_l), *x).mean()
-        self._step("actor_l", pi_loss)
-        return q_loss.item(), pi_loss.item()
-
-    def next_leader_action(self, j: Tensor) -> Tensor:
-        """a_l' of the follower target: the target leader actor's, or the fixed leader's."""
-        if self.nets.actor_l is None:
-            return free_market_u(j.shape[0], self.leader_raw)
-        return self.targets.actor_l(self.nets.norm_l(self.buf.data["l_next"][j]))
+    def leader_update(self) -> tuple[float, float | None]:
+        """One critic step of the leader on a batch of steps, and (every ``policy_delay``-th
+        with TD3) one actor step: (critic loss, actor loss or None)."""
+        b = self.leader_batch()
+        q = self._step("critic_l", self.leader_critic_loss(self.nets, self.targets, b))
+        self.leader_steps += 1
+        pi = None
+        if not self.twin or self.leader_steps % self.cfg.policy_delay == 0:
+            pi = self._step("actor_l", self.leader_actor_loss(self.nets, self.targets, b))
+        return q, pi
 
     def follower_update(self) -> tuple[float, float]:
         """One critic and one actor step of the shared follower on (step, household) pairs."""
-        cfg, n, t, D = self.cfg, self.nets, self.targets, self.buf.data
-        j, i = self.sample_pairs()
-        s_f, s_f2 = n.norm_f(D["h_obs"][j, i]), n.norm_f(D["h_next"][j, i])
-        a_l = D["l_act"][j]
-        with torch.no_grad():
-            a_l2 = self.next_leader_action(j)
-            x, x2, x_pi = self.follower_inputs(j, i, a_l2)
-            q2 = t.critic_f(s_f2, t.actor_f(s_f2, a_l2), *x2)
-            y = D["h_rew"][j, i] + cfg.gamma * (1.0 - D["done"][j]) * q2
-        q_loss = (n.critic_f(s_f, D["h_act"][j, i], *x) - y).pow(2).mean()
-        self._step("critic_f", q_loss)
-        u = n.actor_f(s_f, a_l)
-        pi_loss = -n.critic_f(s_f, u, *x_pi(u)).mean()
-        self._step("actor_f", pi_loss)
-        return q_loss.item(), pi_loss.item()
+        b = self.follower_batch()
+        q = self._step("critic_f", self.follower_critic_loss(self.nets, self.targets, b))
+        pi = self._step("actor_f", self.follower_actor_loss(self.nets, self.targets, b))
+        return q, pi
+
+    def sides(self) -> list[tuple]:
+        """(side, number of updates, (actor, critic)) of each side that learns."""
+        cfg, out = self.cfg, []
+        if self.leader_learns:
+            out.append(("leader", cfg.leader_updates, ("actor_l", "critic_l")))
+        if self.followers_update:
+            out.append(("follower", cfg.follower_updates, ("actor_f", "critic_f")))
+        return out
 
     def update(self) -> dict:
-        """The leader's updates, then the followers', each followed by a soft update of that
-        side's targets and a step of its learning-rate schedules (as SMFRL)."""
+        """The leader's updates, then the followers', each followed by a soft update of the
+        targets and a step of the learning-rate schedules of the networks it stepped (a
+        delayed TD3 actor and its target move on its own steps only)."""
         cfg, out = self.cfg, {}
-        sides = []
-        if self.leader_learns:
-            names = ("actor_l", "critic_l")
-            sides.append(("leader", self.leader_update, cfg.leader_updates, names))
-        if self.followers_learn:
-            names = ("actor_f", "critic_f")
-            sides.append(("follower", self.follower_update, cfg.follower_updates, names))
-        for side, fn, n_updates, names in sides:
-            q = pi = 0.0
+        fns = {"leader": self.leader_update, "follower": self.follower_update}
+        for side, n_updates, names in self.sides():
+            q, pis = 0.0, []
             for _ in range(n_updates):
-                dq, dpi = fn()
-                q, pi = q + dq, pi + dpi
-                for name in names:
+                dq, dpi = fns[side]()
+                q += dq
+                stepped = names if dpi is not None else names[1:]  # a delayed actor waits
+                if dpi is not None:
+                    pis.append(dpi)
+                for name in stepped:
                     soft_update(getattr(self.targets, name), getattr(self.nets, name), cfg.tau)
                     self.sched[name].step()
             if n_updates:
-                out[f"{side}_q_loss"], out[f"{side}_pi_loss"] = q / n_updates, pi / n_updates
-        self.updates += max(cfg.leader_updates, cfg.follower_updates) if sides else 0
+                out[f"{side}_q_loss"] = q / n_updates
+                out[f"{side}_pi_loss"] = sum(pis) / len(pis) if pis else float("nan")
+        self.updates += max(cfg.leader_updates, cfg.follower_updates) if self.sides() else 0
         return out
 
     # state ---------------------------------------------------------------------------------
@@ -383,7 +573,8 @@ class Learner:
 
     def state_dict(self) -> dict:
         """Networks, targets, optimisers, schedules, replay (the generator is the trainer's)."""
-        out = {"nets": module_states(self.nets.modules())}
+        out = {"nets": module_states(self.nets.modules()), "leader_steps": self.leader_steps,
+               "r_l_min": self.r_l_min}  # fmt: skip
         if self.learns:
             out.update(
                 targets=module_states(self.targets.modules()),
@@ -397,6 +588,7 @@ class Learner:
     def load_state_dict(self, d: dict) -> None:
         for k, v in d["nets"].items():
             getattr(self.nets, k).load_state_dict(v)
+        self.leader_steps, self.r_l_min = int(d["leader_steps"]), float(d["r_l_min"])
         if self.learns:
             for k, v in d["targets"].items():
                 getattr(self.targets, k).load_state_dict(v)
@@ -422,23 +614,51 @@ class OffPolicyTrainer(TrainerBase):
         self.gen = self.learner.gen  # one generator for noise and sampling, as SMFRL
 
     def collect(self) -> dict:
-        """``steps_per_epoch`` environment steps with exploration into the replay (none when
-        nothing learns)."""
+        """``steps_per_epoch`` steps of the ``n_envs`` economies with exploration into the
+        replay (none when nothing learns): finite rewards and observations, the ending
+        penalty on failed economies, terminated apart from truncated."""
         cfg, env, L = self.cfg, self.env, self.learner
         if not L.learns:
             return {}
-        done_count = 0
+        self.start_collect()
         for _ in range(cfg.steps_per_epoch):
-            lo, ho = self.obs.leader, self.obs.households
-            u_l, u_f = L.act(lo, ho, cfg.noise_std, self.gen)
+            u_l, u_f = L.act(self.obs.leader, self.obs.households, cfg.noise_std, self.gen,
+                             self.leader_noise)  # fmt: skip
             out = env.step(*L.env_actions(u_l, u_f))
-            r_l, r_f = self.rewards(out.leader_reward, out.household_reward)
-            L.store(lo, u_l, r_l, out.obs.leader, ho, u_f, r_f, out.obs.households, out.done)
-            self.obs = out.obs
+            nxt = self.record(u_l, u_f, out.leader_reward, out.household_reward, out.obs,
+                              out.terminated, out.done, env.state.t)  # fmt: skip
             if bool(out.done.any()):
-                done_count += int(out.done.sum())
-                self.obs = env.reset(mask=out.done)
-        return {"episodes_ended": done_count}
+                nxt = self.finite_obs(env.reset(mask=out.done))
+            self.obs = nxt
+        return self.end_collect()
+
+    def start_collect(self) -> None:
+        """Counters of an epoch's collection; the leader's noise of this epoch."""
+        self.leader_noise = self.cfg.leader_noise(self.epoch)
+        self.ended = self.failed = 0
+
+    def end_collect(self) -> dict:
+        return {"episodes_ended": self.ended, "episodes_failed": self.failed,
+                "leader_noise": self.leader_noise, **self.take_nonfinite()}  # fmt: skip
+
+    def record(self, u_l, u_f, r_l, r_f, next_obs, terminated, done, t) -> Observation:
+        """Store one step taken from ``self.obs`` with actor outputs (u_l, u_f): rewards made
+        finite, the ending penalty where an economy failed (``t``: its years after the step),
+        the next observation made finite (returned)."""
+        cfg, L = self.cfg, self.learner
+        r_l, r_f = self.rewards(r_l, r_f)
+        nxt = self.finite_obs(next_obs)
+        if bool(terminated.any()):
+            self.failed += int(terminated.sum())
+            if cfg.ending_penalty:
+                lost = (self.params.T - t).clamp_min(0).to(r_l.dtype)
+                g = cfg.gamma
+                value = L.ending_floor() * g * (1.0 - g**lost) / (1.0 - g)
+                r_l = torch.where(terminated, r_l + value, r_l)
+        L.store(self.obs.leader, u_l, r_l, nxt.leader, self.obs.households, u_f, r_f,
+                nxt.households, terminated)  # fmt: skip
+        self.ended += int(done.sum())
+        return nxt
 
     def update(self) -> dict:
         return self.learner.update() if self.learner.learns else {}

@@ -102,3 +102,23 @@ def utility_clearing(c: Tensor, f: Tensor, params: EconomyParams) -> Tensor:
         uc = c.pow(1.0 - params.sigma) / (1.0 - params.sigma)
     k = 1.0 + 1.0 / params.phi
     return uc.sub_(torch.log(f).mul_(k).exp_().mul_(params.chi / k))  # f >= action_low > 0
+
+
+def consumption_equivalent(u: Tensor, params: EconomyParams) -> Tensor:
+    """The consumption c that, with (almost) no work, gives utility ``u``: the inverse of the
+    period utility at f -> 0 (E12 in 'taxai', E25 in 'clearing'), in model units.
+
+    Applied to the mean utility of a population it is the utilitarian welfare in
+    consumption units: the consumption every household would need, without working, to be as
+    well off on average. 'taxai': sigmoid(ln(c / scale)) = u gives c = scale u / (1 - u);
+    'clearing': c = exp(u) (sigma = 1) or ((1 - sigma) u)^(1 / (1 - sigma)); a utility no
+    consumption reaches (u >= 0 with sigma > 1) gives +inf, one below every consumption 0.
+    """
+    if params.variant == "taxai":
+        u = u.clamp(0.0, 1.0)
+        return params.util_scale * u / (1.0 - u)
+    if params.sigma == 1.0:
+        return torch.exp(u)
+    x = (1.0 - params.sigma) * u
+    c = x.clamp_min(0.0).pow(1.0 / (1.0 - params.sigma))
+    return torch.where(x > 0, c, torch.inf if params.sigma > 1.0 else 0.0)

@@ -3,7 +3,8 @@
 ``train_seeds("smfrl", "quick", seeds=range(5), variant="taxai", n_households=100, bc=True)``
 leaves the same five run directories as five calls of :func:`smfg.experiments.train.train`
 (metrics, checkpoints, policy and completion marker for each seed, keyed by its own spec),
-but trains them together (:class:`smfg.algos.seeds.BatchedSMFRL`).
+but trains them together (:class:`smfg.algos.seeds.BatchedTrainer`: SMFRL and every
+learning baseline of the DDPG family).
 
 How it meets the store: each seed's run is an ordinary ``RunStore.run`` in its own thread,
 whose trainer is a proxy of that seed. A proxy's ``train_epoch`` waits at a barrier; when
@@ -20,20 +21,20 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from smfg.algos.seeds import BatchedSMFRL, SeedsOutOfStep
-from smfg.algos.smfrl import SMFRLTrainer, config_from_spec
+from smfg.algos.offpolicy import OffPolicyTrainer
+from smfg.algos.seeds import BatchedTrainer, SeedsOutOfStep
 from smfg.experiments.store import RunStore
-from smfg.experiments.train import run_spec, train
+from smfg.experiments.train import make_trainer, run_spec, train
 from smfg.runtime import tune_allocator
 
-#: algorithms with a batched form
-BATCHED = {"smfrl"}
+#: algorithms with a batched form (the DDPG family; rule_based learns nothing)
+BATCHED = {"smfrl", "ddpg", "iddpg", "maddpg", "mfmarl"}
 
 
 class _Shared:
-    def __init__(self, members: list[SMFRLTrainer]):
+    def __init__(self, members: list[OffPolicyTrainer]):
         self.members = members
-        self.batched: BatchedSMFRL | None = None
+        self.batched: BatchedTrainer | None = None
         self.rows: list[dict] = []
         self.error: BaseException | None = None
         self.barrier = threading.Barrier(len(members), action=self._epoch)
@@ -42,8 +43,8 @@ class _Shared:
         try:
             if self.batched is None:  # after every seed has resumed (or not) from disk
                 m0 = self.members[0]
-                self.batched = BatchedSMFRL(m0.cfg, [m.cfg.seed for m in self.members],
-                                            members=self.members)  # fmt: skip
+                self.batched = BatchedTrainer(m0.cfg, [m.cfg.seed for m in self.members],
+                                              members=self.members)  # fmt: skip
             self.rows = self.batched.train_epoch()
             self.batched.scatter()
         except BaseException as e:
@@ -54,11 +55,10 @@ class _Shared:
 class _SeedProxy:
     """The run store's trainer for one seed of the batch."""
 
-    algo = "smfrl"
-
     def __init__(self, shared: _Shared, k: int):
         self.shared, self.k = shared, k
         self.member = shared.members[k]
+        self.algo = self.member.algo
         self.n_epochs = self.member.n_epochs
 
     @property
@@ -124,7 +124,7 @@ def train_seeds(
 def _train_batch(store, specs, group, results, checkpoint_every, progress) -> None:
     """Train the runs ``group`` (indices into ``specs``) as one batch, each in its thread."""
     tune_allocator()
-    members = [SMFRLTrainer(config_from_spec(specs[k])) for k in group]
+    members = [make_trainer(specs[k]) for k in group]
     shared = _Shared(members)
     errors: list[BaseException] = []
 
