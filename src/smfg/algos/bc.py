@@ -16,8 +16,12 @@ learn the map from state to the actor output ``u = follower_actor_target(shares)
 Every network sees the observation as the environment's policies do: ``signed_log(state)``,
 then a :class:`~smfg.env.RunningNormalizer` fitted on the training states, which is part of
 the policy and returned with its weights. The follower actor also sees the leader's action;
-the survey describes households under the current tax system, closest in the model to the
-free market, so it is given the leader actor output of the free market (:func:`free_market_u`).
+the survey says nothing about how households would answer another government, so the clone
+must not invent an answer: the leader's half of its output layer is zero and held there while
+cloning (its gradient masked; Adam then never moves it), so the clone is exactly indifferent
+to the leader's action, and any reaction is learned afterwards (that half receives gradients
+in reinforcement learning like any weight). It is fitted at the free market's leader input
+(:func:`free_market_u`), which no longer matters.
 The survey has no time dimension: the LSTM sees each household as a sequence of length one
 from a zero state. The follower actor trained here initialises every "-BC" run
 (:func:`pretrained_follower`).
@@ -377,6 +381,12 @@ def _train(pairs, network, epochs, batch_size, lr, seed, valid, paper_quirks) ->
         torch.manual_seed(seed)
         net = make_network(network)
     a_l = free_market_u(paper_quirks=paper_quirks) if network == "follower_actor" else None
+    leader_half = None
+    if network == "follower_actor":  # indifferent to the leader: its half of the head is zero
+        leader_half = torch.ones_like(net.head[0].weight)
+        leader_half[:, net.head[0].weight.shape[1] // 2 :] = 0.0
+        with torch.no_grad():
+            net.head[0].weight.mul_(leader_half)
 
     def data(p: SurveyPairs) -> tuple[Tensor, Tensor, Tensor]:
         x = preprocess(norm, p.states).detach()
@@ -403,6 +413,8 @@ def _train(pairs, network, epochs, batch_size, lr, seed, valid, paper_quirks) ->
             loss = (_loss(network, net, x[idx], u[idx], a_l) * wb).sum() / wb.sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if leader_half is not None:  # the leader's half stays zero
+                net.head[0].weight.grad.mul_(leader_half)
             opt.step()
         hist_t.append(mean_loss(train))
         if val is not None:
