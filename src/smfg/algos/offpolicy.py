@@ -210,7 +210,7 @@ PROFILES = {
     "quick": dict(epochs=20, steps_per_epoch=300, leader_updates=100, follower_updates=100,
                   eval_episodes=5, eval_steps=300, bc_epochs=20),
     "paper": dict(epochs=1000, steps_per_epoch=300, leader_updates=100, follower_updates=100,
-                  eval_episodes=10, eval_steps=None, bc_epochs=30),
+                  eval_episodes=10, eval_steps=None, bc_epochs=30, bc_follower_lr=1e-6),
 }  # fmt: skip
 
 # --- networks ------------------------------------------------------------------------------
