@@ -7,14 +7,13 @@ import math
 
 import pytest
 import torch
+from test_baselines import TOY, X0, X_NASH, Y_NASH, play_offpolicy
 
 from smfg.algos import ddpg, mfmarl, smfrl
 from smfg.algos.bc import actor_output, pretrained_follower
 from smfg.algos.core import signed_log
 from smfg.config import economy_params
 from smfg.env import Observation, SMFGEnv, reward_floor
-
-from test_baselines import TOY, X0, X_NASH, Y_NASH, play_offpolicy
 
 TINY = dict(variant="clearing", n_households=20, epochs=3, steps_per_epoch=12,
             leader_updates=4, follower_updates=4, batch_size=16, mf_sample=8,

@@ -341,7 +341,11 @@ class SMFGEnv:
         self.state, flows = step(before, gov, s, f, self._shocks(), self.params)
         self.metrics.update(flows, self.params.money_unit)
         r_leader = leader_reward(
-            self.leader_reward_name, before, flows, self.gini_weight, self.reward_weights,
+            self.leader_reward_name,
+            before,
+            flows,
+            self.gini_weight,
+            self.reward_weights,
             self.params,
         )
         done_now = flows.active & flows.done

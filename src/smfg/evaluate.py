@@ -23,6 +23,8 @@ from torch import Tensor
 
 from smfg.config import EconomyParams, economy_params
 from smfg.economy.government import GovAction
+from smfg.economy.household import consumption_equivalent
+from smfg.economy.state import initial_output
 from smfg.economy.step import termination_reasons
 from smfg.env import SMFGEnv
 from smfg.policies import FixedShares, FreeMarket, Saez, SurveyReplay, UniformRandom, USFederal2022
@@ -35,6 +37,7 @@ METRICS = (
     "years",
     "leader_return",
     "household_return",
+    "welfare_ce",
 )
 
 GOVERNMENT_POLICIES = ("free-market", "us-federal-2022", "saez", "saez-paper")
@@ -186,6 +189,8 @@ def evaluate(
     noise_gens = [torch.Generator().manual_seed(10_000 + int(s)) for s in seeds]
     leader_return = torch.zeros(E, dtype=torch.float64)
     household_return = torch.zeros(E, dtype=torch.float64)
+    ce_sum = torch.zeros(E, dtype=torch.float64)
+    y0 = initial_output(params, n_households) / n_households
 
     def noise(shape_tail: tuple) -> Tensor:
         parts = [torch.randn((n_episodes, *shape_tail), generator=g, dtype=env.dtype)
@@ -209,6 +214,8 @@ def evaluate(
         active = out.flows.active.cpu()
         leader_return += torch.where(active, out.leader_reward.double().cpu(), 0.0)
         household_return += torch.where(active, out.flows.u.double().mean(-1).cpu(), 0.0)
+        ce = consumption_equivalent(out.flows.u.double().mean(-1), params).cpu() / y0
+        ce_sum += torch.where(active, ce, 0.0)
         obs = out.obs
         if progress is not None:
             progress(t + 1, int((~env.state.done).sum()))
@@ -227,6 +234,7 @@ def evaluate(
             "years": m["years"].tolist(),
             "leader_return": leader_return.tolist(),
             "household_return": household_return.tolist(),
+            "welfare_ce": (ce_sum / m["years"].double().clamp_min(1).cpu()).tolist(),
             "termination": reasons,
         }
     )

@@ -63,6 +63,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import clip_grad_norm_
 
 from smfg.algos.common import (
     BaseConfig,
@@ -153,6 +154,10 @@ class OffPolicyConfig(BaseConfig):
     """Economies stepped in parallel while collecting (each step stores all of them)."""
     ending_penalty: bool = True
     """An early ending costs the leader the discounted lost years at the reward's floor."""
+    max_grad_norm: float | None = 1000.0
+    """Each network's gradient norm is clipped to this before its step (None: never). Adam's
+    step does not depend on the gradient's scale, so this only keeps rewards of 1e10 and
+    more (E25's utility of a household that cannot consume) from overflowing its moments."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -165,6 +170,8 @@ class OffPolicyConfig(BaseConfig):
                      "target_noise_clip"):  # fmt: skip
             if not 0.0 <= getattr(self, name) <= 2.0:
                 self._bad(name, "[0, 2]")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            self._bad("max_grad_norm", "> 0 or None")
         if not 0.0 < self.leader_noise_decay <= 1.0:
             self._bad("leader_noise_decay", "(0, 1]")
         for name in ("leader_actor_lr", "leader_critic_lr"):
@@ -309,7 +316,6 @@ class Learner:
         # the follower normaliser tracks the learned followers' states, except a clone's
         self.norm_f_moves = self.followers_update and not cfg.bc
         self.leader_steps = 0
-        self.r_l_min = math.inf  # the lowest leader reward stored (the floor where none)
         if cfg.bc and train:
             actor, norm = bc_network(self.bc_name, cfg.variant, self.params, cfg.bc_epochs,
                                      cfg.seed)  # fmt: skip
@@ -396,18 +402,18 @@ class Learner:
             mf_next=torch.cat([h_next.mean(1), torch.zeros_like(u_f[:, 0])], -1),
             term=terminated.float(),
         )  # fmt: skip
-        self.r_l_min = min(self.r_l_min, float(r_l.min()))
         self.nets.norm_l.update(l_obs)
         if self.norm_f_moves:
             self.nets.norm_f.update(h_obs)
 
-    def ending_floor(self) -> float:
+    def ending_floor(self, lowest_seen: float) -> float:
         """The per-step leader reward an early ending is charged for each lost year: the
-        reward's floor (:func:`smfg.env.reward_floor`), else the lowest reward stored."""
+        reward's floor (:func:`smfg.env.reward_floor`), else ``lowest_seen``, the lowest
+        reward the environment has paid (before any penalty: penalties never compound)."""
         cfg = self.cfg
         floor = reward_floor(cfg.leader_reward, 1.0, cfg.leader_reward_weights)
         if floor is None:
-            floor = self.r_l_min if math.isfinite(self.r_l_min) else 0.0
+            floor = lowest_seen if math.isfinite(lowest_seen) else 0.0
         return floor
 
     # batches: every random draw of an update, observations normalised ----------------------
@@ -507,6 +513,8 @@ class Learner:
     def _step(self, name: str, loss: Tensor) -> float:
         self.opt[name].zero_grad()
         loss.backward()
+        if self.cfg.max_grad_norm is not None:
+            clip_grad_norm_(getattr(self.nets, name).parameters(), self.cfg.max_grad_norm)
         self.opt[name].step()
         return loss.item()
 
@@ -573,8 +581,7 @@ class Learner:
 
     def state_dict(self) -> dict:
         """Networks, targets, optimisers, schedules, replay (the generator is the trainer's)."""
-        out = {"nets": module_states(self.nets.modules()), "leader_steps": self.leader_steps,
-               "r_l_min": self.r_l_min}  # fmt: skip
+        out = {"nets": module_states(self.nets.modules()), "leader_steps": self.leader_steps}
         if self.learns:
             out.update(
                 targets=module_states(self.targets.modules()),
@@ -588,7 +595,7 @@ class Learner:
     def load_state_dict(self, d: dict) -> None:
         for k, v in d["nets"].items():
             getattr(self.nets, k).load_state_dict(v)
-        self.leader_steps, self.r_l_min = int(d["leader_steps"]), float(d["r_l_min"])
+        self.leader_steps = int(d["leader_steps"])
         if self.learns:
             for k, v in d["targets"].items():
                 getattr(self.targets, k).load_state_dict(v)
@@ -653,7 +660,7 @@ class OffPolicyTrainer(TrainerBase):
             if cfg.ending_penalty:
                 lost = (self.params.T - t).clamp_min(0).to(r_l.dtype)
                 g = cfg.gamma
-                value = L.ending_floor() * g * (1.0 - g**lost) / (1.0 - g)
+                value = L.ending_floor(self.r_l_seen_min) * g * (1.0 - g**lost) / (1.0 - g)
                 r_l = torch.where(terminated, r_l + value, r_l)
         L.store(self.obs.leader, u_l, r_l, nxt.leader, self.obs.households, u_f, r_f,
                 nxt.households, terminated)  # fmt: skip

@@ -59,6 +59,14 @@ def _bind(module, params):
     return lambda *args: functional_call(module, params, args)
 
 
+def _clip_per_seed(grads: list[Tensor], max_norm: float) -> None:
+    """``clip_grad_norm_`` for each seed's slice of stacked gradients (the same formula)."""
+    norms = torch.stack([g.flatten(1).norm(dim=1) for g in grads]).norm(dim=0)  # [K]
+    coef = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(coef.view(-1, *([1] * (g.ndim - 1))))
+
+
 def _stack(dicts: list[dict]) -> dict:
     return {k: torch.stack([d[k] for d in dicts]) for k in dicts[0]}
 
@@ -228,6 +236,8 @@ class BatchedTrainer:
         losses = vmap(one)(self.P, self.T, b)
         self.opt[name].zero_grad()
         losses.sum().backward()  # seeds share no parameter: each gets its own gradient
+        if self.cfg.max_grad_norm is not None:
+            _clip_per_seed([p.grad for p in self.P[name].values()], self.cfg.max_grad_norm)
         self.opt[name].step()
         return losses.detach()
 

@@ -59,7 +59,10 @@ __all__ = [
     "cached_tables",
     "cloned_shares",
     "collect",
+    "compare_leaders",
     "get_experiment",
+    "POPULATIONS",
+    "POPULATION_LABELS",
     "household_share",
     "registered_algorithms",
     "train_requests",
@@ -689,6 +692,147 @@ def collect(
         missing=exp.missing(),
         seconds=time.perf_counter() - t0,
     )
+
+
+#: The follower populations every leader of a comparison is evaluated against.
+POPULATIONS = ("clone", "learned")
+POPULATION_LABELS = {
+    "clone": "the frozen clone",
+    "learned": "the learned followers of the reference run",
+}
+
+
+def compare_leaders(
+    experiment: str | Experiment,
+    profile: str = "smoke",
+    root: str | Path = "results",
+    seeds: Sequence[int] | int | None = None,
+    sizes: Sequence[int] | None = None,
+    variant: str | None = None,
+    populations: Sequence[str] = POPULATIONS,
+    reference: str = "smfrl",
+    elasticity: float = 1.0,
+    welfare_weight: float | None = None,
+    noise_std: float = 0.01,
+    leader_reward: str | None = None,
+    leader_reward_weights: Sequence[float] | None = None,
+    progress: Progress = print,
+    **train_overrides,
+) -> Collected:
+    """Every leader of an artefact, fixed or learned, against the same follower populations.
+
+    For each setting and seed, every row's government (a fixed policy, or the leader of the
+    row's trained run) is evaluated against each of ``populations``:
+
+    - ``clone``: the frozen behaviour clone of that seed (the follower every "-BC" run of the
+      seed starts from, :class:`~smfg.experiments.learned.ClonedHouseholds`);
+    - ``learned``: the followers of the ``reference`` algorithm's run of that setting and
+      seed (SMFRL's by default), as trained.
+
+    So within a population every row sees the same households, shocks and seeds: the
+    comparison is like with like. Every row is scored with the same leader reward (the
+    page's ``leader_reward``; the learned leaders were trained on it), so ``leader_return``
+    is each leader's value of one objective. The episodes carry ``followers`` (the
+    population) and ``followers_run`` (the reference run's directory name, for
+    ``learned``). A tax schedule (US 2022, Saez) has no raw action: learned followers that
+    observe the leader see it as the free market's numbers, as the clone does. Cached in
+    ``root/evaluations`` like :func:`collect`.
+    """
+    train_overrides = _with_reward(train_overrides, leader_reward, leader_reward_weights)
+    reward = train_overrides.get("leader_reward", "gdp")
+    weights = tuple(train_overrides.get("leader_reward_weights", (1.0, 1.0, 1.0)))
+    unknown = set(populations) - set(POPULATIONS)
+    if unknown or not populations:
+        raise ValueError(f"populations = {list(populations)!r}: allowed a non-empty subset "
+                         f"of {list(POPULATIONS)}")  # fmt: skip
+    exp = get_experiment(experiment) if isinstance(experiment, str) else experiment
+    prof = ARTEFACT_PROFILES[check_profile(profile)]
+    seeds = _seeds(profile, seeds)
+    variant = exp.variant if variant is None else _variant(variant)
+    t0 = time.perf_counter()
+    over = tuple(sorted(train_overrides.items()))
+    bc_epochs = _bc_epochs(profile)
+    frames, runs = [], []
+    for s in exp.settings:
+        if sizes is not None and s.n_households not in sizes:
+            continue
+        # every learned row's runs of this setting, the reference's first
+        rows = [r for r in exp.rows if exp.available(r)
+                and (r.sizes is None or s.n_households in r.sizes)]  # fmt: skip
+        learned = {}
+        for row in rows:
+            if row.mode() != "learned":
+                continue
+            bc = s.bc if row.bc is None else row.bc
+            reqs = [RunRequest(row.algo, profile, variant, s.n_households, bc, seed, over)
+                    for seed in seeds]  # fmt: skip
+            learned[row.key] = dict(zip(seeds, train_requests(reqs, root, progress), strict=True))
+            for seed, res in learned[row.key].items():
+                runs.append({"row": row.key, "label": row.label,
+                             "paper_row": row.paper_row or row.label, "setting": s.label,
+                             "n_households": s.n_households, "bc": bc, "seed": seed,
+                             "run_dir": str(res.run_dir), "computed": res.computed})  # fmt: skip
+        ref_key = next((r.key for r in rows if r.algo == reference and r.key in learned), None)
+        if "learned" in populations and ref_key is None:
+            raise ValueError(f"the learned population needs a row of {reference!r} in "
+                             f"{exp.name!r} at {s.label}")  # fmt: skip
+        for seed in seeds:
+            ref = learned[ref_key][seed] if ref_key is not None else None
+            ref_name = ref.run_dir.name if ref is not None else ""
+            for pop in populations:
+                for row in rows:
+                    res = learned[row.key][seed] if row.key in learned else None
+                    cell = {"row": row.key, "label": row.label,
+                            "paper_row": row.paper_row or row.label, "setting": s.label,
+                            "n_households": s.n_households, "bc": s.bc, "followers": pop,
+                            "followers_run": ref_name if pop == "learned" else ""}  # fmt: skip
+                    spec = {"comparison": "same-households", "variant": variant,
+                            "n_households": s.n_households, "seed": seed,
+                            "episodes": prof.episodes, "steps": prof.steps,
+                            "noise_std": noise_std, "leader_reward": reward,
+                            "reward_weights": list(weights), "followers": pop,
+                            "followers_run": cell["followers_run"],
+                            "leader": res.run_dir.name if res else row.government}  # fmt: skip
+                    if pop == "clone":
+                        spec["bc_epochs"] = bc_epochs
+                    if res is None and row.government in ("saez", "saez-paper"):
+                        spec.update(welfare_weight=welfare_weight, elasticity=float(elasticity))
+
+                    def compute(row=row, res=res, pop=pop, seed=seed, s=s, ref=ref):
+                        if res is not None:
+                            own = learned_policy(res.policy_state, noise_std=noise_std, seed=seed)
+                            gov = own.leader
+                        else:
+                            own = None
+                            gov = _government(row.government, elasticity, welfare_weight, seed)
+                        if pop == "clone":
+                            hh = ClonedHouseholds(variant, epochs=bc_epochs, seed=seed,
+                                                  noise_std=noise_std)  # fmt: skip
+                        elif res is not None and res.run_dir == ref.run_dir:
+                            hh = own.followers  # the reference run with its own followers
+                        else:
+                            hh = learned_policy(ref.policy_state, noise_std=noise_std,
+                                                seed=seed).followers  # fmt: skip
+                        ev = evaluate(gov, hh, variant=variant, n_households=s.n_households,
+                                      n_episodes=prof.episodes, seeds=(seed,), steps=prof.steps,
+                                      leader_reward=reward, reward_weights=weights)  # fmt: skip
+                        return {"episodes": ev.episodes}
+
+                    t1 = time.perf_counter()
+                    ep = cached_tables(root, "evaluation", spec, compute)["episodes"]
+                    if progress is not None:
+                        progress(f"{row.label:20s} {s.label:10s} {pop:8s} seed {seed}: "
+                                 f"evaluated ({time.perf_counter() - t1:.1f} s)")  # fmt: skip
+                    frames.append(ep.assign(**cell, run=res.run_dir.name if res else ""))
+    cols = ["followers", "row", "label", "paper_row", "setting", "n_households", "bc", "seed",
+            "episode"]  # fmt: skip
+    episodes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+    rest = [c for c in episodes.columns if c not in cols]
+    run_cols = ["row", "label", "paper_row", "setting", "n_households", "bc", "seed",
+                "run_dir", "computed"]  # fmt: skip
+    return Collected(experiment=exp, profile=profile, variant=variant,
+                     episodes=episodes[cols + rest], runs=pd.DataFrame(runs, columns=run_cols),
+                     missing=exp.missing(), seconds=time.perf_counter() - t0)  # fmt: skip
 
 
 def _with_reward(
