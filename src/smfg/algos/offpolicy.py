@@ -210,12 +210,14 @@ class OffPolicyConfig(BaseConfig):
         return max(self.leader_noise_min, self.leader_noise_std * self.leader_noise_decay**epoch)
 
 
-#: The profiles of every DDPG-family algorithm (SMFRL's).
+#: The profiles of every DDPG-family algorithm (SMFRL's). Cloned followers learn at 1e-4 in
+#: ``quick`` (20 epochs: enough to move, not to undo the clone) and at SPEC 9's 1e-6 in
+#: ``paper``.
 PROFILES = {
     "smoke": dict(epochs=2, steps_per_epoch=40, leader_updates=10, follower_updates=10,
                   eval_episodes=2, eval_steps=40, bc_epochs=3),
     "quick": dict(epochs=20, steps_per_epoch=300, leader_updates=100, follower_updates=100,
-                  eval_episodes=5, eval_steps=300, bc_epochs=20),
+                  eval_episodes=5, eval_steps=300, bc_epochs=20, bc_follower_lr=1e-4),
     "paper": dict(epochs=1000, steps_per_epoch=300, leader_updates=100, follower_updates=100,
                   eval_episodes=10, eval_steps=None, bc_epochs=30, bc_follower_lr=1e-6),
 }  # fmt: skip

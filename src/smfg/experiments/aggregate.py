@@ -27,6 +27,11 @@ __all__ = [
     "curve_summary",
     "format_interval",
     "headline_ratios",
+    "leader_table",
+    "leader_facts",
+    "format_leader_table",
+    "FIXED_ROWS",
+    "LEADER_TABLE_METRICS",
     "multi_objective",
     "paper_note",
     "per_seed",
@@ -317,3 +322,96 @@ def action_table(dists: pd.DataFrame, low: float = 0.001, high: float = 0.99) ->
                      "at upper clip": float(w[x >= high - 1e-6].sum() / w.sum()),
                      "rows": len(g)})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+#: The columns of :func:`leader_table`, in order, with the book's names.
+LEADER_TABLE_METRICS = {
+    "per_capita_gdp": "output per household ($)",
+    "welfare_ce_pct": "welfare, CE % vs free market",
+    "income_gini": "income Gini",
+    "wealth_gini": "wealth Gini",
+    "years": "years",
+    "leader_return": "leader's objective",
+}
+
+
+def leader_table(
+    episodes: pd.DataFrame, baseline: str = "free-market", keys: Sequence[str] = ("row",)
+) -> pd.DataFrame:
+    """What each leader is judged on, against one follower population: per ``keys`` (a
+    row, and e.g. the setting), mean and 95% interval across seeds of output per household,
+    utilitarian welfare in consumption-equivalent percent relative to ``baseline`` (each
+    seed against the baseline of the same seed, so the same households and shocks), both
+    Ginis, years survived and the leader's objective (``leader_return``: every row scored
+    with the same reward). ``episodes``: :func:`smfg.experiments.registry.compare_leaders`'
+    rows of one population (and one objective)."""
+    keys = list(keys)
+    ms = ["per_capita_gdp", "welfare_ce", "income_gini", "wealth_gini", "years",
+          "leader_return"]  # fmt: skip
+    seeds = per_seed(episodes, keys, ms)
+    group = [k for k in keys if k != "row"]
+    base = seeds[seeds.row == baseline].set_index([*group, "seed"])["welfare_ce"]
+    idx = pd.MultiIndex.from_frame(seeds[[*group, "seed"]]) if group else seeds["seed"]
+    ref = base.reindex(idx).to_numpy()
+    seeds["welfare_ce_pct"] = 100.0 * (seeds["welfare_ce"].to_numpy() / ref - 1.0)
+    out = []
+    labels = episodes.groupby(keys, sort=False)["label"].first() if "label" in episodes else None
+    for cell, df in seeds.groupby(keys, sort=False):
+        cell = cell if isinstance(cell, tuple) else (cell,)
+        rec = dict(zip(keys, cell, strict=True))
+        if labels is not None:
+            rec["label"] = labels.loc[cell if len(cell) > 1 else cell[0]]
+        for m in LEADER_TABLE_METRICS:
+            mean, lo, hi = mean_interval(df[m].tolist())
+            rec[m], rec[f"{m}_lo"], rec[f"{m}_hi"] = mean, lo, hi
+        rec["n_seeds"] = len(df)
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def format_leader_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """:func:`leader_table` as a page shows it: setting, leader, 'mean [lo, hi]' per metric
+    under the book's names, seeds."""
+    out = pd.DataFrame({k: table[k] for k in ("setting",) if k in table})
+    out["leader"] = table["label"] if "label" in table else table["row"]
+    for m, name in LEADER_TABLE_METRICS.items():
+        out[name] = [format_interval(r[m], r[f"{m}_lo"], r[f"{m}_hi"], digits)
+                     for r in table.to_dict("records")]  # fmt: skip
+    out["seeds"] = table["n_seeds"].astype(int)
+    return out.reset_index(drop=True)
+
+
+#: Table 3's fixed governments (rows of the registry's experiments)
+FIXED_ROWS = ("free-market", "saez", "saez-paper", "us-federal-2022")
+
+
+def leader_facts(episodes: pd.DataFrame, learned_row: str = "smfrl") -> dict[str, str]:
+    """The facts the `clearing` page states, from :func:`~smfg.experiments.registry.
+    compare_leaders` episodes of both objectives (an ``objective`` column): at the largest
+    setting and against the learned followers, the learned leader's welfare in CE % vs the
+    free market (welfare objective) and its output objective beside the best fixed
+    policy's, and the shortest evaluation episode of any learned leader. 'n/a' where the
+    page did not run an objective or population."""
+    out = {"cl_setting": "n/a"}
+    learned = episodes[~episodes.row.isin(FIXED_ROWS)]
+    out["cl_years_min_learned"] = f"{learned.years.min():.0f}" if len(learned) else "n/a"
+    if not len(episodes):
+        return out
+    setting = episodes.setting.iloc[-1]
+    out["cl_setting"] = setting
+    for obj, metric, tag in (("welfare_ce", "welfare_ce_pct", "welfare"),
+                             ("output", "leader_return", "output")):  # fmt: skip
+        sel = episodes[(episodes.objective == obj) & (episodes.followers == "learned")
+                       & (episodes.setting == setting)]  # fmt: skip
+        keys = (f"cl_{tag}_smfg", f"cl_{tag}_best_fixed", f"cl_{tag}_best_fixed_policy")
+        out.update(dict.fromkeys(keys, "n/a"))
+        if not len(sel) or learned_row not in set(sel.row):
+            continue
+        tab = leader_table(sel).set_index("row")
+        fixed = tab.loc[[r for r in FIXED_ROWS if r in tab.index]]
+        best = fixed[metric].idxmax()
+        r = tab.loc[learned_row]
+        out[keys[0]] = format_interval(r[metric], r[f"{metric}_lo"], r[f"{metric}_hi"])
+        out[keys[1]] = f"{fixed.loc[best, metric]:.3g}"
+        out[keys[2]] = str(fixed.loc[best, "label"])
+    return out

@@ -251,6 +251,9 @@ class Experiment:
     'household_share' or 'bc_loss'."""
     paper: str | None = None
     """Key of the paper's values in ``PAPER_VALUES`` (None: the paper has none)."""
+    objectives: tuple[str, ...] = ()
+    """Leader rewards the page trains and compares its learned leaders on, one set of runs
+    each (empty: the algorithms' default, the paper's ``gdp``)."""
 
     def settings_for(self, row: Row, sizes: Sequence[int] | None = None) -> list[Setting]:
         """The settings a row runs in, restricted to ``sizes`` when given."""
@@ -286,16 +289,20 @@ class Experiment:
         config fields of the algorithms (e.g. ``leader_reward``)."""
         seeds = _seeds(profile, seeds)
         variant = self.variant if variant is None else _variant(variant)
-        over = tuple(sorted(overrides.items()))
+        sets = [dict(overrides)]
+        if self.objectives and "leader_reward" not in overrides:
+            sets = [_with_reward(overrides, r) for r in self.objectives]
         out: list[RunRequest] = []
-        for row in self.rows:
-            if row.mode() != "learned":
-                continue
-            for s in self.settings_for(row, sizes):
-                for seed in seeds:
-                    req = RunRequest(row.algo, profile, variant, s.n_households, s.bc, seed, over)
-                    if req not in out:
-                        out.append(req)
+        for over in (tuple(sorted(o.items())) for o in sets):
+            for row in self.rows:
+                if row.mode() != "learned":
+                    continue
+                for s in self.settings_for(row, sizes):
+                    for seed in seeds:
+                        req = RunRequest(row.algo, profile, variant, s.n_households, s.bc, seed,
+                                         over)  # fmt: skip
+                        if req not in out:
+                            out.append(req)
         return out
 
 
@@ -359,7 +366,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                    aggregate="bc_loss"),
         Experiment("clearing_policies", "Table 3 in `clearing`",
                    "The policy comparison in the clearing economy", _TABLE3_ROWS,
-                   _TABLE3_SETTINGS, variant="clearing"),
+                   _TABLE3_SETTINGS, variant="clearing", objectives=("output", "welfare_ce")),
     )
 }  # fmt: skip
 
