@@ -124,8 +124,8 @@ def test_the_bootstrap_is_cut_on_termination_only():
 
 def test_the_ending_penalty_on_a_hand_built_two_step_episode():
     """An economy fails in its second year of T = 10: the leader's reward of that step gains
-    floor x (gamma + ... + gamma^8), the eight lost years at the reward's floor (gdp: -100);
-    the first step is stored as paid."""
+    floor x (gamma + ... + gamma^8), the eight lost years at the reward's floor (gdp: -100),
+    and each household's the same years at its floor; the first step is stored as paid."""
     cfg = ddpg.ddpg_config("smoke", **{**TINY, "economy": {"T": 10}})
     tr = ddpg.DDPGTrainer(cfg)
     tr.start_collect()
@@ -143,6 +143,9 @@ def test_the_ending_penalty_on_a_hand_built_two_step_episode():
     assert stored[0] == 3.0
     assert math.isclose(stored[1], -5.0 + floor * lost, rel_tol=1e-6)
     assert tr.learner.buf.data["term"][:2].tolist() == [0.0, 1.0]
+    # the households' reward too, at their floor (the lower reward clip, -10)
+    h = tr.learner.buf.data["h_rew"][:2]
+    assert (h[0] == 0).all() and torch.allclose(h[1], torch.full((20,), -10.0 * lost))
     assert tr.end_collect()["episodes_failed"] == 1
     # a level reward's floor is 0: the ending costs the lost positive rewards, no more
     assert reward_floor("output") == 0.0 and reward_floor("welfare_ce") == 0.0

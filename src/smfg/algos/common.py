@@ -278,7 +278,7 @@ class TrainerBase:
         seen so far, or -100 before any) and a household's the lowest utility it can be paid
         (the lower clip, or 0, E12's infimum). Replacements are counted (``nonfinite``)."""
         cfg = self.cfg
-        low = -cfg.reward_clip if cfg.reward_clip is not None else 0.0
+        low = self.household_floor()
         r_l, r_f = r_l.float(), r_f.float()
         ok_l, ok_f = torch.isfinite(r_l), torch.isfinite(r_f)
         bad = int((~ok_l).sum()) + int((~ok_f).sum())
@@ -296,6 +296,11 @@ class TrainerBase:
         if cfg.leader_reward_clip is not None:
             r_l = r_l.clamp(-cfg.leader_reward_clip, cfg.leader_reward_clip)
         return r_l, r_f
+
+    def household_floor(self) -> float:
+        """A household's lowest reward: the lower reward clip, or 0 without one (E12's
+        infimum; E25's utility is unbounded below)."""
+        return -self.cfg.reward_clip if self.cfg.reward_clip is not None else 0.0
 
     def finite_obs(self, obs: Observation) -> Observation:
         """Observations with NaN as 0 and infinities as +-1e30 (signed_log: +-69), counted

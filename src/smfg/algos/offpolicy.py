@@ -138,8 +138,11 @@ class OffPolicyConfig(BaseConfig):
     """The leader actor's learning rate (None: ``lr``)."""
     leader_critic_lr: float | None = None
     """The leader critic's learning rate (None: ``lr``)."""
-    leader_noise_std: float = 0.2
-    """The leader's exploration noise on its actor output (the box is [-1, 1]^5)."""
+    leader_noise_std: float | None = None
+    """The leader's exploration noise on its actor output (the box is [-1, 1]^5). None: 0.2
+    in 'clearing'; ``noise_std`` (SPEC 9's 0.01) in 'taxai', whose economies end on a year
+    of exploration at the box's scale (measured: every training episode of an N = 50 -BC
+    run ends within a few years at 0.2, none at 0.01)."""
     leader_noise_decay: float = 0.9
     """The leader's noise is multiplied by this every epoch ..."""
     leader_noise_min: float = 0.05
@@ -168,8 +171,9 @@ class OffPolicyConfig(BaseConfig):
             self._bad("leader_method", LEADER_METHODS)
         for name in ("leader_noise_std", "leader_noise_min", "target_noise",
                      "target_noise_clip"):  # fmt: skip
-            if not 0.0 <= getattr(self, name) <= 2.0:
-                self._bad(name, "[0, 2]")
+            v = getattr(self, name)
+            if (v is not None or name != "leader_noise_std") and not 0.0 <= v <= 2.0:
+                self._bad(name, "[0, 2]" + (" or None" if name == "leader_noise_std" else ""))
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
             self._bad("max_grad_norm", "> 0 or None")
         if not 0.0 < self.leader_noise_decay <= 1.0:
@@ -206,18 +210,22 @@ class OffPolicyConfig(BaseConfig):
         return self.follower_lr if self.follower_lr is not None else self.learning_rate
 
     def leader_noise(self, epoch: int) -> float:
-        """The leader's exploration noise in epoch ``epoch`` (0-based)."""
-        return max(self.leader_noise_min, self.leader_noise_std * self.leader_noise_decay**epoch)
+        """The leader's exploration noise in epoch ``epoch`` (0-based): the start decayed,
+        down to ``leader_noise_min`` (never above the start)."""
+        start = self.leader_noise_std
+        if start is None:
+            start = self.noise_std if self.variant == "taxai" else 0.2
+        return max(min(start, self.leader_noise_min), start * self.leader_noise_decay**epoch)
 
 
-#: The profiles of every DDPG-family algorithm (SMFRL's). Cloned followers learn at 1e-4 in
-#: ``quick`` (20 epochs: enough to move, not to undo the clone) and at SPEC 9's 1e-6 in
-#: ``paper``.
+#: The profiles of every DDPG-family algorithm (SMFRL's). Cloned followers learn at SPEC 9's
+#: 1e-6 in ``paper``; in ``smoke`` and ``quick`` at the common rate (20 epochs at 1e-6 would
+#: leave the clone as it is, and in `taxai` the followers must learn to save to survive).
 PROFILES = {
     "smoke": dict(epochs=2, steps_per_epoch=40, leader_updates=10, follower_updates=10,
                   eval_episodes=2, eval_steps=40, bc_epochs=3),
     "quick": dict(epochs=20, steps_per_epoch=300, leader_updates=100, follower_updates=100,
-                  eval_episodes=5, eval_steps=300, bc_epochs=20, bc_follower_lr=1e-4),
+                  eval_episodes=5, eval_steps=300, bc_epochs=20),
     "paper": dict(epochs=1000, steps_per_epoch=300, leader_updates=100, follower_updates=100,
                   eval_episodes=10, eval_steps=None, bc_epochs=30, bc_follower_lr=1e-6),
 }  # fmt: skip
@@ -662,8 +670,13 @@ class OffPolicyTrainer(TrainerBase):
             if cfg.ending_penalty:
                 lost = (self.params.T - t).clamp_min(0).to(r_l.dtype)
                 g = cfg.gamma
-                value = L.ending_floor(self.r_l_seen_min) * g * (1.0 - g**lost) / (1.0 - g)
-                r_l = torch.where(terminated, r_l + value, r_l)
+                years = g * (1.0 - g**lost) / (1.0 - g)
+                r_l = torch.where(terminated, r_l + L.ending_floor(self.r_l_seen_min) * years,
+                                  r_l)  # fmt: skip
+                # households too: a lost year is worth their lowest reward (E25's utility
+                # is negative, so without this an ending would be a gain to them)
+                lost_f = self.household_floor() * years.unsqueeze(-1)
+                r_f = torch.where(terminated.unsqueeze(-1), r_f + lost_f, r_f)
         L.store(self.obs.leader, u_l, r_l, nxt.leader, self.obs.households, u_f, r_f,
                 nxt.households, terminated)  # fmt: skip
         self.ended += int(done.sum())

@@ -177,8 +177,8 @@ def bench_training(
         # wall time to what the epoch costs on an idle one
         "epoch_cpu_s": mean[3],
         "load_average_1min": os.getloadavg()[0],
-        "replay_capacity_steps": tr.buf.capacity,
-        "replay_mb": tr.buf.nbytes / 1e6,
+        "replay_capacity_steps": tr.learner.buf.capacity,
+        "replay_mb": tr.learner.buf.nbytes / 1e6,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "original_epoch_s": {100: "30-42", 1000: "390"}.get(n_households, "n/a"),
         "target_epoch_s": {100: 3.0, 1000: 8.0}.get(n_households),

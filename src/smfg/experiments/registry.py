@@ -254,6 +254,17 @@ class Experiment:
     objectives: tuple[str, ...] = ()
     """Leader rewards the page trains and compares its learned leaders on, one set of runs
     each (empty: the algorithms' default, the paper's ``gdp``)."""
+    train_overrides: tuple[tuple[str, Any], ...] = ()
+    """Config fields every run of the page sets, for the algorithms that have them (a
+    caller's overrides win)."""
+
+    def overrides_for(self, algo: str, overrides: Mapping[str, Any]) -> dict:
+        """``overrides`` with the page's own ``train_overrides`` that ``algo``'s config has."""
+        from smfg.experiments.train import ALGORITHMS
+
+        cfg = ALGORITHMS[algo][0]("smoke")
+        own = {k: v for k, v in self.train_overrides if hasattr(cfg, k)}
+        return {**own, **overrides}
 
     def settings_for(self, row: Row, sizes: Sequence[int] | None = None) -> list[Setting]:
         """The settings a row runs in, restricted to ``sizes`` when given."""
@@ -293,10 +304,11 @@ class Experiment:
         if self.objectives and "leader_reward" not in overrides:
             sets = [_with_reward(overrides, r) for r in self.objectives]
         out: list[RunRequest] = []
-        for over in (tuple(sorted(o.items())) for o in sets):
+        for base in sets:
             for row in self.rows:
                 if row.mode() != "learned":
                     continue
+                over = tuple(sorted(self.overrides_for(row.algo, base).items()))
                 for s in self.settings_for(row, sizes):
                     for seed in seeds:
                         req = RunRequest(row.algo, profile, variant, s.n_households, s.bc, seed,
@@ -366,7 +378,8 @@ EXPERIMENTS: dict[str, Experiment] = {
                    aggregate="bc_loss"),
         Experiment("clearing_policies", "Table 3 in `clearing`",
                    "The policy comparison in the clearing economy", _TABLE3_ROWS,
-                   _TABLE3_SETTINGS, variant="clearing", objectives=("output", "welfare_ce")),
+                   _TABLE3_SETTINGS, variant="clearing", objectives=("output", "welfare_ce"),
+                   train_overrides=(("bc_follower_lr", 1e-4),)),
     )
 }  # fmt: skip
 
@@ -771,7 +784,8 @@ def compare_leaders(
             if row.mode() != "learned":
                 continue
             bc = s.bc if row.bc is None else row.bc
-            reqs = [RunRequest(row.algo, profile, variant, s.n_households, bc, seed, over)
+            own = tuple(sorted(exp.overrides_for(row.algo, dict(over)).items()))
+            reqs = [RunRequest(row.algo, profile, variant, s.n_households, bc, seed, own)
                     for seed in seeds]  # fmt: skip
             learned[row.key] = dict(zip(seeds, train_requests(reqs, root, progress), strict=True))
             for seed, res in learned[row.key].items():
