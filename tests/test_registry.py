@@ -310,3 +310,46 @@ def test_leader_reward_weights_reach_every_trainer_and_only_with_weighted():
         for env in envs:
             assert env.leader_reward_name == "weighted", algo
             assert env.reward_weights == (2.0, 0.0, 1.0), algo
+
+
+def test_compare_leaders_puts_every_leader_against_the_same_households(tmp_path):
+    """Both populations: within one, the fixed and the learned leader see the same
+    households; against the reference run's own followers the SMFRL row is its own run's
+    evaluation; the page's train overrides reach the algorithms that have the field."""
+    exp = Experiment(
+        "tiny", "Test", "tiny", variant="clearing", settings=SMALL,
+        rows=(Row("free-market", "Free Market", government="free-market", households="bc"),
+              Row("smfrl", "SMFG", algo="smfrl", bc=True)),
+        train_overrides=(("bc_follower_lr", 0.0), ("no_such_field", 1)),
+    )  # fmt: skip
+    assert exp.overrides_for("smfrl", {}) == {"bc_follower_lr": 0.0}
+    assert exp.overrides_for("smfrl", {"bc_follower_lr": 1e-3}) == {"bc_follower_lr": 1e-3}
+    c = reg.compare_leaders(exp, "smoke", root=tmp_path, seeds=2, progress=None, noise_std=0.0,
+                            leader_reward="welfare_ce", **TINY)  # fmt: skip
+    assert set(c.episodes.followers) == {"clone", "learned"}
+    assert len(c.episodes) == 2 * 2 * 2 * 2  # populations x rows x seeds x episodes
+    assert (c.episodes[c.episodes.followers == "learned"].followers_run != "").all()
+    # frozen followers (the page's override): learned and clone are the same households
+    ep = c.episodes.set_index(["followers", "row", "seed", "episode"]).sort_index()
+    a = ep.loc["clone"].per_capita_gdp.to_numpy()
+    b = ep.loc["learned"].per_capita_gdp.to_numpy()
+    assert np.allclose(a, b, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"populations = \['aliens'\]"):
+        reg.compare_leaders(exp, "smoke", root=tmp_path, populations=("aliens",))
+
+
+def test_leader_table_compares_each_seed_with_its_own_free_market():
+    ep = pd.DataFrame({
+        "row": ["free-market", "free-market", "smfrl", "smfrl"], "label": ["FM", "FM", "S", "S"],
+        "seed": [0, 1, 0, 1], "per_capita_gdp": [1.0, 2.0, 3.0, 4.0],
+        "welfare_ce": [1.0, 2.0, 1.5, 2.2], "income_gini": 0.3, "wealth_gini": 0.5,
+        "years": 300, "leader_return": [10.0, 20.0, 12.0, 23.0],
+    })  # fmt: skip
+    t = agg.leader_table(ep).set_index("row")
+    assert t.loc["free-market", "welfare_ce_pct"] == 0.0
+    assert math.isclose(t.loc["smfrl", "welfare_ce_pct"], (50.0 + 10.0) / 2)  # +50%, +10%
+    assert t.loc["smfrl", "n_seeds"] == 2
+    mean, lo, hi = agg.paired_gain(ep, "smfrl", "free-market", "leader_return")
+    assert mean == 2.5 and lo < 2.5 < hi  # gains of 2 and 3
+    shown = agg.format_leader_table(t.reset_index())
+    assert list(shown.columns)[1:3] == ["output per household ($)", "welfare, CE % vs free market"]

@@ -29,6 +29,7 @@ __all__ = [
     "headline_ratios",
     "leader_table",
     "leader_facts",
+    "paired_gain",
     "format_leader_table",
     "FIXED_ROWS",
     "LEADER_TABLE_METRICS",
@@ -335,6 +336,20 @@ LEADER_TABLE_METRICS = {
 }
 
 
+def _leader_seeds(episodes: pd.DataFrame, keys: list[str], baseline: str) -> pd.DataFrame:
+    """Per ``keys`` and seed, the means of :func:`leader_table`'s metrics and the welfare in
+    CE % relative to ``baseline``'s row of the same seed (and other keys)."""
+    ms = ["per_capita_gdp", "welfare_ce", "income_gini", "wealth_gini", "years",
+          "leader_return"]  # fmt: skip
+    seeds = per_seed(episodes, keys, ms)
+    group = [k for k in keys if k != "row"]
+    base = seeds[seeds.row == baseline].set_index([*group, "seed"])["welfare_ce"]
+    idx = pd.MultiIndex.from_frame(seeds[[*group, "seed"]]) if group else seeds["seed"]
+    ref = base.reindex(idx).to_numpy()
+    seeds["welfare_ce_pct"] = 100.0 * (seeds["welfare_ce"].to_numpy() / ref - 1.0)
+    return seeds
+
+
 def leader_table(
     episodes: pd.DataFrame, baseline: str = "free-market", keys: Sequence[str] = ("row",)
 ) -> pd.DataFrame:
@@ -346,14 +361,7 @@ def leader_table(
     with the same reward). ``episodes``: :func:`smfg.experiments.registry.compare_leaders`'
     rows of one population (and one objective)."""
     keys = list(keys)
-    ms = ["per_capita_gdp", "welfare_ce", "income_gini", "wealth_gini", "years",
-          "leader_return"]  # fmt: skip
-    seeds = per_seed(episodes, keys, ms)
-    group = [k for k in keys if k != "row"]
-    base = seeds[seeds.row == baseline].set_index([*group, "seed"])["welfare_ce"]
-    idx = pd.MultiIndex.from_frame(seeds[[*group, "seed"]]) if group else seeds["seed"]
-    ref = base.reindex(idx).to_numpy()
-    seeds["welfare_ce_pct"] = 100.0 * (seeds["welfare_ce"].to_numpy() / ref - 1.0)
+    seeds = _leader_seeds(episodes, keys, baseline)
     out = []
     labels = episodes.groupby(keys, sort=False)["label"].first() if "label" in episodes else None
     for cell, df in seeds.groupby(keys, sort=False):
@@ -403,7 +411,8 @@ def leader_facts(episodes: pd.DataFrame, learned_row: str = "smfrl") -> dict[str
                              ("output", "leader_return", "output")):  # fmt: skip
         sel = episodes[(episodes.objective == obj) & (episodes.followers == "learned")
                        & (episodes.setting == setting)]  # fmt: skip
-        keys = (f"cl_{tag}_smfg", f"cl_{tag}_best_fixed", f"cl_{tag}_best_fixed_policy")
+        keys = (f"cl_{tag}_smfg", f"cl_{tag}_best_fixed", f"cl_{tag}_best_fixed_policy",
+                f"cl_{tag}_gain")  # fmt: skip
         out.update(dict.fromkeys(keys, "n/a"))
         if not len(sel) or learned_row not in set(sel.row):
             continue
@@ -414,4 +423,16 @@ def leader_facts(episodes: pd.DataFrame, learned_row: str = "smfrl") -> dict[str
         out[keys[0]] = format_interval(r[metric], r[f"{metric}_lo"], r[f"{metric}_hi"])
         out[keys[1]] = f"{fixed.loc[best, metric]:.3g}"
         out[keys[2]] = str(fixed.loc[best, "label"])
+        out[keys[3]] = format_interval(*paired_gain(sel, learned_row, best, metric))
     return out
+
+
+def paired_gain(
+    episodes: pd.DataFrame, row: str, baseline: str, metric: str = "leader_return"
+) -> tuple[float, float, float]:
+    """Mean and 95% t-interval across seeds of ``row``'s ``metric`` minus ``baseline``'s, seed
+    by seed (the same households and shocks: a paired comparison, which removes what the
+    seeds' economies have in common). ``metric``: a column of :func:`leader_table`'s."""
+    seeds = _leader_seeds(episodes, ["row"], "free-market").set_index(["row", "seed"])[metric]
+    diff = (seeds.loc[row] - seeds.loc[baseline]).dropna()
+    return mean_interval(diff.tolist())

@@ -744,8 +744,8 @@ def compare_leaders(
     For each setting and seed, every row's government (a fixed policy, or the leader of the
     row's trained run) is evaluated against each of ``populations``:
 
-    - ``clone``: the frozen behaviour clone of that seed (the follower every "-BC" run of the
-      seed starts from, :class:`~smfg.experiments.learned.ClonedHouseholds`);
+    - ``clone``: the frozen behaviour clone of that seed (the follower the reference run of
+      the seed started from, :class:`~smfg.experiments.learned.ClonedHouseholds`);
     - ``learned``: the followers of the ``reference`` algorithm's run of that setting and
       seed (SMFRL's by default), as trained.
 
@@ -800,6 +800,8 @@ def compare_leaders(
         for seed in seeds:
             ref = learned[ref_key][seed] if ref_key is not None else None
             ref_name = ref.run_dir.name if ref is not None else ""
+            # the clone is the one the reference run started from
+            clone_epochs = int(ref.policy_state["config"]["bc_epochs"]) if ref else bc_epochs
             for pop in populations:
                 for row in rows:
                     res = learned[row.key][seed] if row.key in learned else None
@@ -815,11 +817,12 @@ def compare_leaders(
                             "followers_run": cell["followers_run"],
                             "leader": res.run_dir.name if res else row.government}  # fmt: skip
                     if pop == "clone":
-                        spec["bc_epochs"] = bc_epochs
+                        spec["bc_epochs"] = clone_epochs
                     if res is None and row.government in ("saez", "saez-paper"):
                         spec.update(welfare_weight=welfare_weight, elasticity=float(elasticity))
 
-                    def compute(row=row, res=res, pop=pop, seed=seed, s=s, ref=ref):
+                    def compute(row=row, res=res, pop=pop, seed=seed, s=s, ref=ref,
+                                clone_epochs=clone_epochs):  # fmt: skip
                         if res is not None:
                             own = learned_policy(res.policy_state, noise_std=noise_std, seed=seed)
                             gov = own.leader
@@ -827,7 +830,7 @@ def compare_leaders(
                             own = None
                             gov = _government(row.government, elasticity, welfare_weight, seed)
                         if pop == "clone":
-                            hh = ClonedHouseholds(variant, epochs=bc_epochs, seed=seed,
+                            hh = ClonedHouseholds(variant, epochs=clone_epochs, seed=seed,
                                                   noise_std=noise_std)  # fmt: skip
                         elif res is not None and res.run_dir == ref.run_dir:
                             hh = own.followers  # the reference run with its own followers
