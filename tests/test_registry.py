@@ -320,10 +320,12 @@ def test_compare_leaders_puts_every_leader_against_the_same_households(tmp_path)
         "tiny", "Test", "tiny", variant="clearing", settings=SMALL,
         rows=(Row("free-market", "Free Market", government="free-market", households="bc"),
               Row("smfrl", "SMFG", algo="smfrl", bc=True)),
-        train_overrides=(("bc_follower_lr", 0.0), ("no_such_field", 1)),
+        train_overrides=(("*", "bc_follower_lr", 0.0), ("*", "no_such_field", 1),
+                         ("ppo", "epochs", 99)),
     )  # fmt: skip
     assert exp.overrides_for("smfrl", {}) == {"bc_follower_lr": 0.0}
     assert exp.overrides_for("smfrl", {"bc_follower_lr": 1e-3}) == {"bc_follower_lr": 1e-3}
+    assert exp.overrides_for("ppo", {}) == {"epochs": 99}  # PPO has no follower lr
     c = reg.compare_leaders(exp, "smoke", root=tmp_path, seeds=2, progress=None, noise_std=0.0,
                             leader_reward="welfare_ce", **TINY)  # fmt: skip
     assert set(c.episodes.followers) == {"clone", "learned"}

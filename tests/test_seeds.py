@@ -133,3 +133,28 @@ def test_train_command_line_with_several_seeds(tmp_path, capsys):
     lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
     assert [x["seed"] for x in lines] == [0, 1] and all(x["computed"] for x in lines)
     assert len({x["run_dir"] for x in lines}) == 2
+
+
+@pytest.mark.parametrize("algo", ["mfmarl", "maddpg", "ddpg"])
+def test_any_off_policy_learner_batches_as_separate_runs(algo):
+    """The batched trainer is the algorithm's own loop and losses (vmapped over the seeds):
+    MF-MARL, MADDPG (joint critics) and DDPG with frozen BC households equal their runs
+    alone, to the tolerance of the module docstring."""
+    from smfg.algos.seeds import BatchedTrainer
+    from smfg.experiments.train import ALGORITHMS
+
+    build, trainer_cls, _ = ALGORITHMS[algo]
+    over = {**TINY, "bc": algo == "ddpg", "bc_epochs": 1}
+    if algo == "maddpg":
+        over["households_per_step"] = 4
+    cfg = build("smoke", **over)
+    batch = BatchedTrainer(cfg, [0, 5], trainer_cls=trainer_cls)
+    rows = [batch.train_epoch() for _ in range(cfg.epochs)]
+    policies = batch.policy_states()
+    for k, seed in enumerate((0, 5)):
+        alone = trainer_cls(build("smoke", **{**over, "seed": seed}))
+        for epoch in range(cfg.epochs):
+            row = alone.train_epoch()
+            for key in ("per_capita_gdp", "years", "leader_return", "leader_q_loss"):
+                assert _close(row[key], rows[epoch][k][key]), (algo, seed, epoch, key)
+        assert _params_close(alone.policy_state(), policies[k])

@@ -65,6 +65,7 @@ __all__ = [
     "POPULATION_LABELS",
     "household_share",
     "registered_algorithms",
+    "run_epochs",
     "train_requests",
     "training_curves",
 ]
@@ -254,16 +255,18 @@ class Experiment:
     objectives: tuple[str, ...] = ()
     """Leader rewards the page trains and compares its learned leaders on, one set of runs
     each (empty: the algorithms' default, the paper's ``gdp``)."""
-    train_overrides: tuple[tuple[str, Any], ...] = ()
-    """Config fields every run of the page sets, for the algorithms that have them (a
-    caller's overrides win)."""
+    train_overrides: tuple[tuple[str, str, Any], ...] = ()
+    """Config fields the page's runs set: (algorithm or "*" for all, field, value), applied
+    where the algorithm's config has the field (a caller's overrides win)."""
 
     def overrides_for(self, algo: str, overrides: Mapping[str, Any]) -> dict:
-        """``overrides`` with the page's own ``train_overrides`` that ``algo``'s config has."""
+        """``overrides`` with the page's own ``train_overrides`` for ``algo`` (the "*" ones
+        first, then its own) that ``algo``'s config has."""
         from smfg.experiments.train import ALGORITHMS
 
         cfg = ALGORITHMS[algo][0]("smoke")
-        own = {k: v for k, v in self.train_overrides if hasattr(cfg, k)}
+        own = {k: v for a, k, v in self.train_overrides if a == "*" and hasattr(cfg, k)}
+        own.update({k: v for a, k, v in self.train_overrides if a == algo and hasattr(cfg, k)})
         return {**own, **overrides}
 
     def settings_for(self, row: Row, sizes: Sequence[int] | None = None) -> list[Setting]:
@@ -379,7 +382,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment("clearing_policies", "Table 3 in `clearing`",
                    "The policy comparison in the clearing economy", _TABLE3_ROWS,
                    _TABLE3_SETTINGS, variant="clearing", objectives=("output", "welfare_ce"),
-                   train_overrides=(("bc_follower_lr", 1e-4),)),
+                   train_overrides=(("*", "bc_follower_lr", 1e-4), ("smfrl", "epochs", 60))),
     )
 }  # fmt: skip
 
@@ -886,6 +889,13 @@ def _bc_epochs(profile: str) -> int:
     from smfg.algos.smfrl import smfrl_config
 
     return smfrl_config(profile).bc_epochs
+
+
+def run_epochs(run_dir: str | Path) -> int:
+    """The number of epochs a run in the store has trained (its metrics' rows)."""
+    from smfg.experiments.store import RunStore
+
+    return len(RunStore(Path(run_dir).parent).load_metrics(run_dir))
 
 
 def training_curves(collected: Collected) -> pd.DataFrame:
