@@ -355,3 +355,9 @@ def test_leader_table_compares_each_seed_with_its_own_free_market():
     assert mean == 2.5 and lo < 2.5 < hi  # gains of 2 and 3
     shown = agg.format_leader_table(t.reset_index())
     assert list(shown.columns)[1:3] == ["output per household ($)", "welfare, CE % vs free market"]
+
+
+def test_every_page_can_say_its_followers_learning_rate():
+    assert "smfrl 1e-06" in reg.follower_rates("table1_algorithms", "paper")
+    assert "ddpg 0 (frozen)" in reg.follower_rates("table1_algorithms", "quick")
+    assert "smfrl 0.0001" in reg.follower_rates("clearing_policies", "quick")

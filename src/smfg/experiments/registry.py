@@ -66,6 +66,7 @@ __all__ = [
     "household_share",
     "registered_algorithms",
     "run_epochs",
+    "follower_rates",
     "train_requests",
     "training_curves",
 ]
@@ -889,6 +890,24 @@ def _bc_epochs(profile: str) -> int:
     from smfg.algos.smfrl import smfrl_config
 
     return smfrl_config(profile).bc_epochs
+
+
+def follower_rates(experiment: str | Experiment, profile: str) -> str:
+    """Which learning rate each learned row's followers train at after BC, in words (every
+    page with learned followers prints it)."""
+    from smfg.experiments.train import ALGORITHMS
+
+    exp = get_experiment(experiment) if isinstance(experiment, str) else experiment
+    parts = []
+    for algo in dict.fromkeys(r.algo for r in exp.rows if r.mode() == "learned"):
+        cfg = ALGORITHMS[algo][0](profile, bc=True, **exp.overrides_for(algo, {}))
+        if hasattr(cfg, "follower_learning_rate"):  # the DDPG family
+            learns = ALGORITHMS[algo][1].learner_cls.followers_learn
+            rate = cfg.follower_learning_rate if learns else 0.0
+        else:
+            rate = cfg.lr  # PPO: one learning rate for both sides
+        parts.append(f"{algo} {rate:g}" + (" (frozen)" if rate == 0 else ""))
+    return f"profile {profile}; followers' learning rate after BC: " + ", ".join(parts)
 
 
 def run_epochs(run_dir: str | Path) -> int:
