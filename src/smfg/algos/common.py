@@ -278,7 +278,7 @@ class TrainerBase:
         seen so far, or -100 before any) and a household's the lowest utility it can be paid
         (the lower clip, or 0, E12's infimum). Replacements are counted (``nonfinite``)."""
         cfg = self.cfg
-        low = self.household_floor()
+        low = -cfg.reward_clip if cfg.reward_clip is not None else 0.0
         r_l, r_f = r_l.float(), r_f.float()
         ok_l, ok_f = torch.isfinite(r_l), torch.isfinite(r_f)
         bad = int((~ok_l).sum()) + int((~ok_f).sum())
@@ -298,9 +298,11 @@ class TrainerBase:
         return r_l, r_f
 
     def household_floor(self) -> float:
-        """A household's lowest reward: the lower reward clip, or 0 without one (E12's
-        infimum; E25's utility is unbounded below)."""
-        return -self.cfg.reward_clip if self.cfg.reward_clip is not None else 0.0
+        """A household's lowest reward: 0 in 'taxai' (E12's utility lies in (0, 1)); in
+        'clearing' (E25's is unbounded below) the lower reward clip, or -10 without one."""
+        if self.params.variant == "taxai":
+            return 0.0
+        return -self.cfg.reward_clip if self.cfg.reward_clip is not None else -10.0
 
     def finite_obs(self, obs: Observation) -> Observation:
         """Observations with NaN as 0 and infinities as +-1e30 (signed_log: +-69), counted
