@@ -158,3 +158,18 @@ def test_any_off_policy_learner_batches_as_separate_runs(algo):
             for key in ("per_capita_gdp", "years", "leader_return", "leader_q_loss"):
                 assert _close(row[key], rows[epoch][k][key]), (algo, seed, epoch, key)
         assert _params_close(alone.policy_state(), policies[k])
+
+
+def test_parallel_economies_per_seed_batch_as_separate_runs():
+    """``n_envs`` economies per seed: each step stores all of them, alone and batched alike."""
+    over = {**TINY, "n_envs": 3}
+    cfg = SMFRLConfig(**over)
+    batch = BatchedSMFRL(cfg, [0, 2])
+    rows = batch.train_epoch()
+    for k, seed in enumerate((0, 2)):
+        alone = SMFRLTrainer(SMFRLConfig(**{**over, "seed": seed}))
+        row = alone.train_epoch()
+        assert alone.learner.buf.size == 3 * TINY["steps_per_epoch"]
+        assert batch.members[k].learner.buf.size == alone.learner.buf.size
+        for key in ("per_capita_gdp", "years", "leader_q_loss", "follower_q_loss"):
+            assert _close(row[key], rows[k][key]), (seed, key)
