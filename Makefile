@@ -52,8 +52,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests scripts benchmarks
 
 # two workers on the two cores (each test file stays on one worker); torch uses one thread
-# in each (tests/conftest.py)
+# in each (tests/conftest.py). The browser check of the book never skips: chromium is
+# installed first when missing (make system-deps), or make test fails saying why.
 test: $(STAMP) $(MATHJAX) lint
+	@command -v chromium >/dev/null 2>&1 || bash scripts/system_deps.sh
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 system-deps:
