@@ -260,8 +260,37 @@ def _dump_dom(url: str) -> str:
     return proc.stdout
 
 
+def _png_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a PNG from its IHDR chunk; (0, 0) for anything else."""
+    head = path.read_bytes()[:24]
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return 0, 0
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def _screenshot(url: str, out: Path) -> None:
+    """A full-height screenshot of a page after scripts ran (1280 px wide)."""
+    with tempfile.TemporaryDirectory() as profile:
+        cmd = [
+            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
+            "--hide-scrollbars", "--window-size=1280,4000", f"--screenshot={out}", url,
+        ]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and out.is_file(), f"no screenshot of {url}:\n{proc.stderr[-2000:]}"
+
+
+#: the pages the browser check photographs: the intro, a table and a figure page
+SCREENSHOT_PAGES = (
+    "book/intro.html",
+    "book/executed/table3_policies.html",
+    "book/executed/fig4_efficiency_equity.html",
+)
+
+
 @pytest.mark.slow
-def test_book_renders_in_a_browser(built_book: Path):
+def test_book_renders_in_a_browser(built_book: Path, tmp_path: Path):
     # never skipped: `make test` installs chromium first (make system-deps)
     assert shutil.which("chromium"), "chromium is not installed: run `make system-deps`"
     doms = {page: _dump_dom((built_book / page).as_uri()) for page in PAGES}
@@ -279,3 +308,23 @@ def test_book_renders_in_a_browser(built_book: Path):
             target = Path(unquote(url.path)) if url.scheme == "file" else base / unquote(url.path)
             assert target.resolve().is_file(), f"{page}: image {src} does not exist"
     assert IMG_SRC.search(doms[PAGES[2]]), "the audit page shows no figure in the browser"
+    for page, dom in doms.items():  # no MathJax error node anywhere (its CSS names them)
+        assert not re.search(r"<[^>]*data-mml-node=\"merror\"", dom), f"{page}: a TeX error"
+    for page in SCREENSHOT_PAGES:
+        shot = tmp_path / (Path(page).stem + ".png")
+        _screenshot((built_book / page).as_uri(), shot)
+        w, h = _png_size(shot)
+        assert w == 1280 and h > 0, f"{page}: screenshot of {w} x {h} px"
+        assert shot.stat().st_size > 20_000, f"{page}: a blank screenshot"
+        # every figure the page shows is a loaded image of non-zero size
+        base = (built_book / page).parent
+        srcs = [u for u in IMG_SRC.findall(doms[page]) if not u.startswith("data:")]
+        if "fig" in page:
+            assert srcs, f"{page} shows no figure"
+        for src in srcs:
+            url = urlparse(src)
+            target = Path(unquote(url.path)) if url.scheme == "file" else base / unquote(url.path)
+            if target.suffix.lower() == ".png":
+                assert min(_png_size(target)) > 0, f"{page}: image {src} has no size"
+            else:
+                assert target.stat().st_size > 0, f"{page}: image {src} is empty"
