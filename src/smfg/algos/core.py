@@ -135,11 +135,22 @@ class MeanFieldCritic(nn.Module):
         self.head = mlp([n * emb, 128, 128, 1])
 
     def forward(self, s_f: Tensor, a_f: Tensor, a_l: Tensor | None, mf: Tensor) -> Tensor:
-        """s_f, a_f: [B, 2]; a_l: [B, 5]; mf: [B, 4] (mean state, mean action)."""
-        parts = [self.s(s_f), self.a(a_f), self.ms(mf[..., :HH_OBS]), self.ma(mf[..., HH_OBS:])]
+        """s_f, a_f: [..., 2]; a_l: [..., 5]; mf: [..., 4] (mean state, mean action).
+
+        a_l and mf may have size 1 where s_f has a household axis: the first head layer is
+        split into a household part and a step part (the embeddings of a_l and the mean
+        field), the step part computed once per step and broadcast over its households, the
+        same number as the layer on the concatenation (up to the sum's rounding).
+        """
+        own = torch.cat([self.s(s_f), self.a(a_f)], -1)
+        step = [self.ms(mf[..., :HH_OBS]), self.ma(mf[..., HH_OBS:])]
         if self.l is not None:
-            parts.append(self.l(a_l))
-        return self.head(torch.cat(parts, -1)).squeeze(-1)
+            step.append(self.l(a_l))
+        lin = self.head[0]
+        k = own.shape[-1]
+        w_own, w_step = lin.weight[:, :k].contiguous(), lin.weight[:, k:].contiguous()
+        h = F.linear(own, w_own, lin.bias) + F.linear(torch.cat(step, -1), w_step)
+        return self.head[1:](h).squeeze(-1)
 
 
 # --- target networks, noise, observation transform ------------------------------------------

@@ -12,8 +12,19 @@ A deterministic actor-critic with centralised training and decentralised executi
 Targets (both times 1 - terminated): y_l = r_l + gamma Q_l'(s_l', pi_l'(s_l'), L_f') and
 y_f = r_f + gamma Q_f'(s_f', pi_f'(s_f', a_l'), a_l', L_f') with a_l' = pi_l'(s_l') and L_f'
 the mean over households of the target follower actor's next actions. The leader's policy
-gradient flows through its own action only (the followers' reaction in L_f is held fixed);
-the follower's through its action and the mean over households of its actions.
+gradient flows through its own action only (the followers' reaction in L_f is held fixed:
+``leader_gradient="nash"``, SPEC 9), or also through the followers' reaction
+(``"stackelberg"``: L_f's mean action is the follower actor's response pi_f(s_f, pi_l(s_l))
+at the step's households, differentiated through); the follower's through its action and
+the mean over households of its actions.
+
+The Stackelberg gradient is as good as the follower actor's reaction to the leader's
+action: it is the followers' learned best response only where they learn faster than the
+leader. Single-loop actor-critic methods for Stackelberg mean field games with guarantees
+(AC-SMFG, Zeng et al. 2025, arXiv 2509.15392) run the followers and the mean field on a
+faster timescale than the leader and use the leader's partial gradient under a "gradient
+alignment" condition; here the full gradient through pi_f is the option, and the leader's
+actor learns at ``leader_actor_lr`` (smaller than the followers' for a two-timescale run).
 
 SMFRL is a learner of the DDPG family (:mod:`smfg.algos.offpolicy`): the environment loop,
 the leader's update (TD3 by default: twin critics of the table's inputs, target smoothing,
@@ -28,10 +39,13 @@ the replay buffer wraps around, and the normalisers are saved with the policy an
 evaluation. ``paper_quirks=True`` restores only the action mapping (saving in [0.5, 1] for
 the followers, the leader's raw tanh output).
 
-Two choices where the paper's code is too costly: L_f' and the follower actor's mean action
-are averaged over ``mf_sample`` households drawn at random from the sampled step (exact for
-N <= mf_sample), and the replay buffer holds as many steps as fit in ``replay_memory_gb``
-(1e6 joint transitions in the original: 17 GB at N = 1000).
+The follower batch is SPEC 9's by default (``follower_batch="joint"``: ``batch_size`` joint
+transitions of all N households, each with its exact mean field); ``"sampled"`` is a cheaper,
+different estimator: (step, household) pairs, with L_f' and the follower actor's mean action
+averaged over ``mf_sample`` households drawn at random from the sampled step (exact for N <=
+mf_sample). The profiles ``smoke`` and ``quick`` use the sampled batch, ``paper`` the joint
+one. The replay buffer holds as many steps as fit in ``replay_memory_gb`` (1e6 joint
+transitions in the original: 17 GB at N = 1000).
 
 Sections, in the order every algorithm file follows: config, networks, updates (what the
 critics see), the trainer, policies for evaluation.
@@ -66,19 +80,39 @@ from smfg.algos.offpolicy import (
 # --- config --------------------------------------------------------------------------------
 
 
+FOLLOWER_BATCHES = ("joint", "sampled")
+LEADER_GRADIENTS = ("nash", "stackelberg")
+
+
 @dataclass(frozen=True)
 class SMFRLConfig(OffPolicyConfig):
-    """SMFRL's settings: the DDPG family's (the original runs', SPEC 9) and one of its own."""
+    """SMFRL's settings: the DDPG family's (the original runs', SPEC 9) and its own."""
 
+    follower_batch: str = "joint"
+    """The follower update's batch. 'joint' (SPEC 9): ``batch_size`` joint transitions, each
+    with all N households and the step's exact mean field (``batch_size x N`` household
+    rows). 'sampled' (cheaper, a different estimator at N > ``mf_sample``): ``batch_size``
+    (step, household) pairs from ``pair_steps`` steps, the mean action of each step over
+    ``mf_sample`` of its households."""
+    leader_gradient: str = "nash"
+    """The leader actor's gradient. 'nash' (SPEC 9): through its own action only, the
+    followers' mean action in L_f taken from the replay and held fixed. 'stackelberg': the
+    mean action in L_f is the follower actor's response to the leader's action at the step's
+    household states (all N with the joint batch, ``mf_sample`` with the sampled one),
+    differentiated through: the leader anticipates the followers' reaction."""
     pair_steps: int = 32
-    """Distinct steps in a follower batch: its ``batch_size`` (step, household) pairs are
-    ``pair_steps`` uniform steps times ``batch_size / pair_steps`` uniform households each, so
-    the population's mean action is computed once per step (``pair_steps x mf_sample`` actor
-    rows, not ``batch_size x mf_sample``). At least ``batch_size``: independent pairs."""
+    """With the sampled batch: distinct steps in a follower batch; its ``batch_size`` (step,
+    household) pairs are ``pair_steps`` uniform steps times ``batch_size / pair_steps``
+    uniform households each, so the population's mean action is computed once per step
+    (``pair_steps x mf_sample`` actor rows, not ``batch_size x mf_sample``)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self._ints(("pair_steps",), 1)
+        if self.follower_batch not in FOLLOWER_BATCHES:
+            self._bad("follower_batch", FOLLOWER_BATCHES)
+        if self.leader_gradient not in LEADER_GRADIENTS:
+            self._bad("leader_gradient", LEADER_GRADIENTS)
         if self.batch_size % self.batch_steps:
             self._bad("pair_steps", f"a divisor of batch_size = {self.batch_size} (or >= it)")
 
@@ -88,9 +122,18 @@ class SMFRLConfig(OffPolicyConfig):
         return min(self.pair_steps, self.batch_size)
 
 
+#: SMFRL's profiles: the DDPG family's, with SPEC 9's joint follower batch in ``paper`` and the
+#: sampled one in ``smoke`` and ``quick`` (see ``follower_batch``; every claim says which).
+SMFRL_PROFILES = {
+    "smoke": {**PROFILES["smoke"], "follower_batch": "sampled"},
+    "quick": {**PROFILES["quick"], "follower_batch": "sampled"},
+    "paper": {**PROFILES["paper"], "follower_batch": "joint"},
+}
+
+
 def smfrl_config(profile: str = "quick", **overrides) -> SMFRLConfig:
     """The config of a profile (``smoke``, ``quick``, ``paper``) with overrides by field name."""
-    return common.build_config(SMFRLConfig, PROFILES, profile, **overrides)
+    return common.build_config(SMFRLConfig, SMFRL_PROFILES, profile, **overrides)
 
 
 # --- networks and what the critics see ----------------------------------------------------
@@ -115,6 +158,13 @@ def _own_and_mean(actor, own: Tensor, pop: Tensor, leader: Tensor) -> tuple[Tens
     return acts[..., :k, :].flatten(-3, -2), mean
 
 
+def joint_response(actor, s_f: Tensor, a_l: Tensor) -> tuple[Tensor, Tensor]:
+    """Every household's action [..., S, N, 2] at its state ``s_f`` [..., S, N, 2] under its
+    step's leader action ``a_l`` [..., S, 5], and each step's exact mean action [..., S, 2]."""
+    acts = actor(s_f, a_l.unsqueeze(-2))
+    return acts, acts.mean(-2)
+
+
 class SMFRLLearner(Learner):
     """Both sides learn; the leader critic sees the mean field, the follower critic the
     leader's action and the mean field, and the follower actor the leader's action."""
@@ -132,12 +182,22 @@ class SMFRLLearner(Learner):
         observation is the mean of the normalised observations)."""
         return torch.cat([self.nets.norm_f(rows[..., :HH_OBS]), rows[..., HH_OBS:]], -1)
 
+    def _households(self, key: str, idx: Tensor) -> Tensor:
+        """Normalised observations of the households of the sampled steps ``idx`` that a mean
+        action is taken over: all N with the joint batch, else ``mf_sample`` at random."""
+        if self.cfg.follower_batch == "joint":
+            return self.nets.norm_f(self.buf.data[key][idx])
+        return self.nets.norm_f(_subsample(self.buf, key, idx, self.cfg.mf_sample, self.gen))
+
     # the leader: Q_l(s_l, a_l, L_f), L_f' from the target follower actor ------------------
     def leader_extra(self, idx: Tensor) -> dict:
-        D, m, norm = self.buf.data, self.cfg.mf_sample, self.nets.norm_f
-        return {"mf": self._mean_field(D["mf"][idx]),
-                "mf_obs2": norm(D["mf_next"][idx, :HH_OBS]),
-                "nxt": norm(_subsample(self.buf, "h_next", idx, m, self.gen))}  # fmt: skip
+        D = self.buf.data
+        b = {"mf": self._mean_field(D["mf"][idx]),
+             "mf_obs2": self.nets.norm_f(D["mf_next"][idx, :HH_OBS]),
+             "nxt": self._households("h_next", idx)}  # fmt: skip
+        if self.cfg.leader_gradient == "stackelberg":
+            b["cur"] = self._households("h_obs", idx)
+        return b
 
     def leader_x(self, b: dict) -> tuple:
         return (b["mf"],)
@@ -146,9 +206,48 @@ class SMFRLLearner(Learner):
         mean2 = targets.actor_f(b["nxt"], a_l2.unsqueeze(-2)).mean(-2)
         return (torch.cat([b["mf_obs2"], mean2], -1),)
 
-    # the followers: ``batch_steps`` steps x k households, and ``mf_sample`` households of each
-    # step for the mean action (next and current) ------------------------------------------
+    def leader_actor_loss(self, nets, targets, b: dict) -> Tensor:
+        """-Q_l(s_l, pi_l(s_l), L_f): with the 'stackelberg' gradient L_f's mean action is the
+        follower actor's response to pi_l(s_l) at the step's households, differentiated
+        through; with 'nash' the replay's."""
+        a_l = nets.actor_l(b["s_l"])
+        mf = b["mf"]
+        if "cur" in b:
+            _, mean = joint_response(nets.actor_f, b["cur"], a_l)
+            mf = torch.cat([mf[..., :HH_OBS], mean], -1)
+        return -self._q_l(nets.critic_l, b["s_l"], a_l, mf)[..., 0].mean(-1)
+
+    # the followers, joint (SPEC 9): ``batch_size`` steps, all N households of each ---------
     def follower_batch(self) -> dict:
+        if self.cfg.follower_batch == "sampled":
+            return self._sampled_batch()
+        n, D = self.nets, self.buf.data
+        js = self.buf.sample_steps(self.cfg.batch_size, self.gen)
+        return {
+            "s_f": n.norm_f(D["h_obs"][js]), "s_f2": n.norm_f(D["h_next"][js]),
+            "a_f": D["h_act"][js], "r_f": D["h_rew"][js], "term": D["term"][js],
+            "a_l": D["l_act"][js], "mf": self._mean_field(D["mf"][js]),
+            "mf_obs2": n.norm_f(D["mf_next"][js, :HH_OBS]), "s_l2": n.norm_l(D["l_next"][js]),
+        }  # fmt: skip
+
+    def _joint_critic_loss(self, nets, targets, b: dict) -> Tensor:
+        with torch.no_grad():
+            a_l2 = targets.actor_l(b["s_l2"])
+            a_f2, mean2 = joint_response(targets.actor_f, b["s_f2"], a_l2)
+            mf2 = torch.cat([b["mf_obs2"], mean2], -1).unsqueeze(-2)
+            q2 = targets.critic_f(b["s_f2"], a_f2, a_l2.unsqueeze(-2), mf2)
+            y = b["r_f"] + self.cfg.gamma * (1.0 - b["term"]).unsqueeze(-1) * q2
+        q = nets.critic_f(b["s_f"], b["a_f"], b["a_l"].unsqueeze(-2), b["mf"].unsqueeze(-2))
+        return (q - y).pow(2).mean((-2, -1))
+
+    def _joint_actor_loss(self, nets, targets, b: dict) -> Tensor:
+        a_pi, mean_pi = joint_response(nets.actor_f, b["s_f"], b["a_l"])
+        mf_pi = torch.cat([b["mf"][..., :HH_OBS], mean_pi], -1).unsqueeze(-2)
+        return -nets.critic_f(b["s_f"], a_pi, b["a_l"].unsqueeze(-2), mf_pi).mean((-2, -1))
+
+    # the followers, sampled: ``batch_steps`` steps x k households, and ``mf_sample``
+    # households of each step for the mean action (next and current) ----------------------
+    def _sampled_batch(self) -> dict:
         cfg, n, D, gen = self.cfg, self.nets, self.buf.data, self.gen
         S = cfg.batch_steps
         k = cfg.batch_size // S
@@ -169,6 +268,8 @@ class SMFRLLearner(Learner):
 
     def follower_critic_loss(self, nets, targets, b: dict) -> Tensor:
         """TD error of Q_f against y_f = r_f + gamma Q_f'(s_f', pi_f'(s_f', a_l'), a_l', L_f')."""
+        if self.cfg.follower_batch == "joint":
+            return self._joint_critic_loss(nets, targets, b)
         S = b["a_ls"].shape[-2]
         with torch.no_grad():
             a_l2s = targets.actor_l(b["s_l2s"])
@@ -183,6 +284,8 @@ class SMFRLLearner(Learner):
     def follower_actor_loss(self, nets, targets, b: dict) -> Tensor:
         """-Q_f(s_f, pi_f(s_f, a_l), a_l, L_f): the gradient flows through the household's own
         action and the population's mean action."""
+        if self.cfg.follower_batch == "joint":
+            return self._joint_actor_loss(nets, targets, b)
         S = b["a_ls"].shape[-2]
         own = b["s_f"].unflatten(-2, (S, -1))
         a_pi, mean_pi = _own_and_mean(nets.actor_f, own, b["cur"], b["a_ls"])
@@ -216,4 +319,5 @@ def config_from_spec(spec: dict) -> SMFRLConfig:
 
 
 __all__ = ["SMFRLConfig", "SMFRLLearner", "SMFRLTrainer", "LearnedPolicy", "smfrl_config",
-           "config_from_spec"]  # fmt: skip
+           "config_from_spec", "joint_response", "FOLLOWER_BATCHES", "LEADER_GRADIENTS",
+           "SMFRL_PROFILES"]  # fmt: skip

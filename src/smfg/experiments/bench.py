@@ -14,6 +14,7 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import torch
 
@@ -138,31 +139,55 @@ def bench_training(
     epochs: int = 3,
     threads: int | None = 1,
     profile: str = "paper",
+    follower_batch: str | None = None,
+    updates_timed: int | None = None,
 ) -> dict:
     """Seconds per SMFRL epoch with the paper's settings (300 steps, 100 + 100 updates of
     batch 128, 10 evaluation episodes of 300 steps), and the replay buffer's memory for the
     paper's run length (1,000 epochs of 300 steps, under its memory cap). Another
-    ``profile`` times that profile's epoch and replay buffer instead."""
+    ``profile`` times that profile's epoch and replay buffer instead.
+
+    ``follower_batch``: 'joint' (SPEC 9's, the ``paper`` profile's) or 'sampled' (None: the
+    profile's). ``updates_timed``: time only this many leader and follower updates per epoch
+    and project the update phase to the profile's count (an update's cost does not change
+    within an epoch); the row then says ``projected_from_updates``. Collection and
+    evaluation are always timed in full.
+    """
     from smfg.algos.smfrl import SMFRLTrainer, smfrl_config
 
     if threads is not None:
         torch.set_num_threads(threads)
     tune_allocator()  # as smfg.experiments.train.train does
     over = {"eval_steps": 300} if profile == "paper" else {}
+    if follower_batch is not None:
+        over["follower_batch"] = follower_batch
     cfg = smfrl_config(profile, variant=variant, n_households=n_households, **over)
     tr = SMFRLTrainer(cfg)
+    L = tr.learner
+    scale = 1.0
+    if updates_timed is not None and updates_timed < max(cfg.leader_updates, 1):
+        # the learner reads its update counts from its config: a copy with fewer updates
+        L.cfg = replace(cfg, leader_updates=updates_timed, follower_updates=updates_timed)
+        scale = cfg.leader_updates / updates_timed
     times = []
     for _ in range(epochs):
         t0, c0 = time.perf_counter(), time.process_time()
-        m = tr.train_epoch()
-        times.append(
-            (time.perf_counter() - t0, m["train_s"], m["eval_s"], time.process_time() - c0)
-        )
+        tr.collect()
+        t1, c1 = time.perf_counter(), time.process_time()
+        tr.update()
+        t2, c2 = time.perf_counter(), time.process_time()
+        tr.evaluate()
+        tr.epoch += 1
+        t3, c3 = time.perf_counter(), time.process_time()
+        upd, upd_cpu = (t2 - t1) * scale, (c2 - c1) * scale
+        times.append((t1 - t0 + upd + t3 - t2, t1 - t0 + upd, t3 - t2,
+                      c1 - c0 + upd_cpu + c3 - c2, upd))  # fmt: skip
     steady = times[1:] or times  # the first epoch pays for lazy initialisation
-    mean = [sum(x[i] for x in steady) / len(steady) for i in range(4)]
+    mean = [sum(x[i] for x in steady) / len(steady) for i in range(5)]
     return {
         "kind": "smfrl-epoch",
         "profile": profile,
+        "follower_batch": cfg.follower_batch,
         "variant": variant,
         "n_households": n_households,
         "n_envs": 1,
@@ -170,15 +195,17 @@ def bench_training(
         "device": "cpu",
         "threads": torch.get_num_threads(),
         "epochs_timed": len(steady),
+        "projected_from_updates": updates_timed if scale != 1.0 else None,
         "epoch_s": mean[0],
         "train_s": mean[1],
         "eval_s": mean[2],
+        "update_s": mean[4],
         # CPU seconds of this process: on a machine shared with other work, closer than the
         # wall time to what the epoch costs on an idle one
         "epoch_cpu_s": mean[3],
         "load_average_1min": os.getloadavg()[0],
-        "replay_capacity_steps": tr.learner.buf.capacity,
-        "replay_mb": tr.learner.buf.nbytes / 1e6,
+        "replay_capacity_steps": L.buf.capacity,
+        "replay_mb": L.buf.nbytes / 1e6,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "original_epoch_s": {100: "30-42", 1000: "390"}.get(n_households, "n/a"),
         "target_epoch_s": {100: 3.0, 1000: 8.0}.get(n_households),
@@ -406,10 +433,14 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
     for r in results:
         r["ratio_to_reference"] = r["household_steps_per_s"] / ref[r["variant"]]
     training = []
-    for n in TRAINING_SIZES:
-        res = _run_child(["--training", "--households", str(n)])
-        training.append(res)
-        progress(_training_row(res))
+    for batch in ("joint", "sampled"):
+        for n in TRAINING_SIZES:
+            args = ["--training", "--households", str(n), "--follower-batch", batch]
+            if batch == "joint" and n >= 10_000:  # ~15 s an update: time 5, project to 100
+                args += ["--updates-timed", "5"]
+            res = _run_child(args)
+            training.append(res)
+            progress(_training_row(res))
     # one torch thread: with two on the two cores, the batch's small products spend their
     # time in OpenMP's waits (measured 20 times slower at a load average of 3.5)
     seeds = [_run_child(["--seeds-batch", "5", "--households", "100", "--threads", "1"])]
@@ -440,8 +471,11 @@ def _progress_row(res: dict, row, progress) -> dict:
 
 
 def _training_row(r: dict) -> str:
+    proj = r.get("projected_from_updates")
     return (
-        f"smfrl epoch {r['variant']} N={r['n_households']:>5d}: {r['epoch_s']:.2f} s "
+        f"smfrl epoch {r['variant']} N={r['n_households']:>5d} "
+        f"{r.get('follower_batch', 'sampled')} batch: {r['epoch_s']:.2f} s "
+        f"{f'(updates projected from {proj}) ' if proj else ''}"
         f"(train {r['train_s']:.2f} + eval {r['eval_s']:.2f}; CPU {_num(r.get('epoch_cpu_s'))} s), "
         f"replay {r['replay_mb']:.0f} MB "
         f"for {r['replay_capacity_steps']} steps, peak RSS {r['peak_rss_mb']:.0f} MB"
@@ -478,15 +512,20 @@ def format_table(report: dict) -> str:
     if report.get("training"):
         lines += [
             "",
-            "| SMFRL epoch | N | s/epoch | train s | eval s | CPU s/epoch | original s/epoch "
-            "| target s | x faster than original | replay MB (steps) | peak RSS MB |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| SMFRL epoch | follower batch | N | s/epoch | train s | eval s | CPU s/epoch "
+            "| original s/epoch | target s | x faster than original | replay MB (steps) "
+            "| peak RSS MB |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in report["training"]:
+            batch = r.get("follower_batch", "sampled")
             orig = {100: 36.0, 1000: 390.0}.get(r["n_households"])
-            speedup = f"{orig / r['epoch_s']:.1f}" if orig else "n/a"
+            # only the joint batch is the original's algorithm: no ratio for the sampled one
+            speedup = f"{orig / r['epoch_s']:.1f}" if orig and batch == "joint" else "n/a"
+            proj = r.get("projected_from_updates")
+            batch += f" (updates projected from {proj})" if proj else ""
             lines.append(
-                f"| {r['variant']} | {r['n_households']:,} | {r['epoch_s']:.2f} | "
+                f"| {r['variant']} | {batch} | {r['n_households']:,} | {r['epoch_s']:.2f} | "
                 f"{r['train_s']:.2f} | {r['eval_s']:.2f} | {_num(r.get('epoch_cpu_s'))} | "
                 f"{r['original_epoch_s']} | "
                 f"{r['target_epoch_s']} | {speedup} | "

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -94,6 +94,12 @@ class ScalingProfile:
     """The SMFRL profile whose epoch is timed ('paper': the original's epoch)."""
     train_epochs: int
     """Epochs run per size; the first is not timed (lazy initialisation) when there are more."""
+    train_batches: tuple[str, ...] = ("joint", "sampled")
+    """SMFRL's follower batches timed: 'joint' (SPEC 9's, the original's algorithm) and
+    'sampled' (the cheaper estimator of the ``smoke`` and ``quick`` training profiles)."""
+    joint_updates_timed: dict = field(default_factory=dict)
+    """N -> updates timed with the joint batch, the update phase projected to the profile's
+    count (N absent: all timed); the table's ``projected_from_updates`` column says so."""
     mf_sizes: tuple[int, ...]
     """N of the mean-field check."""
     mf_seeds: int
@@ -115,6 +121,7 @@ SCALING_PROFILES = {
         train_sizes=(100,),
         train_profile="smoke",
         train_epochs=1,
+        joint_updates_timed={100: 2},
         mf_sizes=(100, 1_000),
         mf_seeds=2,
         mf_episodes=1,
@@ -130,6 +137,7 @@ SCALING_PROFILES = {
         train_sizes=(100, 1_000, 10_000),
         train_profile="paper",
         train_epochs=2,
+        joint_updates_timed={1_000: 10, 10_000: 3},
         mf_sizes=(100, 1_000, 10_000, 100_000),
         mf_seeds=5,
         mf_episodes=2,
@@ -145,6 +153,7 @@ SCALING_PROFILES = {
         train_sizes=(100, 1_000, 10_000),
         train_profile="paper",
         train_epochs=3,
+        joint_updates_timed={10_000: 5},
         mf_sizes=(100, 1_000, 10_000, 100_000),
         mf_seeds=5,
         mf_episodes=10,
@@ -277,14 +286,23 @@ def _evaluation_rows(results: list[dict], progress: Progress) -> pd.DataFrame:
     return pd.DataFrame(results)
 
 
-def _training_tasks(sizes, variant, profile, epochs) -> list[Task]:
+def _training_tasks(sizes, variant, profile, epochs, batches=("joint", "sampled"),
+                    joint_updates=None) -> list[Task]:  # fmt: skip
+    joint_updates = joint_updates or {}
     return [
         (
             "training",
             dict(
-                n_households=int(n), variant=variant, epochs=int(epochs), threads=1, profile=profile
+                n_households=int(n),
+                variant=variant,
+                epochs=int(epochs),
+                threads=1,
+                profile=profile,
+                follower_batch=batch,
+                updates_timed=joint_updates.get(int(n)) if batch == "joint" else None,
             ),
-        )
+        )  # fmt: skip
+        for batch in batches
         for n in sorted(sizes)
     ]
 
@@ -298,20 +316,24 @@ def _training_rows(results: list[dict], progress: Progress) -> pd.DataFrame:
             {
                 "variant": r["variant"],
                 "profile": r["profile"],
+                "follower_batch": r["follower_batch"],
                 "n_households": n,
+                "projected_from_updates": r["projected_from_updates"],
                 "epoch_s": r["epoch_s"],
                 "train_s": r["train_s"],
                 "eval_s": r["eval_s"],
                 "replay_mb": r["replay_mb"],
                 "replay_steps": r["replay_capacity_steps"],
                 "peak_rss_mb": r["peak_rss_mb"],
-                "original_epoch_s_low": lo,
-                "original_epoch_s_high": hi,
+                # the original ran SPEC 9's joint batch: only that row compares with it
+                "original_epoch_s_low": lo if r["follower_batch"] == "joint" else math.nan,
+                "original_epoch_s_high": hi if r["follower_batch"] == "joint" else math.nan,
             }
         )
         if progress is not None:
             progress(
-                f"SMFRL {r['profile']} epoch {r['variant']} N={n:,}: {r['epoch_s']:.2f} s, "
+                f"SMFRL {r['profile']} epoch ({r['follower_batch']} batch) {r['variant']} "
+                f"N={n:,}: {r['epoch_s']:.2f} s, "
                 f"replay {r['replay_mb']:.0f} MB, {r['peak_rss_mb']:.0f} MB"
             )
     return pd.DataFrame(rows)
@@ -359,15 +381,19 @@ def time_training(
     epochs: int = 2,
     one_process: bool = False,
     progress: Progress = None,
+    batches: Sequence[str] = ("joint", "sampled"),
+    joint_updates_timed: dict | None = None,
 ) -> pd.DataFrame:
-    """Seconds per SMFRL epoch of ``profile`` and peak memory against N, one process per N.
+    """Seconds per SMFRL epoch of ``profile`` and peak memory against N, one process per N,
+    for each follower batch of ``batches``.
 
     ``profile='paper'`` is the original's epoch: 300 steps, 100 + 100 updates of batch 128,
     10 evaluation episodes of 300 steps; the replay buffer is as large as the paper's run
     needs, under its memory cap. Of ``epochs`` epochs the first is not timed when there are
-    more (it pays for lazy initialisation).
+    more (it pays for lazy initialisation). ``joint_updates_timed``: N -> updates timed with
+    the joint batch, the update phase projected to the profile's count.
     """
-    tasks = _training_tasks(sizes, variant, profile, epochs)
+    tasks = _training_tasks(sizes, variant, profile, epochs, batches, joint_updates_timed)
     return _training_rows(_in_children(tasks, one_process), progress)
 
 
@@ -382,7 +408,8 @@ def measure_costs(
     ev = _evaluation_tasks(
         prof.eval_sizes, prof.env_variants, prof.eval_steps, "us-federal-2022", "fixed"
     )
-    tr = _training_tasks(prof.train_sizes, "taxai", prof.train_profile, prof.train_epochs)
+    tr = _training_tasks(prof.train_sizes, "taxai", prof.train_profile, prof.train_epochs,
+                         prof.train_batches, prof.joint_updates_timed)  # fmt: skip
     if prof.one_process:
         res = _in_children(env + ev + tr, True)
         a, b = len(env), len(env) + len(ev)
