@@ -229,7 +229,9 @@ def _bench(args: argparse.Namespace) -> int:
         print(json.dumps(res) if args.json else bench._algorithm_row(res))
         return 0
     if args.training:
-        res = bench.bench_training(args.households, args.variant)
+        res = bench.bench_training(args.households, args.variant,
+                                   follower_batch=args.follower_batch,
+                                   updates_timed=args.updates_timed)  # fmt: skip
         print(json.dumps(res) if args.json else bench._training_row(res))
         return 0
     if args.reference:
@@ -401,6 +403,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="epoch time of this many SMFRL seeds as one batch against one seed",
     )
     b.add_argument("--threads", type=int, default=1, help="torch threads (with --seeds-batch)")
+    b.add_argument(
+        "--follower-batch",
+        choices=("joint", "sampled"),
+        default=None,
+        help="with --training: SMFRL's follower batch (default: the profile's)",
+    )
+    b.add_argument("--updates-timed", type=int, default=None,
+                   help="with --training: time this many updates and project to 100")  # fmt: skip
     b.add_argument("--all", action="store_true", help="the full matrix of make bench")
     b.add_argument("--out", default=None, help="with --all: write the JSON report here")
     b.add_argument("--json", action="store_true")
