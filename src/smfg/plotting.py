@@ -26,6 +26,7 @@ __all__ = [
     "plot_audit",
     "plot_efficiency_equity",
     "plot_training_curves",
+    "plot_certified_curves",
     "plot_multi_objective",
     "plot_household_share",
     "plot_bc_loss",
@@ -277,6 +278,57 @@ def plot_training_curves(
                 names.append(n)
     if names:
         fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 5))
+    return fig
+
+
+#: panel title and y-axis label of each certified-curve metric (``cert_*``, SPEC 12)
+CERT_AXES = {
+    "cert_cev_median_pct": ("Followers' exploitability", "median CE gain of best response, %"),
+    "cert_cev_mean_pct": ("Followers' exploitability", "mean CE gain of best response, %"),
+    "cert_loss_median_pct": ("Followers' exploitability", "median CE loss to best response, %"),
+    "cert_leader_gap": ("Leader's gap", "best E6 grid point minus learned leader"),
+    "cert_leader_return": ("Leader's return", "certification episode return"),
+    "cert_years": ("Years survived", "years (certification episode)"),
+}
+
+
+def plot_certified_curves(
+    summary: pd.DataFrame,
+    metrics: tuple[str, ...] = ("cert_cev_median_pct", "cert_leader_gap", "cert_years"),
+    hue: str = "algo",
+) -> Figure:
+    """Certified learning curves: one panel per metric against epochs, one line per ``hue``
+    value (the mean across seeds) with its 95% interval as a band.
+
+    ``summary`` is long: ``hue``, epoch, metric, mean, lo, hi
+    (:func:`smfg.experiments.aggregate.curve_summary` of
+    :func:`smfg.experiments.curves.certified_curves`, keys ``(hue,)``). A non-finite mean (a
+    seed whose median gain is infinite: no finite scaling of its consumption reaches the best
+    response) leaves a gap in its line. Exploitability is on a symmetric-log axis (gains run
+    from fractions of a percent to thousands); zero, where a certificate would put a Nash
+    follower and a leader as good as the grid, is a dotted line.
+    """
+    colours = _colours(summary[hue]) if len(summary) else {}
+    fig, axes = new_figure(1, len(metrics), width=4.2, height=3.4)
+    for j, m in enumerate(metrics):
+        ax = axes[0, j]
+        sub = summary[summary.metric == m] if len(summary) else summary
+        for lab, g in sub.groupby(hue, sort=False):
+            g = g.sort_values("epoch")
+            mean = g["mean"].to_numpy(dtype=float)
+            mean = np.where(np.isfinite(mean), mean, np.nan)
+            _band(ax, g.epoch.to_numpy(), mean, g.lo, g.hi, colours[lab], lab)
+        title, ylabel = CERT_AXES.get(m, (m, m))
+        if m.startswith("cert_cev_"):
+            ax.set_yscale("symlog", linthresh=1.0)
+        if m.startswith(("cert_cev_", "cert_loss_", "cert_leader_gap")):
+            ax.axhline(0.0, color="0.4", linestyle=":", linewidth=1.0)
+        ax.set_title(title, fontsize="medium")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if labels:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 5))
     return fig
 
 

@@ -89,6 +89,14 @@ class BaseConfig:
     """Environment precision."""
     economy: dict = field(default_factory=dict)
     """Overrides of EconomyParams fields."""
+    certify_every: int = 0
+    """Certify the current policies every this many epochs (0: never; 'clearing' only): the
+    epoch's metrics gain the followers' exploitability, the leader's gap and the years
+    survived (``cert_*``, :mod:`smfg.experiments.curves`)."""
+    certify_settings: dict = field(default_factory=dict)
+    """Overrides of the curve's certification settings (``CURVE_SETTINGS`` of
+    :mod:`smfg.experiments.curves`: burn_in, na, ne, grid_points, grid_na, leader), checked
+    when the run's spec is built; empty unless ``certify_every`` > 0."""
 
     def _bad(self, name: str, allowed) -> None:
         raise ValueError(
@@ -119,6 +127,13 @@ class BaseConfig:
         object.__setattr__(self, "leader_reward_weights",
                            check_reward_weights(self.leader_reward_weights))  # fmt: skip
         economy_params(self.variant, **self.economy)  # validates the overrides
+        self._ints(("certify_every",), 0)
+        if self.certify_every and self.variant != "clearing":
+            self._bad("certify_every", "0 in 'taxai': certification is defined for 'clearing'")
+        if not isinstance(self.certify_settings, dict):
+            self._bad("certify_settings", "a dict of certification settings")
+        if self.certify_settings and not self.certify_every:
+            self._bad("certify_settings", "{} when certify_every = 0 (nothing is certified)")
 
 
 def build_config(cls: type, settings: dict[str, dict], profile: str, **overrides):

@@ -529,7 +529,12 @@ class _FollowerView:
 
     def reset(self, env) -> None:
         self.dtype = env.dtype
-        self.hc = zero_state(env.n_envs * env.n_households)
+        self.start_memory(env.n_envs * env.n_households)
+
+    def start_memory(self, n: int) -> None:
+        """Forget everything: the LSTM state of ``n`` households at the start of an episode
+        (what :func:`smfg.certify.rule_from_policy` reads a grid of states from)."""
+        self.hc = zero_state(n)
 
     def __call__(self, obs, gov_raw):
         o, L = self.owner, self.owner.learner

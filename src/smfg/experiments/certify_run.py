@@ -45,7 +45,8 @@ DEFAULTS = {
 }
 
 
-def _settings(**kw) -> dict:
+def check_settings(**kw) -> dict:
+    """:data:`DEFAULTS` with the settings ``kw``, checked (a ValueError names a bad one)."""
     unknown = set(kw) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"certify settings {sorted(unknown)}: allowed {sorted(DEFAULTS)}")
@@ -66,6 +67,7 @@ def certify_policies(
     progress: Callable[[str], None] | None = None,
     rule: Rule | None = None,
     reward_weights: Sequence[float] = (1.0, 1.0, 1.0),
+    leader_mean: bool = True,
     **settings,
 ) -> dict:
     """Exploitability of ``household_policy`` and the gap of ``gov_policy`` (SPEC 12).
@@ -74,9 +76,11 @@ def certify_policies(
     mean raw leader action (or none, for a government that sends a GovAction), or ``rule``
     for policies that do not act on each household's observation (fixed shares). An episode
     that ends less than 20 years after the burn-in leaves no stationary population: the
-    followers are then reported as skipped, with the reason.
+    followers are then reported as skipped, with the reason. ``leader_mean``: also value the
+    window mean of the leader's policy as a constant E6 policy (a row beside the grid's, not
+    part of the gap, with a stationary equilibrium of its own).
     """
-    st = _settings(**settings)
+    st = check_settings(**settings)
     if params.variant != "clearing":
         raise ValueError(
             f"variant = {params.variant!r}: certification is defined for 'clearing' (SPEC 12); "
@@ -121,7 +125,8 @@ def certify_policies(
         gap = leader_gap(params, pop.leader_return, n_households, seed,
                          leader_reward=leader_reward, reward_weights=reward_weights,
                          grid=e6_grid(params, st["grid_points"]),
-                         extra={"window mean of this leader": learned_mean},
+                         extra={"window mean of this leader": learned_mean} if leader_mean
+                         else None,
                          progress=say, na=st["grid_na"], ne=st["ne"])  # fmt: skip
         out["leader"] = gap
         say(f"leader: gap {gap['gap']:.4g} to {gap['best']['policy']}")
@@ -138,7 +143,7 @@ def certify_run(
     """Certify a finished run of the run store (see the module docstring). The result is
     read from the run directory when the same settings were certified by the same code."""
     run_dir = Path(run_dir)
-    st = _settings(**settings)
+    st = check_settings(**settings)
     state = RunStore(run_dir.parent).load_policy(run_dir)
     cfg = state["config"]
     key = json.dumps({"settings": st, "code": CODE_VERSION, "run": run_dir.name}, sort_keys=True)
@@ -199,6 +204,10 @@ def format_report(res: dict) -> str:
         f"{fol['window']}, capital drift {fol['capital_drift']:+.3g}; grid {fol['grid']}, "
         f"best response in {fol['best_response_seconds']:.1f} s",
     ]  # fmt: skip
+    if not skipped and "rule_diff_s" in fol:  # (results cached before it was reported lack it)
+        lines.insert(-1, f"  the rule against the shares the window's households chose: mean "
+                         f"|difference| {fol['rule_diff_s']:.3g} (saving), "
+                         f"{fol['rule_diff_f']:.3g} (work)")  # fmt: skip
     if "leader" in res:
         g = res["leader"]
         lines.append(
@@ -215,4 +224,4 @@ def format_report(res: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DEFAULTS", "certify_policies", "certify_run", "format_report"]
+__all__ = ["DEFAULTS", "certify_policies", "certify_run", "check_settings", "format_report"]

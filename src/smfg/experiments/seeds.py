@@ -23,8 +23,9 @@ from pathlib import Path
 
 from smfg.algos.offpolicy import OffPolicyTrainer
 from smfg.algos.seeds import BatchedTrainer, SeedsOutOfStep
+from smfg.experiments.curves import with_curves
 from smfg.experiments.store import RunStore
-from smfg.experiments.train import make_trainer, run_spec, train
+from smfg.experiments.train import algorithm_trainer, run_spec, train
 from smfg.runtime import tune_allocator
 
 #: algorithms with a batched form (the DDPG family; rule_based learns nothing)
@@ -124,7 +125,7 @@ def train_seeds(
 def _train_batch(store, specs, group, results, checkpoint_every, progress) -> None:
     """Train the runs ``group`` (indices into ``specs``) as one batch, each in its thread."""
     tune_allocator()
-    members = [make_trainer(specs[k]) for k in group]
+    members = [algorithm_trainer(specs[k]) for k in group]
     shared = _Shared(members)
     errors: list[BaseException] = []
 
@@ -136,7 +137,10 @@ def _train_batch(store, specs, group, results, checkpoint_every, progress) -> No
             report = lambda epoch, row: progress(seed, epoch, row)  # noqa: E731
         try:
             results[k] = store.run(
-                specs[k], lambda spec: proxy, checkpoint_every=checkpoint_every, progress=report
+                specs[k],
+                lambda spec: with_curves(proxy, spec),
+                checkpoint_every=checkpoint_every,
+                progress=report,
             )
         except BaseException as e:
             errors.append(e)

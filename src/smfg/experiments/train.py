@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from smfg.algos import ddpg, iddpg, maddpg, mfmarl, ppo, rule_based, smfrl
+from smfg.experiments.curves import curve_settings, with_curves
 from smfg.experiments.store import RunStore
 from smfg.runtime import tune_allocator
 
@@ -29,6 +30,10 @@ ALGORITHMS: dict[str, tuple[Callable, type, Callable]] = {
     "ppo": (ppo.ppo_config, ppo.PPOTrainer, ppo.config_from_spec),
 }  # fmt: skip
 
+#: config fields added after runs were cached, left out of a spec at their default so that
+#: those runs keep their hashes (and directories)
+OMITTED_AT_DEFAULT = {"certify_every": 0, "certify_settings": {}}
+
 #: the metrics a progress bar shows
 PROGRESS_KEYS = ("per_capita_gdp", "social_welfare", "income_gini", "wealth_gini", "years")
 
@@ -42,17 +47,29 @@ def check_algo(algo: str) -> str:
 
 def run_spec(algo: str, profile: str = "quick", **overrides) -> dict:
     """The full spec of a run: the algorithm's name and every field of its config, as plain
-    JSON values (a tuple field is a list), i.e. as the run store keeps it."""
+    JSON values (a tuple field is a list), i.e. as the run store keeps it; the fields of
+    :data:`OMITTED_AT_DEFAULT` only where they differ from their defaults."""
     from smfg.experiments.store import canonical_spec
 
     build, _, _ = ALGORITHMS[check_algo(algo)]
-    return canonical_spec({"algo": algo, **asdict(build(profile, **overrides))})
+    cfg = asdict(build(profile, **overrides))
+    if cfg["certify_every"]:
+        curve_settings(cfg["certify_settings"])  # checked before anything is written
+    cfg = {k: v for k, v in cfg.items() if OMITTED_AT_DEFAULT.get(k, ...) != v}
+    return canonical_spec({"algo": algo, **cfg})
+
+
+def algorithm_trainer(spec: dict):
+    """The algorithm's own trainer of a stored spec (no certified curve)."""
+    _, trainer_cls, from_spec = ALGORITHMS[check_algo(spec["algo"])]
+    return trainer_cls(from_spec(spec))
 
 
 def make_trainer(spec: dict):
-    """The trainer of a stored spec (what the run store calls to start or resume a run)."""
-    _, trainer_cls, from_spec = ALGORITHMS[check_algo(spec["algo"])]
-    return trainer_cls(from_spec(spec))
+    """The trainer of a stored spec (what the run store calls to start or resume a run): the
+    algorithm's, certifying every ``certify_every`` epochs where the spec asks
+    (:func:`smfg.experiments.curves.with_curves`)."""
+    return with_curves(algorithm_trainer(spec), spec)
 
 
 def train(

@@ -1,0 +1,173 @@
+"""Certified learning curves: a `clearing` run's exploitability, leader's gap and years,
+certified every few epochs into its metrics, resumable, read back and plotted."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from smfg.algos.smfrl import smfrl_config
+from smfg.experiments.aggregate import curve_summary
+from smfg.experiments.certify_run import certify_run
+from smfg.experiments.curves import CURVE_METRICS, certified_curves, certify_point
+from smfg.experiments.seeds import train_seeds
+from smfg.experiments.train import run_spec, train
+from smfg.plotting import plot_certified_curves, save_figure
+
+#: a tiny certification: 60 x 3 grid, one leader grid point, a window from year 10
+SMALL = dict(na=60, ne=3, grid_points=1, grid_na=60, burn_in=10)
+RUN = dict(variant="clearing", n_households=20, seed=0, epochs=2, certify_settings=SMALL)
+#: columns that measure time, not results
+CLOCKS = ["wall_time_s", "train_s", "eval_s", "cert_s"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+def test_the_exploitability_curve_resumes_with_the_run(tmp_path):
+    """Two epochs straight equal one epoch, a kill and a resume (every metric, cert_* too,
+    bit for bit); each epoch carries its certification; certifying draws nothing from the
+    run's generators (the same training without it ends with the same policy); the last
+    point is what `smfg certify` reports for the finished run with the same settings (its
+    followers; the leader's grid is left out there, where it would add a row of its own)."""
+    straight = train("smfrl", "smoke", root=tmp_path / "a", certify_every=1, **RUN)
+    m = straight.metrics
+    assert list(m.epoch) == [1, 2]
+    assert set(CURVE_METRICS) <= set(m.columns)
+    assert (m.cert_years >= 30).all()  # long enough to certify the followers
+    assert m[[c for c in CURVE_METRICS if c != "cert_leader_gap"]].notna().all().all()
+    assert m.cert_leader_gap.notna().all() and (m.cert_s > 0).all()
+    assert ((m.cert_loss_median_pct >= 0) & (m.cert_loss_median_pct < 100)).all()
+
+    first = train("smfrl", "smoke", root=tmp_path / "b", certify_every=1, stop_after=1, **RUN)
+    assert not first.done and len(first.metrics) == 1
+    resumed = train("smfrl", "smoke", root=tmp_path / "b", certify_every=1, **RUN)
+    assert resumed.resumed_from == 1 and resumed.done
+    assert m.drop(columns=CLOCKS).equals(resumed.metrics.drop(columns=CLOCKS))
+    assert resumed.metrics.cert_s.iloc[0] == first.metrics.cert_s.iloc[0]  # kept, not redone
+
+    plain = {k: v for k, v in RUN.items() if k != "certify_settings"}
+    bare = train("smfrl", "smoke", root=tmp_path / "c", **plain)
+    assert not any(c.startswith("cert_") for c in bare.metrics.columns)
+    shared = [c for c in bare.metrics.columns if c not in CLOCKS]
+    assert bare.metrics[shared].equals(m[shared])
+    a, b = straight.policy_state, bare.policy_state
+    for k in ("actor_l", "actor_f"):
+        assert all(torch.equal(a[k][n], b[k][n]) for n in a[k]), k
+
+    out = certify_run(straight.run_dir, cache=False, **dict(SMALL, leader=False))
+    last = m.iloc[-1]
+    assert out["followers"]["cev_median_pct"] == last.cert_cev_median_pct
+    assert out["followers"]["loss_median_pct"] == last.cert_loss_median_pct
+    assert out["episode"]["leader_return"] == last.cert_leader_return
+    assert out["episode"]["years"] == last.cert_years
+
+
+def test_epochs_between_certifications_hold_nan_and_are_read_back(tmp_path):
+    """certify_every = 2 over 3 epochs: epoch 2 is certified, 1 and 3 hold NaN;
+    certified_curves keeps the certified epochs, tidy, with the run's algo and seed."""
+    run = dict(RUN, epochs=3, certify_settings=dict(SMALL, leader=False))
+    res = train("smfrl", "smoke", root=tmp_path, certify_every=2, **run)
+    m = res.metrics
+    assert m.cert_years.notna().tolist() == [False, True, False]
+    assert m.cert_leader_gap.isna().all()  # no leader grid asked
+    curves = certified_curves([res, res.run_dir])
+    assert list(curves.columns[:5]) == ["algo", "seed", "n_households", "epoch", "run_dir"]
+    assert len(curves) == 2 and (curves.epoch == 2).all() and (curves.algo == "smfrl").all()
+    assert curves.cert_years.iloc[0] == m.cert_years.iloc[1]
+    bare = train("smfrl", "smoke", root=tmp_path, variant="clearing", n_households=20, epochs=1)
+    with pytest.raises(ValueError, match="trained without certify_every"):
+        certified_curves([bare])
+
+
+def test_batched_seeds_certify_each_seed(tmp_path):
+    """Seeds trained as one batch certify each seed's own policies into its run."""
+    settings = dict(SMALL, leader=False)
+    run = {k: v for k, v in RUN.items() if k != "seed"} | {"certify_settings": settings}
+    results = train_seeds("smfrl", "smoke", seeds=(0, 1), root=tmp_path, certify_every=2, **run)
+    for res in results:
+        last = res.metrics.iloc[-1]
+        assert res.metrics.cert_years.notna().tolist() == [False, True]
+        again = certify_point(res.policy_state, settings)
+        assert math.isnan(last.cert_leader_gap)  # no leader grid asked
+        for k in CURVE_METRICS:
+            if k != "cert_s":
+                assert np.array_equal(again[k], last[k], equal_nan=True), k
+
+
+def test_bad_certification_settings_are_refused():
+    with pytest.raises(ValueError, match=r"certify_every = 'x' is out of range: allowed an int"):
+        smfrl_config("smoke", variant="clearing", certify_every="x")
+    with pytest.raises(ValueError, match=r"certify_every = 2 is out of range: allowed 0 in 'tax"):
+        smfrl_config("smoke", variant="taxai", certify_every=2)
+    with pytest.raises(ValueError, match=r"certify_settings = \{'na': 60\} is out of range"):
+        smfrl_config("smoke", variant="clearing", certify_settings={"na": 60})
+    with pytest.raises(ValueError, match=r"certify_settings = \{'grid': 3\}: certify settings"):
+        run_spec("ppo", "smoke", variant="clearing", certify_every=1, certify_settings={"grid": 3})
+    with pytest.raises(ValueError, match=r"certify setting na = 2: allowed a larger integer"):
+        run_spec("ppo", "smoke", variant="clearing", certify_every=1, certify_settings={"na": 2})
+
+
+def test_specs_without_curves_keep_their_hash():
+    """The curve's fields stay out of a spec at their defaults (cached runs keep their
+    directories) and enter it otherwise."""
+    spec = run_spec("ppo", "smoke", variant="clearing")
+    assert "certify_every" not in spec and "certify_settings" not in spec
+    spec = run_spec("ppo", "smoke", variant="clearing", certify_every=5)
+    assert spec["certify_every"] == 5 and "certify_settings" not in spec
+
+
+# --- reading and plotting (synthetic tables) ------------------------------------------------
+
+
+def _synthetic_curves() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for algo, scale in (("smfrl", 1.0), ("ppo", 3.0)):
+        for seed in range(3):
+            for epoch in (5, 10, 15, 20):
+                rows.append({"algo": algo, "seed": seed, "n_households": 100, "epoch": epoch,
+                             "run_dir": f"{algo}-{seed}",
+                             "cert_cev_median_pct": scale * 50 / epoch + rng.uniform(0, 1),
+                             "cert_cev_mean_pct": math.inf,
+                             "cert_loss_median_pct": 10.0 / epoch,
+                             "cert_leader_gap": scale * (20 - epoch) + rng.normal(),
+                             "cert_leader_return": 100.0 - epoch,
+                             "cert_years": min(300.0, 60.0 * epoch / 5 + seed),
+                             "cert_s": 2.0})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_certified_curves_plot_one_line_and_band_per_algorithm(tmp_path):
+    curves = _synthetic_curves()
+    metrics = ("cert_cev_median_pct", "cert_leader_gap", "cert_years")
+    summary = curve_summary(curves, metrics, keys=("algo",))
+    assert len(summary) == 2 * 4 * 3 and (summary.n_seeds == 3).all()
+    assert ((summary.lo <= summary["mean"]) & (summary["mean"] <= summary.hi)).all()
+    fig = plot_certified_curves(summary)
+    assert len(fig.axes) == 3
+    for ax in fig.axes:
+        lines = [ln for ln in ax.get_lines() if ln.get_label() in ("smfrl", "ppo")]
+        assert [ln.get_label() for ln in lines] == ["smfrl", "ppo"]
+        assert len(ax.collections) == 2  # one band per algorithm
+        for ln, band in zip(lines, ax.collections, strict=True):
+            x, y = ln.get_xdata(), ln.get_ydata()
+            assert list(x) == [5, 10, 15, 20]
+            verts = band.get_paths()[0].vertices
+            for xi, yi in zip(x, y, strict=True):
+                ys = verts[np.isclose(verts[:, 0], xi), 1]
+                assert ys.min() <= yi <= ys.max()  # the band contains the mean
+    assert fig.axes[0].get_yscale() == "symlog"
+    assert fig.axes[2].get_ylabel() == "years (certification episode)"
+    assert fig.axes[0].get_title() == "Followers' exploitability"
+    png, svg = save_figure(fig, "certified", tmp_path)
+    assert png.stat().st_size > 1000 and "smfrl" in svg.read_text()
+    # an infinite mean (some seed's gain is infinite) leaves a gap, not an error
+    inf = curve_summary(curves, ("cert_cev_mean_pct",), keys=("algo",))
+    fig = plot_certified_curves(inf, ("cert_cev_mean_pct",))
+    assert np.isnan(fig.axes[0].get_lines()[0].get_ydata()).all()
+    assert len(plot_certified_curves(summary.iloc[:0]).axes) == 3
