@@ -2,11 +2,13 @@
 
 - :mod:`smfg.certify.household`: the exact household problem of `clearing` on a grid (the
   endogenous grid method in the textbook timing, policy iteration in the environment's),
-  Euler equation errors, policy evaluation.
+  under E6 taxes or a piecewise-linear income-tax schedule (US federal 2022, Saez), Euler
+  equation errors, policy evaluation.
 - :mod:`smfg.certify.equilibrium`: the stationary equilibrium (the interest rate that clears
   the capital market).
 - :mod:`smfg.certify.exploitability`: the consumption-equivalent gain of switching from a
-  follower rule to the best response, and the leader's gap to the best E6 policy of a grid.
+  follower rule to the best response, the leader's gap to the best E6 policy of a grid, and
+  households that play the exact best response to a leader's stationary policy.
 
 Layering: imports config, economy, env, policies and algos; never experiments.
 """
@@ -27,6 +29,7 @@ from smfg.certify.exploitability import (
     consumption_equivalent,
     consumption_loss,
     e6_grid,
+    exact_households,
     exploitability,
     fixed_rule,
     grid_fiscal,
@@ -36,6 +39,7 @@ from smfg.certify.exploitability import (
     rule_from_policy,
     simulate,
     stationary_environment,
+    stationary_fiscal,
 )
 from smfg.certify.household import (
     TIMINGS,
@@ -52,6 +56,7 @@ from smfg.certify.household import (
     e6_tax,
     euler_errors,
     rouwenhorst,
+    schedule_tax,
     solve,
     solve_env,
     solve_known,
@@ -87,6 +92,7 @@ __all__ = [
     "e6_marginal",
     "e6_tax",
     "euler_errors",
+    "exact_households",
     "exploitability",
     "fixed_rule",
     "grid_fiscal",
@@ -96,6 +102,7 @@ __all__ = [
     "leader_objective",
     "rouwenhorst",
     "rule_from_policy",
+    "schedule_tax",
     "simulate",
     "solve",
     "solve_env",
@@ -104,6 +111,7 @@ __all__ = [
     "stationary_distribution",
     "stationary_environment",
     "stationary_equilibrium",
+    "stationary_fiscal",
     "tauchen",
     "value_env",
     "value_known",

@@ -28,7 +28,6 @@ from smfg.certify.household import (
     Prices,
     Solution,
     _labour_wage,
-    _tax3,
     ability_grid,
     env_outcomes,
     solve,
@@ -85,8 +84,8 @@ def aggregates(sol: Solution, mu: np.ndarray) -> dict[str, float]:
     """Per-household aggregates of a distribution ``mu`` [na, ne] under ``sol``'s policy.
 
     ``A`` assets, ``L`` effective labour (ability times hours), ``C`` consumption, ``taxes``
-    (income, asset and consumption taxes), ``utility`` (mean period utility), ``hours``
-    (mean work share).
+    (income tax, E6 or the policy's schedule, asset and consumption taxes), ``utility``
+    (mean period utility), ``hours`` (mean work share).
     """
     hh, fl, pr, ag, ab = sol.household, sol.fiscal, sol.prices, sol.agrid, sol.ability
     a = ag.a[:, None]
@@ -99,9 +98,7 @@ def aggregates(sol: Solution, mu: np.ndarray) -> dict[str, float]:
             "A": a + 0 * c,
             "L": ab.e[None, :] * hh.h_max * sol.f,
             "C": c,
-            "taxes": _tax3(inc, fl.tau, fl.xi, 0)[0]
-            + _tax3(a, fl.tau_a, fl.xi_a, 0)[0]
-            + fl.tau_c * c,
+            "taxes": fl.income_tax(inc) + fl.asset_tax(a) + fl.tau_c * c,
             "utility": hh.u(c) - hh.v(sol.f),
             "hours": sol.f,
         }
@@ -111,8 +108,7 @@ def aggregates(sol: Solution, mu: np.ndarray) -> dict[str, float]:
         y = weh[:, None, :] * f3
         _, c, _ = env_outcomes(hh, fl, pr, ag, ab, sol.s, sol.f)
         inc = y + pr.r * a[:, :, None]
-        tax = (_tax3(inc, fl.tau, fl.xi, 0)[0] + _tax3(a[:, :, None], fl.tau_a, fl.xi_a, 0)[0]
-               + fl.tau_c * c)  # fmt: skip
+        tax = fl.income_tax(inc) + fl.asset_tax(a[:, :, None]) + fl.tau_c * c
         per = {
             "A": a + 0 * sol.f,
             "L": (P3 * ab.e[None, None, :] * hh.h_max * f3).sum(-1),
@@ -244,12 +240,12 @@ def stationary_equilibrium(
     (-delta + 1e-4, 1/beta - 1 - 1e-8) without taxes (below ``1/beta - 1`` the households'
     assets stay bounded; the capital-market excess ``A - K - B`` rises with ``r`` from
     negative to positive in that interval), and to (-delta + 1e-4, 3) with income or asset
-    taxes, which let the pre-tax rate exceed it. ``r_guess``: start from a bracket found by
-    stepping out from this rate (fewer costly evaluations near the ends). Stops when the
-    relative excess is below ``tol`` or the bracket is narrower than 1e-14; the households'
-    tolerance ``hh_tol`` (relative change of consumption in an EGM step) makes the excess a
-    deterministic function of ``r`` only to about 10 times that. The transfer is solved to
-    ``tol * 1e-3`` (at most 1e-11) of output.
+    taxes (E6 or a schedule), which let the pre-tax rate exceed it. ``r_guess``: start from
+    a bracket found by stepping out from this rate (fewer costly evaluations near the ends).
+    Stops when the relative excess is below ``tol`` or the bracket is narrower than 1e-14; the
+    households' tolerance ``hh_tol`` (relative change of consumption in an EGM step) makes
+    the excess a deterministic function of ``r`` only to about 10 times that. The transfer is
+    solved to ``tol * 1e-3`` (at most 1e-11) of output.
     """
     t0 = time.perf_counter()
     fiscal = Fiscal() if fiscal is None else fiscal
@@ -259,7 +255,7 @@ def stationary_equilibrium(
     alpha, delta, A_tfp = params.alpha, params.delta, params.A
     # Households' assets stay bounded while their return after taxes is below 1/beta - 1;
     # income and asset taxes let the pre-tax rate go above it
-    taxed = fiscal.tau > 0 or fiscal.tau_a > 0
+    taxed = fiscal.tau > 0 or fiscal.tau_a > 0 or any(r > 0 for r in fiscal.rates or ())
     lo, hi = r_bracket or (-delta + 1e-4, 3.0 if taxed else 1.0 / params.beta - 1.0 - 1e-8)
     state: dict = {"sol": None, "mu": None, "tr": 0.0}
     history: list = []

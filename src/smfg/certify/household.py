@@ -2,7 +2,8 @@
 
 A household with CRRA utility over consumption and a disutility of work (E25) faces fixed
 prices (interest ``r``, wage ``W`` per effective hour, lump-sum transfer ``tr``) and a fixed
-fiscal policy (the E6 income and asset taxes, the consumption tax). Its cash on hand is
+fiscal policy (the E6 income and asset taxes, the consumption tax; or, in place of E6's
+income tax, a piecewise-linear schedule with kinks: US federal 2022, Saez). Its cash on hand is
 (E20) ``x = W e h_max f + (1+r) a - Tax(W e h_max f + r a) - Tax_a(a) + tr``, split into
 consumption ``(1+tau_c) c`` and next period's assets ``a'``. Ability follows E11, discretised
 (Rouwenhorst or Tauchen for the log-AR(1); the superstar regime as an optional extra state).
@@ -17,6 +18,12 @@ Two timings, two solvers:
   Newton's method, because E6 makes after-tax income nonlinear in both). On the exogenous
   grid, hours and consumption are re-solved exactly from the interpolated saving, so the
   budget and the labour condition hold exactly and only the Euler equation is approximated.
+  Under a schedule the tax is linear between kinks and households bunch at a kink where the
+  rate rises: the candidates are each bracket's labour condition and each such kink, with
+  the shadow marginal rate ``1 - chi f^(1/phi)/(lam W e h_max)`` between the adjacent rates
+  (it also prices assets there, by the envelope theorem); with rates that never fall exactly
+  one candidate is consistent. Where a rate falls the problem is not concave, and an upper
+  envelope over the candidates, valued exactly, picks the household's choice.
 - ``env`` (the environment's timing, SPEC 2.3 and 3): the household observes last period's
   ability and its assets, chooses a saving share ``s`` of cash on hand and a work share ``f``,
   both in the action box ``[0.001, 0.99]``, and only then is this period's ability drawn.
@@ -34,6 +41,9 @@ over this period's realised state.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -43,6 +53,7 @@ import numpy as np
 
 from smfg.config import EconomyParams
 from smfg.economy.government import GovAction
+from smfg.policies.government import us_federal_brackets_2022
 
 TIMINGS = ("known", "env")
 ABILITY_METHODS = ("rouwenhorst", "tauchen")
@@ -280,24 +291,144 @@ def _tax3(x, tau: float, xi: float, order: int = 2):
 
 
 @dataclass(frozen=True)
+class _Schedule:
+    """A piecewise-linear income tax in segment form: ``Tax(i) = b[q] + m[q] i`` on segment
+    q, the incomes between ``kinks[q-1]`` and ``kinks[q]`` (the first and last segments
+    open). Built once per schedule by :func:`_schedule`."""
+
+    kinks: np.ndarray
+    """Incomes where the marginal rate changes, ascending [Q]."""
+    m: np.ndarray
+    """Marginal rate of each segment [Q + 1] (``m[0] = 0``: income below the first
+    threshold is untaxed)."""
+    b: np.ndarray
+    """Intercept of the tax on each segment [Q + 1]."""
+    convex: bool
+    """Whether the marginal rate never falls as income rises (then bunching at the kinks
+    is the only non-smooth choice a household makes)."""
+
+    def segment(self, x):
+        """Segment of each income (an income exactly at a kink belongs to the one above)."""
+        return np.searchsorted(self.kinks, x, side="right")
+
+    def tax3(self, x, order: int = 2):
+        """(Tax, Tax', Tax'') at ``x``, later ones None beyond ``order`` (Tax'' = 0)."""
+        x = np.asarray(x, dtype=np.float64)
+        q = self.segment(x)
+        m = self.m[q]
+        T = self.b[q] + m * x
+        if order == 0:
+            return T, None, None
+        return T, m, (np.zeros_like(x) if order >= 2 else None)
+
+
+def schedule_tax(x, brackets, rates):
+    """``sum_k rate_k clamp(x - lo_k, 0, lo_{k+1} - lo_k)`` (numpy), the formula of
+    :func:`smfg.economy.government.tax_piecewise`: ``brackets`` are the lower thresholds lo_k
+    (ascending), the top bracket is open, income below lo_0 is untaxed."""
+    lo = np.asarray(brackets, dtype=np.float64)
+    width = np.append(lo[1:], np.inf) - lo
+    base = np.maximum(np.asarray(x, dtype=np.float64)[..., None] - lo, 0.0)
+    return (np.minimum(base, width) * np.asarray(rates, dtype=np.float64)).sum(-1)
+
+
+@functools.lru_cache(maxsize=128)
+def _schedule(brackets: tuple[float, ...], rates: tuple[float, ...]) -> _Schedule:
+    """The segment form of a schedule (thresholds where the rate does not change dropped;
+    of several brackets starting at one threshold, the last, the only one of positive
+    width, sets the rate above it)."""
+    thresholds: list[float] = []
+    above: list[float] = []
+    for lo, rate in zip(brackets, rates, strict=True):
+        if thresholds and lo == thresholds[-1]:
+            above[-1] = rate
+        else:
+            thresholds.append(lo)
+            above.append(rate)
+    kinks: list[float] = []
+    m = [0.0]
+    for lo, rate in zip(thresholds, above, strict=True):
+        if rate != m[-1]:
+            kinks.append(lo)
+            m.append(rate)
+    k = np.asarray(kinks, dtype=np.float64)
+    m_arr = np.asarray(m, dtype=np.float64)
+    # the tax is 0 below the first kink; above kink q it is Tax(kink_q) + m[q+1] (i - kink_q)
+    b = np.zeros(len(m))
+    if len(k):
+        b[1:] = schedule_tax(k, brackets, rates) - m_arr[1:] * k
+    return _Schedule(k, m_arr, b, bool(np.all(np.diff(m_arr) >= 0.0)))
+
+
+def _as_schedule_field(name: str, v) -> tuple[float, ...] | None:
+    if v is None:
+        return None
+    try:
+        out = tuple(float(x) for x in np.asarray(v, dtype=np.float64).reshape(-1))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"Fiscal.{name} = {v!r}: allowed a sequence of numbers or None") from exc
+    return out
+
+
+@dataclass(frozen=True)
 class Fiscal:
     """A stationary fiscal policy: E6 income tax (tau, xi), E6 asset tax (tau_a, xi_a),
-    spending share g of output and the consumption tax tau_c."""
+    spending share g of output and the consumption tax tau_c; or, with ``brackets`` and
+    ``rates``, a piecewise-linear income-tax schedule in place of E6's income tax (US
+    federal 2022, Saez), computed as :func:`smfg.economy.government.tax_piecewise` does.
+    Hashable (the schedule is a pair of tuples)."""
 
     tau: float = 0.0
+    """E6 income-tax level (unused when a schedule is given)."""
     xi: float = 0.0
+    """E6 income-tax progressivity (unused when a schedule is given)."""
     tau_a: float = 0.0
+    """E6 asset-tax level."""
     xi_a: float = 0.0
+    """E6 asset-tax progressivity."""
     g: float = 0.0
+    """Government spending as a share of output."""
     tau_c: float = 0.0
+    """Consumption tax."""
+    brackets: tuple[float, ...] | None = None
+    """Lower income thresholds of the schedule's brackets, ascending (model money), or None
+    for E6. The top bracket is open; income below the first threshold is untaxed."""
+    rates: tuple[float, ...] | None = None
+    """Marginal rate of each bracket, in [0, 1] (None with ``brackets``)."""
+
+    def __post_init__(self) -> None:
+        lo = _as_schedule_field("brackets", self.brackets)
+        rates = _as_schedule_field("rates", self.rates)
+        object.__setattr__(self, "brackets", lo)
+        object.__setattr__(self, "rates", rates)
+        if lo is None and rates is None:
+            return
+        if lo is None or rates is None or len(lo) != len(rates) or not lo:
+            raise ValueError(
+                f"Fiscal.brackets = {self.brackets!r}, Fiscal.rates = {self.rates!r}: allowed "
+                "both None (E6) or two non-empty sequences of equal length"
+            )
+        if not all(math.isfinite(x) for x in lo + rates):
+            raise ValueError(f"Fiscal.brackets/rates {lo}, {rates}: allowed finite numbers")
+        if any(b < a for a, b in itertools.pairwise(lo)):
+            raise ValueError(f"Fiscal.brackets = {lo}: allowed ascending thresholds")
+        if any(not 0.0 <= x <= 1.0 for x in rates):
+            raise ValueError(f"Fiscal.rates = {rates}: allowed marginal rates in [0, 1]")
+
+    @property
+    def schedule(self) -> _Schedule | None:
+        """The income-tax schedule in segment form, or None for E6."""
+        return None if self.brackets is None else _schedule(self.brackets, self.rates)
 
     @classmethod
     def from_gov(cls, gov: GovAction, tau_c: float, index: int = 0) -> Fiscal:
-        """The policy of economy ``index`` of a GovAction (E6 only: not a tax schedule)."""
-        if gov.brackets is not None:
-            raise ValueError("a GovAction with a tax schedule: allowed E6 policies only")
+        """The policy of economy ``index`` of a GovAction, with its schedule if it has one."""
         f = lambda t: float(t.reshape(-1)[index])  # noqa: E731
-        return cls(f(gov.tau), f(gov.xi), f(gov.tau_a), f(gov.xi_a), f(gov.g), tau_c)
+        lo = rates = None
+        if gov.brackets is not None:
+            lo = tuple(float(x) for x in gov.brackets[index].double().cpu().tolist())
+            rates = tuple(float(x) for x in gov.rates[index].double().cpu().tolist())
+        return cls(f(gov.tau), f(gov.xi), f(gov.tau_a), f(gov.xi_a), f(gov.g), tau_c, lo, rates)
 
     @classmethod
     def from_raw(cls, raw, params: EconomyParams) -> Fiscal:
@@ -306,11 +437,39 @@ class Fiscal:
         return cls(params.tau_max * c[0], params.xi_max * c[1], params.tau_a_max * c[2],
                    params.xi_a_max * c[3], params.g_max * c[4], params.tau_c)  # fmt: skip
 
+    @classmethod
+    def us_federal_2022(cls, params: EconomyParams) -> Fiscal:
+        """The US federal 2022 policy of :class:`smfg.policies.USFederal2022`: its brackets
+        (standard deduction included) in model money, dollars divided by
+        ``params.money_unit`` as the policy divides them; no asset tax; spending and the
+        unused E6 income-tax fields at the lower clip; the consumption tax."""
+        lo, rates = us_federal_brackets_2022()
+        low = params.action_low
+        lo = tuple(x / params.money_unit for x in lo)
+        tau, xi, g = params.tau_max * low, params.xi_max * low, params.g_max * low
+        return cls(tau, xi, 0.0, 0.0, g, params.tau_c, lo, rates)
+
+    def with_schedule(self, brackets, rates) -> Fiscal:
+        """The same policy with the income-tax schedule ``brackets, rates``."""
+        return dataclasses.replace(self, brackets=brackets, rates=rates)
+
     def income_tax(self, x):
-        return e6_tax(x, self.tau, self.xi)
+        """Income tax at incomes ``x`` (E6 or the schedule), any shape."""
+        return _income_tax3(self, x, 0)[0]
+
+    def marginal_income_tax(self, x):
+        """Marginal income-tax rate at ``x`` (at a kink of a schedule: the rate above it)."""
+        return _income_tax3(self, x, 1)[1]
 
     def asset_tax(self, a):
         return e6_tax(a, self.tau_a, self.xi_a)
+
+
+def _income_tax3(fiscal: Fiscal, x, order: int = 2):
+    """(Tax, Tax', Tax'') of the income tax at ``x``: E6's (:func:`_tax3`) or the schedule's."""
+    if fiscal.brackets is None:
+        return _tax3(x, fiscal.tau, fiscal.xi, order)
+    return fiscal.schedule.tax3(x, order)
 
 
 @dataclass(frozen=True)
@@ -432,7 +591,7 @@ def _budget(fiscal: Fiscal, prices: Prices, a, y, order: int = 2, asset_tax=None
     """
     r = prices.r
     inc = y + r * a
-    T, T1, T2 = _tax3(inc, fiscal.tau, fiscal.xi, order)
+    T, T1, T2 = _income_tax3(fiscal, inc, order)
     if asset_tax is None:
         Ta, Ta1, _ = _tax3(a, fiscal.tau_a, fiscal.xi_a, min(order, 1))
     else:
@@ -460,8 +619,11 @@ def _hours_given_saving(hh, fiscal, prices, a, a_next, weh, f0=None, iters: int 
     with ``(1+tau_c) c = x(a, f) - a_next``: its left side rises and its right side falls in
     f (E6 is convex), so Newton's method kept inside a shrinking bracket [lo, hi] (bisection
     where a step would leave it) finds the root, or the bound of [f_lo, f_hi] where there is
-    none. Shapes broadcast; returns (f, c).
+    none. Shapes broadcast; returns (f, c). A piecewise-linear schedule is solved exactly by
+    :func:`_hours_schedule`.
     """
+    if fiscal.brackets is not None:
+        return _hours_schedule(hh, fiscal, prices, a, a_next, weh, iters)[:2]
     tc = 1.0 + fiscal.tau_c
     shape = np.broadcast(a, a_next, weh).shape
     if hh.labour is not None:
@@ -496,6 +658,123 @@ def _hours_given_saving(hh, fiscal, prices, a, a_next, weh, f0=None, iters: int 
             break
     c = (cash_on_hand(fiscal, prices, a, weh * f) - a_next) / tc
     return f, c
+
+
+def _bracket_newton(D, dD, lo, hi, f, iters: int = 100, tol: float = 1e-14):
+    """Root of a decreasing ``D`` in [lo, hi] (where ``D(lo) > 0 > D(hi)``) by Newton's
+    method kept inside a shrinking bracket (bisection where a step would leave it)."""
+    for _ in range(iters):
+        R = D(f)
+        lo = np.where(R > 0, f, lo)
+        hi = np.where(R < 0, f, hi)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            step = f - R / dD(f)
+        bad = ~np.isfinite(step) | (step < lo) | (step > hi)
+        f_new = np.where(bad, 0.5 * (lo + hi), step)
+        change = np.max(np.abs(f_new - f), initial=0.0)
+        f = f_new
+        if change <= tol:
+            break
+    return f
+
+
+def _labour_gap(hh, A, c0, f):
+    """The labour condition's gap ``u'(c) A - chi f^(1/phi)`` with ``c = c0 + A f`` (A: d c /
+    d f on a segment of the tax), decreasing in f."""
+    return hh.u_c(c0 + A * f) * A - hh.v_f(f)
+
+
+def _labour_gap_df(hh, A, c0, f):
+    cs = np.maximum(c0 + A * f, _C_FLOOR)
+    k = 1.0 / hh.phi
+    return -hh.sigma * cs ** (-hh.sigma - 1.0) * A * A - hh.chi * k * f ** (k - 1.0)
+
+
+def _hours_schedule(hh, fiscal, prices, a, a_next, weh, iters: int = 100):
+    """Work share, consumption and effective marginal rate at assets ``a`` with next assets
+    ``a_next`` fixed, under a piecewise-linear income tax: exact, whatever the schedule.
+
+    On each segment of the schedule cash on hand is linear in f, so the objective ``u(c) -
+    v(f)`` is concave there: its maximum over the work shares that keep income in the
+    segment (and in ``[f_lo, f_hi]``) is the root of the labour condition at the segment's
+    rate, or an end of that interval. The best of the segments' maxima is the household's
+    choice (convex or not, the schedule is handled exactly). A choice at an end of a segment
+    that is a kink bunches there: its effective marginal rate is the shadow rate ``1 - chi
+    f^(1/phi) / (lam weh)`` (between the two adjacent rates), else the segment's rate. Shapes
+    broadcast; returns (f, c, effective marginal rate).
+    """
+    sc = fiscal.schedule
+    tc = 1.0 + fiscal.tau_c
+    r = prices.r
+    shape = np.broadcast(a, a_next, weh).shape
+    a = np.broadcast_to(np.asarray(a, dtype=np.float64), shape)
+    a_next = np.broadcast_to(np.asarray(a_next, dtype=np.float64), shape)
+    weh = np.broadcast_to(np.asarray(weh, dtype=np.float64), shape)
+    if hh.labour is not None:
+        f = np.full(shape, float(hh.labour))
+        inc = weh * f + r * a
+        c = (cash_on_hand(fiscal, prices, a, weh * f) - a_next) / tc
+        return f, c, sc.tax3(inc, 1)[1]
+    Ta = _tax3(a, fiscal.tau_a, fiscal.xi_a, 0)[0]
+    ra = r * a
+    edges = np.concatenate([[-np.inf], sc.kinks, [np.inf]])
+    best = np.full(shape, -np.inf)
+    f_best = np.full(shape, hh.f_lo)
+    tau_best = np.zeros(shape)
+    for q in range(len(sc.m)):
+        m = sc.m[q]
+        with np.errstate(invalid="ignore"):
+            f_edge_lo = (edges[q] - ra) / weh  # work share putting income at the segment's ends
+            f_edge_hi = (edges[q + 1] - ra) / weh
+        fl = np.maximum(f_edge_lo, hh.f_lo)
+        fh = np.minimum(f_edge_hi, hh.f_hi)
+        ok = fl <= fh
+        if not ok.any():
+            continue
+        fl, fh = np.where(ok, fl, hh.f_lo), np.where(ok, fh, hh.f_lo)
+        A = np.broadcast_to(weh * (1.0 - m) / tc, shape)  # d c / d f on this segment
+        c0 = (a * (1.0 + r - r * m) - sc.b[q] - Ta + prices.tr - a_next) / tc  # c at f = 0
+        c0 = np.broadcast_to(c0, shape)
+        D_lo, D_hi = _labour_gap(hh, A, c0, fl), _labour_gap(hh, A, c0, fh)
+        f = np.where(D_hi >= 0, fh, np.where(D_lo <= 0, fl, 0.5 * (fl + fh)))
+        inner = (D_lo > 0) & (D_hi < 0)
+        if inner.any():  # an interior root: Newton's method on those points only
+            As, cs = A[inner], c0[inner]
+            gap, slope = partial(_labour_gap, hh, As, cs), partial(_labour_gap_df, hh, As, cs)
+            f[inner] = _bracket_newton(gap, slope, fl[inner], fh[inner], f[inner], iters)
+        c = c0 + A * f
+        val = np.where(ok, hh.u(c) - hh.v(f), -np.inf)
+        # bunched at a kink: the end of the segment is a kink, not a bound of the work share
+        up = (f >= fh) & (f_edge_hi < hh.f_hi) & (q < len(sc.m) - 1)
+        down = (f <= fl) & (f_edge_lo > hh.f_lo) & (q > 0)
+        tau = np.full(shape, m)
+        if up.any() or down.any():
+            lam_weh = hh.u_c(c) * weh / tc
+            shadow = 1.0 - hh.v_f(f) / lam_weh
+            if up.any():
+                lo_, hi_ = sorted((m, sc.m[q + 1]))
+                tau = np.where(up, np.clip(shadow, lo_, hi_), tau)
+            if down.any():
+                lo_, hi_ = sorted((sc.m[q - 1], m))
+                tau = np.where(down, np.clip(shadow, lo_, hi_), tau)
+        better = val > best
+        best = np.where(better, val, best)
+        f_best = np.where(better, f, f_best)
+        tau_best = np.where(better, tau, tau_best)
+    c = (cash_on_hand(fiscal, prices, a, weh * f_best) - a_next) / tc
+    return f_best, c, tau_best
+
+
+def _static_choice(hh, fiscal, prices, a, a_next, weh, f0=None, iters: int = 100):
+    """Work share, consumption and d(cash)/d(assets) at assets ``a`` with next assets
+    ``a_next`` fixed: (f, c, x_a). Under a schedule, x_a uses the effective marginal rate
+    (at a kink, the shadow rate: envelope theorem)."""
+    if fiscal.brackets is None:
+        f, c = _hours_given_saving(hh, fiscal, prices, a, a_next, weh, f0, iters)
+        return f, c, _dx_da(fiscal, prices, a, weh * f)
+    f, c, tau = _hours_schedule(hh, fiscal, prices, a, a_next, weh, iters)
+    Ta1 = _tax3(a, fiscal.tau_a, fiscal.xi_a, 1)[1]
+    return f, c, 1.0 + prices.r - prices.r * tau - Ta1
 
 
 def _endogenous_points(hh, fiscal, prices, c, a_next, weh, a0, f0, iters: int = 50):
@@ -586,8 +865,11 @@ def egm_step(
     hours and consumption solve the static problem with ``a' = a_min``. ``newton`` caps the
     Newton iterations for the endogenous points (a stationary solve takes one per step once
     warm: the points then converge together with the policy). Returns a dict with
-    ``c, f, a_next, Va`` [na, ne] and the endogenous points (for warm starts).
+    ``c, f, a_next, Va`` [na, ne] and the endogenous points (for warm starts). A policy
+    with an income-tax schedule goes to :func:`_egm_step_schedule`.
     """
+    if fiscal.brackets is not None:
+        return _egm_step_schedule(hh, fiscal, prices, agrid, ability, Va_next, warm, exact)
     a = agrid.a
     tc = 1.0 + fiscal.tau_c
     weh = _labour_wage(hh, prices, ability)[None, :]
@@ -605,21 +887,211 @@ def egm_step(
     bound = a[:, None] <= a_endo[0][None, :]  # the borrowing limit binds
     a_next = np.where(bound, a[0], np.maximum(a_next, a[0]))
     if exact:
-        f, c = _hours_given_saving(hh, fiscal, prices, a[:, None], a_next, weh, f)
-        x_a = _dx_da(fiscal, prices, a[:, None], weh * f)
+        f, c, x_a = _static_choice(hh, fiscal, prices, a[:, None], a_next, weh, f)
     else:
         x, _, x_a, _ = _budget(fiscal, prices, a[:, None], weh * f, 1, _grid_asset_tax(fiscal, a))
         c = (x - a_next) / tc
         if bound.any():
             ii, jj = np.nonzero(bound)
-            fb, cb = _hours_given_saving(
+            fb, cb, xb = _static_choice(
                 hh, fiscal, prices, a[ii], a[0], weh[0, jj],
                 None if warm is None else warm["f"][ii, jj], iters=min(newton, 100),
             )  # fmt: skip
-            f[ii, jj], c[ii, jj] = fb, cb
-            x_a[ii, jj] = _dx_da(fiscal, prices, a[ii], weh[0, jj] * fb)
+            f[ii, jj], c[ii, jj], x_a[ii, jj] = fb, cb, xb
     Va = hh.u_c(c) / tc * x_a
     return {"c": c, "f": f, "a_next": a_next, "Va": Va, "a_endo": a_endo, "f_endo": f_endo}
+
+
+def _solve_assets(fiscal: Fiscal, rhs, slope):
+    """Assets ``a`` with ``slope a - Tax_a(a) = rhs`` (E6 asset tax: Newton's method from the
+    untaxed solution; exact without an asset tax)."""
+    a = rhs / slope
+    if fiscal.tau_a == 0.0:
+        return a
+    for _ in range(50):
+        Ta, Ta1, _ = _tax3(a, fiscal.tau_a, fiscal.xi_a, 1)
+        da = -(slope * a - Ta - rhs) / (slope - Ta1)
+        a = a + da
+        if np.max(np.abs(da) / (1.0 + np.abs(a)), initial=0.0) <= 1e-14:
+            break
+    return a
+
+
+def _endogenous_schedule(hh, fiscal, prices, c, a_next, weh):
+    """Candidate endogenous points of a piecewise-linear income tax, at which consumption
+    ``c`` and saving ``a_next`` [na, ne] are optimal: (a, f, effective rate, violation),
+    each [n_candidates, na, ne].
+
+    For each segment q of the schedule: f from the labour condition at its rate ``m_q``
+    (within [f_lo, f_hi]), then assets from the budget, where the tax is linear; consistent
+    when income lands in the segment. For each kink t where the rate rises (bunching): assets
+    from the budget with income exactly t, ``f = (t - r a)/weh``; consistent when the
+    shadow rate ``1 - chi f^(1/phi)/(lam weh)`` lies between the two adjacent rates and f in
+    its bounds. ``violation`` measures the inconsistency (0 when consistent). With a convex
+    schedule the household's problem at given ``c`` is concave: exactly one candidate is
+    consistent (two at a boundary between a segment and a kink, where they coincide).
+    """
+    sc = fiscal.schedule
+    tc = 1.0 + fiscal.tau_c
+    lam = hh.u_c(c) / tc
+    M = tc * c + a_next
+    r, tr = prices.r, prices.tr
+    col = (slice(None), None, None)
+    m, b = sc.m[col], sc.b[col]
+    edges = np.concatenate([[-np.inf], sc.kinks, [np.inf]])
+    # each segment: hours from the labour condition at its rate, assets from the budget
+    if hh.labour is not None:
+        f = np.full((len(sc.m),) + c.shape, float(hh.labour))
+    else:
+        base = lam * weh / hh.chi
+        f = np.sqrt(base * (1.0 - m)) if hh.phi == 0.5 else (base * (1.0 - m)) ** hh.phi
+        f = np.clip(f, hh.f_lo, hh.f_hi)
+    y = weh * f
+    a = _solve_assets(fiscal, M - y * (1.0 - m) + b - tr, 1.0 + r * (1.0 - m))
+    inc = y + r * a
+    viol = np.maximum(np.maximum(edges[:-1][col] - inc, inc - edges[1:][col]), 0.0)
+    A, F, TAU, V = [a], [f], [np.broadcast_to(m, f.shape)], [viol / (1.0 + np.abs(inc))]
+    rising = np.nonzero(np.diff(sc.m) > 0)[0]
+    if hh.labour is None and len(rising):  # bunching at each kink where the rate rises
+        t = sc.kinks[rising][col]
+        lo, hi = sc.m[rising][col], sc.m[rising + 1][col]
+        a = _solve_assets(fiscal, M - t + (sc.b[rising + 1][col] + hi * t) - tr, 1.0)
+        f = (t - r * a) / weh
+        shadow = 1.0 - hh.v_f(np.maximum(f, 0.0)) / (lam * weh)
+        viol = np.maximum(np.maximum(lo - shadow, shadow - hi), 0.0)
+        viol = viol + np.maximum(np.maximum(hh.f_lo - f, f - hh.f_hi), 0.0)
+        A, F, TAU, V = A + [a], F + [f], TAU + [shadow], V + [viol]
+    return tuple(np.concatenate(x) for x in (A, F, TAU, V))
+
+
+def _egm_step_schedule(hh, fiscal, prices, agrid, ability, Va_next, warm=None, exact=False):
+    """:func:`egm_step` under a piecewise-linear income tax (see :func:`_endogenous_schedule`).
+
+    Saving, hours and the effective marginal rate are interpolated from the endogenous
+    points (hours are linear in assets along a kink, so bunching is interpolated exactly);
+    consumption follows from the budget, the marginal value of assets from the effective
+    rate. ``exact``, and points where the borrowing limit binds, solve hours exactly
+    (:func:`_hours_schedule`).
+    """
+    a = agrid.a
+    tc = 1.0 + fiscal.tau_c
+    weh = _labour_wage(hh, prices, ability)[None, :]
+    EVa = Va_next @ ability.P.T  # [k, j]: E[Va(a'_k, e') | e_j]
+    c_endo = hh.u_c_inv(hh.beta * EVa * tc)
+    a_k = np.broadcast_to(a[:, None], c_endo.shape)
+    A, F, TAU, viol = _endogenous_schedule(hh, fiscal, prices, c_endo, a_k, weh)
+    if not fiscal.schedule.convex and hh.labour is None:
+        return _envelope_step(hh, fiscal, prices, agrid, ability, warm, A, viol)
+    pick = np.argmin(viol, axis=0)[None]  # the consistent candidate (the least inconsistent)
+    a_endo, f_endo, tau_endo = (np.take_along_axis(x, pick, 0)[0] for x in (A, F, TAU))
+    a_next, f, tau = _interp_cols(a, a_endo, [a_k, f_endo, tau_endo])
+    f = np.clip(f, hh.f_lo, hh.f_hi) if hh.labour is None else f
+    bound = a[:, None] <= a_endo[0][None, :]  # the borrowing limit binds
+    a_next = np.where(bound, a[0], np.maximum(a_next, a[0]))
+    if exact:
+        f, c, x_a = _static_choice(hh, fiscal, prices, a[:, None], a_next, weh)
+    else:
+        x = cash_on_hand(fiscal, prices, a[:, None], weh * f)
+        c = (x - a_next) / tc
+        Ta1 = _grid_asset_tax(fiscal, a)[1]
+        x_a = 1.0 + prices.r - prices.r * tau - Ta1
+        if bound.any():
+            # the static problem at a' = a_min does not change between steps: solved once
+            at_min = _at_min(hh, fiscal, prices, agrid, ability, warm)
+            f, c, x_a = (np.where(bound, m, x) for m, x in zip(at_min[1], (f, c, x_a), strict=True))
+    Va = hh.u_c(c) / tc * x_a
+    out = {"c": c, "f": f, "a_next": a_next, "Va": Va, "a_endo": a_endo, "f_endo": f_endo}
+    if not exact and bound.any():
+        out["at_min"] = at_min
+    return out
+
+
+def _at_min(hh, fiscal, prices, agrid, ability, warm):
+    """The static choice (f, c, x_a) [na, ne] of every state at ``a' = a_min``, kept in the
+    EGM steps' warm dict (it does not change between steps): (key, arrays)."""
+    key = (hh, fiscal, prices, agrid, ability.e.tobytes())
+    at_min = None if warm is None else warm.get("at_min")
+    if at_min is None or at_min[0] != key:
+        weh = _labour_wage(hh, prices, ability)[None, :]
+        at_min = (key, _static_choice(hh, fiscal, prices, agrid.a[:, None], agrid.a[0], weh))
+    return at_min
+
+
+def _envelope_step(hh, fiscal, prices, agrid, ability, warm, A, violation):
+    """An EGM step under a schedule whose marginal rate falls somewhere (not convex).
+
+    There the household's problem is not concave: at a given consumption several
+    candidates of :func:`_endogenous_schedule` can be consistent, each optimal for its own
+    assets, and for given assets several savings can satisfy the Euler equation. As in the
+    endogenous grid method for discrete-continuous choices (Iskhakov, Joergensen, Rust and
+    Schjerning 2017), every segment between consistent endogenous points of consecutive
+    savings (in any segments of the schedule or kinks) proposes a saving for the grid
+    assets it spans, by linear interpolation; so do ``a' = a_min`` and last step's saving.
+    Each proposal is valued exactly, hours solved by :func:`_hours_schedule` (global over
+    the segments) and next period's value interpolated, and the best is kept: the upper
+    envelope. Needs next period's value ``warm["V"]`` (a first guess if absent).
+    """
+    a = agrid.a
+    na, ne = len(a), ability.n
+    tc = 1.0 + fiscal.tau_c
+    weh = _labour_wage(hh, prices, ability)
+    V_next = None if warm is None else warm.get("V")
+    if V_next is None or V_next.shape != (na, ne):  # a first guess: keep assets where they are
+        f0, c0, _ = _static_choice(hh, fiscal, prices, a[:, None], a[:, None], weh[None, :])
+        V_next = (hh.u(c0) - hh.v(f0)) / (1.0 - hh.beta)
+    EV = V_next @ ability.P.T  # [k, j]: E[V(a'_k, e') | e_j]
+    valid = violation <= 1e-12
+    least = np.argmin(violation, axis=0)
+    valid[least, np.arange(na)[:, None], np.arange(ne)[None, :]] |= ~valid.any(0)
+    # the consistent candidates of each point first: [n_most, na, ne]
+    n_most = int(valid.sum(0).max())
+    which = np.argsort(~valid, axis=0, kind="stable")[:n_most]
+    ok = np.take_along_axis(valid, which, 0)
+    A = np.take_along_axis(A, which, 0)
+    pieces = []
+    for v0, v1 in itertools.product(range(n_most), repeat=2):  # consecutive consistent points
+        kk, jj = np.nonzero(ok[v0, :-1] & ok[v1, 1:])
+        pieces.append((A[v0, kk, jj], A[v1, kk + 1, jj], kk, jj))
+    a0, a1, k0, jj = (np.concatenate(x) for x in zip(*pieces, strict=True))
+    ap0, ap1 = a[k0], a[k0 + 1]
+    lo_a, hi_a = np.minimum(a0, a1), np.maximum(a0, a1)
+    hi_a = np.where((k0 + 1 == na - 1) & (a1 > a0), np.inf, hi_a)  # extrapolate at the top
+    i_lo, i_hi = np.searchsorted(a, lo_a, "left"), np.searchsorted(a, hi_a, "right")
+    n = np.maximum(i_hi - i_lo, 0)
+    seg = np.repeat(np.arange(len(n)), n)
+    ii = i_lo[seg] + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where(a1 != a0, (ap1 - ap0) / (a1 - a0), 0.0)
+    ap = np.maximum(ap0[seg] + (a[ii] - a0[seg]) * slope[seg], a[0])
+    jj = jj[seg]
+    prev = None if warm is None else warm.get("a_next")
+    if prev is not None and prev.shape == (na, ne):
+        gi, gj = np.nonzero(np.ones((na, ne), dtype=bool))
+        ii, jj, ap = (
+            np.concatenate([ii, gi]),
+            np.concatenate([jj, gj]),
+            np.concatenate([ap, prev.ravel()]),
+        )
+    f, c, x_a = _static_choice(hh, fiscal, prices, a[ii], ap, weh[jj])
+    lo, w = agrid.locate(ap, extrapolate=True)
+    val = hh.u(c) - hh.v(f) + hh.beta * _lerp(EV, lo, w, jj)
+    # the borrowing limit, a candidate for every state
+    at_min = _at_min(hh, fiscal, prices, agrid, ability, warm)
+    f_m, c_m, x_m = at_min[1]
+    val_m = hh.u(c_m) - hh.v(f_m) + hh.beta * EV[0][None, :]
+    idx = np.concatenate([ii * ne + jj, np.arange(na * ne)])
+    vals = np.concatenate([val, val_m.ravel()])
+    o = np.lexsort((-vals, idx))
+    best = o[np.unique(idx[o], return_index=True)[1]]  # the best candidate of each state
+
+    def pick(x, x_min):
+        return np.concatenate([x, x_min.ravel()])[best].reshape(na, ne)
+
+    f, c, x_a = pick(f, f_m), pick(c, c_m), pick(x_a, x_m)
+    a_next = pick(ap, np.full((na, ne), a[0]))
+    Va = hh.u_c(c) / tc * x_a
+    V = vals[best].reshape(na, ne)
+    return {"c": c, "f": f, "a_next": a_next, "Va": Va, "V": V, "at_min": at_min}
 
 
 def _initial_marginal_value(hh, fiscal, prices, agrid, ability) -> np.ndarray:
@@ -736,8 +1208,8 @@ def solve_known_path(
         fl, pr = fiscals[-1], prices[-1]
         weh = _labour_wage(hh, pr, ability)[None, :]
         zero = np.zeros_like(a * weh)
-        f, c = _hours_given_saving(hh, fl, pr, a, zero, weh)
-        Va = hh.u_c(c) / (1.0 + fl.tau_c) * _dx_da(fl, pr, a, weh * f)
+        f, c, x_a = _static_choice(hh, fl, pr, a, zero, weh)
+        Va = hh.u_c(c) / (1.0 + fl.tau_c) * x_a
         out[-1] = {"c": c, "f": f, "a_next": zero, "Va": Va}
     warm = None
     for t in range(T - 1 if terminal is None else T, 0, -1):
@@ -816,7 +1288,8 @@ def euler_errors(sol: Solution, points: int | None = None, a_upper: float | None
     ``a_upper`` (default: the grid's 90th percentile point), where the policy is interpolated
     as the solver would. ``c_implied`` is what the Euler equation asks for given the policy
     next period. Points where the borrowing limit binds (the Euler equation holds as an
-    inequality there) are NaN.
+    inequality there) are NaN. Under a schedule hours are solved exactly (bunching at kinks
+    included) and the marginal value of assets of a bunched household uses its shadow rate.
     """
     if sol.timing != "known":
         raise ValueError("euler_errors: allowed a 'known'-timing solution")
@@ -839,10 +1312,10 @@ def euler_errors(sol: Solution, points: int | None = None, a_upper: float | None
     w3 = np.broadcast_to(w2[:, :, None], w2.shape + (ab.n,))
     kk = np.arange(ab.n)[None, None, :]
     a_nn = _lerp(sol.a_next, lo3, w3, kk)
-    f_n, c_n = _hours_given_saving(
+    f_n, c_n, x_a_n = _static_choice(
         hh, fl, pr, a_next[:, :, None], a_nn, weh[:, None, :], _lerp(sol.f, lo3, w3, kk)
     )
-    Va_n = hh.u_c(c_n) / tc * _dx_da(fl, pr, a_next[:, :, None], weh[:, None, :] * f_n)
+    Va_n = hh.u_c(c_n) / tc * x_a_n
     EVa = (ab.P[None, :, :] * Va_n).sum(-1)
     c_implied = hh.u_c_inv(hh.beta * EVa * tc)
     err = np.log10(np.abs(1.0 - c_implied / c) + 1e-17)
@@ -989,7 +1462,10 @@ def solve_env(
     policy is then evaluated exactly. Shares are not required to settle: where the objective
     is flat (the work share of the very rich) they wander within the search tolerance at no
     cost. ``init``: a solution whose shares start the iteration (default: the ``known``
-    timing's at the same prices, read as shares).
+    timing's at the same prices, read as shares). Under an income-tax schedule whose rate
+    falls somewhere the objective in the work share need not be unimodal: golden section
+    then finds a maximum near the starting (``known``-timing) policy, not necessarily the
+    global one.
     """
     _check_inputs(hh, prices, ability, fiscal)
     t0 = time.perf_counter()
