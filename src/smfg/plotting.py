@@ -441,7 +441,8 @@ def plot_bc_loss(losses: pd.DataFrame) -> Figure:
 
 def plot_scaling(env: pd.DataFrame, training: pd.DataFrame) -> Figure:
     """Cost against N, log-log: household-steps per second of the environment step, seconds
-    per SMFRL epoch and peak memory, with the original code's figures as black markers.
+    per SMFRL epoch (one line per follower batch: 'joint', SPEC 9's, solid; 'sampled'
+    dashed) and peak memory, with the original code's figures as black markers.
 
     ``env`` and ``training`` as :func:`smfg.experiments.scaling.time_env` and
     :func:`~smfg.experiments.scaling.time_training` return them.
@@ -463,9 +464,15 @@ def plot_scaling(env: pd.DataFrame, training: pd.DataFrame) -> Figure:
     ax_rate.set_ylabel("household-steps per second")
     if len(training):
         t = training.sort_values("n_households")
+        if "follower_batch" not in t:
+            t = t.assign(follower_batch="sampled")
         c = colours["SMFRL epoch"]
-        ax_epoch.plot(t.n_households, t.epoch_s, marker="o", color=c, label="smfg")
-        ax_mem.plot(t.n_households, t.peak_rss_mb, marker="s", color=c, label="SMFRL training")
+        for batch, g in t.groupby("follower_batch", sort=False):
+            style = "-" if batch == "joint" else "--"
+            ax_epoch.plot(g.n_households, g.epoch_s, marker="o", color=c, linestyle=style,
+                          label=f"smfg, {batch} batch")  # fmt: skip
+            ax_mem.plot(g.n_households, g.peak_rss_mb, marker="s", color=c, linestyle=style,
+                        label=f"SMFRL training, {batch} batch")  # fmt: skip
         o = t.dropna(subset=["original_epoch_s_low"])
         if len(o):
             mid = (o.original_epoch_s_low + o.original_epoch_s_high) / 2
