@@ -48,6 +48,7 @@ FIGURES = {
     "fig6_algorithm_efficiency_equity": ("fig6_algorithm_efficiency_equity",),
     "fig7_bc_loss": ("fig7_bc_loss",),
     "clearing_policies": ("clearing_efficiency_equity",),
+    "certified_learning": ("certified_learning",),
 }
 CDN_HOSTS = (
     "cdn.jsdelivr.net",

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from smfg.algos.smfrl import smfrl_config
+from smfg.experiments import curves as cc
 from smfg.experiments.aggregate import curve_summary
 from smfg.experiments.certify_run import certify_run
 from smfg.experiments.curves import CURVE_METRICS, certified_curves, certify_point
@@ -171,3 +172,39 @@ def test_certified_curves_plot_one_line_and_band_per_algorithm(tmp_path):
     fig = plot_certified_curves(inf, ("cert_cev_mean_pct",))
     assert np.isnan(fig.axes[0].get_lines()[0].get_ydata()).all()
     assert len(plot_certified_curves(summary.iloc[:0]).axes) == 3
+
+
+def test_certified_table_takes_each_runs_last_point_and_the_facts_judge_the_targets():
+    rows = []
+    for label, cevs, rets in (("SMFRL (nash)", (40.0, 3.0), (100.0, 95.0)),
+                              ("SMFRL (stackelberg)", (30.0, 8.0), (100.0, 99.0))):  # fmt: skip
+        for seed, (cev_last, ret_last) in enumerate(zip(cevs, rets, strict=True)):
+            for epoch, cev, ret in ((5, 500.0, 10.0), (10, cev_last, ret_last)):
+                rows.append({"label": label, "seed": seed, "epoch": epoch,
+                             "run_dir": f"{label}-{seed}", "cert_cev_median_pct": cev,
+                             "cert_loss_median_pct": cev / 2, "cert_leader_return": ret,
+                             "cert_leader_gap": 100.0 - ret, "cert_years": 300.0})  # fmt: skip
+    curves = pd.DataFrame(rows)
+    curves["cert_best_return"] = curves.cert_leader_return + curves.cert_leader_gap
+    curves["cert_leader_gap_pct"] = 100.0 * curves.cert_leader_gap / curves.cert_best_return
+    t = cc.certified_table(curves).set_index("label")
+    assert (t.epoch == 10).all() and (t.seeds == 2).all()  # the last point of each run
+    assert t.loc["SMFRL (nash)", "cert_cev_median_pct"] == (40.0 + 3.0) / 2
+    assert t.loc["SMFRL (nash)", "cev_median_by_seed"] == "40, 3"
+    assert t.loc["SMFRL (stackelberg)", "cert_leader_gap_pct"] == (0.0 + 1.0) / 2
+    f = cc.curve_facts(t.reset_index())
+    assert f["cc_nash_cev_ok"] == "misses" and f["cc_stack_gap_ok"] == "meets"
+    assert f["cc_better_gradient"] == "stackelberg" and f["cc_epoch"] == "10"
+    assert cc.curve_facts(t.reset_index().iloc[:0])["cc_nash_cev"] == "n/a"
+
+
+def test_the_certified_page_sweeps_the_runs_it_trains():
+    from smfg.experiments.sweep import CERTIFIED_PAGE, experiment_specs
+
+    reqs = cc.certified_requests("smoke")
+    assert len(reqs) == len(cc.CURVE_ROWS) * 2  # rows x the smoke profile's seeds
+    specs = experiment_specs(CERTIFIED_PAGE, "smoke")
+    assert specs == [r.spec() for _, r in reqs]
+    grads = {dict(r.overrides).get("leader_gradient") for _, r in reqs if r.algo == "smfrl"}
+    assert grads == {"nash", "stackelberg"}
+    assert all(dict(r.overrides)["certify_every"] == 1 for _, r in reqs)

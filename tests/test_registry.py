@@ -327,7 +327,8 @@ def test_compare_leaders_puts_every_leader_against_the_same_households(tmp_path)
     assert exp.overrides_for("smfrl", {"bc_follower_lr": 1e-3}) == {"bc_follower_lr": 1e-3}
     assert exp.overrides_for("ppo", {}) == {"epochs": 99}  # PPO has no follower lr
     c = reg.compare_leaders(exp, "smoke", root=tmp_path, seeds=2, progress=None, noise_std=0.0,
-                            leader_reward="welfare_ce", **TINY)  # fmt: skip
+                            leader_reward="welfare_ce", populations=("clone", "learned"),
+                            **TINY)  # fmt: skip
     assert set(c.episodes.followers) == {"clone", "learned"}
     assert len(c.episodes) == 2 * 2 * 2 * 2  # populations x rows x seeds x episodes
     assert (c.episodes[c.episodes.followers == "learned"].followers_run != "").all()
@@ -338,6 +339,54 @@ def test_compare_leaders_puts_every_leader_against_the_same_households(tmp_path)
     assert np.allclose(a, b, rtol=1e-6)
     with pytest.raises(ValueError, match=r"populations = \['aliens'\]"):
         reg.compare_leaders(exp, "smoke", root=tmp_path, populations=("aliens",))
+
+
+@pytest.mark.slow
+def test_exact_households_answer_each_leader_and_the_verdict_pairs_the_seeds(tmp_path):
+    """The exact population: each fixed leader's households play their best response to it
+    (US 2022's exactly its brackets), so two leaders' households differ; the run is cached
+    (a second call computes nothing); the verdict compares the learned leader seed by seed."""
+    exp = Experiment(
+        "tiny", "Test", "tiny", variant="clearing", settings=(Setting("N=20", 20, True),),
+        rows=(Row("free-market", "Free Market", government="free-market", households="bc"),
+              Row("us-federal-2022", "US Federal", government="us-federal-2022",
+                  households="bc"),
+              Row("smfrl", "SMFG", algo="smfrl", bc=True)),
+    )  # fmt: skip
+    kw = dict(root=tmp_path, seeds=1, noise_std=0.0, leader_reward="output", **TINY)
+    c = reg.compare_leaders(exp, "smoke", progress=None, populations=("exact",), **kw)
+    ep = c.episodes
+    assert {"free-market", "us-federal-2022"} <= set(ep.row) and set(ep.followers) == {"exact"}
+    assert np.isfinite(ep.per_capita_gdp).all() and (ep.years > 0).all()
+    fm, us = (ep[ep.row == r].per_capita_gdp.mean() for r in ("free-market", "us-federal-2022"))
+    assert fm != us  # different leaders, different best responses
+    lines = []
+    again = reg.compare_leaders(exp, "smoke", progress=lines.append, populations=("exact",), **kw)
+    assert again.episodes.equals(ep) and not any("trained" in x for x in lines)
+    # taxai has no prices to take as given: the exact population is dropped there
+    t = reg.compare_leaders(Experiment("t", "T", "t", variant="taxai", settings=SMALL,
+                                       rows=exp.rows[:1]), "smoke", root=tmp_path, seeds=1,
+                            progress=None, populations=("clone", "exact"))  # fmt: skip
+    assert set(t.episodes.followers) == {"clone"}
+
+
+def test_verdict_table_pairs_each_seed_with_the_fixed_leaders():
+    ep = pd.DataFrame({
+        "objective": "output", "followers": "exact", "setting": "N=100",
+        "row": ["free-market", "saez", "smfrl"] * 2, "label": ["FM", "Saez", "S"] * 2,
+        "seed": [0, 0, 0, 1, 1, 1], "per_capita_gdp": [1.0, 2.0, 4.0, 1.0, 3.0, 3.0],
+        "welfare_ce": [1.0, 1.1, 1.2, 1.0, 1.3, 1.2], "income_gini": 0.3, "wealth_gini": 0.5,
+        "years": 300, "leader_return": [1.0, 2.0, 5.0, 1.0, 3.0, 4.0],
+    })  # fmt: skip
+    v = agg.verdict_table(ep).set_index("against")
+    assert list(v.index) == ["saez"]  # US 2022 and the best E6 point were not run
+    assert math.isclose(v.loc["saez", "output_ratio"], (2.0 + 1.0) / 2)  # 4/2 and 3/3
+    assert abs(v.loc["saez", "welfare_diff_pct"]) < 1e-9  # +10 and -10 points
+    assert math.isclose(v.loc["saez", "objective_diff"], (3.0 + 1.0) / 2)
+    facts = agg.verdict_facts(v.reset_index())
+    assert facts["vd_setting"] == "N=100" and facts["vd_output_saez"].startswith("1.5")
+    assert facts["vd_output_us"] == "n/a" and facts["vd_welfare_ce_saez"] == "n/a"
+    assert len(agg.format_verdict_table(v.reset_index())) == 1
 
 
 def test_leader_table_compares_each_seed_with_its_own_free_market():

@@ -168,7 +168,7 @@ def _sweep(args: argparse.Namespace) -> int:
         if "all" in names:
             from smfg.experiments.registry import EXPERIMENTS
 
-            names = list(EXPERIMENTS)
+            names = [*EXPERIMENTS, sw.CERTIFIED_PAGE]
         for name in names:
             specs += sw.experiment_specs(name, args.profile)
     else:

@@ -110,7 +110,12 @@ class OffPolicyConfig(BaseConfig):
     batch_size: int = 128
     """Transitions per update (steps for the leader, (step, household) pairs for followers)."""
     gamma: float = 0.975
-    """Discount factor of both critics."""
+    """Discount factor of the leader's critic, and of the followers' unless
+    ``follower_gamma`` is set (SPEC 9: 0.975 for both)."""
+    follower_gamma: float | None = None
+    """Discount factor of the followers' critic (None: ``gamma``). A household's own discount
+    factor (E25's beta, 0.96) makes the followers' objective the household's, the one whose
+    best response certification measures exploitability against."""
     lr: float | None = None
     """Learning rate of every network; None: 5e-4 at N <= 100, else 3e-4."""
     lr_decay: float = 0.95
@@ -187,6 +192,8 @@ class OffPolicyConfig(BaseConfig):
                 self._bad(name, "[0, 1) or None (0 freezes the followers)")
         if not 0.0 <= self.gamma < 1.0:
             self._bad("gamma", "[0, 1)")
+        if self.follower_gamma is not None and not 0.0 <= self.follower_gamma < 1.0:
+            self._bad("follower_gamma", "[0, 1) or None")
         if not 0.0 < self.tau <= 1.0:
             self._bad("tau", "(0, 1]")
         if not 0.0 <= self.noise_std <= 1.0:
@@ -201,6 +208,11 @@ class OffPolicyConfig(BaseConfig):
     @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else (5e-4 if self.n_households <= 100 else 3e-4)
+
+    @property
+    def follower_discount(self) -> float:
+        """The followers' discount factor: ``follower_gamma``, else ``gamma``."""
+        return self.gamma if self.follower_gamma is None else self.follower_gamma
 
     @property
     def follower_learning_rate(self) -> float:
@@ -528,7 +540,7 @@ class Learner:
             a_l2 = self.next_leader_action(targets, b)
             x2 = self.follower_x2(targets, b, a_l2)
             q2 = targets.critic_f(b["s_f2"], targets.actor_f(b["s_f2"], a_l2), *x2)
-            y = b["r_f"] + self.cfg.gamma * (1.0 - b["term"]) * q2
+            y = b["r_f"] + self.cfg.follower_discount * (1.0 - b["term"]) * q2
         return (nets.critic_f(b["s_f"], b["a_f"], *self.follower_x(b)) - y).pow(2).mean(-1)
 
     def follower_actor_loss(self, nets, targets, b: dict) -> Tensor:
@@ -693,7 +705,9 @@ class OffPolicyTrainer(TrainerBase):
                                   r_l)  # fmt: skip
                 # households too: a lost year is worth their lowest reward (E25's utility
                 # is negative, so without this an ending would be a gain to them)
-                lost_f = self.household_floor() * years.unsqueeze(-1)
+                gf = cfg.follower_discount
+                years_f = gf * (1.0 - gf**lost) / (1.0 - gf)
+                lost_f = self.household_floor() * years_f.unsqueeze(-1)
                 r_f = torch.where(terminated.unsqueeze(-1), r_f + lost_f, r_f)
         L.store(self.obs.leader, u_l, r_l, nxt.leader, self.obs.households, u_f, r_f,
                 nxt.households, terminated)  # fmt: skip

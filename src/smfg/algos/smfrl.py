@@ -236,7 +236,7 @@ class SMFRLLearner(Learner):
             a_f2, mean2 = joint_response(targets.actor_f, b["s_f2"], a_l2)
             mf2 = torch.cat([b["mf_obs2"], mean2], -1).unsqueeze(-2)
             q2 = targets.critic_f(b["s_f2"], a_f2, a_l2.unsqueeze(-2), mf2)
-            y = b["r_f"] + self.cfg.gamma * (1.0 - b["term"]).unsqueeze(-1) * q2
+            y = b["r_f"] + self.cfg.follower_discount * (1.0 - b["term"]).unsqueeze(-1) * q2
         q = nets.critic_f(b["s_f"], b["a_f"], b["a_l"].unsqueeze(-2), b["mf"].unsqueeze(-2))
         return (q - y).pow(2).mean((-2, -1))
 
@@ -278,7 +278,7 @@ class SMFRLLearner(Learner):
             a_l2 = a_l2s.repeat_interleave(own2.shape[-2], -2)
             mf2 = torch.cat([b["mf_obs2"], mean2], -1)
             q2 = targets.critic_f(b["s_f2"], a_f2, a_l2, mf2)
-            y = b["r_f"] + self.cfg.gamma * (1.0 - b["term"]) * q2
+            y = b["r_f"] + self.cfg.follower_discount * (1.0 - b["term"]) * q2
         return (nets.critic_f(b["s_f"], b["a_f"], b["a_l"], b["mf"]) - y).pow(2).mean(-1)
 
     def follower_actor_loss(self, nets, targets, b: dict) -> Tensor:

@@ -390,7 +390,10 @@ def format_leader_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
 
 
 #: Table 3's fixed governments (rows of the registry's experiments)
-FIXED_ROWS = ("free-market", "saez", "saez-paper", "us-federal-2022")
+FIXED_ROWS = ("free-market", "saez", "saez-paper", "us-federal-2022", "best-e6")
+#: The fixed leaders the verdict compares the learned one with: the paper's classical method
+#: (Saez), the 2022 US federal tax and the best E6 policy with households best-responding.
+VERDICT_AGAINST = ("saez", "us-federal-2022", "best-e6")
 
 
 def leader_facts(episodes: pd.DataFrame, learned_row: str = "smfrl") -> dict[str, str]:
@@ -436,3 +439,83 @@ def paired_gain(
     seeds = _leader_seeds(episodes, ["row"], "free-market").set_index(["row", "seed"])[metric]
     diff = (seeds.loc[row] - seeds.loc[baseline]).dropna()
     return mean_interval(diff.tolist())
+
+
+def verdict_table(
+    episodes: pd.DataFrame,
+    learned_row: str = "smfrl",
+    against: Sequence[str] = VERDICT_AGAINST,
+) -> pd.DataFrame:
+    """The paper's claims 2 and 3 in a market-clearing economy: per objective, follower
+    population and setting, the learned leader against each fixed leader of ``against``,
+    seed by seed (the same households and shocks; with exact households, each leader's own
+    best-responding households): its output per household as a multiple of the fixed
+    leader's, its welfare minus the fixed leader's in CE percentage points (both relative to
+    the free market of the seed), and its objective minus the fixed leader's; each as the
+    mean and 95% t-interval across seeds. ``episodes``: :func:`~smfg.experiments.registry.
+    compare_leaders` rows with an ``objective`` column."""
+    rows = []
+    for (obj, pop, setting), sel in episodes.groupby(["objective", "followers", "setting"],
+                                                     sort=False):  # fmt: skip
+        if learned_row not in set(sel.row):
+            continue
+        seeds = _leader_seeds(sel, ["row"], "free-market").set_index(["row", "seed"])
+        mine = seeds.loc[learned_row]
+        for base in against:
+            if base not in set(sel.row):
+                continue
+            other = seeds.loc[base].reindex(mine.index)
+            ratio = (mine.per_capita_gdp / other.per_capita_gdp).dropna().tolist()
+            dw = (mine.welfare_ce_pct - other.welfare_ce_pct).dropna().tolist()
+            dr = (mine.leader_return - other.leader_return).dropna().tolist()
+            label = str(sel[sel.row == base].label.iloc[0])
+            rec = {"objective": obj, "followers": pop, "setting": setting, "against": base,
+                   "label": label, "seeds": len(ratio)}  # fmt: skip
+            for name, vals in (("output_ratio", ratio), ("welfare_diff_pct", dw),
+                               ("objective_diff", dr)):  # fmt: skip
+                mean, lo, hi = mean_interval(vals) if vals else (math.nan,) * 3
+                rec[name], rec[f"{name}_lo"], rec[f"{name}_hi"] = mean, lo, hi
+            rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+def format_verdict_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """:func:`verdict_table` as the page shows it: 'mean [lo, hi]' per comparison."""
+    out = table[["objective", "followers", "setting", "label", "seeds"]].rename(
+        columns={"label": "learned leader against"}
+    )
+    names = {"output_ratio": "output per household, x the fixed leader's",
+             "welfare_diff_pct": "welfare, CE points above the fixed leader",
+             "objective_diff": "objective above the fixed leader"}  # fmt: skip
+    for m, name in names.items():
+        out[name] = [format_interval(a, b, c, digits) for a, b, c in
+                     zip(table[m], table[f"{m}_lo"], table[f"{m}_hi"], strict=True)]  # fmt: skip
+    return out
+
+
+def verdict_facts(table: pd.DataFrame, followers: str = "exact") -> dict[str, str]:
+    """What the verdict states, from :func:`verdict_table`: at the largest setting and with
+    ``followers``, the learned leader's output as a multiple of each fixed leader's (output
+    objective) and its welfare above each (welfare objective), as 'mean [lo, hi]'. Keys
+    ``vd_<objective>_<against>`` (against: saez, us, e6), ``vd_setting`` and
+    ``vd_followers``; 'n/a' where the page did not compute one."""
+    tags = {"saez": "saez", "us-federal-2022": "us", "best-e6": "e6"}
+    out = {"vd_setting": "n/a", "vd_followers": followers}
+    for obj, metric in (("output", "output_ratio"), ("welfare_ce", "welfare_diff_pct")):
+        for tag in tags.values():
+            out[f"vd_{obj}_{tag}"] = "n/a"
+        sel = (
+            table[(table.objective == obj) & (table.followers == followers)]
+            if len(table)
+            else table
+        )
+        if not len(sel):
+            continue
+        setting = sel.setting.iloc[-1]
+        out["vd_setting"] = str(setting)
+        for _, r in sel[sel.setting == setting].iterrows():
+            if r.against in tags:
+                out[f"vd_{obj}_{tags[r.against]}"] = format_interval(
+                    r[metric], r[f"{metric}_lo"], r[f"{metric}_hi"]
+                )
+    return out

@@ -51,11 +51,20 @@ import pandas as pd
 import torch
 
 from smfg.config import economy_params
+from smfg.evaluate import mean_interval
 from smfg.experiments.certify_run import certify_policies, check_settings
 from smfg.experiments.learned import learned_policy
 from smfg.experiments.store import CONFIG_FILE, RunStore
 
 __all__ = [
+    "CURVE_TARGETS",
+    "curve_facts",
+    "CURVE_ROWS",
+    "CURVE_EVERY",
+    "CURVE_EPOCHS",
+    "train_certified",
+    "certified_requests",
+    "certified_table",
     "CURVE_METRICS",
     "CURVE_SETTINGS",
     "CurveTrainer",
@@ -206,3 +215,154 @@ def certified_curves(runs: Iterable) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=columns)
     return pd.concat(frames, ignore_index=True)[columns]
+
+
+# --- the certified learning page: its runs and its table ------------------------------------
+
+#: The rows of the certified learning page: label -> (algorithm, training overrides). SMFRL
+#: with each leader gradient, and two baselines of the DDPG family whose leaders learn.
+CURVE_ROWS = {
+    "SMFRL (nash)": ("smfrl", (("leader_gradient", "nash"),)),
+    "SMFRL (stackelberg)": ("smfrl", (("leader_gradient", "stackelberg"),)),
+    "DDPG": ("ddpg", ()),
+    "MF-MARL": ("mfmarl", ()),
+}
+#: Epochs between certifications and training epochs, by profile.
+CURVE_EVERY = {"smoke": 1, "quick": 5, "paper": 50}
+CURVE_EPOCHS = {"smoke": 2, "quick": 40, "paper": 1000}
+#: The followers' learning rate after BC in these runs (the `clearing` page's: enough to move,
+#: not to undo the clone).
+CURVE_FOLLOWER_LR = 1e-4
+
+
+def certified_requests(
+    profile: str = "quick",
+    n_households: int = 100,
+    seeds: Iterable[int] | None = None,
+    leader_reward: str = "output",
+    rows: dict | None = None,
+    every: int | None = None,
+    epochs: int | None = None,
+) -> list[tuple[str, object]]:
+    """(label, :class:`~smfg.experiments.registry.RunRequest`) of every run of the certified
+    learning page: every row of ``rows`` (default :data:`CURVE_ROWS`) in `clearing` with BC,
+    each seed (default: the profile's), certifying every ``every`` epochs (default
+    :data:`CURVE_EVERY`), for ``epochs`` epochs (default :data:`CURVE_EPOCHS`), the leader on
+    ``leader_reward``. Every row trains with the same households, seeds, epochs and follower
+    learning rate, and differs only by its algorithm and overrides."""
+    from smfg.experiments.registry import ARTEFACT_PROFILES, RunRequest
+
+    rows = CURVE_ROWS if rows is None else rows
+    every = CURVE_EVERY[profile] if every is None else int(every)
+    epochs = CURVE_EPOCHS[profile] if epochs is None else int(epochs)
+    seeds = range(ARTEFACT_PROFILES[profile].seeds) if seeds is None else seeds
+    common = {"certify_every": every, "epochs": epochs, "bc_follower_lr": CURVE_FOLLOWER_LR}
+    if leader_reward != "gdp":
+        common["leader_reward"] = leader_reward
+    out = []
+    for label, (algo, over) in rows.items():
+        own = tuple(sorted({**common, **dict(over)}.items()))
+        out += [(label, RunRequest(algo, profile, "clearing", int(n_households), True, int(s),
+                                   own)) for s in seeds]  # fmt: skip
+    return out
+
+
+def train_certified(
+    profile: str = "quick",
+    root: str | Path = "results",
+    n_households: int = 100,
+    seeds: Iterable[int] | None = None,
+    leader_reward: str = "output",
+    rows: dict | None = None,
+    every: int | None = None,
+    epochs: int | None = None,
+    progress=print,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train (or load) the runs of :func:`certified_requests` (same arguments).
+
+    Returns (runs, curves): one row per run (label, algo, seed, run_dir, follower_batch,
+    epochs) and :func:`certified_curves` of the runs with their ``label``, the best grid
+    point's return (``cert_best_return``) and the gap in percent of its magnitude
+    (``cert_leader_gap_pct``).
+    """
+    from smfg.experiments.registry import train_requests
+
+    reqs = certified_requests(profile, n_households, seeds, leader_reward, rows, every, epochs)
+    results = train_requests([r for _, r in reqs], root, progress)
+    out, frames = [], []
+    for (label, req), res in zip(reqs, results, strict=True):
+        cfg = res.policy_state["config"]
+        out.append({"label": label, "algo": req.algo, "seed": req.seed,
+                    "run_dir": str(res.run_dir), "follower_batch": cfg.get("follower_batch", ""),
+                    "epochs": int(cfg["epochs"])})  # fmt: skip
+        frames.append(certified_curves([res.run_dir]).assign(label=label))
+    curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    curves["cert_best_return"] = curves.cert_leader_return + curves.cert_leader_gap
+    curves["cert_leader_gap_pct"] = 100.0 * curves.cert_leader_gap / curves.cert_best_return.abs()
+    return pd.DataFrame(out), curves
+
+
+def certified_table(curves: pd.DataFrame, keys: tuple[str, ...] = ("label",)) -> pd.DataFrame:
+    """The last certified epoch of each run, summarised across seeds: per ``keys`` the mean
+    and 95% t-interval of the median exploitability, the leader's return, the best grid
+    point's, the gap (absolute and in percent of the best's magnitude) and the years; the
+    seeds' median exploitabilities side by side (one infinite seed makes the mean infinite)."""
+    last = (
+        curves.sort_values(["seed", "epoch"], kind="stable").groupby("run_dir", sort=False).tail(1)
+    )
+    metrics = (
+        "cert_cev_median_pct", "cert_loss_median_pct", "cert_leader_return", "cert_best_return",
+        "cert_leader_gap", "cert_leader_gap_pct", "cert_years",
+    )  # fmt: skip
+    rows = []
+    for cell, g in last.groupby(list(keys), sort=False):
+        cell = cell if isinstance(cell, tuple) else (cell,)
+        row = dict(zip(keys, cell, strict=True))
+        row["epoch"] = int(g.epoch.max())
+        row["seeds"] = len(g)
+        for m in metrics:
+            vals = g[m].dropna().tolist()
+            mean, lo, hi = mean_interval(vals) if vals else (math.nan,) * 3
+            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = mean, lo, hi
+        row["cev_median_by_seed"] = ", ".join(f"{v:.3g}" for v in g.cert_cev_median_pct)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: The certification targets of the `quick` profile at N = 100 (issue 15): the followers'
+#: median consumption-equivalent gain of the best response, in percent, and the leader's gap
+#: to the best E6 grid point, in percent of that point's return.
+CURVE_TARGETS = {"cev_median_pct": 5.0, "leader_gap_pct": 10.0}
+
+
+def curve_facts(table: pd.DataFrame, nash: str = "SMFRL (nash)",
+                stackelberg: str = "SMFRL (stackelberg)") -> dict[str, str]:  # fmt: skip
+    """What the certified learning page states, from :func:`certified_table`: for each SMFRL
+    row, its followers' median gain and its leader's gap (mean and 95% interval across seeds)
+    and whether each meets :data:`CURVE_TARGETS`; and which leader gradient ended with the
+    higher leader return. Keys ``cc_*``; 'n/a' where a row is missing."""
+    from smfg.experiments.aggregate import format_interval
+
+    t = table.set_index("label")
+    out = {}
+    for key, label in (("nash", nash), ("stack", stackelberg)):
+        if label not in t.index:
+            out.update({f"cc_{key}_{k}": "n/a" for k in ("cev", "gap", "cev_ok", "gap_ok")})
+            continue
+        r = t.loc[label]
+        cev, gap = r["cert_cev_median_pct"], r["cert_leader_gap_pct"]
+        out[f"cc_{key}_cev"] = format_interval(cev, r["cert_cev_median_pct_lo"],
+                                               r["cert_cev_median_pct_hi"])  # fmt: skip
+        out[f"cc_{key}_gap"] = format_interval(gap, r["cert_leader_gap_pct_lo"],
+                                               r["cert_leader_gap_pct_hi"])  # fmt: skip
+        out[f"cc_{key}_cev_ok"] = "meets" if cev <= CURVE_TARGETS["cev_median_pct"] else "misses"
+        out[f"cc_{key}_gap_ok"] = "meets" if gap <= CURVE_TARGETS["leader_gap_pct"] else "misses"
+    if nash in t.index and stackelberg in t.index:
+        a, b = t.loc[stackelberg, "cert_leader_return"], t.loc[nash, "cert_leader_return"]
+        out["cc_better_gradient"] = "stackelberg" if a >= b else "nash"
+        out["cc_return_nash"] = f"{b:.4g}"
+        out["cc_return_stack"] = f"{a:.4g}"
+    else:
+        out.update(cc_better_gradient="n/a", cc_return_nash="n/a", cc_return_stack="n/a")
+    out["cc_epoch"] = f"{int(table.epoch.max())}" if len(table) else "n/a"
+    return out

@@ -342,6 +342,12 @@ _TABLE1_ROWS = (
     Row("smfrl", "SMFRL", algo="smfrl"),
 )
 _TABLE3_SETTINGS = (Setting("N=100", 100, True), Setting("N=1000", 1000, True))
+#: The exact households' grid: asset points, ability states, top of the asset grid.
+EXACT_GRID = (100, 7, 200.0)
+#: A fixed row of the `clearing` comparison: the best point of the E6 grid of the leader's
+#: gap (SPEC 12), households best-responding, for the page's objective, seed and N.
+BEST_E6 = "best-e6"
+
 _TABLE3_ROWS = (
     Row("free-market", "Free Market", government="free-market", households="bc"),
     Row("saez", "Saez", government="saez", households="bc"),
@@ -381,7 +387,9 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment("fig7_bc_loss", "Figure 7", "Behaviour cloning losses", (), (),
                    aggregate="bc_loss"),
         Experiment("clearing_policies", "Table 3 in `clearing`",
-                   "The policy comparison in the clearing economy", _TABLE3_ROWS,
+                   "The policy comparison in the clearing economy",
+                   _TABLE3_ROWS + (Row(BEST_E6, "Best E6 grid point", government=BEST_E6,
+                                       households="bc"),),
                    _TABLE3_SETTINGS, variant="clearing", objectives=("output", "welfare_ce"),
                    train_overrides=(("*", "bc_follower_lr", 1e-4), ("smfrl", "epochs", 60))),
     )
@@ -719,11 +727,72 @@ def collect(
 
 
 #: The follower populations every leader of a comparison is evaluated against.
-POPULATIONS = ("clone", "learned")
+POPULATIONS = ("clone", "learned", "exact")
 POPULATION_LABELS = {
     "clone": "the frozen clone",
     "learned": "the learned followers of the reference run",
+    "exact": "exact households (each household's best response to the leader's stationary "
+    "policy at its equilibrium prices)",
 }
+
+
+class ConstantLeader:
+    """A constant raw leader action (E1's five numbers) as a government policy: learned
+    followers see its numbers, as they see a learned leader's."""
+
+    def __init__(self, raw: Sequence[float], name: str):
+        self.raw, self.name = [float(x) for x in raw], name
+
+    def reset(self, env) -> None:
+        import torch
+
+        self.action = torch.tensor(self.raw, dtype=env.dtype).expand(env.n_envs, 5).clone()
+
+    def __call__(self, obs, income):
+        return self.action
+
+
+def best_e6_leader(
+    params,
+    n_households: int,
+    seed: int,
+    leader_reward: str,
+    reward_weights: Sequence[float],
+    points: int = 3,
+) -> tuple[ConstantLeader, dict]:
+    """The best point of the leader's E6 grid (``points`` values of tau, xi and g, asset tax
+    at its lower clip) with households best-responding, for this objective, N and seed
+    (:func:`smfg.certify.leader_gap`), as a constant leader; and the grid's best row."""
+    from smfg.certify import e6_grid, leader_gap
+
+    na, ne, a_max = EXACT_GRID
+    gap = leader_gap(params, 0.0, n_households, seed, leader_reward=leader_reward,
+                     reward_weights=reward_weights, grid=e6_grid(params, points), na=na,
+                     ne=ne, a_max=a_max)  # fmt: skip
+    b = gap["best"]
+    low = params.action_low
+    raw = [b["tau"] / params.tau_max, b["xi"] / params.xi_max, low, low, b["g"] / params.g_max]
+    return ConstantLeader(raw, BEST_E6), b
+
+
+def exact_population(params, gov, n_households: int, seed: int, refine: int = 1):
+    """Exact households for the leader ``gov``: each household plays its best response to the
+    leader's stationary policy (:func:`smfg.certify.stationary_fiscal`: its mean action, or
+    its schedule, once its economy settles) at the stationary equilibrium's prices
+    (:func:`smfg.certify.exact_households`). The leader's stationary policy is read with
+    households on `clearing`'s survival rule, then ``refine`` times with the exact households
+    of the previous reading (a leader that reacts to its economy, such as Saez or a learned
+    leader, then faces the households it induces). Returns (households, fiscal); raises
+    ValueError when the policy has no stationary equilibrium."""
+    from smfg.certify import exact_households, stationary_fiscal
+
+    na, ne, a_max = EXACT_GRID
+    fiscal = stationary_fiscal(params, gov, n_households, seed)
+    hh = exact_households(params, fiscal, na, ne, a_max)
+    for _ in range(refine):
+        fiscal = stationary_fiscal(params, gov, n_households, seed, household_policy=hh)
+        hh = exact_households(params, fiscal, na, ne, a_max)
+    return hh, fiscal
 
 
 def compare_leaders(
@@ -751,7 +820,15 @@ def compare_leaders(
     - ``clone``: the frozen behaviour clone of that seed (the follower the reference run of
       the seed started from, :class:`~smfg.experiments.learned.ClonedHouseholds`);
     - ``learned``: the followers of the ``reference`` algorithm's run of that setting and
-      seed (SMFRL's by default), as trained.
+      seed (SMFRL's by default), as trained;
+    - ``exact`` (`clearing` only): households that play their exact best response to the
+      row's leader (:func:`exact_population`): each row's households answer its own leader,
+      so this population differs by row by design, and is the same for two rows with the
+      same stationary policy. A leader without a stationary equilibrium gets no row here
+      (printed, and counted in the episodes' absence).
+
+    A row whose government is :data:`BEST_E6` is the best point of the leader's E6 grid with
+    households best-responding, for the page's objective, N and seed (:func:`best_e6_leader`).
 
     So within a population every row sees the same households, shocks and seeds: the
     comparison is like with like. Every row is scored with the same leader reward (the
@@ -770,9 +847,11 @@ def compare_leaders(
         raise ValueError(f"populations = {list(populations)!r}: allowed a non-empty subset "
                          f"of {list(POPULATIONS)}")  # fmt: skip
     exp = get_experiment(experiment) if isinstance(experiment, str) else experiment
+    variant = exp.variant if variant is None else _variant(variant)
+    if variant != "clearing":  # exact households need market prices to take as given
+        populations = [p for p in populations if p != "exact"] or ["clone"]
     prof = ARTEFACT_PROFILES[check_profile(profile)]
     seeds = _seeds(profile, seeds)
-    variant = exp.variant if variant is None else _variant(variant)
     t0 = time.perf_counter()
     over = tuple(sorted(train_overrides.items()))
     bc_epochs = _bc_epochs(profile)
@@ -822,18 +901,32 @@ def compare_leaders(
                             "leader": res.run_dir.name if res else row.government}  # fmt: skip
                     if pop == "clone":
                         spec["bc_epochs"] = clone_epochs
+                    if pop == "exact":
+                        spec["exact_grid"] = list(EXACT_GRID)
                     if res is None and row.government in ("saez", "saez-paper"):
                         spec.update(welfare_weight=welfare_weight, elasticity=float(elasticity))
 
                     def compute(row=row, res=res, pop=pop, seed=seed, s=s, ref=ref,
                                 clone_epochs=clone_epochs):  # fmt: skip
+                        params = economy_params(variant)
                         if res is not None:
                             own = learned_policy(res.policy_state, noise_std=noise_std, seed=seed)
                             gov = own.leader
+                        elif row.government == BEST_E6:
+                            own = None
+                            gov = best_e6_leader(params, s.n_households, seed, reward, weights)[0]
                         else:
                             own = None
                             gov = _government(row.government, elasticity, welfare_weight, seed)
-                        if pop == "clone":
+                        if pop == "exact":
+                            try:
+                                hh, fis = exact_population(params, gov, s.n_households, seed)
+                            except ValueError as exc:
+                                return {
+                                    "episodes": pd.DataFrame(),
+                                    "note": pd.DataFrame({"reason": [str(exc)]}),
+                                }
+                        elif pop == "clone":
                             hh = ClonedHouseholds(variant, epochs=clone_epochs, seed=seed,
                                                   noise_std=noise_std)  # fmt: skip
                         elif res is not None and res.run_dir == ref.run_dir:
@@ -848,6 +941,11 @@ def compare_leaders(
 
                     t1 = time.perf_counter()
                     ep = cached_tables(root, "evaluation", spec, compute)["episodes"]
+                    if not len(ep):
+                        if progress is not None:
+                            progress(f"{row.label:20s} {s.label:10s} {pop:8s} seed {seed}: no "
+                                     "stationary equilibrium, no exact households")  # fmt: skip
+                        continue
                     if progress is not None:
                         progress(f"{row.label:20s} {s.label:10s} {pop:8s} seed {seed}: "
                                  f"evaluated ({time.perf_counter() - t1:.1f} s)")  # fmt: skip

@@ -99,6 +99,10 @@ def grid_specs(
     ]
 
 
+#: The book page whose runs are not an experiment of the registry but are swept with them.
+CERTIFIED_PAGE = "certified_learning"
+
+
 def experiment_specs(
     name: str,
     profile: str = "quick",
@@ -107,11 +111,16 @@ def experiment_specs(
     variant: str | None = None,
     **overrides,
 ) -> list[dict]:
-    """The specs of the training runs a paper artefact of the registry needs."""
+    """The specs of the training runs a paper artefact of the registry needs (or, for
+    ``certified_learning``, the certified learning page's runs)."""
     from smfg.experiments.registry import get_experiment
 
     if isinstance(seeds, int):
         seeds = range(seeds)
+    if name == CERTIFIED_PAGE:
+        from smfg.experiments.curves import certified_requests
+
+        return [r.spec() for _, r in certified_requests(profile, seeds=seeds)]
     exp = get_experiment(name)
     return [
         r.spec() for r in exp.runs(profile, seeds=seeds, sizes=sizes, variant=variant, **overrides)
