@@ -105,6 +105,8 @@ def _train(args: argparse.Namespace) -> int:
                  "bc": args.bc, "paper_quirks": args.paper_quirks}  # fmt: skip
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
+    if args.certify_every:
+        overrides["certify_every"] = args.certify_every
     spec = run_spec(args.algo, args.profile, **overrides)
     bar = tqdm(total=spec["epochs"], desc=f"{args.algo} {args.variant} N={args.households}",
                unit="epoch", disable=args.json)  # fmt: skip
@@ -324,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seeds trained as one batched model (smfrl), each its own run")  # fmt: skip
     t.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     t.add_argument("--paper-quirks", action="store_true", help="the original action mapping")
+    t.add_argument("--certify-every", type=int, default=0,
+                   help="clearing: certify the policies every K epochs (0: never)")  # fmt: skip
     t.add_argument("--results", default="results", help="the run store's root directory")
     t.add_argument(
         "--stop-after", type=int, default=None, help="train at most this many epochs now"

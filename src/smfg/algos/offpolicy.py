@@ -149,6 +149,13 @@ class OffPolicyConfig(BaseConfig):
     in 'clearing'; ``noise_std`` (SPEC 9's 0.01) in 'taxai', whose economies end on a year
     of exploration at the box's scale (measured: every training episode of an N = 50 -BC
     run ends within a few years at 0.2, none at 0.01)."""
+    follower_noise_std: float | None = None
+    """The households' exploration noise while collecting (None: ``noise_std``, SPEC 9's
+    0.01); evaluation uses ``eval_noise_std`` whatever this is."""
+    follower_noise_per_household: bool = False
+    """Independent draws per household while collecting (SPEC 9: one draw per action
+    dimension shared by an economy's households, so the follower critic sees the actions of
+    one step's households move together)."""
     leader_noise_decay: float = 0.9
     """The leader's noise is multiplied by this every epoch ..."""
     leader_noise_min: float = 0.05
@@ -175,11 +182,11 @@ class OffPolicyConfig(BaseConfig):
         self._ints(("policy_delay", "n_envs"), 1)
         if self.leader_method not in LEADER_METHODS:
             self._bad("leader_method", LEADER_METHODS)
-        for name in ("leader_noise_std", "leader_noise_min", "target_noise",
-                     "target_noise_clip"):  # fmt: skip
+        optional = ("leader_noise_std", "follower_noise_std")
+        for name in (*optional, "leader_noise_min", "target_noise", "target_noise_clip"):
             v = getattr(self, name)
-            if (v is not None or name != "leader_noise_std") and not 0.0 <= v <= 2.0:
-                self._bad(name, "[0, 2]" + (" or None" if name == "leader_noise_std" else ""))
+            if (v is not None or name not in optional) and not 0.0 <= v <= 2.0:
+                self._bad(name, "[0, 2]" + (" or None" if name in optional else ""))
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
             self._bad("max_grad_norm", "> 0 or None")
         if not 0.0 < self.leader_noise_decay <= 1.0:
@@ -208,6 +215,11 @@ class OffPolicyConfig(BaseConfig):
     @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else (5e-4 if self.n_households <= 100 else 3e-4)
+
+    @property
+    def follower_noise(self) -> float:
+        """The households' exploration noise while collecting."""
+        return self.noise_std if self.follower_noise_std is None else self.follower_noise_std
 
     @property
     def follower_discount(self) -> float:
@@ -399,21 +411,29 @@ class Learner:
         return exploration(n.actor_l(n.norm_l(signed_log(leader_obs.float()))), noise_std, gen)
 
     @torch.no_grad()
-    def follower_u(self, hh_obs: Tensor, u_l: Tensor, noise_std: float, gen) -> Tensor:
+    def follower_u(self, hh_obs: Tensor, u_l: Tensor, noise_std: float, gen,
+                   per_household: bool = False) -> Tensor:  # fmt: skip
         """Household actor outputs u_f [E, H, 2] from raw observations [E, H, 2] and u_l."""
         n = self.nets
         if n.actor_f is None:
             return random_follower_u(hh_obs.shape[0], hh_obs.shape[1], gen)
         u = n.actor_f(n.norm_f(signed_log(hh_obs.float())), u_l.unsqueeze(-2))
-        return exploration(u, noise_std, gen)
+        return exploration(u, noise_std, gen, per_household)
 
     def act(self, leader_obs: Tensor, hh_obs: Tensor, noise_std: float, gen: torch.Generator,
-            leader_noise_std: float | None = None):  # fmt: skip
+            leader_noise_std: float | None = None, per_household: bool = False):  # fmt: skip
         """(u_l [E, 5], u_f [E, H, 2]): actor outputs with exploration noise (the leader's
-        ``leader_noise_std``, default ``noise_std``)."""
+        ``leader_noise_std``, default ``noise_std``; the households' one draw per economy,
+        or per household)."""
         l_std = noise_std if leader_noise_std is None else leader_noise_std
         u_l = self.leader_u(leader_obs, l_std, gen)
-        return u_l, self.follower_u(hh_obs, u_l, noise_std, gen)
+        return u_l, self.follower_u(hh_obs, u_l, noise_std, gen, per_household)
+
+    def collect_act(self, obs: Observation, gen: torch.Generator, leader_noise: float):
+        """``act`` with the collection's noises (``follower_noise``, per household or not)."""
+        cfg = self.cfg
+        return self.act(obs.leader, obs.households, cfg.follower_noise, gen, leader_noise,
+                        cfg.follower_noise_per_household)  # fmt: skip
 
     def env_actions(self, u_l: Tensor, u_f: Tensor) -> tuple[Tensor, Tensor]:
         """Actor outputs -> the environment's raw actions (SPEC 2.2, see the module doc)."""
@@ -669,8 +689,7 @@ class OffPolicyTrainer(TrainerBase):
             return {}
         self.start_collect()
         for _ in range(cfg.steps_per_epoch):
-            u_l, u_f = L.act(self.obs.leader, self.obs.households, cfg.noise_std, self.gen,
-                             self.leader_noise)  # fmt: skip
+            u_l, u_f = L.collect_act(self.obs, self.gen, self.leader_noise)
             out = env.step(*L.env_actions(u_l, u_f))
             nxt = self.record(u_l, u_f, out.leader_reward, out.household_reward, out.obs,
                               out.terminated, out.done, env.state.t)  # fmt: skip

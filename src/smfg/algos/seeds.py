@@ -209,8 +209,7 @@ class BatchedTrainer:
         for m in ms:
             m.start_collect()
         for _ in range(cfg.steps_per_epoch):
-            us = [m.learner.act(m.obs.leader, m.obs.households, cfg.noise_std, m.gen,
-                                m.leader_noise) for m in ms]  # fmt: skip
+            us = [m.learner.collect_act(m.obs, m.gen, m.leader_noise) for m in ms]
             acts = [m.learner.env_actions(*u) for m, u in zip(ms, us, strict=True)]
             out = env.step(torch.cat([a[0] for a in acts]), torch.cat([a[1] for a in acts]))
             for k, (m, (u_l, u_f)) in enumerate(zip(ms, us, strict=True)):
