@@ -9,6 +9,7 @@ from toygame import TOL, TOY, X_NASH, X_STACKELBERG, play_offpolicy
 
 from smfg.algos import smfrl
 from smfg.algos.core import HH_OBS
+from smfg.env import Observation
 
 
 @pytest.fixture(autouse=True)
@@ -90,3 +91,27 @@ def test_smfrl_reaches_the_equilibrium_of_its_leader_gradient(gradient, target, 
                                  follower_batch="joint", leader_gradient=gradient)  # fmt: skip
         x, _ = play_offpolicy(smfrl.SMFRLLearner(cfg), iters=100, seed=seed, households=h)
         assert abs(x - target) < TOL and abs(x - other) > 0.25, (gradient, seed, x, target)
+
+
+def test_collection_noise_options_of_the_followers():
+    """SPEC 9's one draw per economy shared by its households, or independent draws; the
+    followers' own discount in their critic's target."""
+    n = 30
+    obs_l, obs_h = torch.rand(2, 6) * 5, torch.rand(2, n, 2) * 5
+
+    def spread(**over):
+        L = smfrl.SMFRLLearner(smfrl.smfrl_config("smoke", variant="clearing", n_households=n,
+                                                  **over), train=False)  # fmt: skip
+        g = torch.Generator().manual_seed(0)
+        _, u = L.collect_act(Observation(obs_l, obs_h), g, 0.0)
+        _, u0 = L.act(obs_l, obs_h, 0.0, g, 0.0)
+        return (u - u0).std(1).max().item(), (u - u0).abs().max().item()
+
+    within, size = spread()  # shared: the households of an economy move together
+    assert within < 1e-6 and 0.0 < size < 0.1
+    within, size = spread(follower_noise_std=0.3, follower_noise_per_household=True)
+    assert within > 0.1
+    cfg = smfrl.smfrl_config("smoke", follower_gamma=0.96)
+    assert cfg.follower_discount == 0.96 and cfg.gamma == 0.975
+    with pytest.raises(ValueError, match="follower_noise_std"):
+        smfrl.smfrl_config("smoke", follower_noise_std=3.0)
