@@ -229,6 +229,9 @@ CURVE_ROWS = {
 }
 #: Epochs between certifications and training epochs, by profile.
 CURVE_EVERY = {"smoke": 1, "quick": 5, "paper": 50}
+#: Coarser certification settings where a profile needs them (smoke: the page must run in a
+#: minute or two: 60 x 3 household grid, an 8-point leader grid on 40 assets).
+CURVE_PROFILE_SETTINGS = {"smoke": {"na": 60, "ne": 3, "grid_points": 2, "grid_na": 40}}
 CURVE_EPOCHS = {"smoke": 2, "quick": 40, "paper": 1000}
 #: The followers' learning rate after BC in these runs (the `clearing` page's: enough to move,
 #: not to undo the clone).
@@ -257,6 +260,8 @@ def certified_requests(
     epochs = CURVE_EPOCHS[profile] if epochs is None else int(epochs)
     seeds = range(ARTEFACT_PROFILES[profile].seeds) if seeds is None else seeds
     common = {"certify_every": every, "epochs": epochs, "bc_follower_lr": CURVE_FOLLOWER_LR}
+    if profile in CURVE_PROFILE_SETTINGS:
+        common["certify_settings"] = dict(CURVE_PROFILE_SETTINGS[profile])
     if leader_reward != "gdp":
         common["leader_reward"] = leader_reward
     out = []

@@ -146,13 +146,22 @@ class ArtefactProfile:
     """Evaluation episode cap (None: the economy's T = 300)."""
     bc_epochs: int
     """Epochs of behaviour cloning for Figure 7's curves."""
+    exact_grid: tuple[int, int, float] = (100, 7, 200.0)
+    """The exact households' grid: asset points, ability states, top of the asset grid."""
+    exact_refine: int = 1
+    """Readings of a leader's stationary policy with the exact households it induces (after
+    the first, with households on the survival rule)."""
+    e6_points: int = 3
+    """Values of each of tau, xi and g in the E6 grid of the best-E6 row (3: 27 policies)."""
 
 
 ARTEFACT_PROFILES = {
-    "smoke": ArtefactProfile(seeds=2, episodes=2, steps=40, bc_epochs=2),
+    # smoke: coarse exact households and an 8-point E6 grid, so the pages run in minutes
+    "smoke": ArtefactProfile(seeds=2, episodes=2, steps=40, bc_epochs=2,
+                             exact_grid=(40, 3, 200.0), exact_refine=0, e6_points=2),
     "quick": ArtefactProfile(seeds=3, episodes=5, steps=300, bc_epochs=20),
     "paper": ArtefactProfile(seeds=5, episodes=10, steps=None, bc_epochs=30),
-}
+}  # fmt: skip
 
 # --- what an experiment is -------------------------------------------------------------------
 
@@ -342,8 +351,6 @@ _TABLE1_ROWS = (
     Row("smfrl", "SMFRL", algo="smfrl"),
 )
 _TABLE3_SETTINGS = (Setting("N=100", 100, True), Setting("N=1000", 1000, True))
-#: The exact households' grid: asset points, ability states, top of the asset grid.
-EXACT_GRID = (100, 7, 200.0)
 #: A fixed row of the `clearing` comparison: the best point of the E6 grid of the leader's
 #: gap (SPEC 12), households best-responding, for the page's objective, seed and N.
 BEST_E6 = "best-e6"
@@ -759,13 +766,15 @@ def best_e6_leader(
     leader_reward: str,
     reward_weights: Sequence[float],
     points: int = 3,
+    grid: tuple[int, int, float] = (100, 7, 200.0),
 ) -> tuple[ConstantLeader, dict]:
     """The best point of the leader's E6 grid (``points`` values of tau, xi and g, asset tax
-    at its lower clip) with households best-responding, for this objective, N and seed
-    (:func:`smfg.certify.leader_gap`), as a constant leader; and the grid's best row."""
+    at its lower clip) with households best-responding on ``grid`` (asset points, ability
+    states, top asset), for this objective, N and seed (:func:`smfg.certify.leader_gap`), as
+    a constant leader; and the grid's best row."""
     from smfg.certify import e6_grid, leader_gap
 
-    na, ne, a_max = EXACT_GRID
+    na, ne, a_max = grid
     gap = leader_gap(params, 0.0, n_households, seed, leader_reward=leader_reward,
                      reward_weights=reward_weights, grid=e6_grid(params, points), na=na,
                      ne=ne, a_max=a_max)  # fmt: skip
@@ -775,18 +784,20 @@ def best_e6_leader(
     return ConstantLeader(raw, BEST_E6), b
 
 
-def exact_population(params, gov, n_households: int, seed: int, refine: int = 1):
+def exact_population(params, gov, n_households: int, seed: int, refine: int = 1,
+                     grid: tuple[int, int, float] = (100, 7, 200.0)):  # fmt: skip
     """Exact households for the leader ``gov``: each household plays its best response to the
     leader's stationary policy (:func:`smfg.certify.stationary_fiscal`: its mean action, or
     its schedule, once its economy settles) at the stationary equilibrium's prices
     (:func:`smfg.certify.exact_households`). The leader's stationary policy is read with
     households on `clearing`'s survival rule, then ``refine`` times with the exact households
     of the previous reading (a leader that reacts to its economy, such as Saez or a learned
-    leader, then faces the households it induces). Returns (households, fiscal); raises
+    leader, then faces the households it induces). ``grid``: asset points, ability states
+    and top asset of the households' problem. Returns (households, fiscal); raises
     ValueError when the policy has no stationary equilibrium."""
     from smfg.certify import exact_households, stationary_fiscal
 
-    na, ne, a_max = EXACT_GRID
+    na, ne, a_max = grid
     fiscal = stationary_fiscal(params, gov, n_households, seed)
     hh = exact_households(params, fiscal, na, ne, a_max)
     for _ in range(refine):
@@ -902,7 +913,10 @@ def compare_leaders(
                     if pop == "clone":
                         spec["bc_epochs"] = clone_epochs
                     if pop == "exact":
-                        spec["exact_grid"] = list(EXACT_GRID)
+                        spec["exact_grid"] = list(prof.exact_grid)
+                        spec["exact_refine"] = prof.exact_refine
+                    if row.government == BEST_E6:
+                        spec["e6_points"] = prof.e6_points
                     if res is None and row.government in ("saez", "saez-paper"):
                         spec.update(welfare_weight=welfare_weight, elasticity=float(elasticity))
 
@@ -914,13 +928,16 @@ def compare_leaders(
                             gov = own.leader
                         elif row.government == BEST_E6:
                             own = None
-                            gov = best_e6_leader(params, s.n_households, seed, reward, weights)[0]
+                            gov = best_e6_leader(params, s.n_households, seed, reward, weights,
+                                                 prof.e6_points, prof.exact_grid)[0]  # fmt: skip
                         else:
                             own = None
                             gov = _government(row.government, elasticity, welfare_weight, seed)
                         if pop == "exact":
                             try:
-                                hh, fis = exact_population(params, gov, s.n_households, seed)
+                                hh, _ = exact_population(params, gov, s.n_households, seed,
+                                                         prof.exact_refine,
+                                                         prof.exact_grid)  # fmt: skip
                             except ValueError as exc:
                                 return {
                                     "episodes": pd.DataFrame(),
