@@ -208,6 +208,11 @@ def format_report(res: dict) -> str:
         lines.insert(-1, f"  the rule against the shares the window's households chose: mean "
                          f"|difference| {fol['rule_diff_s']:.3g} (saving), "
                          f"{fol['rule_diff_f']:.3g} (work)")  # fmt: skip
+    if not skipped and "saving_gap_mean" in fol:
+        lines.insert(-1, f"  the rule minus the best response, mean over the window's states: "
+                         f"saving share {fol['saving_gap_mean']:+.3g} (too little in "
+                         f"{fol['share_saving_too_little']:.0%} of states), work share "
+                         f"{fol['work_gap_mean']:+.3g}")  # fmt: skip
     if "leader" in res:
         g = res["leader"]
         lines.append(

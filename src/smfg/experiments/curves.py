@@ -8,6 +8,8 @@ epoch, and the epoch's metrics row gains the figures of :func:`certify_policies`
   exact best response, percent (inf where no finite scaling of consumption reaches it);
 - ``cert_loss_median_pct``: the median gain as a loss of the best response's consumption,
   percent (always finite);
+- ``cert_saving_gap``: the followers' saving share minus the best response's, averaged
+  over the window's household states (negative: they save too little);
 - ``cert_leader_gap``: the leader return of the best E6 grid point, households
   best-responding, minus the learned leader's;
 - ``cert_leader_return``: the learned leader's return in the certification episode;
@@ -91,6 +93,7 @@ CURVE_METRICS = (
     "cert_cev_median_pct",
     "cert_cev_mean_pct",
     "cert_loss_median_pct",
+    "cert_saving_gap",
     "cert_leader_gap",
     "cert_leader_return",
     "cert_years",
@@ -131,6 +134,7 @@ def certify_point(policy_state: dict, settings: dict | None = None) -> dict:
         "cert_cev_median_pct": fol.get("cev_median_pct", math.nan),
         "cert_cev_mean_pct": fol.get("cev_mean_pct", math.nan),
         "cert_loss_median_pct": fol.get("loss_median_pct", math.nan),
+        "cert_saving_gap": fol.get("saving_gap_mean", math.nan),
         "cert_leader_gap": gap.get("gap", math.nan),
         "cert_leader_return": res["episode"]["leader_return"],
         "cert_years": float(res["episode"]["years"]),
@@ -316,7 +320,8 @@ def certified_table(curves: pd.DataFrame, keys: tuple[str, ...] = ("label",)) ->
         curves.sort_values(["seed", "epoch"], kind="stable").groupby("run_dir", sort=False).tail(1)
     )
     metrics = (
-        "cert_cev_median_pct", "cert_loss_median_pct", "cert_leader_return", "cert_best_return",
+        "cert_cev_median_pct", "cert_loss_median_pct", "cert_saving_gap", "cert_leader_return",
+        "cert_best_return",
         "cert_leader_gap", "cert_leader_gap_pct", "cert_years",
     )  # fmt: skip
     rows = []
