@@ -182,7 +182,8 @@ def test_certified_table_takes_each_runs_last_point_and_the_facts_judge_the_targ
             for epoch, cev, ret in ((5, 500.0, 10.0), (10, cev_last, ret_last)):
                 rows.append({"label": label, "seed": seed, "epoch": epoch,
                              "run_dir": f"{label}-{seed}", "cert_cev_median_pct": cev,
-                             "cert_loss_median_pct": cev / 2, "cert_leader_return": ret,
+                             "cert_loss_median_pct": cev / 2, "cert_saving_gap": -0.1,
+                             "cert_leader_return": ret,
                              "cert_leader_gap": 100.0 - ret, "cert_years": 300.0})  # fmt: skip
     curves = pd.DataFrame(rows)
     curves["cert_best_return"] = curves.cert_leader_return + curves.cert_leader_gap
@@ -194,6 +195,12 @@ def test_certified_table_takes_each_runs_last_point_and_the_facts_judge_the_targ
     assert t.loc["SMFRL (stackelberg)", "cert_leader_gap_pct"] == (0.0 + 1.0) / 2
     f = cc.curve_facts(t.reset_index())
     assert f["cc_nash_cev_ok"] == "misses" and f["cc_stack_gap_ok"] == "meets"
+    # with the runs' like-for-like gaps (best-responding households), those judge the leader
+    runs = pd.DataFrame({"run_dir": [f"SMFRL (stackelberg)-{k}" for k in (0, 1)],
+                         "final_br_gap_pct": [30.0, 50.0]})  # fmt: skip
+    t2 = cc.certified_table(curves, runs=runs).set_index("label")
+    assert t2.loc["SMFRL (stackelberg)", "br_gap_pct"] == 40.0
+    assert cc.curve_facts(t2.reset_index())["cc_stack_gap_ok"] == "misses"
     assert f["cc_better_gradient"] == "stackelberg" and f["cc_epoch"] == "10"
     assert cc.curve_facts(t.reset_index().iloc[:0])["cc_nash_cev"] == "n/a"
 

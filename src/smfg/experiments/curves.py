@@ -54,7 +54,7 @@ import torch
 
 from smfg.config import economy_params
 from smfg.evaluate import mean_interval
-from smfg.experiments.certify_run import certify_policies, check_settings
+from smfg.experiments.certify_run import certify_policies, certify_run, check_settings
 from smfg.experiments.learned import learned_policy
 from smfg.experiments.store import CONFIG_FILE, RunStore
 
@@ -290,9 +290,13 @@ def train_certified(
     """Train (or load) the runs of :func:`certified_requests` (same arguments).
 
     Returns (runs, curves): one row per run (label, algo, seed, run_dir, follower_batch,
-    epochs) and :func:`certified_curves` of the runs with their ``label``, the best grid
-    point's return (``cert_best_return``) and the gap in percent of its magnitude
-    (``cert_leader_gap_pct``).
+    epochs, and the finished leader checked like for like: ``final_br_return``, the return
+    of its own window-mean taxes with households best-responding, ``final_best_return``, the
+    best grid point's, and ``final_br_gap_pct``, the gap in percent of the best's magnitude)
+    and :func:`certified_curves` of the runs with their ``label``, the best grid point's
+    return (``cert_best_return``) and the gap in percent of its magnitude
+    (``cert_leader_gap_pct``: the learned pair's return, followers as learned, against the
+    grid's with households best-responding).
     """
     from smfg.experiments.registry import train_requests
 
@@ -301,9 +305,18 @@ def train_certified(
     out, frames = [], []
     for (label, req), res in zip(reqs, results, strict=True):
         cfg = res.policy_state["config"]
+        # the finished leader's own stationary taxes with households best-responding, beside
+        # the best grid point (cached in the run directory)
+        st = curve_settings(cfg.get("certify_settings"))
+        fin = certify_run(res.run_dir, **st).get("leader", {})
+        mine = [r for r in fin.get("rows", []) if not r.get("on_grid")]
+        br = mine[0]["leader_return"] if mine else math.nan
+        best = fin.get("best", {}).get("leader_return", math.nan)
         out.append({"label": label, "algo": req.algo, "seed": req.seed,
                     "run_dir": str(res.run_dir), "follower_batch": cfg.get("follower_batch", ""),
-                    "epochs": int(cfg["epochs"])})  # fmt: skip
+                    "epochs": int(cfg["epochs"]), "final_br_return": br,
+                    "final_best_return": best,
+                    "final_br_gap_pct": 100.0 * (best - br) / abs(best)})  # fmt: skip
         frames.append(certified_curves([res.run_dir]).assign(label=label))
     curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     curves["cert_best_return"] = curves.cert_leader_return + curves.cert_leader_gap
@@ -311,11 +324,16 @@ def train_certified(
     return pd.DataFrame(out), curves
 
 
-def certified_table(curves: pd.DataFrame, keys: tuple[str, ...] = ("label",)) -> pd.DataFrame:
+def certified_table(
+    curves: pd.DataFrame, keys: tuple[str, ...] = ("label",), runs: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The last certified epoch of each run, summarised across seeds: per ``keys`` the mean
     and 95% t-interval of the median exploitability, the leader's return, the best grid
     point's, the gap (absolute and in percent of the best's magnitude) and the years; the
-    seeds' median exploitabilities side by side (one infinite seed makes the mean infinite)."""
+    seeds' median exploitabilities side by side (one infinite seed makes the mean infinite);
+    with ``runs`` (:func:`train_certified`'s), the finished leaders' like-for-like gap
+    (``br_gap_pct``: own window-mean taxes and the best grid point, both with households
+    best-responding)."""
     last = (
         curves.sort_values(["seed", "epoch"], kind="stable").groupby("run_dir", sort=False).tail(1)
     )
@@ -335,6 +353,11 @@ def certified_table(curves: pd.DataFrame, keys: tuple[str, ...] = ("label",)) ->
             mean, lo, hi = mean_interval(vals) if vals else (math.nan,) * 3
             row[m], row[f"{m}_lo"], row[f"{m}_hi"] = mean, lo, hi
         row["cev_median_by_seed"] = ", ".join(f"{v:.3g}" for v in g.cert_cev_median_pct)
+        if runs is not None and "final_br_gap_pct" in runs:
+            r = runs[runs.run_dir.isin(set(g.run_dir))]
+            vals = r.final_br_gap_pct.dropna().tolist()
+            mean, lo, hi = mean_interval(vals) if vals else (math.nan,) * 3
+            row["br_gap_pct"], row["br_gap_pct_lo"], row["br_gap_pct_hi"] = mean, lo, hi
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -360,11 +383,14 @@ def curve_facts(table: pd.DataFrame, nash: str = "SMFRL (nash)",
             out.update({f"cc_{key}_{k}": "n/a" for k in ("cev", "gap", "cev_ok", "gap_ok")})
             continue
         r = t.loc[label]
-        cev, gap = r["cert_cev_median_pct"], r["cert_leader_gap_pct"]
+        cev = r["cert_cev_median_pct"]
+        # the like-for-like gap when the table has it (both with best-responding households)
+        has_br = "br_gap_pct" in r and math.isfinite(r["br_gap_pct"])
+        gkey = "br_gap_pct" if has_br else "cert_leader_gap_pct"
+        gap = r[gkey]
         out[f"cc_{key}_cev"] = format_interval(cev, r["cert_cev_median_pct_lo"],
                                                r["cert_cev_median_pct_hi"])  # fmt: skip
-        out[f"cc_{key}_gap"] = format_interval(gap, r["cert_leader_gap_pct_lo"],
-                                               r["cert_leader_gap_pct_hi"])  # fmt: skip
+        out[f"cc_{key}_gap"] = format_interval(gap, r[f"{gkey}_lo"], r[f"{gkey}_hi"])
         out[f"cc_{key}_cev_ok"] = "meets" if cev <= CURVE_TARGETS["cev_median_pct"] else "misses"
         out[f"cc_{key}_gap_ok"] = "meets" if gap <= CURVE_TARGETS["leader_gap_pct"] else "misses"
     if nash in t.index and stackelberg in t.index:
