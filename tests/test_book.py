@@ -94,7 +94,8 @@ def built_book(tmp_path_factory) -> Path:
     executed.mkdir()
     # every notebook of the book, executed with the smoke profile (the audit at N = 50); the
     # run store and the figures go to the temporary directory, never to the repository's
-    extra = {"audit_taxai_dynamics": {"n_households": 50}}
+    # (the clearing comparison at N = 100 only: its N = 1,000 cells add minutes, not checks)
+    extra = {"audit_taxai_dynamics": {"n_households": 50}, "clearing_policies": {"sizes": "100"}}
     timings = {}
     for path in NOTEBOOKS:
         nb = jupytext.read(path)
