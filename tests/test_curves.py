@@ -197,7 +197,7 @@ def test_certified_table_takes_each_runs_last_point_and_the_facts_judge_the_targ
     assert f["cc_nash_cev_ok"] == "misses" and f["cc_stack_gap_ok"] == "meets"
     # with the runs' like-for-like gaps (best-responding households), those judge the leader
     runs = pd.DataFrame({"run_dir": [f"SMFRL (stackelberg)-{k}" for k in (0, 1)],
-                         "final_br_gap_pct": [30.0, 50.0]})  # fmt: skip
+                         "final_br_gap_pct": [30.0, 50.0], "final_saving_gap": -0.1})  # fmt: skip
     t2 = cc.certified_table(curves, runs=runs).set_index("label")
     assert t2.loc["SMFRL (stackelberg)", "br_gap_pct"] == 40.0
     assert cc.curve_facts(t2.reset_index())["cc_stack_gap_ok"] == "misses"

@@ -308,7 +308,9 @@ def train_certified(
         # the finished leader's own stationary taxes with households best-responding, beside
         # the best grid point (cached in the run directory)
         st = curve_settings(cfg.get("certify_settings"))
-        fin = certify_run(res.run_dir, **st).get("leader", {})
+        done = certify_run(res.run_dir, **st)
+        fin = done.get("leader", {})
+        saving_gap = done["followers"].get("saving_gap_mean", math.nan)
         mine = [r for r in fin.get("rows", []) if not r.get("on_grid")]
         br = mine[0]["leader_return"] if mine else math.nan
         best = fin.get("best", {}).get("leader_return", math.nan)
@@ -316,7 +318,8 @@ def train_certified(
                     "run_dir": str(res.run_dir), "follower_batch": cfg.get("follower_batch", ""),
                     "epochs": int(cfg["epochs"]), "final_br_return": br,
                     "final_best_return": best,
-                    "final_br_gap_pct": 100.0 * (best - br) / abs(best)})  # fmt: skip
+                    "final_br_gap_pct": 100.0 * (best - br) / abs(best),
+                    "final_saving_gap": saving_gap})  # fmt: skip
         frames.append(certified_curves([res.run_dir]).assign(label=label))
     curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     curves["cert_best_return"] = curves.cert_leader_return + curves.cert_leader_gap
@@ -355,9 +358,12 @@ def certified_table(
         row["cev_median_by_seed"] = ", ".join(f"{v:.3g}" for v in g.cert_cev_median_pct)
         if runs is not None and "final_br_gap_pct" in runs:
             r = runs[runs.run_dir.isin(set(g.run_dir))]
-            vals = r.final_br_gap_pct.dropna().tolist()
-            mean, lo, hi = mean_interval(vals) if vals else (math.nan,) * 3
-            row["br_gap_pct"], row["br_gap_pct_lo"], row["br_gap_pct_hi"] = mean, lo, hi
+            for key, col in (("br_gap_pct", "final_br_gap_pct"),
+                             ("final_saving_gap", "final_saving_gap")):  # fmt: skip
+                vals = r[col].replace([math.inf, -math.inf], math.nan).dropna().tolist()
+                mean, lo, hi = mean_interval(vals) if vals else (math.nan,) * 3
+                row[key], row[f"{key}_lo"], row[f"{key}_hi"] = mean, lo, hi
+            row["br_infeasible"] = int((~r.final_br_gap_pct.apply(math.isfinite)).sum())
         rows.append(row)
     return pd.DataFrame(rows)
 
