@@ -94,8 +94,11 @@ def built_book(tmp_path_factory) -> Path:
     executed.mkdir()
     # every notebook of the book, executed with the smoke profile (the audit at N = 50); the
     # run store and the figures go to the temporary directory, never to the repository's
-    # (the clearing comparison at N = 100 only: its N = 1,000 cells add minutes, not checks)
-    extra = {"audit_taxai_dynamics": {"n_households": 50}, "clearing_policies": {"sizes": "100"}}
+    # (the clearing comparison at N = 100 only and the two training-heavy `clearing` pages with
+    # one seed: more cells add minutes, not checks)
+    extra = {"audit_taxai_dynamics": {"n_households": 50},
+             "clearing_policies": {"sizes": "100", "seeds": 1},
+             "certified_learning": {"seeds": 1}}  # fmt: skip
     timings = {}
     for path in NOTEBOOKS:
         nb = jupytext.read(path)

@@ -853,6 +853,18 @@ def _grid_asset_tax(fiscal: Fiscal, a: np.ndarray):
     return hit
 
 
+def _euler_points(hh, fiscal, prices, agrid, ability, Va_next):
+    """What every EGM step starts from: the asset grid, 1 + tau_c, pay per unit of work share
+    [1, ne], and for each next-asset grid point k and state j the consumption the Euler
+    equation asks for, ``c_endo`` [na, ne], beside the next assets ``a_k`` [na, ne]."""
+    a = agrid.a
+    tc = 1.0 + fiscal.tau_c
+    weh = _labour_wage(hh, prices, ability)[None, :]
+    EVa = Va_next @ ability.P.T  # [k, j]: E[Va(a'_k, e') | e_j]
+    c_endo = hh.u_c_inv(hh.beta * EVa * tc)
+    return a, tc, weh, c_endo, np.broadcast_to(a[:, None], c_endo.shape)
+
+
 def egm_step(
     hh, fiscal, prices, agrid, ability, Va_next, warm=None, exact: bool = False, newton: int = 50
 ):
@@ -870,12 +882,7 @@ def egm_step(
     """
     if fiscal.brackets is not None:
         return _egm_step_schedule(hh, fiscal, prices, agrid, ability, Va_next, warm, exact)
-    a = agrid.a
-    tc = 1.0 + fiscal.tau_c
-    weh = _labour_wage(hh, prices, ability)[None, :]
-    EVa = Va_next @ ability.P.T  # [k, j]: E[Va(a'_k, e') | e_j]
-    c_endo = hh.u_c_inv(hh.beta * EVa * tc)
-    a_k = np.broadcast_to(a[:, None], c_endo.shape)
+    a, tc, weh, c_endo, a_k = _euler_points(hh, fiscal, prices, agrid, ability, Va_next)
     if warm is None:
         f0 = np.full(c_endo.shape, 0.3 if hh.labour is None else hh.labour)
         a0 = a_k.copy()
@@ -973,12 +980,7 @@ def _egm_step_schedule(hh, fiscal, prices, agrid, ability, Va_next, warm=None, e
     rate. ``exact``, and points where the borrowing limit binds, solve hours exactly
     (:func:`_hours_schedule`).
     """
-    a = agrid.a
-    tc = 1.0 + fiscal.tau_c
-    weh = _labour_wage(hh, prices, ability)[None, :]
-    EVa = Va_next @ ability.P.T  # [k, j]: E[Va(a'_k, e') | e_j]
-    c_endo = hh.u_c_inv(hh.beta * EVa * tc)
-    a_k = np.broadcast_to(a[:, None], c_endo.shape)
+    a, tc, weh, c_endo, a_k = _euler_points(hh, fiscal, prices, agrid, ability, Va_next)
     A, F, TAU, viol = _endogenous_schedule(hh, fiscal, prices, c_endo, a_k, weh)
     if not fiscal.schedule.convex and hh.labour is None:
         return _envelope_step(hh, fiscal, prices, agrid, ability, warm, A, viol)

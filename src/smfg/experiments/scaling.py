@@ -94,12 +94,6 @@ class ScalingProfile:
     """The SMFRL profile whose epoch is timed ('paper': the original's epoch)."""
     train_epochs: int
     """Epochs run per size; the first is not timed (lazy initialisation) when there are more."""
-    train_batches: tuple[str, ...] = ("joint", "sampled")
-    """SMFRL's follower batches timed: 'joint' (SPEC 9's, the original's algorithm) and
-    'sampled' (the cheaper estimator of the ``smoke`` and ``quick`` training profiles)."""
-    joint_updates_timed: dict = field(default_factory=dict)
-    """N -> updates timed with the joint batch, the update phase projected to the profile's
-    count (N absent: all timed); the table's ``projected_from_updates`` column says so."""
     mf_sizes: tuple[int, ...]
     """N of the mean-field check."""
     mf_seeds: int
@@ -108,6 +102,12 @@ class ScalingProfile:
     """Episodes per seed."""
     mf_steps: int | None
     """Episode cap of the check (None: T = 300)."""
+    train_batches: tuple[str, ...] = ("joint", "sampled")
+    """SMFRL's follower batches timed: 'joint' (SPEC 9's, the original's algorithm) and
+    'sampled' (the cheaper estimator of the ``smoke`` and ``quick`` training profiles)."""
+    joint_updates_timed: dict = field(default_factory=dict)
+    """N -> updates timed with the joint batch, the update phase projected to the profile's
+    count (N absent: all timed); the table's ``projected_from_updates`` column says so."""
 
 
 SCALING_PROFILES = {
