@@ -418,3 +418,93 @@ def test_a_run_being_computed_elsewhere_is_refused(tmp_path):
         with pytest.raises(RuntimeError, match="another process"):
             store.run(SPEC, ToyTrainer)
     assert store.run(SPEC, ToyTrainer).resumed_from == 1
+
+
+# ----------------------------------------------------------------------------- repair
+
+
+def _flipped_crc_byte(path: Path):
+    """One byte of the biggest member flipped: only the zip's CRC notices."""
+    with zipfile.ZipFile(path) as z:
+        info = max(z.infolist(), key=lambda i: i.file_size)
+    data = bytearray(path.read_bytes())
+    name_len, extra_len = struct.unpack(
+        "<HH", data[info.header_offset + 26 : info.header_offset + 30]
+    )
+    data[info.header_offset + 30 + name_len + extra_len + info.file_size // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["missing", _truncate, _garbage, _flipped_crc_byte])
+def test_a_finished_runs_policy_is_rebuilt_bit_identical(tmp_path, damage):
+    store = RunStore(tmp_path)
+    first = store.run(SPEC, ToyTrainer)
+    policy = first.run_dir / "policy.pt"
+    original = policy.read_bytes()
+    if damage == "missing":
+        policy.unlink()
+    else:
+        damage(policy)
+    make = Counter()
+    with pytest.warns(
+        RuntimeWarning, match=r"policy\.pt was unusable.*rebuilt it from ckpt-000004"
+    ):
+        again = store.run(SPEC, make)
+    assert make.calls == 1 and not again.computed  # a trainer loaded the checkpoint, no epoch
+    assert policy.read_bytes() == original
+    assert_same_state(again.policy_state, first.policy_state)
+    corrupt = first.run_dir / "checkpoints" / "corrupt"
+    assert (corrupt / "policy.pt").exists() == (damage != "missing")  # kept, not deleted
+
+
+def test_a_damaged_policy_without_a_trainer_names_the_file(tmp_path):
+    store = RunStore(tmp_path)
+    first = store.run(SPEC, ToyTrainer)
+    _truncate(first.run_dir / "policy.pt")
+    with pytest.raises(store_mod.CorruptRunError, match=r"policy\.pt of a finished run"):
+        store.load_policy(first.run_dir)
+    with pytest.warns(RuntimeWarning, match="rebuilt"):
+        store.load_policy(first.run_dir, ToyTrainer)
+    assert_same_state(store.load_policy(first.run_dir), first.policy_state)
+    with pytest.raises(FileNotFoundError, match="no run directory"):
+        store.load_policy(tmp_path / "nope")
+
+
+def test_a_policy_that_cannot_be_rebuilt_resumes_training(tmp_path, reference):
+    store = RunStore(tmp_path / "b")
+    first = store.run(SPEC, ToyTrainer, keep=3)
+    _garbage(first.run_dir / "policy.pt")
+    _truncate(first.run_dir / "checkpoints" / "ckpt-000004.pt")
+    with pytest.raises(store_mod.CorruptRunError, match="ckpt-000004.pt"):
+        store.load_policy(first.run_dir, ToyTrainer)
+    with pytest.warns(RuntimeWarning, match="resuming the run"):
+        again = store.run(SPEC, ToyTrainer, keep=3)
+    assert again.computed and again.resumed_from == 3
+    assert_identical(reference, again)
+
+
+@pytest.mark.skipif(store_mod.fcntl is None, reason="advisory locks are POSIX only")
+def test_a_locked_run_names_its_holder(tmp_path):
+    import socket
+
+    store = RunStore(tmp_path)
+    store.run(SPEC, ToyTrainer, stop_after=1)
+    with store_mod._locked(store.run_dir(SPEC)):  # as another process would hold it
+        with open(store.run_dir(SPEC) / ".lock", "a") as f:  # a second open file: refused
+            with pytest.raises(BlockingIOError):
+                store_mod.fcntl.flock(f.fileno(), store_mod.fcntl.LOCK_EX | store_mod.fcntl.LOCK_NB)
+        with pytest.raises(store_mod.RunLockedError) as caught:
+            store.run(SPEC, ToyTrainer)
+    assert f"pid {os.getpid()} on host {socket.gethostname()}" in str(caught.value)
+    assert "being computed by another process" in str(caught.value)
+
+
+def test_files_are_written_with_the_users_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        first = RunStore(tmp_path).run(SPEC, ToyTrainer)
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in first.run_dir.rglob("*") if p.is_file()}
+    assert modes["metrics.csv"] == 0o640
+    assert set(modes.values()) == {0o640}, modes

@@ -12,11 +12,19 @@ directory ``<root>/<algo>-<hash16>`` and trains it epoch by epoch::
     policy.pt                   the trainer's ``policy_state()`` at the end
     DONE                        completion marker (hash, epochs, finish time), written last
 
-A finished run (``DONE`` present) is never recomputed. An interrupted run resumes from its
+A finished run (``DONE`` present) is never recomputed. Its ``policy.pt``, when missing or
+corrupt, is rebuilt from the checkpoint of its last epoch (bit-identical: the same trainer
+state gives the same bytes), with a warning; when that checkpoint is unusable too, training
+resumes from the newest one that loads. An interrupted run resumes from its
 newest checkpoint that loads and, as the trainer owns all its random state, ends bit-identical
 to an uninterrupted run; metrics rows written after that checkpoint are dropped and
 recomputed. Every whole-file write is atomic (temporary file in the same directory, flush,
-fsync, ``os.replace``); metrics rows are appended with flush and fsync.
+fsync, ``os.replace``); metrics rows are appended with flush and fsync. Files are created
+with the user's umask (``0o666 & ~umask``, as ``open`` does), so that the other workers of a
+cluster can read a shared store.
+
+While a process computes or repairs a run it holds an advisory lock on ``.lock``, which
+records its pid and host; another process is told who holds it (:class:`RunLockedError`).
 
 The trainer protocol (SMFRL and the baselines implement it)::
 
@@ -61,6 +69,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 import warnings
@@ -144,7 +153,7 @@ class RunResult:
     done: bool = True
     """False when ``stop_after`` stopped the run before its last epoch."""
     warnings: list[str] = field(default_factory=list)
-    """Messages about corrupt checkpoints that were moved aside."""
+    """Messages about corrupt checkpoints (or a finished run's policy) that were moved aside."""
 
 
 # ----------------------------------------------------------------------------- hashing
@@ -213,11 +222,27 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where /proc tells it (Linux)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: set and restore (not atomic against other threads)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` all or nothing: ``write(f)`` fills a temp file that then replaces it."""
+    """Write ``path`` all or nothing: ``write(f)`` fills a temp file that then replaces it.
+
+    The file gets the mode ``open`` would give it (``0o666 & ~umask``), not mkstemp's 0600.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX + path.name + ".", dir=path.parent)
     try:
+        with contextlib.suppress(OSError):  # e.g. a filesystem without POSIX modes
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -356,22 +381,56 @@ def _find_key(obj: Any, key: str) -> Any:
     return None
 
 
+class RunLockedError(RuntimeError):
+    """Another process holds the run's lock (it is computing or repairing the run)."""
+
+    def __init__(self, run_dir: Path, holder: str):
+        self.run_dir, self.holder = run_dir, holder
+        who = f" ({holder})" if holder else ""
+        super().__init__(
+            f"{run_dir} is being computed by another process{who}; wait for it to finish "
+            "(or stop it), then run the same command again"
+        )
+
+
+class CorruptRunError(RuntimeError):
+    """A finished run whose policy cannot be read nor rebuilt from its checkpoints."""
+
+
+def _lock_holder() -> str:
+    return (
+        f"pid {os.getpid()} on host {socket.gethostname()} since "
+        f"{datetime.now(UTC).isoformat(timespec='seconds')}"
+    )
+
+
 @contextlib.contextmanager
 def _locked(run_dir: Path) -> Iterator[None]:
-    """Holds an exclusive advisory lock on the run; released when the process dies."""
+    """Holds an exclusive advisory lock on the run; released when the process dies.
+
+    The lock file records who holds it (pid, host, since when), for the message of a
+    process that finds it held.
+    """
     if fcntl is None:  # pragma: no cover - Windows
         yield
         return
-    with open(run_dir / LOCK_FILE, "a") as f:
+    with open(run_dir / LOCK_FILE, "a+") as f:
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RuntimeError(
-                f"{run_dir} is being computed by another process (lock on {LOCK_FILE} held)"
-            ) from None
+            f.seek(0)
+            raise RunLockedError(run_dir, f.read(200).strip()) from None
         try:
+            f.seek(0)
+            f.truncate()
+            f.write(_lock_holder() + "\n")
+            f.flush()
             yield
         finally:
+            with contextlib.suppress(OSError):
+                f.seek(0)
+                f.truncate()
+                f.flush()
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
@@ -416,15 +475,97 @@ class RunStore:
             raise FileNotFoundError(f"no run directory {d}: the run has not been started")
         return _read_metrics(d / METRICS_FILE)
 
-    def load_policy(self, spec_or_dir: Mapping[str, Any] | str | os.PathLike) -> dict:
-        """The finished run's policy_state (policy.pt), on CPU."""
+    def load_policy(
+        self,
+        spec_or_dir: Mapping[str, Any] | str | os.PathLike,
+        make_trainer: Callable[[dict], Trainer] | None = None,
+    ) -> dict:
+        """The finished run's policy_state (policy.pt), on CPU.
+
+        A missing or corrupt policy.pt is rebuilt from the checkpoint of the run's last epoch
+        when ``make_trainer`` is given (see :meth:`rebuild_policy`); without it, or when that
+        checkpoint is unusable too, :class:`CorruptRunError` says what to do.
+        """
         d = self._dir_of(spec_or_dir)
-        path = d / POLICY_FILE
-        if not (d / DONE_FILE).exists() or not path.exists():
+        if not d.is_dir():
+            raise FileNotFoundError(f"no run directory {d}")
+        if not (d / DONE_FILE).exists():
             raise FileNotFoundError(
-                f"{d} holds no finished run (status {_status(d)!r}): no {POLICY_FILE} to load"
+                f"{d} holds no finished run (status {_status(d)!r}): no {POLICY_FILE} to load; "
+                "finish it with `smfg train` (the same options) or `smfg sweep`"
             )
-        return torch.load(path, map_location="cpu", weights_only=False)
+        policy, reason = _read_policy(d / POLICY_FILE)
+        if policy is not None:
+            return policy
+        if make_trainer is None:
+            raise CorruptRunError(
+                f"{d / POLICY_FILE} of a finished run is unusable ({reason}); `smfg train`, "
+                "`evaluate` or `certify` of the run rebuild it from its last checkpoint"
+            )
+        return self.rebuild_policy(d, make_trainer)
+
+    def rebuild_policy(
+        self, spec_or_dir: Mapping[str, Any] | str | os.PathLike, make_trainer: Callable
+    ) -> dict:
+        """Rewrite a finished run's policy.pt from the checkpoint of its last epoch.
+
+        The trainer built by ``make_trainer`` from the stored spec loads that checkpoint and
+        saves its ``policy_state()``: the same bytes the run wrote when it finished. A policy
+        that is there but does not load is moved to ``checkpoints/corrupt/`` first. Warns
+        (RuntimeWarning); :class:`CorruptRunError` when no checkpoint of the last epoch loads.
+        """
+        d = self._dir_of(spec_or_dir)
+        config, digest = self._stored_config(d)
+        with _locked(d):
+            policy, reason = _read_policy(d / POLICY_FILE)
+            if policy is not None:  # rebuilt by another process meanwhile
+                return policy
+            epochs = _done_epochs(d)
+            found = dict(_checkpoints(d))
+            rows = max(len(_read_lines(d / METRICS_FILE)) - 1, 0)
+            if epochs is None or epochs not in found:
+                why = f"{DONE_FILE} records no epoch count" if epochs is None else (
+                    f"no checkpoint of its last epoch {epochs} in {d / CKPT_DIR}")  # fmt: skip
+                raise CorruptRunError(
+                    f"{d / POLICY_FILE} of a finished run is unusable ({reason}) and cannot be "
+                    f"rebuilt ({why}); `smfg train` with the run's options (in {CONFIG_FILE}) "
+                    "resumes it from its newest usable checkpoint"
+                )
+            ckpt, bad = _read_checkpoint(found[epochs], epochs, digest, rows)
+            if ckpt is None:
+                raise CorruptRunError(
+                    f"{d / POLICY_FILE} of a finished run is unusable ({reason}) and so is "
+                    f"{found[epochs]} ({bad}); `smfg train` with the run's options (in "
+                    f"{CONFIG_FILE}) resumes it from its newest usable checkpoint"
+                )
+            trainer = make_trainer(config["spec"])
+            trainer.load_state_dict(ckpt["trainer"])
+            if trainer.epoch != epochs:
+                raise RuntimeError(
+                    f"after loading {found[epochs]} the trainer is at epoch {trainer.epoch}, "
+                    f"not {epochs}: its state_dict must include `epoch`"
+                )
+            policy = trainer.policy_state()
+            moved = ""
+            if (d / POLICY_FILE).exists():
+                moved = f"; moved it to {_move_aside(d / POLICY_FILE, d / CKPT_DIR / CORRUPT_DIR)}"
+            atomic_torch_save(d / POLICY_FILE, policy)
+        warnings.warn(
+            f"{d / POLICY_FILE} was unusable ({reason}){moved}; rebuilt it from "
+            f"{found[epochs].name}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return policy
+
+    def _stored_config(self, d: Path) -> tuple[dict, str]:
+        """The run's config.json and its hash; ValueError when it is missing or broken."""
+        path = d / CONFIG_FILE
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+            return config, config["hash"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{path} is not a valid run config ({e}); inspect it") from e
 
     # --- training
 
@@ -456,18 +597,33 @@ class RunStore:
         digest = config_hash(canon)
         self._check_config(run_dir, digest)
         if (run_dir / DONE_FILE).exists():
-            return self._load_done(run_dir)
+            with contextlib.suppress(CorruptRunError):  # then it resumes, below
+                return self._load_done(run_dir, make_trainer)
 
         (run_dir / CKPT_DIR).mkdir(parents=True, exist_ok=True)
+        reopened: list[str] = []
         with _locked(run_dir):
             if (run_dir / DONE_FILE).exists():  # finished by another process meanwhile
-                return self._load_done(run_dir)
+                if _read_policy(run_dir / POLICY_FILE)[0] is not None:
+                    return self._load_done(run_dir)
+                # a finished run whose policy cannot be rebuilt: unfinish it and resume
+                aside = run_dir / CKPT_DIR / CORRUPT_DIR
+                for name in (POLICY_FILE, DONE_FILE):
+                    if (run_dir / name).exists():
+                        _move_aside(run_dir / name, aside)
+                _warn(
+                    reopened,
+                    f"{run_dir / POLICY_FILE} could not be rebuilt from a checkpoint of the "
+                    f"run's last epoch; moved it and {DONE_FILE} to {aside} and resuming the run",
+                )
             if not (run_dir / CONFIG_FILE).exists():
                 config = {"hash": digest, "code_version": CODE_VERSION, "spec": canon}
                 atomic_write_text(run_dir / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
-            return self._train(
+            result = self._train(
                 run_dir, spec, digest, make_trainer, checkpoint_every, keep, progress, stop_after
             )
+        result.warnings[:0] = reopened
+        return result
 
     def _check_config(self, run_dir: Path, digest: str) -> None:
         path = run_dir / CONFIG_FILE
@@ -483,11 +639,11 @@ class RunStore:
                 f"(code version {CODE_VERSION}): the directory was edited or the hash collides"
             )
 
-    def _load_done(self, run_dir: Path) -> RunResult:
+    def _load_done(self, run_dir: Path, make_trainer: Callable | None = None) -> RunResult:
         return RunResult(
             run_dir=run_dir,
             metrics=_read_metrics(run_dir / METRICS_FILE),
-            policy_state=self.load_policy(run_dir),
+            policy_state=self.load_policy(run_dir, make_trainer),
             resumed_from=None,
             computed=False,
         )
@@ -657,10 +813,38 @@ def _read_checkpoint(
     return ckpt, ""
 
 
-def _move_aside(path: Path) -> Path:
-    """Move a bad checkpoint into checkpoints/corrupt/ without overwriting an older one."""
-    dest_dir = path.parent / CORRUPT_DIR
-    dest_dir.mkdir(exist_ok=True)
+def _read_policy(path: Path) -> tuple[dict | None, str]:
+    """(policy state, "") if ``path`` loads, else (None, the reason)."""
+    if not path.exists():
+        return None, "missing"
+    if not zipfile.is_zipfile(path):
+        return None, "not a zip archive: truncated or overwritten"
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+        if bad is not None:
+            return None, f"damaged zip archive: CRC mismatch in member {bad!r}"
+        policy = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # damaged members, unpickling errors: all mean "corrupt"
+        return None, f"{type(e).__name__}: {e}".strip().splitlines()[0][:300]
+    if not isinstance(policy, dict):
+        return None, f"holds a {type(policy).__name__}, not a policy dict"
+    return policy, ""
+
+
+def _done_epochs(run_dir: Path) -> int | None:
+    """The epoch count the DONE marker records, or None."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        epochs = json.loads((run_dir / DONE_FILE).read_text(encoding="utf-8")).get("epochs")
+        return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
+    return None
+
+
+def _move_aside(path: Path, dest_dir: Path | None = None) -> Path:
+    """Move a bad file into ``dest_dir`` (default: checkpoints/corrupt/ beside it) without
+    overwriting an older one."""
+    dest_dir = path.parent / CORRUPT_DIR if dest_dir is None else dest_dir
+    dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / path.name
     n = 1
     while dest.exists():
