@@ -464,6 +464,16 @@ class RunStore:
         found = _checkpoints(self.run_dir(spec))
         return found[-1][0] if found else 0
 
+    def epochs_done(self, spec_or_dir: Mapping[str, Any] | str | os.PathLike) -> int:
+        """Epochs the run has completed so far (its complete metrics rows; 0 for a new run):
+        what a sweep's progress counts while other processes train."""
+        path = self._dir_of(spec_or_dir) / METRICS_FILE
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return 0
+        return max(data.count(b"\n") - 1, 0)  # the header; a torn last line has no newline
+
     def status(self, spec: Mapping[str, Any] | Any) -> Status:
         """'done' (DONE written), 'partial' (directory without DONE) or 'new'."""
         return _status(self.run_dir(spec))

@@ -24,11 +24,13 @@ must be a filesystem every worker sees at the same path.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -204,6 +206,8 @@ def specs_from_mapping(data: Mapping[str, Any] | Sequence[Mapping[str, Any]]) ->
 def specs_from_file(path: str | os.PathLike) -> list[dict]:
     """The specs of a YAML (``.yaml``, ``.yml``) or JSON sweep file (:func:`specs_from_mapping`)."""
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no sweep file {path}")
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
@@ -213,10 +217,25 @@ def specs_from_file(path: str | os.PathLike) -> list[dict]:
                 f"reading {path} needs PyYAML (`pip install pyyaml`, or the extra "
                 "`pip install .[dask]`); a JSON file of the same structure needs nothing"
             ) from None
-        data = yaml.safe_load(text)
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            what = getattr(e, "problem", None) or type(e).__name__
+            raise ValueError(f"sweep file {path} is not valid YAML{where}: {what}") from e
     else:
-        data = json.loads(text)
-    return specs_from_mapping(data)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(
+                f"sweep file {path} is not valid JSON at line {e.lineno}, column {e.colno}: "
+                f"{e.msg} (a .yaml or .yml file is read as YAML)"
+            ) from e
+    try:
+        return specs_from_mapping(data)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"sweep file {path}: {e}") from e
 
 
 def unique_specs(specs: Iterable[Any]) -> list[dict]:
@@ -315,17 +334,45 @@ def _cached_summary(store: RunStore, spec: Mapping[str, Any]) -> dict:
 # ----------------------------------------------------------------------------- executors
 
 
-def dask_client(scheduler: str | None = None, local_workers: int | None = None):
+class SchedulerUnreachable(ConnectionError):
+    """No Dask scheduler answers at the address given."""
+
+
+def _probe_scheduler(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, naming the address, when nothing listens at a tcp:// scheduler
+    (the Dask client itself retries for its whole timeout before it gives up)."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme != "tcp":
+        return  # tls://, ucx://, inproc://: left to Dask
+    host, _, port = rest.rstrip("/").rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"scheduler {address!r} is not an address: allowed tcp://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise SchedulerUnreachable(
+            f"no Dask scheduler answers at {address} ({e.strerror or type(e).__name__}); start "
+            "one (`dask scheduler`) or give the address it prints"
+        ) from None
+
+
+def dask_client(
+    scheduler: str | None = None, local_workers: int | None = None, connect_timeout_s: int = 30
+):
     """(client, cluster): a ``distributed.Client`` of the scheduler at ``scheduler``
     ('tcp://HOST:PORT') and None, or of a new ``LocalCluster`` of ``local_workers`` processes
     of one thread each and that cluster; close both when done. ImportError naming
-    ``pip install .[dask]`` when Dask is not installed."""
+    ``pip install .[dask]`` when Dask is not installed; :class:`SchedulerUnreachable` when
+    nothing listens at a tcp:// address."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise ImportError(DASK_MISSING) from None
     if scheduler:
-        return Client(scheduler), None
+        _probe_scheduler(scheduler)
+        return Client(scheduler, timeout=connect_timeout_s), None
     n = int(local_workers or 0)
     if n < 1:
         raise ValueError(f"local_workers = {local_workers!r}: allowed an integer >= 1")
@@ -414,6 +461,62 @@ def _error(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"[:500]
 
 
+def _execute(
+    jobs, root, workers, scheduler, local_workers, client, retries, checkpoint_every, on_done: Done
+) -> None:
+    """Send ``jobs`` to the executor the arguments choose (see :func:`sweep`)."""
+    if client is not None or scheduler or local_workers:
+        own = client is None
+        cluster = None
+        if own:
+            client, cluster = dask_client(scheduler, local_workers)
+        try:
+            _run_dask(jobs, str(root), checkpoint_every, retries, client, on_done)
+        finally:
+            if own:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+    elif workers == 0:
+        _run_inprocess(jobs, str(root), checkpoint_every, retries, on_done)
+    else:
+        workers = _cores() if workers is None else int(workers)
+        if workers < 0:
+            raise ValueError(f"workers = {workers}: allowed 0 (this process) or more")
+        _run_pool(jobs, str(root), checkpoint_every, retries, workers, on_done)
+
+
+class _EpochWatcher:
+    """Reports the epochs done across ``specs`` (their metrics rows on disk) every ``poll_s``
+    seconds from a thread, and once more when stopped."""
+
+    def __init__(self, store: RunStore, specs: list, report, lock: threading.Lock, poll_s: float):
+        self.store, self.specs, self.report, self.lock = store, specs, report, lock
+        self.poll_s = poll_s
+        self.totals = [int(spec.get("epochs", 0)) for spec in specs]
+        self.halt = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="sweep-epochs", daemon=True)
+        self.thread.start()
+
+    def _tell(self) -> None:
+        done = 0
+        for spec, total in zip(self.specs, self.totals, strict=True):
+            with contextlib.suppress(OSError, ValueError):
+                done += min(self.store.epochs_done(spec), total)
+        with self.lock:
+            self.report(done, sum(self.totals))
+
+    def _loop(self) -> None:
+        while not self.halt.wait(self.poll_s):
+            self._tell()
+
+    def stop(self, tell: bool = True) -> None:
+        self.halt.set()
+        self.thread.join()
+        if tell:
+            self._tell()
+
+
 # ----------------------------------------------------------------------------- the sweep
 
 
@@ -459,6 +562,8 @@ def sweep(
     retries: int = 2,
     checkpoint_every: int = 1,
     progress: Callable[[str], None] | None = None,
+    epochs_progress: Callable[[int, int], None] | None = None,
+    poll_s: float = 5.0,
 ) -> SweepResult:
     """Train every run of ``specs`` in the run store at ``root`` (see the module docstring).
 
@@ -468,6 +573,9 @@ def sweep(
     also its own rescheduling of a lost worker's task). ``progress(line)`` gets one line per
     finished or failed run and the total at the end. Failed runs are reported in the result,
     not raised: rerun the sweep to compute them, resuming from their checkpoints.
+    ``epochs_progress(done, total)`` gets the epochs completed so far across the runs sent to
+    workers (read from their metrics files every ``poll_s`` seconds, so it moves while long
+    runs train) and their total epochs, from a thread of this process.
     """
     t0 = time.perf_counter()
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -488,10 +596,12 @@ def sweep(
         for s in specs
     ]
     finished = [0]
+    said = threading.Lock()  # the epoch watcher's thread reports too
 
     def say(line: str) -> None:
         if progress is not None:
-            progress(line)
+            with said:
+                progress(line)
 
     def on_done(i: int, summary: dict | None, error: str | None, retrying: bool) -> None:
         row = rows[i]
@@ -530,26 +640,28 @@ def sweep(
     # longest first: the pool's last runs are then short ones, and the workers finish together
     jobs.sort(key=lambda job: -estimated_cost(job[1]))
 
-    if jobs:
-        if client is not None or scheduler or local_workers:
-            own = client is None
-            cluster = None
-            if own:
-                client, cluster = dask_client(scheduler, local_workers)
-            try:
-                _run_dask(jobs, str(root), checkpoint_every, retries, client, on_done)
-            finally:
-                if own:
-                    client.close()
-                    if cluster is not None:
-                        cluster.close()
-        elif workers == 0:
-            _run_inprocess(jobs, str(root), checkpoint_every, retries, on_done)
-        else:
-            workers = _cores() if workers is None else int(workers)
-            if workers < 0:
-                raise ValueError(f"workers = {workers}: allowed 0 (this process) or more")
-            _run_pool(jobs, str(root), checkpoint_every, retries, workers, on_done)
+    watcher = None
+    if jobs and epochs_progress is not None:
+        watcher = _EpochWatcher(store, [spec for _, spec in jobs], epochs_progress, said, poll_s)
+    try:
+        if jobs:
+            _execute(
+                jobs,
+                root,
+                workers,
+                scheduler,
+                local_workers,
+                client,
+                retries,
+                checkpoint_every,
+                on_done,
+            )
+    except BaseException:
+        if watcher is not None:
+            watcher.stop(tell=False)
+        raise
+    if watcher is not None:
+        watcher.stop()
 
     columns = [
         "label",
