@@ -30,6 +30,7 @@ from smfg.certify.household import (
     _labour_wage,
     ability_grid,
     env_outcomes,
+    report_step,
     solve,
 )
 from smfg.config import EconomyParams
@@ -64,7 +65,7 @@ def invariant_distribution(
         mu[0] = ab.pi
     else:
         mu = mu0 / mu0.sum()
-    for _ in range(max_iter):
+    for k in range(1, max_iter + 1):
         if P_after is not None:
             m = mu.ravel()
             moved = np.bincount(idx0, m * (1.0 - w_flat), n) + np.bincount(idx0 + ne, m * w_flat, n)
@@ -77,6 +78,8 @@ def invariant_distribution(
         mu = new
         if diff < tol:
             break
+        if k % 2000 == 0:
+            report_step("distribution", k, f"change {diff:.3g} (tol {tol:g})")
     return mu / mu.sum()
 
 
@@ -261,6 +264,7 @@ def stationary_equilibrium(
     history: list = []
 
     def at_transfer(r, W, k, tr):
+        report_step("equilibrium", len(history) + 1, f"r={r:.5g}: households at transfer {tr:.4g}")
         kw = {"init": state["sol"], "value": False, "tol": hh_tol} if timing == "known" else {}
         sol = solve(hh, fiscal, Prices(r, W, tr), ag, ab, timing, **kw)
         mu = invariant_distribution(sol, state["mu"])
@@ -296,6 +300,7 @@ def stationary_equilibrium(
         B = params.b * Y
         out = dict(agg, r=r, W=W, tr=tr, K=K, Y=Y, B=B, G=fiscal.g * Y)
         history.append((r, (agg["A"] - K - B) / K))
+        report_step("equilibrium", len(history), f"r={r:.5g}, capital excess {history[-1][1]:+.3g}")
         return (agg["A"] - K - B) / K, out
 
     if r_bracket is None and r_guess is not None:  # walk out from the guess to a sign change

@@ -41,11 +41,14 @@ over this period's realised state.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
 import itertools
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -1129,6 +1132,32 @@ def _check_inputs(hh: Household, prices: Prices, ability: AbilityGrid, fiscal: F
         )
 
 
+#: Who hears of each solver step (see :func:`solver_progress`); a side channel for progress
+#: only, so that cached solvers (``functools.lru_cache``) need no callable argument.
+_SOLVER_PROGRESS: contextvars.ContextVar[Callable[[str, int, str], None] | None] = (
+    contextvars.ContextVar("smfg_solver_progress", default=None)
+)
+
+
+@contextlib.contextmanager
+def solver_progress(report: Callable[[str, int, str], None] | None) -> Iterator[None]:
+    """Within the block, ``report(solver, step, detail)`` hears of every step of the
+    stationary solvers (the env-timing best response, the equilibrium's evaluations of the
+    capital market): for progress on long certifications; it changes no result."""
+    token = _SOLVER_PROGRESS.set(report)
+    try:
+        yield
+    finally:
+        _SOLVER_PROGRESS.reset(token)
+
+
+def report_step(solver: str, step: int, detail: str) -> None:
+    """Tell the reporter of :func:`solver_progress`, if any, of one solver step."""
+    report = _SOLVER_PROGRESS.get()
+    if report is not None:
+        report(solver, step, detail)
+
+
 def solve_known(
     hh: Household,
     fiscal: Fiscal,
@@ -1169,6 +1198,8 @@ def solve_known(
             converged = True
             break
         c_old = c
+        if it % 100 == 0:
+            report_step("household EGM", it, f"of at most {max_iter} iterations (tol {tol:g})")
     # a last step with hours re-solved exactly from the saving rule
     step = egm_step(hh, fiscal, prices, agrid, ability, Va, warm, exact=True)
     c, Va = step["c"], step["Va"]
@@ -1503,6 +1534,7 @@ def solve_env(
         scale = 1.0 + np.abs(V).max()
         ds, df = np.max(np.abs(s_new - s)), np.max(np.abs(f_new - f))
         s, f = s_new, f_new
+        report_step("best response", it, f"Bellman span {d.max() - d.min():.3g} (tol {tol:g})")
         width_s = min(1.0, max(10.0 * ds, 1e-4))
         width_f = min(1.0, max(10.0 * df, 1e-4))
         if hh.beta / (1.0 - hh.beta) * (d.max() - d.min()) < tol * scale:

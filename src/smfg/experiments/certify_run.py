@@ -97,14 +97,18 @@ def certify_policies(
                           f"({','.join(pop.termination)}), before the window"}  # fmt: skip
         env = stationary_environment(pop, params, st["burn_in"])
     else:
+        say(
+            f"followers: exact best response on {st['na']} asset x {st['ne']} ability points "
+            f"for the {n_households} households' states of years {st['burn_in']}-{pop.steps}"
+        )
         expl, env = certify_followers(
             params, pop, (lambda g: rule) if rule is not None else (
                 lambda g: rule_from_policy(household_policy, g)),
             burn_in=st["burn_in"], na=st["na"], ne=st["ne"], seed=seed,
         )  # fmt: skip
         fol = expl.summary()
-        say(f"followers: median CEV {fol['cev_median_pct']:.4g}%, mean "
-            f"{fol['cev_mean_pct']:.4g}%")  # fmt: skip
+        say(f"followers: median CEV {_pct(fol['cev_median_pct'])}, mean "
+            f"{_pct(fol['cev_mean_pct'])}{_inf_note(fol)}")  # fmt: skip
     sl = slice(env.window[0], env.window[1])
     out = {
         "n_households": n_households,
@@ -121,6 +125,13 @@ def certify_policies(
         "settings": st,
     }
     if st["leader"] and st["grid_points"] > 0:
+        say(
+            f"leader: {st['grid_points'] ** 3} E6 grid points ({st['grid_points']} values of "
+            "each of tau, xi, g)"
+            + (" and the window mean of this leader" if leader_mean else "")
+            + ", each a stationary equilibrium "
+            "with households best-responding"
+        )
         learned_mean = Fiscal(**{**env.fiscal.__dict__})
         gap = leader_gap(params, pop.leader_return, n_households, seed,
                          leader_reward=leader_reward, reward_weights=reward_weights,
@@ -178,10 +189,24 @@ def _pct(x: float) -> str:
     return "inf" if math.isinf(x) else f"{x:.4g}%"
 
 
+def _inf_note(fol: dict) -> str:
+    """Why a mean gain is infinite, when it is."""
+    if not math.isinf(fol.get("cev_mean_pct", 0.0)):
+        return ""
+    return (
+        f" (infinite: in {fol['share_infinite']:.1%} of the states no finite scaling of the "
+        "rule's consumption reaches the best response's value; mean of the finite gains "
+        f"{_pct(fol['cev_mean_finite_pct'])}, and the consumption loss below stays finite)"
+    )
+
+
 def format_report(res: dict) -> str:
     """A readable report of :func:`certify_run` or :func:`certify_policies`."""
     ep, fol = res["episode"], res["followers"]
     skipped = "skipped" in fol
+    inf_why = "" if skipped or fol["share_infinite"] == 0 else (
+        ": states where no finite scaling of the rule's consumption reaches the best "
+        "response's value")  # fmt: skip
     lines = []
     if "run_dir" in res:
         c = res["config"]
@@ -196,7 +221,8 @@ def format_report(res: dict) -> str:
         "followers (consumption-equivalent gain of the exact best response, env timing, at the "
         "window's prices):",
         f"  mean {_pct(fol['cev_mean_pct'])} (finite values {_pct(fol['cev_mean_finite_pct'])}, "
-        f"share infinite {fol['share_infinite']:.3g}), median {_pct(fol['cev_median_pct'])}, "
+        f"share infinite {fol['share_infinite']:.3g}{inf_why}), "
+        f"median {_pct(fol['cev_median_pct'])}, "
         f"p10-p90 {_pct(fol['cev_p10_pct'])} to {_pct(fol['cev_p90_pct'])}",
         f"  as a loss of the best response's consumption: mean {_pct(fol['loss_mean_pct'])}, "
         f"median {_pct(fol['loss_median_pct'])}",
