@@ -477,8 +477,11 @@ def test_a_policy_that_cannot_be_rebuilt_resumes_training(tmp_path, reference):
     _truncate(first.run_dir / "checkpoints" / "ckpt-000004.pt")
     with pytest.raises(store_mod.CorruptRunError, match="ckpt-000004.pt"):
         store.load_policy(first.run_dir, ToyTrainer)
-    with pytest.warns(RuntimeWarning, match="resuming the run"):
+    with pytest.warns(RuntimeWarning) as caught:
         again = store.run(SPEC, ToyTrainer, keep=3)
+    messages = [str(w.message) for w in caught]
+    assert "resuming the run" in messages[0] and "ckpt-000004.pt is unusable" in messages[1]
+    assert again.warnings == messages
     assert again.computed and again.resumed_from == 3
     assert_identical(reference, again)
 

@@ -10,8 +10,16 @@ The main entry points::
 """
 
 from smfg.config import EconomyParams, economy_params
-from smfg.env import SMFGEnv
 
 __version__ = "0.1.0"
 
 __all__ = ["EconomyParams", "SMFGEnv", "economy_params", "__version__"]
+
+
+def __getattr__(name: str):
+    # SMFGEnv (and torch) load on first use, so that `smfg --help` starts without them
+    if name == "SMFGEnv":
+        from smfg.env import SMFGEnv
+
+        return SMFGEnv
+    raise AttributeError(f"module 'smfg' has no attribute {name!r}")

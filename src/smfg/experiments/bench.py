@@ -313,7 +313,9 @@ def bench_algorithms(sizes=(100, 1000), algorithms=BENCH_ALGORITHMS, progress=pr
     rows = []
     for algo in algorithms:
         for n in sizes:
-            res = _run_child(["--training", "--algo", algo, "--households", str(n)])
+            res = _run_child(
+                ["--training", "--algo", algo, "--households", str(n), "--variant", "taxai"]
+            )
             rows.append(res)
             progress(_algorithm_row(res))
     return rows
@@ -435,7 +437,8 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
     training = []
     for batch in ("joint", "sampled"):
         for n in TRAINING_SIZES:
-            args = ["--training", "--households", str(n), "--follower-batch", batch]
+            args = ["--training", "--households", str(n), "--variant", "taxai"]
+            args += ["--follower-batch", batch]
             # a joint follower update takes ~1.5 s at N = 1,000 and ~40 s at 10,000 on 2 cores:
             # time 10 (3) updates of each side and project to 100 (labelled in the row)
             if batch == "joint" and n >= 1_000:
@@ -445,7 +448,8 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
             progress(_training_row(res))
     # one torch thread: with two on the two cores, the batch's small products spend their
     # time in OpenMP's waits (measured 20 times slower at a load average of 3.5)
-    seeds = [_run_child(["--seeds-batch", "5", "--households", "100", "--threads", "1"])]
+    args = ["--seeds-batch", "5", "--households", "100", "--threads", "1", "--variant", "taxai"]
+    seeds = [_run_child(args)]
     progress(_seeds_row(seeds[0]))
     return {
         "machine": {
