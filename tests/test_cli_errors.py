@@ -428,3 +428,47 @@ def test_the_names_help_lists_are_the_librarys():
     assert cli.GOVERNMENT_POLICY_NAMES == GOVERNMENT_POLICIES
     assert cli.HOUSEHOLD_POLICY_NAMES == HOUSEHOLD_POLICIES
     assert FIXED_RULES == {"taxai": (0.99, 0.9), "clearing": (0.8, 1 / 3)}  # as the help says
+
+
+def test_make_bench_children_are_accepted_and_keep_taxai(monkeypatch, capsys):
+    """Every `smfg bench` child of `make bench` (bench_all) passes the checks, and the
+    training and seeds rows still measure taxai (the old default) now that clearing is."""
+    from smfg.experiments import bench
+
+    #: where each bench function takes its variant (the CLI passes them positionally)
+    where = {"bench_env": 0, "bench_reference": 0, "bench_training": 1, "bench_seeds": 2,
+             "bench_algorithm": 2}  # fmt: skip
+    variants = []
+
+    def stub(name):
+        def run(*args, **kw):
+            variants.append((name, args[where[name]]))
+            kind = name.removeprefix("bench_")
+            return {"kind": kind, "variant": args[where[name]], "household_steps_per_s": 1.0}
+
+        return run
+
+    for name in where:
+        monkeypatch.setattr(bench, name, stub(name))
+    for row in ("_row", "_training_row", "_seeds_row", "_algorithm_row", "_household_row"):
+        monkeypatch.setattr(bench, row, lambda res: "row")
+    monkeypatch.setattr(bench, "bench_household", lambda: {"kind": "household"})
+
+    def child(args):
+        assert main(["bench", *args, "--json"]) == 0, capsys.readouterr().err
+        return strict(capsys.readouterr().out.strip().splitlines()[-1])
+
+    monkeypatch.setattr(bench, "_run_child", child)
+    bench.bench_all(sizes=(100,), progress=lambda line: None)
+    assert {name for name, _ in variants} == set(where)
+    for name, variant in variants:
+        if name in ("bench_training", "bench_seeds", "bench_algorithm"):
+            assert variant == "taxai", name
+    assert {v for name, v in variants if name == "bench_env"} == {"taxai", "clearing"}
+
+
+def test_debug_shows_the_traceback():
+    with pytest.raises(ValueError, match="neither a government policy"):
+        main(["--debug", "evaluate", "--policy", "nonsense"])
+    with pytest.raises(ValueError, match="neither a government policy"):
+        main(["evaluate", "--policy", "nonsense", "--debug"])

@@ -501,7 +501,8 @@ def _sweep(args: argparse.Namespace) -> int:
     bar = Progress("sweep", unit="epochs")
 
     def epochs(done: int, total: int) -> None:
-        bar.total = total
+        if bar.total is None:  # the first report: epochs resumed runs had count as start
+            bar.total, bar.start = total, done
         bar.update(done, force=done == total)
 
     try:
