@@ -230,3 +230,31 @@ def test_smfrl_leader_beats_the_free_market_against_the_same_frozen_clone():
     assert (learned.episodes.years == 300).all()
     a, b = learned.episodes.leader_return.mean(), fm.episodes.leader_return.mean()
     assert a > 1.3 * b, (a, b)
+
+
+# --- a two-timescale start: the followers first --------------------------------------------
+
+
+def test_the_leader_waits_for_its_start_epoch_while_the_followers_learn():
+    """Before ``leader_start_epoch`` the leader's networks do not move (its losses are NaN
+    columns), the followers' do, and the leader explores at its full noise, which decays
+    from the start epoch on."""
+    cfg = smfrl.smfrl_config("smoke", **{**TINY, "epochs": 3}, leader_start_epoch=2)
+    assert [cfg.leader_noise(e) for e in (0, 1, 2, 3)] == pytest.approx([0.2, 0.2, 0.2, 0.18])
+    tr = smfrl.SMFRLTrainer(cfg)
+    L = tr.learner
+
+    def params(name):
+        return {k: v.clone() for k, v in getattr(L.nets, name).state_dict().items()}
+
+    lead, fol = params("actor_l"), params("actor_f")
+    for _ in range(2):
+        m = tr.train_epoch()
+        assert math.isnan(m["leader_q_loss"]) and math.isfinite(m["follower_q_loss"])
+    assert all(torch.equal(lead[k], v) for k, v in L.nets.actor_l.state_dict().items())
+    assert any(not torch.equal(fol[k], v) for k, v in L.nets.actor_f.state_dict().items())
+    m = tr.train_epoch()
+    assert math.isfinite(m["leader_q_loss"])
+    assert any(not torch.equal(lead[k], v) for k, v in L.nets.actor_l.state_dict().items())
+    with pytest.raises(ValueError, match="leader_start_epoch"):
+        smfrl.smfrl_config("smoke", leader_start_epoch=-1)

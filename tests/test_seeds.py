@@ -173,3 +173,20 @@ def test_parallel_economies_per_seed_batch_as_separate_runs():
         assert batch.members[k].learner.buf.size == alone.learner.buf.size
         for key in ("per_capita_gdp", "years", "leader_q_loss", "follower_q_loss"):
             assert _close(row[key], rows[k][key]), (seed, key)
+
+
+def test_batched_seeds_equal_separate_runs_with_a_late_leader_and_price_taking_followers():
+    over = {**TINY, "leader_start_epoch": 1, "follower_gradient": "own"}
+    batch = BatchedSMFRL(SMFRLConfig(**over), [0, 5])
+    rows = [batch.train_epoch() for _ in range(2)]
+    for k, seed in enumerate((0, 5)):
+        alone = SMFRLTrainer(SMFRLConfig(**{**over, "seed": seed}))
+        for epoch in range(2):
+            row = alone.train_epoch()
+            for key in KEYS:
+                a, b = row[key], rows[epoch][k][key]
+                assert (math.isnan(a) and math.isnan(b)) or _close(a, b), (seed, epoch, key)
+        assert math.isnan(rows[0][k]["leader_q_loss"]) and not math.isnan(
+            rows[1][k]["leader_q_loss"]
+        )
+        assert _params_close(alone.policy_state(), batch.policy_states()[k])

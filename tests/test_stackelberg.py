@@ -5,7 +5,16 @@ on the one-step game of ``toygame.py`` whose two equilibria are known in closed 
 
 import pytest
 import torch
-from toygame import TOL, TOY, X_NASH, X_STACKELBERG, play_offpolicy
+from toygame import (
+    TOL,
+    TOY,
+    X_NASH,
+    X_STACKELBERG,
+    Y_CONTROL,
+    Y_PRICE_TAKING,
+    externality_rewards,
+    play_offpolicy,
+)
 
 from smfg.algos import smfrl
 from smfg.algos.core import HH_OBS
@@ -91,6 +100,25 @@ def test_smfrl_reaches_the_equilibrium_of_its_leader_gradient(gradient, target, 
                                  follower_batch="joint", leader_gradient=gradient)  # fmt: skip
         x, _ = play_offpolicy(smfrl.SMFRLLearner(cfg), iters=100, seed=seed, households=h)
         assert abs(x - target) < TOL and abs(x - other) > 0.25, (gradient, seed, x, target)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "gradient, target, other",
+    [("own", Y_PRICE_TAKING, Y_CONTROL), ("population", Y_CONTROL, Y_PRICE_TAKING)],
+)
+def test_smfrl_followers_reach_the_equilibrium_of_their_gradient(gradient, target, other):
+    """The followers' game with an externality (``toygame.externality_rewards``), joint
+    batch, two seeds: price-taking households ('own') reach the mean field game's y_N, the
+    shared actor differentiated through the population's mean ('population', SPEC 9) the
+    mean field control's y_C (0.2 apart), each within the game's tolerance."""
+    h = 10
+    for seed in (0, 1):
+        cfg = smfrl.smfrl_config("quick", **{**TOY, "n_households": h}, seed=seed,
+                                 follower_batch="joint", follower_gradient=gradient)  # fmt: skip
+        _, y = play_offpolicy(smfrl.SMFRLLearner(cfg), iters=100, seed=seed, households=h,
+                              rewards=externality_rewards)  # fmt: skip
+        assert abs(y - target) < TOL and abs(y - other) > 0.12, (gradient, seed, y, target)
 
 
 def test_collection_noise_options_of_the_followers():

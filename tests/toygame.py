@@ -26,7 +26,24 @@ def toy_rewards(u_l, u_f):
     return -((x - X0) ** 2) - W * (ybar - Y0) ** 2 - K * x * ybar, -((y - B * x[:, None] - C) ** 2)
 
 
-def play_offpolicy(learner, iters: int = 150, seed: int = 0, households: int = H_TOY):
+#: A followers' game with an externality, for the followers' gradient: r_f,i = -(y_i - C_F)^2
+#: + M_F ybar y_i (the leader's reward as above). A price-taking household (ybar given) plays
+#: y = C_F + M_F ybar / 2, so the Nash (mean field game) mean is y_N = C_F / (1 - M_F / 2);
+#: one actor choosing every household's y together (mean field control) maximises
+#: -(y - C_F)^2 + M_F y^2: y_C = C_F / (1 - M_F). Here y_N = 0.4 and y_C = 0.6.
+C_F, M_F = 0.3, 0.5
+Y_PRICE_TAKING = C_F / (1 - M_F / 2)
+Y_CONTROL = C_F / (1 - M_F)
+
+
+def externality_rewards(u_l, u_f):
+    r_l, _ = toy_rewards(u_l, u_f)
+    y = u_f[..., 0]
+    return r_l, -((y - C_F) ** 2) + M_F * y.mean(1, keepdim=True) * y
+
+
+def play_offpolicy(learner, iters: int = 150, seed: int = 0, households: int = H_TOY,
+                   rewards=toy_rewards):  # fmt: skip
     """Drive a DDPG-family learner's own act/store/update on the one-step game: E_TOY games
     of ``households`` households per iteration with independent exploration noise per
     household, then its updates. Returns the leader's x and the households' mean y."""
@@ -37,7 +54,7 @@ def play_offpolicy(learner, iters: int = 150, seed: int = 0, households: int = H
         u_l = (u_l + 0.2 * torch.randn(u_l.shape, generator=g)).clamp(-1, 1)
         if learner.nets.actor_f is not None:
             u_f = (u_f + 0.1 * torch.randn(u_f.shape, generator=g)).clamp(-1, 1)
-        r_l, r_f = toy_rewards(u_l, u_f)
+        r_l, r_f = rewards(u_l, u_f)
         learner.store(s_l, u_l, r_l, s_l, s_f, u_f, r_f, s_f, torch.ones(E_TOY))
         learner.update()
     with torch.no_grad():

@@ -160,6 +160,12 @@ class OffPolicyConfig(BaseConfig):
     """The leader's noise is multiplied by this every epoch ..."""
     leader_noise_min: float = 0.05
     """... down to this."""
+    leader_start_epoch: int = 0
+    """Epochs in which only the followers learn: the leader's networks update from this
+    epoch on (0: from the first), and its exploration noise decays from it. Before it the
+    leader plays its initial actor with its full exploration noise, so that the followers
+    learn to respond to a spread of policies, and the leader's critic first sees households
+    that have adapted (a two-timescale start: the followers settle, then the leader moves)."""
     policy_delay: int = 2
     """TD3: one leader actor update every this many critic updates."""
     target_noise: float = 0.2
@@ -180,6 +186,7 @@ class OffPolicyConfig(BaseConfig):
         self._ints(("batch_size", "mf_sample", "lr_decay_every", "replay_steps"), 1)
         self._ints(("leader_updates", "follower_updates"), 0)
         self._ints(("policy_delay", "n_envs"), 1)
+        self._ints(("leader_start_epoch",), 0)
         if self.leader_method not in LEADER_METHODS:
             self._bad("leader_method", LEADER_METHODS)
         optional = ("leader_noise_std", "follower_noise_std")
@@ -240,7 +247,8 @@ class OffPolicyConfig(BaseConfig):
         start = self.leader_noise_std
         if start is None:
             start = self.noise_std if self.variant == "taxai" else 0.2
-        return max(min(start, self.leader_noise_min), start * self.leader_noise_decay**epoch)
+        decayed = start * self.leader_noise_decay ** max(0, epoch - self.leader_start_epoch)
+        return max(min(start, self.leader_noise_min), decayed)
 
 
 #: The profiles of every DDPG-family algorithm (SMFRL's). Cloned followers learn at SPEC 9's
@@ -366,6 +374,7 @@ class Learner:
         # the follower normaliser tracks the learned followers' states, except a clone's
         self.norm_f_moves = self.followers_update and not cfg.bc
         self.leader_steps = 0
+        self.leader_paused = False  # set by the trainer before ``leader_start_epoch``
         if cfg.bc and train:
             actor, norm = bc_network(self.bc_name, cfg.variant, self.params, cfg.bc_epochs,
                                      cfg.seed)  # fmt: skip
@@ -599,7 +608,7 @@ class Learner:
     def sides(self) -> list[tuple]:
         """(side, number of updates, (actor, critic)) of each side that learns."""
         cfg, out = self.cfg, []
-        if self.leader_learns:
+        if self.leader_learns and not self.leader_paused:
             out.append(("leader", cfg.leader_updates, ("actor_l", "critic_l")))
         if self.followers_update:
             out.append(("follower", cfg.follower_updates, ("actor_f", "critic_f")))
@@ -626,6 +635,8 @@ class Learner:
                 out[f"{side}_q_loss"] = q / n_updates
                 out[f"{side}_pi_loss"] = sum(pis) / len(pis) if pis else float("nan")
         self.updates += max(cfg.leader_updates, cfg.follower_updates) if self.sides() else 0
+        if self.leader_learns and self.leader_paused:  # the columns of the epochs to come
+            out = {"leader_q_loss": math.nan, "leader_pi_loss": math.nan, **out}
         return out
 
     # state ---------------------------------------------------------------------------------
@@ -734,6 +745,7 @@ class OffPolicyTrainer(TrainerBase):
         return nxt
 
     def update(self) -> dict:
+        self.learner.leader_paused = self.epoch < self.cfg.leader_start_epoch
         return self.learner.update() if self.learner.learns else {}
 
     def act(self, obs, carry, noise_std, gen):

@@ -247,6 +247,7 @@ class BatchedTrainer:
             "leader": (L0.leader_critic_loss, L0.leader_actor_loss),
             "follower": (L0.follower_critic_loss, L0.follower_actor_loss),
         }
+        L0.leader_paused = self.epoch < cfg.leader_start_epoch
         for side, n_updates, (actor, critic) in L0.sides():
             q_fn, pi_fn = losses[side]
             q = pi = torch.zeros(K, dtype=torch.float64)
@@ -275,6 +276,9 @@ class BatchedTrainer:
         if L0.sides():
             for m in ms:
                 m.learner.updates += max(cfg.leader_updates, cfg.follower_updates)
+        if L0.leader_learns and L0.leader_paused:  # the columns of the epochs to come
+            nan = torch.full((K,), float("nan"))
+            out = {"leader_q_loss": nan, "leader_pi_loss": nan, **out}
         return out
 
     # --- evaluate: one environment, each member acting on its slice ----------------------

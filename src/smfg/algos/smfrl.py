@@ -82,6 +82,7 @@ from smfg.algos.offpolicy import (
 
 FOLLOWER_BATCHES = ("joint", "sampled")
 LEADER_GRADIENTS = ("nash", "stackelberg")
+FOLLOWER_GRADIENTS = ("population", "own")
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,15 @@ class SMFRLConfig(OffPolicyConfig):
     mean action in L_f is the follower actor's response to the leader's action at the step's
     household states (all N with the joint batch, ``mf_sample`` with the sampled one),
     differentiated through: the leader anticipates the followers' reaction."""
+    follower_gradient: str = "population"
+    """The follower actor's gradient. 'population' (SPEC 9): through the household's own
+    action and the mean action of the population, both the shared actor's, so the shared
+    actor also weighs what every household's doing the same does to the mean field (a mean
+    field control objective: with taxes redistributed as transfers, working more together
+    raises everyone's transfer). 'own': through the household's own action only, the
+    population's mean action that of the current actor but taken as given (detached): each
+    household is a price taker, the Nash condition of a mean field game and the best
+    response that certification measures exploitability against."""
     pair_steps: int = 32
     """With the sampled batch: distinct steps in a follower batch; its ``batch_size`` (step,
     household) pairs are ``pair_steps`` uniform steps times ``batch_size / pair_steps``
@@ -113,6 +123,8 @@ class SMFRLConfig(OffPolicyConfig):
             self._bad("follower_batch", FOLLOWER_BATCHES)
         if self.leader_gradient not in LEADER_GRADIENTS:
             self._bad("leader_gradient", LEADER_GRADIENTS)
+        if self.follower_gradient not in FOLLOWER_GRADIENTS:
+            self._bad("follower_gradient", FOLLOWER_GRADIENTS)
         if self.batch_size % self.batch_steps:
             self._bad("pair_steps", f"a divisor of batch_size = {self.batch_size} (or >= it)")
 
@@ -242,6 +254,8 @@ class SMFRLLearner(Learner):
 
     def _joint_actor_loss(self, nets, targets, b: dict) -> Tensor:
         a_pi, mean_pi = joint_response(nets.actor_f, b["s_f"], b["a_l"])
+        if self.cfg.follower_gradient == "own":
+            mean_pi = mean_pi.detach()
         mf_pi = torch.cat([b["mf"][..., :HH_OBS], mean_pi], -1).unsqueeze(-2)
         return -nets.critic_f(b["s_f"], a_pi, b["a_l"].unsqueeze(-2), mf_pi).mean((-2, -1))
 
@@ -283,12 +297,14 @@ class SMFRLLearner(Learner):
 
     def follower_actor_loss(self, nets, targets, b: dict) -> Tensor:
         """-Q_f(s_f, pi_f(s_f, a_l), a_l, L_f): the gradient flows through the household's own
-        action and the population's mean action."""
+        action and (``follower_gradient="population"``) the population's mean action."""
         if self.cfg.follower_batch == "joint":
             return self._joint_actor_loss(nets, targets, b)
         S = b["a_ls"].shape[-2]
         own = b["s_f"].unflatten(-2, (S, -1))
         a_pi, mean_pi = _own_and_mean(nets.actor_f, own, b["cur"], b["a_ls"])
+        if self.cfg.follower_gradient == "own":
+            mean_pi = mean_pi.detach()
         mf_pi = torch.cat([b["mf"][..., :HH_OBS], mean_pi], -1)
         return -nets.critic_f(b["s_f"], a_pi, b["a_l"], mf_pi).mean(-1)
 
@@ -320,4 +336,5 @@ def config_from_spec(spec: dict) -> SMFRLConfig:
 
 __all__ = ["SMFRLConfig", "SMFRLLearner", "SMFRLTrainer", "LearnedPolicy", "smfrl_config",
            "config_from_spec", "joint_response", "FOLLOWER_BATCHES", "LEADER_GRADIENTS",
+           "FOLLOWER_GRADIENTS",
            "SMFRL_PROFILES"]  # fmt: skip

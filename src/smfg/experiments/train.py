@@ -32,7 +32,12 @@ ALGORITHMS: dict[str, tuple[Callable, type, Callable]] = {
 
 #: config fields added after runs were cached, left out of a spec at their default so that
 #: those runs keep their hashes (and directories)
-OMITTED_AT_DEFAULT = {"certify_every": 0, "certify_settings": {}}
+OMITTED_AT_DEFAULT = {
+    "certify_every": 0,
+    "certify_settings": {},
+    "leader_start_epoch": 0,
+    "follower_gradient": "population",
+}
 
 #: the metrics a progress bar shows
 PROGRESS_KEYS = ("per_capita_gdp", "social_welfare", "income_gini", "wealth_gini", "years")
