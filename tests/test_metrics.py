@@ -1,4 +1,5 @@
-"""Gini closed forms (SPEC 6), weighted and unweighted, and the episode metrics."""
+"""Gini closed forms (SPEC 6), weighted and unweighted, the Gini normalised for negative
+values, and the episode metrics."""
 
 import itertools
 
@@ -8,6 +9,8 @@ import torch
 from smfg.economy.metrics import (
     companion_mean,
     gini,
+    gini_rsv,
+    gini_rsv_sorted,
     gini_sorted,
     sort_last,
     top_bottom_sums,
@@ -50,6 +53,42 @@ def test_gini_matches_the_pairwise_definition_and_is_batched():
     for j in range(3):
         assert g[j].item() == pytest.approx(pairwise_gini(x[j].tolist()), rel=1e-12)
     assert torch.equal(gini_sorted(sort_last(x)), g)
+
+
+def test_gini_rsv_of_a_hand_computed_case_with_negatives():
+    # x = (-2, 1, 3): pairwise |differences| 3, 5, 2, so sum over ordered pairs 20;
+    # n = 3, sum |x| = 6: G_RSV = 20 / (2 * 3 * 6) = 5/9. The ordinary Gini divides by
+    # 2 * 3 * sum x = 12 instead and gives 20/12 = 5/3, above 1.
+    x = torch.tensor([[3.0, -2.0, 1.0]], dtype=torch.float64)
+    assert gini_rsv(x).item() == pytest.approx(5 / 9, rel=1e-15)
+    assert gini(x).item() == pytest.approx(5 / 3, rel=1e-15)
+    # the polarised case, all negatives with one unit and all positives with another:
+    # (-4, 0, 0, 6): |differences| 4, 4, 10, 0, 6, 6 -> 30 per ordered half, 60 in all;
+    # 60 / (2 * 4 * 10) = 3/4 = (n - 1) / n, the largest value for n = 4
+    y = torch.tensor([[0.0, -4.0, 6.0, 0.0]], dtype=torch.float64)
+    assert gini_rsv(y).item() == pytest.approx(3 / 4, rel=1e-15)
+    # a negative total: the ordinary Gini turns negative, the normalised one does not
+    z = torch.tensor([[-5.0, 1.0]], dtype=torch.float64)  # 2 * 6 / (2 * 2 * 6) = 1/2
+    assert gini_rsv(z).item() == pytest.approx(0.5, rel=1e-15) and gini(z).item() < 0
+
+
+def test_gini_rsv_lies_in_0_1_is_scale_free_and_is_the_ordinary_gini_without_negatives():
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(64, 37, generator=gen, dtype=torch.float64) * 5 + 1  # many negatives
+    x[0] = -x[0].abs()  # a row with only negatives
+    x[1] = 0.0
+    g = gini_rsv(x)
+    assert g.shape == (64,) and ((g >= 0) & (g < 1)).all()
+    assert g[1] == 0.0
+    assert torch.allclose(gini_rsv(7.5 * x), g, rtol=1e-12, atol=0)
+    for j in (0, 5, 9):  # against the pairwise definition over the sum of |x|
+        row = x[j].tolist()
+        pair = sum(abs(a - b) for a, b in itertools.product(row, row))
+        assert g[j].item() == pytest.approx(pair / (2 * 37 * sum(map(abs, row))), rel=1e-12)
+    pos = x.abs()
+    assert (gini_rsv(pos) - gini(pos)).abs().max().item() < 1e-12
+    assert torch.equal(gini_rsv(pos), gini(pos))  # the same sums: bit for bit
+    assert torch.equal(gini_rsv_sorted(sort_last(x)), g)
 
 
 def test_weighted_gini_equals_replication_and_unweighted_with_equal_weights():

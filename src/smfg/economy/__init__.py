@@ -5,7 +5,7 @@ Layering: this package imports only ``smfg.config`` and itself, never learning c
 
 from smfg.config import EconomyParams, economy_params
 from smfg.economy.government import GovAction, tax_e6, tax_piecewise
-from smfg.economy.metrics import EpisodeMetrics, gini, weighted_gini
+from smfg.economy.metrics import EpisodeMetrics, gini, gini_rsv, weighted_gini
 from smfg.economy.state import (
     EconState,
     Households,
@@ -29,6 +29,7 @@ __all__ = [
     "draw_shocks",
     "economy_params",
     "gini",
+    "gini_rsv",
     "reset_state",
     "step",
     "tax_e6",

@@ -31,7 +31,9 @@ def _ranks(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
 def gini_sorted(xs: Tensor) -> Tensor:
     """Population Gini of rows already sorted ascending: sum_i (2i - n - 1) x_(i) / (n sum x).
 
-    xs: [..., n] -> [...]. All-zero rows give 0. Negative values are kept (G may exceed 1).
+    xs: [..., n] -> [...]. All-zero rows give 0. Negative values are kept (G may exceed 1, or
+    be negative): the economies' metrics use :func:`gini_rsv_sorted`, which equals this one on
+    non-negative values and stays in [0, 1) otherwise.
     """
     n = xs.shape[-1]
     i = _ranks(n, xs.dtype, xs.device)
@@ -43,6 +45,43 @@ def gini_sorted(xs: Tensor) -> Tensor:
 def gini(x: Tensor) -> Tensor:
     """Population Gini of each row (SPEC 6): [..., n] -> [...]. See :func:`gini_sorted`."""
     return gini_sorted(sort_last(x))
+
+
+def gini_rsv_sorted(xs: Tensor) -> Tensor:
+    """Gini normalised for negative values (Raffinetti, Siletti and Vernizzi 2015) of rows
+    already sorted ascending: sum_i (2i - n - 1) x_(i) / (n sum_i |x_i|).
+
+    The numerator is the ordinary Gini's, half the sum of |x_i - x_j| over all pairs; the
+    ordinary Gini divides it by n times the total, which has no meaning once some values are
+    negative (the value exceeds 1, or turns negative with the total). Dividing by n times the
+    sum of the absolute values (the positive total plus the negatives' magnitude) instead
+    measures the spread against the most unequal distribution with the same positive and
+    negative totals: the whole negative total held by one unit, the positive one by another,
+    everyone else at zero, whose value is (n - 1) / n. So the result lies in [0, 1) whatever
+    the signs, is unchanged by scaling all values by c > 0, and with no negative value it is
+    the ordinary Gini bit for bit (sum |x| is then the same sum as sum x). So the paper's
+    `taxai` numbers keep its definition: there post-tax incomes and assets are never negative
+    (r > 0, assets below 0 end the episode, and every tax leaves a non-negative remainder),
+    and its termination rule (a Gini >= 1) is still checked on the ordinary Gini.
+
+    Reference: E. Raffinetti, E. Siletti, A. Vernizzi (2015), "On the Gini coefficient
+    normalization when attributes with negative values are considered", Stat Methods Appl
+    24: 507-521 (their G^RSV with unit weights).
+
+    xs: [..., n] -> [...]. All-zero rows give 0.
+    """
+    n = xs.shape[-1]
+    i = _ranks(n, xs.dtype, xs.device)
+    total = xs.sum(-1)
+    scale = xs.abs().sum(-1)
+    num = 2.0 * (xs @ i) - (n + 1.0) * total
+    return torch.where(scale == 0, torch.zeros_like(scale), num / (n * scale))
+
+
+def gini_rsv(x: Tensor) -> Tensor:
+    """Gini normalised for negative values of each row: [..., n] -> [...], in [0, 1).
+    See :func:`gini_rsv_sorted`."""
+    return gini_rsv_sorted(sort_last(x))
 
 
 def weighted_gini(x: Tensor, w: Tensor) -> Tensor:

@@ -17,13 +17,15 @@ def ref_tax_e6(x: float, tau: float, xi: float) -> float:
 
 
 def ref_gini(values: list[float]) -> float:
-    """Population Gini from the sorted values (SPEC 6)."""
+    """Population Gini normalised for negative values (Raffinetti, Siletti and Vernizzi 2015),
+    from the sorted values: sum_i (2i - n - 1) x_(i) / (n sum |x|); the ordinary Gini (SPEC 6)
+    when no value is negative."""
     xs = sorted(values)
     n = len(xs)
-    total = sum(xs)
-    if total == 0:
+    scale = sum(abs(x) for x in xs)
+    if scale == 0:
         return 0.0
-    return sum((2 * (i + 1) - n - 1) * x for i, x in enumerate(xs)) / (n * total)
+    return sum((2 * (i + 1) - n - 1) * x for i, x in enumerate(xs)) / (n * scale)
 
 
 def ref_ability(e: list[float], sup: list[bool], eps: list[float], u: list[float], p):

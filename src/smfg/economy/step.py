@@ -18,14 +18,14 @@ from smfg.config import EconomyParams
 from smfg.economy import firm
 from smfg.economy.government import GovAction, transfer_closing_budget
 from smfg.economy.household import ability_step, utility_clearing, utility_taxai
-from smfg.economy.metrics import gini_sorted, sort_last
+from smfg.economy.metrics import gini_rsv_sorted, gini_sorted, sort_last
 from smfg.economy.state import EconState, Shocks
 
 # Termination conditions (SPEC 2.4, 3), as bit flags: several can fire in the same step.
 GOODS = 1  # C + G > Y ('taxai' goods constraint; consumption is scaled down)
 CAPITAL = 2  # K' < 0 ('taxai'), K' <= 0 ('clearing')
 NEGATIVE_ASSETS = 4  # some a' < 0 (in 'clearing': negative cash on hand)
-GINI = 8  # wealth or income Gini >= 1 ('taxai')
+GINI = 8  # wealth or income Gini >= 1 ('taxai', the ordinary Gini)
 NONFINITE = 16  # NaN or infinity in output, capital, assets or utilities
 TIME_LIMIT = 32  # T steps
 DEBT_LIMIT = 64  # |B'/Y| above the debt limit ('clearing' with closure='debt')
@@ -84,8 +84,8 @@ class Flows:
     taxes: Tensor  # total tax revenue, consumption tax included [E]
     u: Tensor  # utility (E12 / E25)
     welfare: Tensor  # sum of utilities [E]
-    income_gini: Tensor  # Gini of post-tax income [E]
-    wealth_gini: Tensor  # Gini of post-tax assets [E]
+    income_gini: Tensor  # Gini of post-tax income, normalised for negatives (RSV) [E]
+    wealth_gini: Tensor  # Gini of post-tax assets, normalised for negatives (RSV) [E]
     res_household: Tensor  # max |budget residual| over households / mean |resources| [E]
     res_government: Tensor  # relative residual of the government budget [E]
     res_goods: Tensor  # relative residual of the goods market [E]
@@ -253,11 +253,16 @@ def _finish(
     # values gives the sorted post-tax values: one sort of income, none of assets (the state
     # keeps them sorted).
     income_sorted = sort_last(income)
-    income_gini = gini_sorted(income_sorted - gov.income_tax(income_sorted))
-    wealth_gini = gini_sorted(st.a_sorted - gov.asset_tax(st.a_sorted))
-    if p.variant == "taxai":  # SPEC 2.4; in 'clearing' a Gini >= 1 (negative incomes when
-        # r < 0) is a possible outcome, not a breakdown of the economy
-        flags = flags | torch.where((income_gini >= 1) | (wealth_gini >= 1), GINI, 0)
+    post_income_sorted = income_sorted - gov.income_tax(income_sorted)
+    post_assets_sorted = st.a_sorted - gov.asset_tax(st.a_sorted)
+    # the Gini normalised for negative values: incomes r a are negative when r < 0 in
+    # 'clearing'; on non-negative values (every live 'taxai' step) it is the ordinary Gini
+    income_gini = gini_rsv_sorted(post_income_sorted)
+    wealth_gini = gini_rsv_sorted(post_assets_sorted)
+    if p.variant == "taxai":  # SPEC 2.4, the paper's rule on the ordinary Gini (>= 1 only
+        # with negative values); in 'clearing' negative incomes are an outcome, not a breakdown
+        high = (gini_sorted(post_income_sorted) >= 1) | (gini_sorted(post_assets_sorted) >= 1)
+        flags = flags | torch.where(high, GINI, 0)
     U = u.sum(-1)
     finite = (
         torch.isfinite(Y)
