@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from smfg.evaluate import evaluate, mean_interval, t_quantile_975
+from smfg.evaluate import evaluate
+from smfg.stats import mean_interval, t_quantile_975
 
 
 class Fixed:

@@ -8,6 +8,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "smfg"
 RANK = {
     "config": 0,
     "runtime": 0,
+    "stats": 0,
     "economy": 1,
     "env": 2,
     "policies": 3,

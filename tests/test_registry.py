@@ -10,7 +10,7 @@ import torch
 
 import smfg.experiments.registry as reg
 import smfg.experiments.train as train_module
-from smfg.evaluate import evaluate, mean_interval
+from smfg.evaluate import evaluate
 from smfg.experiments import aggregate as agg
 from smfg.experiments.learned import ClonedHouseholds, GroupMeans, MixedHouseholds
 from smfg.experiments.registry import (
@@ -28,6 +28,7 @@ from smfg.experiments.registry import (
 from smfg.experiments.store import RunStore
 from smfg.experiments.train import ALGORITHMS, train
 from smfg.policies import FixedShares, FreeMarket
+from smfg.stats import seed_interval
 
 # a tiny SMFRL run: seconds, not minutes
 TINY = dict(epochs=1, steps_per_epoch=10, leader_updates=2, follower_updates=2, batch_size=8,
@@ -201,10 +202,13 @@ def _episodes():
 
 def test_summary_averages_episodes_within_a_seed_then_across_seeds():
     s = agg.summarise_cells(_episodes()).set_index("row")
-    m, lo, hi = mean_interval([1.0, 3.0])
+    m, lo, hi = seed_interval([1.0, 3.0], "per_capita_gdp")  # 2 [0.4, 10] on the log scale
     assert s.loc["a", "per_capita_gdp"] == pytest.approx(2.0)
     assert (s.loc["a", "per_capita_gdp_lo"], s.loc["a", "per_capita_gdp_hi"]) == (lo, hi)
+    assert 0 < lo < 2 < hi  # the ordinary t-interval, 2 +- 12.7, would reach below 0
+    assert s.loc["a", "per_capita_gdp_median"] == 2.0 and s.loc["a", "per_capita_gdp_max"] == 3
     assert s.loc["a", "n_seeds"] == 2 and s.loc["a", "label"] == "A"
+    assert s.loc["a", "years"] == s.loc["a", "years_lo"] == s.loc["a", "years_hi"] == 300
     assert agg.format_interval(2.0, lo, hi) == f"2 [{lo:.3g}, {hi:.3g}]"
     assert agg.format_interval(2.0, math.nan, math.nan) == "2"
 

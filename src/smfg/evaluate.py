@@ -28,6 +28,7 @@ from smfg.economy.state import initial_output
 from smfg.economy.step import termination_reasons
 from smfg.env import SMFGEnv
 from smfg.policies import FixedShares, FreeMarket, Saez, SurveyReplay, UniformRandom, USFederal2022
+from smfg.stats import interval_method, seed_interval
 
 METRICS = (
     "per_capita_gdp",
@@ -73,64 +74,49 @@ def household_policy(name: str, saving: float = 0.99, work: float = 0.9, seed: i
     raise ValueError(f"household policy {name!r} is not known: allowed {HOUSEHOLD_POLICIES}")
 
 
-# two-sided 95% quantiles of Student's t by degrees of freedom (1..30, then 40, 60, 120)
-_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-         2.060, 2.056, 2.052, 2.048, 2.045, 2.042]  # fmt: skip
-
-
-def t_quantile_975(df: int) -> float:
-    """The 0.975 quantile of Student's t with ``df`` degrees of freedom (table, then normal)."""
-    if df < 1:
-        return math.nan
-    if df <= 30:
-        return _T975[df - 1]
-    for bound, q in ((40, 2.021), (60, 2.000), (120, 1.980)):
-        if df <= bound:
-            return q
-    return 1.960
-
-
-def mean_interval(values: Sequence[float]) -> tuple[float, float, float]:
-    """Mean and 95% t-interval (lo, hi) of independent values (one per seed)."""
-    x = [float(v) for v in values]
-    n = len(x)
-    m = sum(x) / n
-    if n < 2:
-        return m, math.nan, math.nan
-    sd = math.sqrt(sum((v - m) ** 2 for v in x) / (n - 1))
-    half = t_quantile_975(n - 1) * sd / math.sqrt(n)
-    return m, m - half, m + half
-
-
 @dataclass(frozen=True)
 class EvalResult:
     """Evaluation output: per-episode rows, the across-seed summary and the settings."""
 
     episodes: pd.DataFrame
-    """One row per seed and episode: seed, episode, the metrics, termination."""
+    """One row per seed and episode: seed, episode, the metrics, termination, horizon (the
+    steps an episode may last, T)."""
     summary: pd.DataFrame
-    """One row per metric: mean, ci_low, ci_high (95% across seed means), n_seeds."""
+    """One row per metric: mean, ci_low, ci_high (95% across seed means, within the metric's
+    range: :func:`smfg.stats.seed_interval`), n_seeds, ci_method (how, in words)."""
     settings: dict
     seconds: float
 
     def summary_dict(self) -> dict:
-        """The summary as {metric: {mean, ci_low, ci_high}} plus the settings (for --json)."""
+        """The summary as {metric: {mean, ci_low, ci_high, ci_method}} plus the settings (for
+        --json)."""
         out = {
-            row.metric: {"mean": row.mean, "ci_low": row.ci_low, "ci_high": row.ci_high}
+            row.metric: {"mean": row.mean, "ci_low": row.ci_low, "ci_high": row.ci_high,
+                         "ci_method": row.ci_method}
             for row in self.summary.itertuples()
-        }
+        }  # fmt: skip
         return {"settings": self.settings, "seconds": self.seconds, "metrics": out}
 
 
+def episode_horizon(episodes: pd.DataFrame) -> float | None:
+    """The episodes' horizon T (their ``horizon`` column's largest value), None without one."""
+    if "horizon" not in episodes.columns or not len(episodes):
+        return None
+    h = float(episodes["horizon"].max())
+    return h if math.isfinite(h) else None
+
+
 def summarise(episodes: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.DataFrame:
-    """Mean over episodes within each seed, then mean and 95% interval across seeds."""
+    """Mean over episodes within each seed, then mean and 95% interval across seeds, each
+    within its metric's range (:func:`smfg.stats.seed_interval`; the years' upper end is the
+    ``horizon`` column's T), and the method in words (``ci_method``)."""
     per_seed = episodes.groupby("seed")[list(metrics)].mean()
+    T = episode_horizon(episodes)
     rows = []
     for m in metrics:
-        mean, lo, hi = mean_interval(per_seed[m].tolist())
+        mean, lo, hi = seed_interval(per_seed[m].tolist(), m, T)
         rows.append({"metric": m, "mean": mean, "ci_low": lo, "ci_high": hi,
-                     "n_seeds": len(per_seed)})  # fmt: skip
+                     "n_seeds": len(per_seed), "ci_method": interval_method(m, T)})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -236,6 +222,7 @@ def evaluate(
             "household_return": household_return.tolist(),
             "welfare_ce": (ce_sum / m["years"].double().clamp_min(1).cpu()).tolist(),
             "termination": reasons,
+            "horizon": T,
         }
     )
     settings = {

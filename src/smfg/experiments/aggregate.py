@@ -3,7 +3,9 @@ multi-objective score of Figure 4 (b), training curves, the headline ratios.
 
 Pure pandas on the tidy tables of :mod:`smfg.experiments.registry` (one row per cell, seed
 and episode). A seed is the unit of replication: episodes are averaged within a seed first,
-then the mean and a 95% t-interval are taken across seeds (SPEC 6).
+then the mean and a 95% interval are taken across seeds (SPEC 6), each within its metric's
+range (:func:`smfg.stats.seed_interval`: a t-interval on the log scale for GDP, the logit
+scale for Ginis and years / T, plain for welfare; :func:`interval_note` says so on a page).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from smfg.evaluate import mean_interval
+from smfg.evaluate import episode_horizon
+from smfg.stats import interval_method, mean_interval, metric_range, seed_interval, seed_spread
 
 __all__ = [
     "METRIC_LABELS",
@@ -27,6 +30,7 @@ __all__ = [
     "curve_summary",
     "format_interval",
     "headline_ratios",
+    "interval_note",
     "leader_table",
     "leader_facts",
     "paired_gain",
@@ -70,18 +74,58 @@ def summarise_cells(
     extra = [c for c in ("label", "paper_row", "n_households", "bc") if c in episodes.columns]
     extra = [c for c in extra if c not in keys]
     first = episodes.groupby(keys, sort=False)[extra].first() if extra else None
+    horizons = _horizons(episodes, keys)
     rows = []
     for cell, df in seeds.groupby(keys, sort=False):
         cell = cell if isinstance(cell, tuple) else (cell,)
         row = dict(zip(keys, cell, strict=True))
         if first is not None:
             row.update(first.loc[cell if len(cell) > 1 else cell[0]].to_dict())
+        T = horizons.get(cell)
         for m in metrics:
-            mean, lo, hi = mean_interval(df[m].tolist())
+            mean, lo, hi = seed_interval(df[m].tolist(), m, T)
             row[m], row[f"{m}_lo"], row[f"{m}_hi"] = mean, lo, hi
+            if metric_range(m).heavy_tailed:
+                row[f"{m}_median"], row[f"{m}_min"], row[f"{m}_max"] = seed_spread(df[m])
         row["n_seeds"] = len(df)
+        row["horizon"] = math.nan if T is None else T
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _horizons(episodes: pd.DataFrame, keys: Sequence[str]) -> dict[tuple, float]:
+    """Each cell's horizon T (the ``horizon`` column's largest value), where known."""
+    if "horizon" not in episodes.columns:
+        return {}
+    h = episodes.groupby(list(keys), sort=False)["horizon"].max()
+    return {(k if isinstance(k, tuple) else (k,)): float(v) for k, v in h.items()
+            if math.isfinite(v)}  # fmt: skip
+
+
+def interval_note(
+    metrics: Sequence[str], n_seeds: int | Sequence[int], horizon: float | None = None
+) -> str:
+    """The line a page prints under its intervals: how many seeds and, per metric, how
+    :func:`smfg.stats.seed_interval` bounds it; heavy-tailed metrics are named with their
+    median and range. ``n_seeds``: one count or each cell's; ``horizon``: the episodes' T
+    (a summary's ``horizon`` column), which bounds the years."""
+    counts = sorted({int(n) for n in np.atleast_1d(n_seeds)})
+    if not counts:
+        return "no cell computed: no intervals"
+    if counts[-1] < 2:
+        return f"{counts[-1]} seed per cell: no intervals, means only"
+    seeds = str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+    if horizon is not None and not math.isfinite(horizon):
+        horizon = None
+    labels = {**LEADER_TABLE_METRICS, **METRIC_LABELS}
+    by_method: dict[str, list[str]] = {}
+    for m in metrics:
+        by_method.setdefault(interval_method(m, horizon), []).append(labels.get(m, m))
+    parts = "; ".join(f"{', '.join(ms)}: {how}" for how, ms in by_method.items())
+    heavy = [labels.get(m, m) for m in metrics if metric_range(m).heavy_tailed]
+    tail = (f". {', '.join(heavy)}: heavy-tailed across seeds, so the median [smallest, "
+            "largest] of the seeds stands beside the mean" if heavy else "")  # fmt: skip
+    return f"95% intervals across {seeds} seeds, each within its range ({parts}){tail}."
 
 
 def format_interval(mean: float, lo: float, hi: float, digits: int = 3) -> str:
@@ -122,7 +166,8 @@ def comparison_table(
     metrics: Sequence[str] = TABLE_METRICS,
 ) -> pd.DataFrame:
     """The table a page shows: per setting and row, ours (mean [95% interval] across seeds)
-    beside the paper's value for each metric, the number of seeds and a note.
+    beside the paper's value for each metric, the number of seeds and a note. A heavy-tailed
+    metric (per-capita GDP) also shows the median [smallest, largest] of the seeds.
 
     ``rows`` and ``settings`` are the experiment's (:class:`~smfg.experiments.registry.Row`,
     :class:`~smfg.experiments.registry.Setting`), in the order shown; ``paper`` is long
@@ -151,6 +196,10 @@ def comparison_table(
                     rec[f"{METRIC_LABELS[m]}: ours"] = "not yet available"
                 else:
                     rec[f"{METRIC_LABELS[m]}: ours"] = "not run"
+                if metric_range(m).heavy_tailed:
+                    spread = [cell.get(f"{m}_{k}", math.nan) if cell is not None else math.nan
+                              for k in ("median", "min", "max")]  # fmt: skip
+                    rec[f"{METRIC_LABELS[m]}: median [range]"] = format_interval(*spread)
                 rec[f"{METRIC_LABELS[m]}: paper"] = f"{p:.3g}" if math.isfinite(p) else ""
             rec["seeds"] = int(cell["n_seeds"]) if cell is not None else 0
             if cell is not None:
@@ -189,7 +238,7 @@ def multi_objective(
             df = seeds[list(keys)].assign(score=score)
             for cell, g in df.groupby(list(keys), sort=False):
                 cell = cell if isinstance(cell, tuple) else (cell,)
-                mean, lo, hi = mean_interval(g.score.tolist())
+                mean, lo, hi = mean_interval(g.score.tolist())  # unbounded: the t-interval
                 rows.append({**dict(zip(keys, cell, strict=True)), "sign": sign,
                              "objective": name, "alpha": float(a), "mean": mean, "lo": lo,
                              "hi": hi})  # fmt: skip
@@ -200,16 +249,20 @@ def curve_summary(
     curves: pd.DataFrame,
     metrics: Sequence[str],
     keys: Sequence[str] = ("label", "setting"),
+    horizon: float | None = None,
 ) -> pd.DataFrame:
-    """Training curves across seeds: per keys, epoch and metric the mean and 95% interval.
+    """Training curves across seeds: per keys, epoch and metric the mean and 95% interval
+    (within the metric's range; ``horizon``: the episodes' T, which bounds the years, by
+    default the ``horizon`` column's where there is one).
     Returns keys, epoch, metric, mean, lo, hi, n_seeds."""
+    horizon = episode_horizon(curves) if horizon is None else horizon
     rows = []
     for cell, g in curves.groupby([*keys, "epoch"], sort=False):
         for m in metrics:
             vals = g[m].dropna().tolist()
             if not vals:
                 continue
-            mean, lo, hi = mean_interval(vals)
+            mean, lo, hi = seed_interval(vals, m, horizon)
             rows.append({**dict(zip([*keys, "epoch"], cell, strict=True)), "metric": m,
                          "mean": mean, "lo": lo, "hi": hi, "n_seeds": len(vals)})  # fmt: skip
     return pd.DataFrame(rows)
@@ -268,14 +321,17 @@ def share_summary(
     metrics: Sequence[str] = TABLE_METRICS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Figure 5's two tables, each seed's mean over its episodes then the mean and 95%
-    interval across seeds: (share, group, quantity, mean, lo, hi, n_seeds) and
-    (share, metric, mean, lo, hi, n_seeds)."""
+    interval across seeds (the metrics' within their ranges, the groups' quantities plain):
+    (share, group, quantity, mean, lo, hi, n_seeds) and (share, metric, mean, lo, hi,
+    n_seeds)."""
+    T = episode_horizon(episodes)
 
     def across(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         seeds = df.groupby([*keys, "seed"], sort=False)["value"].mean().reset_index()
         rows = []
         for cell, g in seeds.groupby(keys, sort=False):
-            mean, lo, hi = mean_interval(g.value.tolist())
+            m = dict(zip(keys, cell, strict=True)).get("metric")
+            mean, lo, hi = seed_interval(g.value.tolist(), m, T)
             rows.append({**dict(zip(keys, cell, strict=True)), "mean": mean, "lo": lo, "hi": hi,
                          "n_seeds": len(g)})  # fmt: skip
         return pd.DataFrame(rows)
@@ -354,7 +410,8 @@ def leader_table(
     episodes: pd.DataFrame, baseline: str = "free-market", keys: Sequence[str] = ("row",)
 ) -> pd.DataFrame:
     """What each leader is judged on, against one follower population: per ``keys`` (a
-    row, and e.g. the setting), mean and 95% interval across seeds of output per household,
+    row, and e.g. the setting), mean and 95% interval across seeds (within each metric's
+    range, :func:`smfg.stats.seed_interval`) of output per household,
     utilitarian welfare in consumption-equivalent percent relative to ``baseline`` (each
     seed against the baseline of the same seed, so the same households and shocks), both
     Ginis, years survived and the leader's objective (``leader_return``: every row scored
@@ -362,6 +419,7 @@ def leader_table(
     rows of one population (and one objective)."""
     keys = list(keys)
     seeds = _leader_seeds(episodes, keys, baseline)
+    horizons = _horizons(episodes, keys)
     out = []
     labels = episodes.groupby(keys, sort=False)["label"].first() if "label" in episodes else None
     for cell, df in seeds.groupby(keys, sort=False):
@@ -369,10 +427,12 @@ def leader_table(
         rec = dict(zip(keys, cell, strict=True))
         if labels is not None:
             rec["label"] = labels.loc[cell if len(cell) > 1 else cell[0]]
+        T = horizons.get(cell)
         for m in LEADER_TABLE_METRICS:
-            mean, lo, hi = mean_interval(df[m].tolist())
+            mean, lo, hi = seed_interval(df[m].tolist(), m, T)
             rec[m], rec[f"{m}_lo"], rec[f"{m}_hi"] = mean, lo, hi
         rec["n_seeds"] = len(df)
+        rec["horizon"] = math.nan if T is None else T
         out.append(rec)
     return pd.DataFrame(out)
 
@@ -438,7 +498,7 @@ def paired_gain(
     seeds' economies have in common). ``metric``: a column of :func:`leader_table`'s."""
     seeds = _leader_seeds(episodes, ["row"], "free-market").set_index(["row", "seed"])[metric]
     diff = (seeds.loc[row] - seeds.loc[baseline]).dropna()
-    return mean_interval(diff.tolist())
+    return mean_interval(diff.tolist())  # a difference is unbounded: the t-interval
 
 
 def verdict_table(
@@ -452,8 +512,9 @@ def verdict_table(
     best-responding households): its output per household as a multiple of the fixed
     leader's, its welfare minus the fixed leader's in CE percentage points (both relative to
     the free market of the seed), and its objective minus the fixed leader's; each as the
-    mean and 95% t-interval across seeds. ``episodes``: :func:`~smfg.experiments.registry.
-    compare_leaders` rows with an ``objective`` column."""
+    mean and 95% interval across seeds (the ratio's t-interval on the log scale, the
+    differences' plain). ``episodes``: :func:`~smfg.experiments.registry.compare_leaders` rows
+    with an ``objective`` column."""
     rows = []
     for (obj, pop, setting), sel in episodes.groupby(["objective", "followers", "setting"],
                                                      sort=False):  # fmt: skip
@@ -473,7 +534,7 @@ def verdict_table(
                    "label": label, "seeds": len(ratio)}  # fmt: skip
             for name, vals in (("output_ratio", ratio), ("welfare_diff_pct", dw),
                                ("objective_diff", dr)):  # fmt: skip
-                mean, lo, hi = mean_interval(vals) if vals else (math.nan,) * 3
+                mean, lo, hi = seed_interval(vals, name)  # the ratio on the log scale
                 rec[name], rec[f"{name}_lo"], rec[f"{name}_hi"] = mean, lo, hi
             rows.append(rec)
     return pd.DataFrame(rows)

@@ -53,10 +53,10 @@ import pandas as pd
 import torch
 
 from smfg.config import economy_params
-from smfg.evaluate import mean_interval
 from smfg.experiments.certify_run import certify_policies, certify_run, check_settings
 from smfg.experiments.learned import learned_policy
 from smfg.experiments.store import CONFIG_FILE, RunStore
+from smfg.stats import mean_interval, seed_interval
 
 __all__ = [
     "CURVE_TARGETS",
@@ -209,13 +209,15 @@ def certified_curves(runs: Iterable) -> pd.DataFrame:
             )
         m = RunStore(run_dir.parent).load_metrics(run_dir)
         m = m[m["cert_years"].notna()] if "cert_years" in m else m.iloc[:0]
+        # the certification episode runs the economy's T steps at most
+        horizon = economy_params(spec["variant"], **spec.get("economy", {})).T
         frames.append(pd.DataFrame({
             "algo": spec.get("algo", "run"), "seed": int(spec["seed"]),
             "n_households": int(spec["n_households"]), "epoch": m["epoch"].astype(int),
-            "run_dir": str(run_dir),
+            "run_dir": str(run_dir), "horizon": float(horizon),
             **{k: m[k].astype(float) if k in m else math.nan for k in CURVE_METRICS},
         }))  # fmt: skip
-    columns = ["algo", "seed", "n_households", "epoch", "run_dir", *CURVE_METRICS]
+    columns = ["algo", "seed", "n_households", "epoch", "run_dir", "horizon", *CURVE_METRICS]
     if not frames:
         return pd.DataFrame(columns=columns)
     return pd.concat(frames, ignore_index=True)[columns]
@@ -331,12 +333,13 @@ def certified_table(
     curves: pd.DataFrame, keys: tuple[str, ...] = ("label",), runs: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """The last certified epoch of each run, summarised across seeds: per ``keys`` the mean
-    and 95% t-interval of the median exploitability, the leader's return, the best grid
-    point's, the gap (absolute and in percent of the best's magnitude) and the years; the
-    seeds' median exploitabilities side by side (one infinite seed makes the mean infinite);
-    with ``runs`` (:func:`train_certified`'s), the finished leaders' like-for-like gap
-    (``br_gap_pct``: own window-mean taxes and the best grid point, both with households
-    best-responding)."""
+    and 95% interval (within each metric's range, :func:`smfg.stats.seed_interval`; the
+    years' upper end is the ``horizon`` column's T) of the median exploitability, the
+    leader's return, the best grid point's, the gap (absolute and in percent of the best's
+    magnitude) and the years; the seeds' median exploitabilities side by side (one infinite
+    seed makes the mean infinite); with ``runs`` (:func:`train_certified`'s), the finished
+    leaders' like-for-like gap (``br_gap_pct``: own window-mean taxes and the best grid
+    point, both with households best-responding)."""
     last = (
         curves.sort_values(["seed", "epoch"], kind="stable").groupby("run_dir", sort=False).tail(1)
     )
@@ -351,9 +354,10 @@ def certified_table(
         row = dict(zip(keys, cell, strict=True))
         row["epoch"] = int(g.epoch.max())
         row["seeds"] = len(g)
+        horizon = float(g.horizon.max()) if "horizon" in g else math.nan
+        horizon = horizon if math.isfinite(horizon) else None
         for m in metrics:
-            vals = g[m].dropna().tolist()
-            mean, lo, hi = mean_interval(vals) if vals else (math.nan,) * 3
+            mean, lo, hi = seed_interval(g[m].dropna().tolist(), m, horizon)
             row[m], row[f"{m}_lo"], row[f"{m}_hi"] = mean, lo, hi
         row["cev_median_by_seed"] = ", ".join(f"{v:.3g}" for v in g.cert_cev_median_pct)
         if runs is not None and "final_br_gap_pct" in runs:

@@ -7,14 +7,16 @@ A grid of (variant, N, government policy, household rule) cells, each evaluated 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
 from smfg.config import check_profile
-from smfg.evaluate import evaluate, government_policy, mean_interval
+from smfg.evaluate import episode_horizon, evaluate, government_policy
 from smfg.policies import FixedShares, SurveyReplay
+from smfg.stats import seed_interval
 
 #: The paper's Table 3 (SPEC 10): per-capita GDP at N = 100 and 1000, years at N = 100.
 PAPER_TABLE3 = pd.DataFrame(
@@ -111,18 +113,21 @@ def run_grid(
 
 
 def summarise_grid(episodes: pd.DataFrame) -> pd.DataFrame:
-    """Per cell: mean and 95% interval across seeds of each SPEC 6 metric."""
+    """Per cell: mean and 95% interval across seeds of each SPEC 6 metric, within its range
+    (:func:`smfg.stats.seed_interval`; ``horizon``: the cell's T)."""
     keys = ["variant", "n_households", "households", "policy"]
     metrics = ["per_capita_gdp", "social_welfare", "income_gini", "wealth_gini", "years"]
     rows = []
     for cell, df in episodes.groupby(keys, sort=False):
         per_seed = df.groupby("seed")[metrics].mean()
         row = dict(zip(keys, cell, strict=True))
+        T = episode_horizon(df)
         for m in metrics:
-            mean, lo, hi = mean_interval(per_seed[m].tolist())
+            mean, lo, hi = seed_interval(per_seed[m].tolist(), m, T)
             row[m], row[f"{m}_lo"], row[f"{m}_hi"] = mean, lo, hi
         row["policy_name"] = df.policy_name.iloc[0]
         row["n_seeds"] = len(per_seed)
+        row["horizon"] = math.nan if T is None else T
         rows.append(row)
     return pd.DataFrame(rows)
 

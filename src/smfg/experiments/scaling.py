@@ -475,10 +475,11 @@ def mean_field_check(
     """The same fixed policies at each N: metrics with 95% intervals across seeds.
 
     Returns a long table: government, households, n_households, metric (``CHECK_METRICS``),
-    mean, ci_low, ci_high, n_seeds. Seed ``s`` draws the households and shocks; each seed's
-    value is the mean over its ``episodes``. Seeds are batched into one evaluation while
-    seeds x episodes x N stays under ``max_rows`` household rows. With ``root``, each cell is
-    cached in the results root (``evaluations/mean_field-<hash>.json``) and never recomputed.
+    mean, ci_low, ci_high (within the metric's range), n_seeds, ci_method. Seed ``s`` draws
+    the households and shocks; each seed's value is the mean over its ``episodes``. Seeds are
+    batched into one evaluation while seeds x episodes x N stays under ``max_rows`` household
+    rows. With ``root``, each cell is cached in the results root
+    (``evaluations/mean_field-<hash>.json``) and never recomputed.
     """
     from smfg.experiments.registry import cached_tables
 
@@ -520,6 +521,7 @@ def mean_field_check(
                         "ci_low": rec.ci_low,
                         "ci_high": rec.ci_high,
                         "n_seeds": rec.n_seeds,
+                        "ci_method": rec.ci_method,
                     }
                 )
             if progress is not None:
