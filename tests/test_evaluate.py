@@ -50,6 +50,13 @@ def test_k_seeds_in_one_batch_equal_k_separate_runs():
         for c in cols:
             assert mine[c].tolist() == pytest.approx(alone.episodes[c].tolist(), rel=1e-12), c
     assert len(batch.episodes) == 9 and set(batch.summary.metric) >= {"per_capita_gdp", "years"}
+    assert (batch.episodes.horizon == 25).all()
+    how = batch.summary.set_index("metric").ci_method
+    assert how["years"].endswith("years / T (T = 25)") and how["social_welfare"].startswith("pl")
+    for r in batch.summary.itertuples():  # every interval inside its metric's range
+        lo, hi = {"per_capita_gdp": (0, math.inf), "years": (0, 25), "income_gini": (0, 1),
+                  "wealth_gini": (0, 1)}.get(r.metric, (-math.inf, math.inf))  # fmt: skip
+        assert lo <= r.ci_low <= r.mean <= r.ci_high <= hi, r
 
 
 def test_interval_shrinks_as_seeds_grow_on_a_synthetic_case():

@@ -209,6 +209,13 @@ def test_summary_averages_episodes_within_a_seed_then_across_seeds():
     assert s.loc["a", "per_capita_gdp_median"] == 2.0 and s.loc["a", "per_capita_gdp_max"] == 3
     assert s.loc["a", "n_seeds"] == 2 and s.loc["a", "label"] == "A"
     assert s.loc["a", "years"] == s.loc["a", "years_lo"] == s.loc["a", "years_hi"] == 300
+    note = agg.interval_note(s.reset_index())
+    assert note.startswith("95% intervals across 2 seeds, each within its range")
+    assert "per-capita GDP: t-interval on the log scale" in note
+    assert "years: t-interval on the log scale (horizon unknown" in note  # no horizon column
+    s300 = agg.summarise_cells(_episodes().assign(horizon=300)).set_index("row")
+    assert s300.loc["a", "horizon"] == 300
+    assert "years / T (T = 300)" in agg.interval_note(s300)
     assert agg.format_interval(2.0, lo, hi) == f"2 [{lo:.3g}, {hi:.3g}]"
     assert agg.format_interval(2.0, math.nan, math.nan) == "2"
 
@@ -407,7 +414,12 @@ def test_leader_table_compares_each_seed_with_its_own_free_market():
     mean, lo, hi = agg.paired_gain(ep, "smfrl", "free-market", "leader_return")
     assert mean == 2.5 and lo < 2.5 < hi  # gains of 2 and 3
     shown = agg.format_leader_table(t.reset_index())
-    assert list(shown.columns)[1:3] == ["output per household ($)", "welfare, CE % vs free market"]
+    assert list(shown.columns)[1:4] == ["output per household ($)",
+                                        "output per household ($): median [range]",
+                                        "welfare, CE % vs free market"]  # fmt: skip
+    assert shown.iloc[1, 2] == "3.5 [3, 4]"  # SMFRL's seeds: 3 and 4
+    note = agg.interval_note(t.reset_index(), agg.LEADER_TABLE_METRICS)
+    assert note.startswith("95% intervals across 2 seeds") and "median [smallest" in note
 
 
 def test_every_page_can_say_its_followers_learning_rate():

@@ -102,27 +102,37 @@ def _horizons(episodes: pd.DataFrame, keys: Sequence[str]) -> dict[tuple, float]
             if math.isfinite(v)}  # fmt: skip
 
 
-def interval_note(
-    metrics: Sequence[str], n_seeds: int | Sequence[int], horizon: float | None = None
-) -> str:
-    """The line a page prints under its intervals: how many seeds and, per metric, how
-    :func:`smfg.stats.seed_interval` bounds it; heavy-tailed metrics are named with their
-    median and range. ``n_seeds``: one count or each cell's; ``horizon``: the episodes' T
-    (a summary's ``horizon`` column), which bounds the years."""
-    counts = sorted({int(n) for n in np.atleast_1d(n_seeds)})
+def interval_note(table: pd.DataFrame, metrics: Sequence[str] | None = None) -> str:
+    """The line a page prints under a table of intervals: across how many seeds and, per
+    metric, how :func:`smfg.stats.seed_interval` bounded it; heavy-tailed metrics whose
+    median and range the table holds (``<m>_median``) are named as shown beside the mean.
+
+    ``table``: a summary with the seeds per cell (``n_seeds`` or ``seeds``) and, where the
+    years are bounded by it, the horizon (``horizon``): :func:`summarise_cells`',
+    :func:`leader_table`'s, :func:`~smfg.experiments.curves.certified_table`'s, or a long
+    one with ``metric`` and ``ci_method`` columns (:func:`smfg.evaluate.summarise`'s).
+    ``metrics``: the ones shown (default :data:`TABLE_METRICS`, or a long table's).
+    """
+    col = "n_seeds" if "n_seeds" in table else "seeds"
+    counts = sorted({int(n) for n in table[col]}) if col in table else []
     if not counts:
         return "no cell computed: no intervals"
     if counts[-1] < 2:
         return f"{counts[-1]} seed per cell: no intervals, means only"
     seeds = str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
-    if horizon is not None and not math.isfinite(horizon):
-        horizon = None
+    horizon = float(table["horizon"].max()) if "horizon" in table else math.nan
+    horizon = horizon if math.isfinite(horizon) else None
+    long = {"metric", "ci_method"} <= set(table.columns)
+    if metrics is None:
+        metrics = list(dict.fromkeys(table["metric"])) if long else TABLE_METRICS
+    methods = table.groupby("metric")["ci_method"].first().to_dict() if long else {}
     labels = {**LEADER_TABLE_METRICS, **METRIC_LABELS}
     by_method: dict[str, list[str]] = {}
     for m in metrics:
-        by_method.setdefault(interval_method(m, horizon), []).append(labels.get(m, m))
+        how = methods.get(m) or interval_method(m, horizon)
+        by_method.setdefault(how, []).append(labels.get(m, m))
     parts = "; ".join(f"{', '.join(ms)}: {how}" for how, ms in by_method.items())
-    heavy = [labels.get(m, m) for m in metrics if metric_range(m).heavy_tailed]
+    heavy = [labels.get(m, m) for m in metrics if f"{m}_median" in table]
     tail = (f". {', '.join(heavy)}: heavy-tailed across seeds, so the median [smallest, "
             "largest] of the seeds stands beside the mean" if heavy else "")  # fmt: skip
     return f"95% intervals across {seeds} seeds, each within its range ({parts}){tail}."
@@ -431,6 +441,8 @@ def leader_table(
         for m in LEADER_TABLE_METRICS:
             mean, lo, hi = seed_interval(df[m].tolist(), m, T)
             rec[m], rec[f"{m}_lo"], rec[f"{m}_hi"] = mean, lo, hi
+            if metric_range(m).heavy_tailed:
+                rec[f"{m}_median"], rec[f"{m}_min"], rec[f"{m}_max"] = seed_spread(df[m])
         rec["n_seeds"] = len(df)
         rec["horizon"] = math.nan if T is None else T
         out.append(rec)
@@ -439,12 +451,17 @@ def leader_table(
 
 def format_leader_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """:func:`leader_table` as a page shows it: setting, leader, 'mean [lo, hi]' per metric
-    under the book's names, seeds."""
+    under the book's names (a heavy-tailed one also 'median [smallest, largest]'), seeds."""
     out = pd.DataFrame({k: table[k] for k in ("setting",) if k in table})
     out["leader"] = table["label"] if "label" in table else table["row"]
     for m, name in LEADER_TABLE_METRICS.items():
         out[name] = [format_interval(r[m], r[f"{m}_lo"], r[f"{m}_hi"], digits)
                      for r in table.to_dict("records")]  # fmt: skip
+        if f"{m}_median" in table:
+            out[f"{name}: median [range]"] = [
+                format_interval(r[f"{m}_median"], r[f"{m}_min"], r[f"{m}_max"], digits)
+                for r in table.to_dict("records")
+            ]
     out["seeds"] = table["n_seeds"].astype(int)
     return out.reset_index(drop=True)
 

@@ -356,6 +356,7 @@ def certified_table(
         row["seeds"] = len(g)
         horizon = float(g.horizon.max()) if "horizon" in g else math.nan
         horizon = horizon if math.isfinite(horizon) else None
+        row["horizon"] = math.nan if horizon is None else horizon
         for m in metrics:
             mean, lo, hi = seed_interval(g[m].dropna().tolist(), m, horizon)
             row[m], row[f"{m}_lo"], row[f"{m}_hi"] = mean, lo, hi
