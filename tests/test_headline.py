@@ -81,6 +81,9 @@ def test_ours_is_what_the_pages_print(data):
     assert row.ours.item() == cell.per_capita_gdp
     assert (row.low.item(), row.high.item()) == (cell.per_capita_gdp_lo, cell.per_capita_gdp_hi)
     assert row.n_seeds.item() == 2
+    assert row["median"].item() == cell.per_capita_gdp_median  # beside the heavy-tailed mean
+    levels = table[table.metric != "ratio"]
+    assert "across 2 seeds" in agg.interval_note(levels, ["per_capita_gdp", "years"])
     # the ratio of the means (the Table 3 page's headline ratio), and the seeds' own range
     ratio = table[(table.economy == "taxai") & (table.metric == "ratio") & (table.row == "saez")]
     assert ratio.ours.item() == pytest.approx(4.0)  # 8 / 2 in every seed

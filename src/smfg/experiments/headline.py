@@ -42,7 +42,7 @@ __all__ = [
 #: The columns of :func:`headline_table`.
 HEADLINE_COLUMNS = (
     "quantity", "source", "row", "label", "setting", "metric", "economy", "paper", "ours",
-    "low", "high", "n_seeds", "interval",
+    "low", "high", "median", "n_seeds", "horizon", "interval",
 )  # fmt: skip
 
 #: Table 1's metrics the paper gives for SMFRL, in its order.
@@ -109,7 +109,9 @@ def _levels(episodes: pd.DataFrame | None, source: str, economy: str, keep_missi
             "ours": cell[m] if cell else math.nan,
             "low": cell[f"{m}_lo"] if cell else math.nan,
             "high": cell[f"{m}_hi"] if cell else math.nan,
-            "n_seeds": int(cell["n_seeds"]) if cell else 0, "interval": _LEVEL,
+            "median": cell.get(f"{m}_median", math.nan) if cell else math.nan,
+            "n_seeds": int(cell["n_seeds"]) if cell else 0,
+            "horizon": cell.get("horizon", math.nan) if cell else math.nan, "interval": _LEVEL,
         })  # fmt: skip
     return out
 
@@ -148,7 +150,7 @@ def _ratios(
             "quantity": f"abstract: {label}, {setting} ({words})", "source": "abstract",
             "row": den, "label": label, "setting": setting, "metric": "ratio",
             "economy": economy, "paper": factor, "ours": float(ours), "low": low, "high": high,
-            "n_seeds": n, "interval": _RATIO,
+            "median": math.nan, "n_seeds": n, "horizon": math.nan, "interval": _RATIO,
         })  # fmt: skip
     return out
 
@@ -169,7 +171,9 @@ def headline_table(
     economy, paper (the paper's value; for a ratio the abstract's factor), ours (mean across
     seeds; for a ratio the ratio of the means), low and high (the 95% interval across seeds
     of the pages' tables; for a ratio the range of the seeds' ratios; NaN with fewer than two
-    seeds), n_seeds, interval (what low and high are).
+    seeds), median (the seeds' median where the pages show it beside a heavy-tailed mean),
+    n_seeds, horizon (the episodes' T, which bounds the years), interval (what low and high
+    are).
 
     Every paper quantity has its `taxai` row, with ours NaN where its cell was not computed;
     a `clearing` row is there where its cell was computed. Rows: Table 1, Table 3, the
