@@ -36,6 +36,7 @@ from smfg.config import VARIANTS, check_profile, economy_params
 from smfg.evaluate import evaluate, government_policy, household_policy
 from smfg.experiments.fixed_policies import FIXED_RULES, PAPER_TABLE3
 from smfg.experiments.learned import ClonedHouseholds, GroupMeans, MixedHouseholds, learned_policy
+from smfg.experiments.pages import page_header
 from smfg.experiments.store import atomic_write_text, canonical_spec, config_hash
 from smfg.policies import Saez
 
@@ -450,16 +451,24 @@ def book_paths(results_root: str = "", figures_dir: str = "", start: str | Path 
     )
 
 
-def page_setup(results_root: str = "", figures_dir: str = "", threads: int = 1) -> BookPaths:
-    """What every notebook of the book does first: its paths (:func:`book_paths`), torch on
-    ``threads`` threads (``make -j2`` runs two pages side by side on two cores, and a second
-    thread per page only contends), and pandas showing every column of the wide tables."""
+def page_setup(
+    results_root: str = "", figures_dir: str = "", profile: str | None = None, threads: int = 1
+) -> BookPaths:
+    """What every notebook of the book does first: print its profile (checked) and the commit
+    of the code as the page's first output (:func:`smfg.experiments.pages.page_header`), find
+    its paths (:func:`book_paths`), run torch on ``threads`` threads (``make -j2`` runs two
+    pages side by side on two cores, and a second thread per page only contends), and let
+    pandas show every column of the wide tables."""
     import torch
 
+    if profile is not None:
+        check_profile(profile)
+    paths = book_paths(results_root, figures_dir)
+    print(page_header(profile, paths.repo))
     torch.set_num_threads(int(threads))
     pd.set_option("display.max_columns", 40)
     pd.set_option("display.width", 200)
-    return book_paths(results_root, figures_dir)
+    return paths
 
 
 # --- cache of evaluations --------------------------------------------------------------------

@@ -1,0 +1,157 @@
+"""What a book page states about how it was made, and the check that a book is of one profile.
+
+Every notebook of the book opens by printing :func:`page_header` (through
+``registry.page_setup``): the profile it ran and the commit of the code. ``make reproduce``
+records its profile in ``book/executed/PROFILE`` (:data:`PROFILE_FILE`), ``make page`` and
+``make book`` use that one unless ``PROFILE`` is given, and ``make book`` first runs::
+
+    python -m smfg.experiments.pages check-profile [--profile P] book/executed/*.ipynb
+
+which fails, in one line naming the pages and their profiles, when the executed notebooks were
+run with different profiles (or not with ``P``). A notebook's profile is the one papermill
+records (``metadata.papermill.parameters.profile``), else the default in its ``parameters``
+cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+__all__ = [
+    "PROFILE_FILE",
+    "check_profiles",
+    "main",
+    "notebook_profile",
+    "page_header",
+    "profiles_of",
+    "source_commit",
+]
+
+#: The file in the executed notebooks' directory that records the profile of the last
+#: ``make reproduce``.
+PROFILE_FILE = "PROFILE"
+
+_DEFAULT = re.compile(r"""^\s*profile\s*=\s*["']([^"']*)["']""", re.MULTILINE)
+
+
+def source_commit(repo: str | Path) -> str:
+    """The commit of the code in ``repo`` (``git describe --always --dirty``: a short hash, with
+    ``-dirty`` when files differ from it), or ``"unknown"`` outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(repo), "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else "unknown"
+
+
+def page_header(profile: str | None, repo: str | Path) -> str:
+    """The line a page prints first: its profile and the commit of the code that ran it."""
+    commit = source_commit(repo)
+    if commit.endswith("-dirty"):
+        commit = commit.removesuffix("-dirty") + " with uncommitted changes"
+    stated = profile if profile else "not stated"
+    return f"profile {stated}; code: smfg at commit {commit}"
+
+
+def notebook_profile(path: str | Path) -> str | None:
+    """The profile an executed notebook ran with: papermill's recorded parameter, else the
+    default in the cell tagged ``parameters``; None when it states neither."""
+    try:
+        nb = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: cannot read the notebook ({e})") from e
+    given = nb.get("metadata", {}).get("papermill", {}).get("parameters", {})
+    if "profile" in given:
+        return str(given["profile"])
+    for cell in nb.get("cells", []):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = cell.get("source", "")
+            m = _DEFAULT.search(source if isinstance(source, str) else "".join(source))
+            return m.group(1) if m else None
+    return None
+
+
+def _notebooks(paths: Iterable[str | Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        out.extend(sorted(p.glob("*.ipynb")) if p.is_dir() else [p])
+    return out
+
+
+def profiles_of(paths: Iterable[str | Path]) -> dict[str, list[str]]:
+    """Pages by profile: ``{profile: [page names]}`` over the notebooks in ``paths`` (files, or
+    directories whose ``*.ipynb`` are read); a page that states none is under ``"unknown"``."""
+    groups: dict[str, list[str]] = {}
+    for nb in _notebooks(paths):
+        groups.setdefault(notebook_profile(nb) or "unknown", []).append(nb.stem)
+    return groups
+
+
+def check_profiles(paths: Iterable[str | Path], expect: str | None = None) -> str | None:
+    """None when every notebook in ``paths`` ran with one profile (``expect``, when given);
+    otherwise the one-line reason, naming the pages and their profiles."""
+    return _reason(profiles_of(paths), expect)
+
+
+def _reason(groups: dict[str, list[str]], expect: str | None) -> str | None:
+    if not groups:
+        return None
+    fix = expect or max(groups, key=lambda k: len(groups[k]))
+    redo = f"`make reproduce PROFILE={fix}`"
+    if len(groups) > 1:
+        order = sorted(groups, key=lambda k: (-len(groups[k]), k))
+        mix = "; ".join(f"{k}: {', '.join(groups[k])}" for k in order)
+        odd = [p for k in order if k != fix for p in groups[k]]
+        each = "" if len(odd) == 1 else "each of "
+        return (
+            f"the executed pages mix profiles ({mix}): re-run {each}{', '.join(odd)} with "
+            f"`make page NB=<page> PROFILE={fix}`, or every page with {redo}"
+        )
+    (only,) = groups
+    if expect is not None and only != expect:
+        return (
+            f"the executed pages were run with profile {only}, not {expect} (PROFILE={expect}): "
+            f"run {redo}, or build without PROFILE to use {only}"
+        )
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``check-profile [--profile P] PATH...``: exit 0 and say the profile when the pages agree,
+    else one line on stderr and exit 1 (2 for an unreadable notebook)."""
+    parser = argparse.ArgumentParser(prog="python -m smfg.experiments.pages")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check-profile", help="fail when the executed pages mix profiles")
+    check.add_argument("paths", nargs="+", help="executed notebooks, or directories of them")
+    check.add_argument("--profile", default=None, help="the profile every page must have")
+    args = parser.parse_args(argv)
+    try:
+        groups = profiles_of(args.paths)
+    except ValueError as e:
+        print(f"check-profile: {e}", file=sys.stderr)
+        return 2
+    reason = _reason(groups, args.profile)
+    if reason:
+        print(f"check-profile: {reason}", file=sys.stderr)
+        return 1
+    if groups:
+        ((profile, pages),) = groups.items()
+        print(f"check-profile: {len(pages)} pages, all of profile {profile}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
