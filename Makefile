@@ -10,7 +10,13 @@ PYTHON_SYS ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PROFILE ?= smoke
+# One profile per book: `make reproduce` records its profile in book/executed/PROFILE, and
+# every later `make page`, `make book` or `make runs` uses that one unless PROFILE is given
+# (smoke when nothing is recorded); `make book` fails when the executed pages mix profiles.
+PROFILE_FILE := book/executed/PROFILE
+ifeq ($(origin PROFILE),undefined)
+PROFILE := $(or $(strip $(shell cat $(PROFILE_FILE) 2>/dev/null)),smoke)
+endif
 NB ?=
 PARAMS ?=
 # parallel jobs of `make reproduce`: training runs in the pool, then notebooks side by side
@@ -26,9 +32,10 @@ help:
 	@echo "make setup                    create .venv and install smfg with pinned dependencies"
 	@echo "make test                     lint and run the test suite (sets everything up itself)"
 	@echo "make reproduce PROFILE=quick  train every run, execute every notebook, build the book (smoke|quick|paper)"
-	@echo "make runs PROFILE=quick       only the training runs of every page (JOBS=2 processes)"
+	@echo "make runs                     only the training runs of every page (JOBS=2 processes)"
 	@echo "make page NB=name PARAMS='-p elasticity 0.5'   re-run one notebook with changed parameters"
-	@echo "make book                     build the HTML book from the executed notebooks"
+	@echo "make book                     build the HTML book from the executed notebooks (one profile)"
+	@echo "                              runs, page and book use the last reproduce's profile (now: $(PROFILE))"
 	@echo "make nbval                    re-execute the executed notebooks with nbval (after reproduce)"
 	@echo "make bench                    measure environment speed, write benchmarks/results.json"
 	@echo "make system-deps              Debian packages for the browser check (chromium, npm)"
@@ -79,6 +86,7 @@ book/executed/%.ipynb: notebooks/%.md $(STAMP) $(wildcard src/smfg/*.py src/smfg
 	      -p profile $(PROFILE) $(PARAMS) --cwd book/executed
 
 book: $(STAMP) $(MATHJAX) $(EXECUTED)
+	$(PY) -m smfg.experiments.pages check-profile --profile $(PROFILE) $(EXECUTED)
 	$(VENV)/bin/jupyter-book build . -W --keep-going
 	@echo "book: _build/html/index.html"
 
@@ -87,6 +95,7 @@ book: $(STAMP) $(MATHJAX) $(EXECUTED)
 # (they only evaluate and plot), then the book. Each step prints its wall time.
 reproduce: $(STAMP) $(MATHJAX)
 	rm -f $(EXECUTED)
+	mkdir -p book/executed && echo $(PROFILE) > $(PROFILE_FILE)
 	@t0=$$(date +%s); $(MAKE) --no-print-directory runs PROFILE=$(PROFILE); \
 	  echo "== training runs: $$(( $$(date +%s) - t0 )) s"
 	@t0=$$(date +%s); $(MAKE) --no-print-directory -j$(JOBS) $(EXECUTED) PROFILE=$(PROFILE); \
