@@ -85,6 +85,11 @@ book/executed/%.ipynb: notebooks/%.md $(STAMP) $(wildcard src/smfg/*.py src/smfg
 	  | OMP_NUM_THREADS=1 $(VENV)/bin/papermill --progress-bar --log-output - $@ \
 	      -p profile $(PROFILE) $(PARAMS) --cwd book/executed
 
+# The results summary reads the evaluations these pages compute: in `make -j2 reproduce` it runs
+# after them rather than beside them (order only: it never re-executes an older page).
+book/executed/results_summary.ipynb: | book/executed/table1_algorithms.ipynb \
+  book/executed/table3_policies.ipynb book/executed/clearing_policies.ipynb
+
 book: $(STAMP) $(MATHJAX) $(EXECUTED)
 	$(PY) -m smfg.experiments.pages check-profile --profile $(PROFILE) $(EXECUTED)
 	$(VENV)/bin/jupyter-book build . -W --keep-going

@@ -49,6 +49,7 @@ FIGURES = {
     "fig7_bc_loss": ("fig7_bc_loss",),
     "clearing_policies": ("clearing_efficiency_equity",),
     "certified_learning": ("certified_learning",),
+    "results_summary": ("results_summary",),
 }
 CDN_HOSTS = (
     "cdn.jsdelivr.net",
@@ -95,10 +96,12 @@ def built_book(tmp_path_factory) -> Path:
     # every notebook of the book, executed with the smoke profile (the audit at N = 50); the
     # run store and the figures go to the temporary directory, never to the repository's
     # (the clearing comparison at N = 100 only and the two training-heavy `clearing` pages with
-    # one seed: more cells add minutes, not checks)
+    # one seed: more cells add minutes, not checks; the results summary reads the clearing
+    # comparison's cells, so it asks for the same)
     extra = {"audit_taxai_dynamics": {"n_households": 50},
              "clearing_policies": {"sizes": "100", "seeds": 1},
-             "certified_learning": {"seeds": 1}}  # fmt: skip
+             "certified_learning": {"seeds": 1},
+             "results_summary": {"clearing_sizes": "100", "clearing_seeds": 1}}  # fmt: skip
     timings = {}
     for path in NOTEBOOKS:
         nb = jupytext.read(path)
@@ -209,6 +212,17 @@ def test_tables_show_ours_beside_the_paper(built_book: Path):
     glued = _glued(_executed(built_book, "table3_policies"))
     assert int(glued["t3_cells"]) >= 8  # the fixed policies and SMFG at two sizes
     assert float(glued["t3_bc_saving"].strip("'")) < 0.9  # cloned households save too little
+
+
+@pytest.mark.slow
+def test_results_summary_says_its_profile_and_shows_every_headline_number(built_book: Path):
+    from smfg.experiments.headline import headline_table
+
+    nb = _executed(built_book, "results_summary")
+    assert "profile smoke" in _outputs_text(nb)
+    glued = {k: v.strip("'") for k, v in _glued(nb).items()}
+    assert glued["hl_quantities"] == str(headline_table(None, None).quantity.nunique())
+    assert int(glued["hl_clearing"]) > 0  # the clearing page's cells at N = 100
 
 
 @pytest.mark.slow
