@@ -100,6 +100,7 @@ def built_book(tmp_path_factory) -> Path:
     # comparison's cells, so it asks for the same)
     extra = {"audit_taxai_dynamics": {"n_households": 50},
              "clearing_policies": {"sizes": "100", "seeds": 1},
+             "certification": {"sizes": "100", "seeds": 1},
              "certified_learning": {"seeds": 1},
              "results_summary": {"clearing_sizes": "100", "clearing_seeds": 1}}  # fmt: skip
     timings = {}
@@ -223,6 +224,20 @@ def test_results_summary_says_its_profile_and_shows_every_headline_number(built_
     glued = {k: v.strip("'") for k, v in _glued(nb).items()}
     assert glued["hl_quantities"] == str(headline_table(None, None).quantity.nunique())
     assert int(glued["hl_clearing"]) > 0  # the clearing page's cells at N = 100
+
+
+@pytest.mark.slow
+def test_certification_page_computes_its_checks_and_certifies_runs(built_book: Path):
+    nb = _executed(built_book, "certification")
+    assert "profile smoke; code: smfg at commit" in _outputs_text(nb)
+    glued = {k: v.strip("'") for k, v in _glued(nb).items()}
+    assert float(glued["bm_worst_error"]) < 1e-3  # Brock-Mirman (short horizon at smoke)
+    assert float(glued["eu_mean_log10"]) < -5.0  # Euler errors
+    assert glued["tm_below_everywhere"] == "yes"
+    assert 0.0 < float(glued["eqf_r_pct"]) < float(glued["eq0_r_bound_pct"])
+    assert float(glued["eq0_capital_residual"]) < 1e-6
+    assert float(glued["sc_tax_error"]) < 1e-12
+    assert glued["cr_runs"] == "1" and glued["cr_sizes"] == "100"
 
 
 @pytest.mark.slow
