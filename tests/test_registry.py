@@ -25,7 +25,7 @@ from smfg.experiments.registry import (
     collect,
     get_experiment,
 )
-from smfg.experiments.store import RunStore
+from smfg.experiments.store import RunStore, config_hash
 from smfg.experiments.train import ALGORITHMS, train
 from smfg.policies import FixedShares, FreeMarket
 from smfg.stats import seed_interval
@@ -130,6 +130,21 @@ def test_cached_tables_round_trip_exactly(tmp_path):
     pd.testing.assert_frame_equal(a, df)
     cached_tables(tmp_path, "k", {"n": 2}, compute)
     assert len(calls) == 2 and len(list((tmp_path / "evaluations").glob("k-*.json"))) == 2
+
+
+def test_a_new_metrics_version_recomputes_evaluations_but_keeps_runs(tmp_path, monkeypatch):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"t": pd.DataFrame({"x": [float(len(calls))]})}
+
+    spec = {"run": "smfrl-0123456789abcdef", "episodes": 2}
+    run_hash = config_hash(spec)
+    assert cached_tables(tmp_path, "evaluation", spec, compute)["t"].x.iloc[0] == 1.0
+    monkeypatch.setattr(reg, "METRICS_VERSION", reg.METRICS_VERSION + 1)
+    assert cached_tables(tmp_path, "evaluation", spec, compute)["t"].x.iloc[0] == 2.0
+    assert config_hash(spec) == run_hash  # a run's hash does not depend on it
 
 
 def test_collect_trains_evaluates_and_never_recomputes(tmp_path, monkeypatch):

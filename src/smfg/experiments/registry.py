@@ -482,6 +482,13 @@ def _plain(v: Any) -> Any:
     return v
 
 
+#: Version of the evaluation tables, part of their cache key (beside the code version): bump
+#: it when what an episode reports changes without changing training, so cached evaluations
+#: are recomputed while runs are kept. 2: Ginis normalised for negative values, episodes
+#: carry their horizon.
+METRICS_VERSION = 2
+
+
 def cached_tables(
     root: str | Path,
     kind: str,
@@ -490,10 +497,10 @@ def cached_tables(
 ) -> dict[str, pd.DataFrame]:
     """Tables computed once per spec: ``<root>/evaluations/<kind>-<hash>.json``.
 
-    The hash covers ``kind``, the spec and the code version, as the run store's does. The file
-    is written atomically; floats round-trip exactly.
+    The hash covers ``kind``, the spec, :data:`METRICS_VERSION` and the code version (as the
+    run store's does). The file is written atomically; floats round-trip exactly.
     """
-    canon = canonical_spec({"kind": kind, **spec})
+    canon = canonical_spec({"kind": kind, "metrics_version": METRICS_VERSION, **spec})
     path = Path(root) / EVAL_DIR / f"{kind}-{config_hash(canon)}.json"
     if path.exists():
         stored = json.loads(path.read_text(encoding="utf-8"))
