@@ -196,7 +196,7 @@ def test_gae_on_hand_computed_values():
     adv, ret = ppo.gae(r, v, d, last, g, lam)
     assert torch.allclose(adv, torch.tensor([2.12, 1.0, 3.3]))
     assert torch.allclose(ret, torch.tensor([2.62, 2.0, 4.8]))
-    # the original's mask done - 1 (SPEC 11): continuation -1, and 0 at the end
+    # the original's mask done - 1 (book:learning-corrections): continuation -1, and 0 at the end
     # A2 = 3 - 0.9*2 - 1.5 = -0.3; A1 = 1; A0 = (1 - 0.9 - 0.5) + 0.72*(-1)*1 = -1.12
     adv_q, _ = ppo.gae(r, v, d, last, g, lam, paper_quirks=True)
     assert torch.allclose(adv_q, torch.tensor([-1.12, 1.0, -0.3]))

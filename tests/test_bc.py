@@ -1,5 +1,5 @@
-"""Behaviour cloning (SPEC 8): survey pairs, the four networks and their losses, the follower
-actor that initialises the "-BC" runs."""
+"""Behaviour cloning (book:learning-bc): survey pairs, the four networks and their losses, the
+follower actor that initialises the "-BC" runs."""
 
 import numpy as np
 import pytest
@@ -248,10 +248,10 @@ def test_bad_arguments_are_named():
 
 
 def test_action_distributions_follow_the_mapping_and_the_food_share():
-    """SPEC 8's distributions: the survey rows' actions are ``survey_actions``' own, weighted
-    by the survey weights; a higher food share means less estimated consumption, so saving
-    rises (weakly, row by row) while work does not move; the cloned rows are the cloned
-    households' first-period actions, inside the action range."""
+    """The distributions of book:learning-bc: the survey rows' actions are ``survey_actions``' own,
+    weighted by the survey weights; a higher food share means less estimated consumption, so saving
+    rises (weakly, row by row) while work does not move; the cloned rows are the cloned households'
+    first-period actions, inside the action range."""
     from smfg.experiments import aggregate as agg
     from smfg.experiments import registry as reg
     from smfg.policies.households import survey_actions

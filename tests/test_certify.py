@@ -1,4 +1,4 @@
-"""Certification (SPEC 12): the exact household problem, exploitability, the stationary
+"""Certification (book:certification): the exact household problem, exploitability, the stationary
 equilibrium of `clearing`. Closed forms where they exist, cross-checks of independent solvers
 where they do not."""
 
@@ -260,8 +260,8 @@ def _crude_start(sol):
 
 @pytest.mark.slow
 def test_stationary_equilibrium_without_government_and_inelastic_labour():
-    """SPEC 12: r lies below 1/beta - 1 (the bracket reaches above it, so this is found, not
-    imposed), the capital market clears to 1e-6, Brent's root is bracketed by evaluations of
+    """book:certification: r lies below 1/beta - 1 (the bracket reaches above it, so this is found,
+    not imposed), the capital market clears to 1e-6, Brent's root is bracketed by evaluations of
     opposite sign within 1e-3, and r moves by less than 1e-4 when the asset grid doubles."""
     p = CLEARING
     rates = []

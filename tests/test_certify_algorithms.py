@@ -1,4 +1,4 @@
-"""Every algorithm's `clearing` run certifies (SPEC 12), recurrent households included."""
+"""Every algorithm's `clearing` run certifies (book:certification), recurrent households too."""
 
 import numpy as np
 import pytest

@@ -59,7 +59,7 @@ def test_taxai_household_and_government_identities_hold():
         worst_g = max(worst_g, fl.res_government[fl.active].max().item() if fl.active.any() else 0)
     assert int(st.t.min()) == 300
     assert worst_h < 1e-10 and worst_g < 1e-10
-    # and the goods market does not clear in 'taxai' (SPEC 2.6): its residual is large
+    # and the goods market does not clear in 'taxai' (book:audit-explodes): its residual is large
     assert fl.res_goods.min().item() > 0.1
 
 
@@ -121,7 +121,7 @@ def test_same_seed_gives_the_same_trajectory_bit_for_bit(variant):
 
 @pytest.mark.parametrize("n", [100, 1000])
 def test_fidelity_save_99_survives_300_years_at_the_papers_gdp(n):
-    # SPEC 2.7: the paper's 1e13 per-capita GDP is what this rule does in 'taxai'
+    # book:audit-explodes: the paper's 1e13 per-capita GDP is what this rule does in 'taxai'
     res = simulate_fixed_rule("taxai", n, 0.99, 0.9, steps=300, seed=0)
     out = res.to_json_dict()
     assert out["years"] == 300 and out["termination"] == ["time_limit"]
@@ -233,7 +233,7 @@ def test_time_limit_and_negative_capital_flags():
         st, _ = step(st, gov, s, s * 0 + 0.9, draw_shocks(gen, 1, 100, torch.float64), p)
     assert int(st.termination[0]) == TIME_LIMIT and int(st.t[0]) == 3
     p, st, gen = make_state("taxai", n_households=100, seed=0)
-    s = torch.full((1, 100), 0.8, dtype=torch.float64)  # below the threshold of SPEC 2.6
+    s = torch.full((1, 100), 0.8, dtype=torch.float64)  # below the threshold (book:audit-threshold)
     st, _ = step(st, gov, s, s * 0 + 0.9, draw_shocks(gen, 1, 100, torch.float64), p)
     assert int(st.termination[0]) & CAPITAL
 

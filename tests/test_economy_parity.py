@@ -1,4 +1,5 @@
-"""The batched torch step against the slow per-household reference (SPEC 2.3, 3)."""
+"""The batched torch step against the slow per-household reference (book:model-taxai,
+book:model-clearing)."""
 
 import pytest
 import torch
@@ -72,7 +73,7 @@ def test_step_matches_reference_for_50_steps(variant, over, s_range, f_range):
 
 
 def test_goods_constraint_step_matches_reference():
-    # saving 50%: C + G > Y in 'taxai', consumption scaled by (Y - G)/C (SPEC 2.3)
+    # saving 50%: C + G > Y in 'taxai', consumption scaled by (Y - G)/C (book:model-taxai)
     p, st, gen = make_state("taxai", n_households=100, seed=1)
     ref = {"a": st.a[0].tolist(), "e": st.e[0].tolist(), "sup": st.superstar[0].tolist(),
            "K": float(st.K[0]), "B": float(st.B[0])}  # fmt: skip

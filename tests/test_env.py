@@ -118,8 +118,8 @@ def test_episode_metrics_follow_spec_6():
 
 
 def test_weighted_reward_uses_the_given_weights_a1_a2_a3():
-    """SPEC 5's weighted form a1 Y/Y_prev + a2 (1 - wealth Gini) + a3 sum u, term by term:
-    each weight alone gives its own term, and the sum is linear in the weights."""
+    """The weighted reward a1 Y/Y_prev + a2 (1 - wealth Gini) + a3 sum u (book:model-rewards),
+    term by term: each weight alone gives its own term, and the sum is linear in the weights."""
     terms = []
     for w in [(1, 0, 0), (0, 1, 0), (0, 0, 1), (2.0, -0.5, 0.25)]:
         env = SMFGEnv(economy_params("taxai"), 30, seed=1, leader_reward="weighted",

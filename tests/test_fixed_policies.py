@@ -29,7 +29,7 @@ def test_free_market_with_survey_households_dies_in_year_one_as_in_the_paper(smo
     s = summarise_grid(smoke_grid)
     cmp = compare_with_paper(s, "taxai", "survey").set_index("policy")
     fm = cmp.loc["free-market"]
-    # the paper's Free Market row: 1.1 years, 1.37e5 dollars per capita (SPEC 10)
+    # the paper's Free Market row: 1.1 years, 1.37e5 dollars per capita (the paper's Table 3)
     assert fm["ours: years"] < 2
     assert 0.5 < fm["ratio"] < 2
     assert fm["paper: per-capita GDP"] == PAPER_TABLE3.gdp_100[0]

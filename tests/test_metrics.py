@@ -1,4 +1,4 @@
-"""Gini closed forms (SPEC 6), weighted and unweighted, the Gini normalised for negative
+"""Gini closed forms (book:model-metrics), weighted and unweighted, the Gini normalised for negative
 values, and the episode metrics."""
 
 import itertools

@@ -1,4 +1,5 @@
-"""Fixed policies (SPEC 7, 8): US federal 2022, piecewise schedules, Saez, household rules."""
+"""Fixed policies (book:model-policies): US federal 2022, piecewise schedules, Saez, household
+rules."""
 
 import math
 
@@ -47,7 +48,7 @@ def pareto(a, n, seed=0, z_min=1.0):
     return z_min * (1.0 - u) ** (-1.0 / a)
 
 
-# --- US federal 2022 (SPEC 7.2) ---------------------------------------------------------
+# --- US federal 2022 (book:model-us-federal) ---------------------------------------------
 
 
 def test_us_federal_hand_computed_bills_in_every_input_kind():
@@ -123,7 +124,7 @@ def test_fine_piecewise_interpolation_of_progressive_e6():
     torch.testing.assert_close(approx, tax_e6(x, tau, xi), rtol=1e-4, atol=1e-6)
 
 
-# --- Saez (SPEC 7.3) ---------------------------------------------------------------------
+# --- Saez (book:model-saez) ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("a", [1.5, 2.0, 3.0])
@@ -363,7 +364,7 @@ def test_bad_actions_raise_clear_errors():
         FixedShares(0.5, 0.5)(obs)
 
 
-# --- the survey's implied actions (SPEC 8) ------------------------------------------------
+# --- the survey's implied actions (book:learning-bc) ---------------------------------------
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

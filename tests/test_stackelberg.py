@@ -1,7 +1,7 @@
-"""SMFRL's own update rules: SPEC 9's joint follower batch (all N households of each sampled
+"""SMFRL's own update rules: the original's joint follower batch (all N households of each sampled
 step, with its exact mean field) and the leader's gradient, 'nash' (the followers' mean action
-held fixed, SPEC 9) or 'stackelberg' (differentiated through the follower actor's reaction),
-on the one-step game of ``toygame.py`` whose two equilibria are known in closed form."""
+held fixed, book:learning-leader) or 'stackelberg' (differentiated through the follower actor's
+reaction), on the one-step game of ``toygame.py`` whose two equilibria are known in closed form."""
 
 import pytest
 import torch
@@ -110,8 +110,9 @@ def test_smfrl_reaches_the_equilibrium_of_its_leader_gradient(gradient, target, 
 def test_smfrl_followers_reach_the_equilibrium_of_their_gradient(gradient, target, other):
     """The followers' game with an externality (``toygame.externality_rewards``), joint
     batch, two seeds: price-taking households ('own') reach the mean field game's y_N, the
-    shared actor differentiated through the population's mean ('population', SPEC 9) the
-    mean field control's y_C (0.2 apart), each within the game's tolerance."""
+    shared actor differentiated through the population's mean ('population',
+    book:learning-smfrl-updates) the mean field control's y_C (0.2 apart), each within the game's
+    tolerance."""
     h = 10
     for seed in (0, 1):
         cfg = smfrl.smfrl_config("quick", **{**TOY, "n_households": h}, seed=seed,
@@ -122,7 +123,7 @@ def test_smfrl_followers_reach_the_equilibrium_of_their_gradient(gradient, targe
 
 
 def test_collection_noise_options_of_the_followers():
-    """SPEC 9's one draw per economy shared by its households, or independent draws; the
+    """The original's one draw per economy shared by its households, or independent draws; the
     followers' own discount in their critic's target."""
     n = 30
     obs_l, obs_h = torch.rand(2, 6) * 5, torch.rand(2, n, 2) * 5

@@ -749,8 +749,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs=5,
         default=[0.001] * 5,
         metavar=("C0", "C1", "C2", "C3", "C4"),
-        help="the leader's five numbers of SPEC 2.2, clipped to [0.001, 0.99] and scaled (E1): "
-        "tau=0.2*c0, xi=0.05*c1, tau_a=0.2*c2, xi_a=0.05*c3, G=0.3*c4*Y; default free market",
+        help="the leader's five numbers (book:model-actions), clipped to [0.001, 0.99] and "
+        "scaled (E1): tau=0.2*c0, xi=0.05*c1, tau_a=0.2*c2, xi_a=0.05*c3, G=0.3*c4*Y; "
+        "default free market",
     )
     s.add_argument("--dtype", choices=DTYPES, default="float64", help="floating-point type")
     s.add_argument("--json", action="store_true", help="print one JSON object")
@@ -958,7 +959,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print one JSON object")
 
     c = command(
-        "certify", "exploitability and leader's gap of a trained clearing run (SPEC 12)", _certify
+        "certify",
+        "exploitability and leader's gap of a trained clearing run (book:certification)",
+        _certify,
     )
     c.add_argument("run_dir", help="a finished run directory of `smfg train` (clearing)")
     c.add_argument(

@@ -1,9 +1,9 @@
 """Frozen, validated configuration: the economy's parameters and the named profiles.
 
 Every field carries a one-line docstring. Validation in ``__post_init__`` raises
-``ValueError`` naming the field, the bad value and what is allowed. Defaults follow
-``SPEC.md`` section 2.1 (``taxai``) and section 3 (``clearing``); a field left at ``None``
-takes its variant's default.
+``ValueError`` naming the field, the bad value and what is allowed. Defaults are the model
+chapter's (book:model-taxai for ``taxai``, book:model-clearing for ``clearing``); a field
+left at ``None`` takes its variant's default.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ CLOSURES = ("transfer", "debt")
 DTYPES = ("float64", "float32")
 PROFILES = ("smoke", "quick", "paper")
 
-#: US 2022 GDP over US population (SPEC 2.1): 23,315.081e9 / 333.456e6 dollars.
+#: US 2022 GDP over US population (book:model-taxai): 23,315.081e9 / 333.456e6 dollars.
 US_GDP_PER_CAPITA_2022 = 23_315.081e9 / 333.456e6
 
 # Variant-specific defaults for the fields declared ``None`` below.
@@ -34,10 +34,12 @@ def _check(cond: bool, name: str, value: Any, allowed: str) -> None:
 
 @dataclass(frozen=True)
 class EconomyParams:
-    """Parameters of one economy; ``variant`` selects the dynamics (SPEC 2 or 3)."""
+    """Parameters of one economy; ``variant`` selects the dynamics (book:model-taxai,
+    book:model-clearing)."""
 
     variant: str = "clearing"
-    """Which dynamics: 'taxai' (the paper's simulator, SPEC 2) or 'clearing' (SPEC 3)."""
+    """Which dynamics: 'taxai' (the paper's simulator, book:model-taxai) or 'clearing'
+    (book:model-clearing)."""
     alpha: float | None = None
     """Capital exponent in production (taxai 0.7445, clearing 0.36)."""
     A: float | None = None
@@ -63,15 +65,15 @@ class EconomyParams:
     mult_super: float = 504.3
     """Superstar ability as a multiple of the mean non-superstar ability (E11)."""
     Y0_per_capita: float = US_GDP_PER_CAPITA_2022
-    """Initial output per household in dollars ('taxai' reset, SPEC 2.5)."""
+    """Initial output per household in dollars ('taxai' reset, book:model-reset)."""
     K0_over_Y0: float = 0.183
     """Initial capital over initial output ('taxai' reset)."""
     B0_over_Y0: float = 1.2129
     """Initial government debt over initial output ('taxai' reset)."""
     action_low: float = 0.001
-    """Lower clip of every leader and household action (SPEC 2.2)."""
+    """Lower clip of every leader and household action (book:model-actions)."""
     action_high: float = 0.99
-    """Upper clip of every leader and household action (SPEC 2.2)."""
+    """Upper clip of every leader and household action (book:model-actions)."""
     tau_max: float = 0.2
     """Scale of the income-tax level: tau = tau_max * c0 (E1)."""
     xi_max: float = 0.05
@@ -156,7 +158,7 @@ class EconomyParams:
             object.__setattr__(self, "chi", self._clearing_chi())
         _check(self.chi >= 0, "chi", self.chi, "chi >= 0")
 
-    # --- calibration of the clearing economy (SPEC 3) -------------------------------
+    # --- calibration of the clearing economy (book:model-calibration) ----------------
     @property
     def log_ability_sd(self) -> float:
         """Standard deviation of the stationary log ability, sigma_e / sqrt(1 - rho_e^2)."""
@@ -174,7 +176,7 @@ class EconomyParams:
 
     def _clearing_tfp(self) -> float:
         # Y/N = A (K/N)^alpha (L/N)^(1-alpha) = 1 at K/Y = capital_output0 and mean hours
-        # h_max/3 at the stationary mean ability (SPEC 3, "A normalised").
+        # h_max/3 at the stationary mean ability (book:model-calibration, "TFP A").
         k = self.capital_output0
         l_per_hh = self.mean_ability * self.h_max / 3.0
         return 1.0 / (k**self.alpha * l_per_hh ** (1.0 - self.alpha))

@@ -1,8 +1,9 @@
 """A batched environment around ``economy.step``: reset, step, observations, rewards, metrics.
 
 E economies of H households run in one batch. The leader observes six population summaries
-(SPEC 4), each household its own ability and assets; rewards follow SPEC 5. The environment
-holds no economics of its own: everything it reports comes from ``smfg.economy``.
+(book:model-observations), each household its own ability and assets; rewards follow
+book:model-rewards. The environment holds no economics of its own: everything it reports comes
+from ``smfg.economy``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ LEADER_OBS_NAMES = (
 
 
 def leader_observation(state: EconState) -> Tensor:
-    """The leader's six numbers in the original order (SPEC 4): [E, 6].
+    """The leader's six numbers in the original order (book:model-observations): [E, 6].
 
     Wealth is the post-step assets a', income the step's pre-tax income, ability the e used
     in the step; top 10% are the floor(0.1 N) largest, bottom 50% the N - floor(0.5 N)
@@ -69,12 +70,14 @@ def leader_observation(state: EconState) -> Tensor:
 
 
 def household_observation(state: EconState) -> Tensor:
-    """Each household's own ability and assets, in that order (SPEC 4): [E, H, 2]."""
+    """Each household's own ability and assets, in that order (book:model-observations):
+    [E, H, 2]."""
     return torch.stack([state.e, state.a], -1)
 
 
 def mean_field(hh_obs: Tensor, hh_action: Tensor) -> Tensor:
-    """The mean field L_f: means over households of observation and action (SPEC 4).
+    """The mean field L_f: means over households of observation and action
+    (book:model-observations).
 
     hh_obs: [..., H, 2] (normalised), hh_action: [..., H, 2] -> [..., 4]. A function so that
     richer summaries (quantiles, histograms) can replace it.
@@ -83,7 +86,8 @@ def mean_field(hh_obs: Tensor, hh_action: Tensor) -> Tensor:
 
 
 class RunningNormalizer(nn.Module):
-    """Running mean/variance normaliser, part of a policy and saved with it (SPEC 4).
+    """Running mean/variance normaliser, part of a policy and saved with it
+    (book:model-observations).
 
     ``update(x)`` folds a batch ([..., D]) into the statistics (Chan et al.'s parallel
     algorithm); ``forward(x)`` returns (x - mean) / (std + eps) and never updates, so an
@@ -158,7 +162,8 @@ def leader_reward(
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
     params: EconomyParams | None = None,
 ) -> Tensor:
-    """The leader's reward by name (SPEC 5, and two level rewards): [E].
+    """The leader's reward by name (book:model-rewards, and two level rewards,
+    book:level-rewards): [E].
 
     - ``gdp``: capital growth in percent, 100 (K' - K)/K (the paper's headline runs).
     - ``gini``: 100 x the sum of the relative reductions, pre-tax to post-tax, of the income
@@ -354,5 +359,5 @@ class SMFGEnv:
                           terminated, done_now & ~terminated)  # fmt: skip
 
     def episode_metrics(self) -> dict[str, Tensor]:
-        """SPEC 6 metrics of the current episodes so far: [E] each."""
+        """The metrics (book:model-metrics) of the current episodes so far: [E] each."""
         return self.metrics.summary()

@@ -3,7 +3,7 @@
 E = seeds x episodes economies run as one batch (never a Python loop over episodes). Each
 seed is a group of economies with its own generator (households, shocks, exploration noise),
 so K seeds in one batch equal K separate runs. Results are a tidy DataFrame, one row per seed
-and episode, and a summary with the mean and a 95% interval across seeds (SPEC 6).
+and episode, and a summary with the mean and a 95% interval across seeds (book:model-evaluation).
 
 Policies follow the small protocol of ``smfg.policies``: ``reset(env)`` after the reset, then
 ``gov_policy(obs, income) -> GovAction | Tensor[E, 5]`` and
@@ -46,7 +46,7 @@ HOUSEHOLD_POLICIES = ("fixed", "random", "survey")
 
 
 def government_policy(name: str, elasticity: float | None = None, seed: int = 0):
-    """A fixed government policy by name (SPEC 7): one of ``GOVERNMENT_POLICIES``.
+    """A fixed government policy by name (book:model-policies): one of ``GOVERNMENT_POLICIES``.
 
     ``elasticity`` applies to the Saez policies (proper form default 1; the paper form
     re-estimates it unless given).
@@ -64,7 +64,8 @@ def government_policy(name: str, elasticity: float | None = None, seed: int = 0)
 
 def household_policy(name: str, saving: float = 0.99, work: float = 0.9, seed: int = 0):
     """A fixed household rule by name: ``fixed`` (shares), ``random`` (uniform [0, 1) draws,
-    the paper's rule-based households) or ``survey`` (the real-data households, SPEC 8)."""
+    the paper's rule-based households) or ``survey`` (the real-data households,
+    book:model-household-rules)."""
     if name == "fixed":
         return FixedShares(saving, work)
     if name == "random":

@@ -222,7 +222,7 @@ def _colours(labels) -> dict:
     return dict(zip(labels, sns.color_palette("colorblind", max(len(labels), 1)), strict=False))
 
 
-#: y-axis labels of the SPEC 6 metrics
+#: y-axis labels of the metrics (book:model-metrics)
 METRIC_AXES = {
     "per_capita_gdp": "per-capita GDP, $",
     "social_welfare": "social welfare",
@@ -283,7 +283,7 @@ def plot_training_curves(
     return fig
 
 
-#: panel title and y-axis label of each certified-curve metric (``cert_*``, SPEC 12)
+#: panel title and y-axis label of each certified-curve metric (``cert_*``, book:certification)
 CERT_AXES = {
     "cert_cev_median_pct": ("Followers' exploitability", "median CE gain of best response, %"),
     "cert_cev_mean_pct": ("Followers' exploitability", "mean CE gain of best response, %"),
@@ -443,7 +443,7 @@ def plot_bc_loss(losses: pd.DataFrame) -> Figure:
 
 def plot_scaling(env: pd.DataFrame, training: pd.DataFrame) -> Figure:
     """Cost against N, log-log: household-steps per second of the environment step, seconds
-    per SMFRL epoch (one line per follower batch: 'joint', SPEC 9's, solid; 'sampled'
+    per SMFRL epoch (one line per follower batch: 'joint', the original's, solid; 'sampled'
     dashed) and peak memory, with the original code's figures as black markers.
 
     ``env`` and ``training`` as :func:`smfg.experiments.scaling.time_env` and
@@ -530,8 +530,8 @@ def plot_mean_field(
 
 
 def plot_action_distributions(dists: pd.DataFrame) -> Figure:
-    """SPEC 8: one panel per action (saving share, work share), the weighted density of the
-    survey's actions (one line per food share for the saving share) and of the cloned
+    """book:learning-bc: one panel per action (saving share, work share), the weighted density of
+    the survey's actions (one line per food share for the saving share) and of the cloned
     households' first-period actions. ``dists``: ``registry.action_distributions``' frame."""
     actions = list(dict.fromkeys(dists.action))
     fig, axes = new_figure(1, max(len(actions), 1), width=4.6, height=3.4)

@@ -1,4 +1,4 @@
-"""Behaviour cloning on the survey (SPEC 8, the paper's Figure 7).
+"""Behaviour cloning on the survey (book:learning-bc, the paper's Figure 7).
 
 Survey rows become (state, action) pairs: the state a household of that row starts an
 episode with, in the environment's own units (:func:`survey_pairs`), and the (saving share,
@@ -74,7 +74,7 @@ __all__ = [
     "train_bc",
 ]
 
-#: The four networks of SPEC 8 / Figure 7, and the loss each is trained with.
+#: The four networks of book:learning-bc / Figure 7, and the loss each is trained with.
 NETWORKS = ("mlp_gaussian", "lstm_gaussian", "follower_actor", "maddpg_actor")
 LOSSES = {"mlp_gaussian": "nll", "lstm_gaussian": "nll", "follower_actor": "mse",
           "maddpg_actor": "mse"}  # fmt: skip
@@ -153,7 +153,7 @@ def survey_pairs(
     table: HouseholdTable | None = None,
     food_share: float = 0.13,
 ) -> SurveyPairs:
-    """Every survey row as a (state, action) pair of the variant's economy (SPEC 8).
+    """Every survey row as a (state, action) pair of the variant's economy (book:learning-bc).
 
     States are built as the reset builds a household from its row
     (:func:`smfg.economy.state.draw_households`), before the reset's ability draw and
@@ -205,7 +205,7 @@ def survey_pairs(
 
 
 def free_market_u(action_low: float = 0.001, paper_quirks: bool = False) -> Tensor:
-    """The leader actor output of the free market (SPEC 7.1), [5]: u_l such that
+    """The leader actor output of the free market (book:model-free-market), [5]: u_l such that
     ``leader_env_action(u_l)`` is the lower clip in every component (2 low - 1 with the
     corrected mapping, low itself with ``paper_quirks``)."""
     value = action_low if paper_quirks else 2.0 * action_low - 1.0
@@ -213,7 +213,7 @@ def free_market_u(action_low: float = 0.001, paper_quirks: bool = False) -> Tens
 
 
 def make_network(name: str) -> nn.Module:
-    """A freshly initialised network of SPEC 8 by name (one of ``NETWORKS``)."""
+    """A freshly initialised network of book:learning-bc by name (one of ``NETWORKS``)."""
     if name == "mlp_gaussian":
         return GaussianActor(HH_OBS, HH_ACT)
     if name == "lstm_gaussian":
@@ -339,7 +339,7 @@ def train_bc(
     valid: SurveyPairs | None = None,
     paper_quirks: bool = False,
 ) -> BCResult:
-    """Fit one network of SPEC 8 to ``pairs`` with Adam on weighted minibatch losses.
+    """Fit one network of book:learning-bc to ``pairs`` with Adam on weighted minibatch losses.
 
     Targets are ``u = follower_actor_target(actions, paper_quirks)``; each minibatch loss is
     the weights-weighted mean of the per-pair losses. The normaliser is fitted once, on the
@@ -480,7 +480,7 @@ def pretrained_follower(
     food_share: float = 0.13,
     paper_quirks: bool = False,
 ) -> tuple[FollowerActor, RunningNormalizer]:
-    """The BC follower actor and its normaliser that initialise every "-BC" run (SPEC 8).
+    """The BC follower actor and its normaliser that initialise every "-BC" run (book:learning-bc).
 
     It is ``train_all(variant, params, epochs=epochs, seed=seed)["follower_actor"]``: trained
     on 80% of the families of the shipped table. Cached in-process per argument set; each

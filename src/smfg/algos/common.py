@@ -74,17 +74,17 @@ class BaseConfig:
     eval_noise_std: float = 0.01
     """Exploration noise during evaluation (the paper evaluated with noise)."""
     leader_reward: str = "gdp"
-    """Leader reward (SPEC 5)."""
+    """Leader reward (book:model-rewards)."""
     leader_reward_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     """(a1, a2, a3) of the ``weighted`` leader reward, a1 Y/Y_prev + a2 (1 - wealth Gini) +
-    a3 sum u (SPEC 5); ignored by the other rewards."""
+    a3 sum u (book:model-rewards); ignored by the other rewards."""
     reward_clip: float | None = 10.0
     """Household rewards the learners see are clipped to [-clip, clip] (None: unclipped);
     E25's utility is unbounded below, E12 (taxai) lies in (0, 1), unaffected."""
     leader_reward_clip: float | None = None
     """The same for the leader's reward (None: unclipped, the default)."""
     paper_quirks: bool = False
-    """Restore the original's action mapping (SPEC 2.2, 11)."""
+    """Restore the original's action mapping (book:learning-corrections)."""
     dtype: str = "float32"
     """Environment precision."""
     economy: dict = field(default_factory=dict)
@@ -160,8 +160,8 @@ def config_from_spec(cls: type, spec: dict):
 
 
 def free_market_u(n: int, paper_quirks: bool = False, low: float = 0.001) -> Tensor:
-    """[n, 5] leader actor outputs that ``leader_env_action`` maps onto the free market (SPEC
-    7.1, every number at the lower clip): the Rule-based leader of Table 2."""
+    """[n, 5] leader actor outputs that ``leader_env_action`` maps onto the free market
+    (book:model-free-market, every number at the lower clip): the Rule-based leader of Table 2."""
     value = low if paper_quirks else 2.0 * low - 1.0
     return torch.full((n, LEADER_ACT), value)
 
@@ -181,7 +181,7 @@ def _bc_state(name: str, variant: str, params, epochs: int, seed: int) -> tuple[
 
 
 def bc_network(name: str, variant: str, params, epochs: int, seed: int):
-    """The behaviour-cloned network ``name`` of SPEC 8 and its normaliser (fresh copies).
+    """The behaviour-cloned network ``name`` of book:learning-bc and its normaliser (fresh copies).
 
     ``follower_actor`` (pi_f(s_f, a_l): MF-MARL, the fixed BC households) is SMFRL's
     ``pretrained_follower`` and shares its cache; ``maddpg_actor`` (pi_f(s_f): MADDPG, IDDPG)
@@ -286,11 +286,11 @@ class TrainerBase:
     def rewards(self, r_l: Tensor, r_f: Tensor) -> tuple[Tensor, Tensor]:
         """The rewards the learners see: float32, finite, clipped as configured.
 
-        The step on which an economy breaks down can pay a NaN or infinite reward (SPEC 2.4
-        ends the episode on it; e.g. ``gdp`` divides by a vanished capital). One such value
-        turns a critic, and then its actor, into NaN for good, so the leader's becomes the
-        reward's floor (:func:`smfg.env.reward_floor`; without one, the lowest finite reward
-        seen so far, or -100 before any) and a household's the lowest utility it can be paid
+        The step on which an economy breaks down can pay a NaN or infinite reward
+        (book:model-termination ends the episode on it; e.g. ``gdp`` divides by a vanished capital).
+        One such value turns a critic, and then its actor, into NaN for good, so the leader's
+        becomes the reward's floor (:func:`smfg.env.reward_floor`; without one, the lowest finite
+        reward seen so far, or -100 before any) and a household's the lowest utility it can be paid
         (the lower clip, or 0, E12's infimum). Replacements are counted (``nonfinite``)."""
         cfg = self.cfg
         low = -cfg.reward_clip if cfg.reward_clip is not None else 0.0
@@ -404,7 +404,7 @@ def module_states(mods: dict[str, nn.Module | None]) -> dict:
 
 def exploration(u: Tensor, std: float, gen: torch.Generator, per_household: bool = False):
     """u + N(0, std^2) clipped to [-1, 1]: one draw per action dimension and economy (shared
-    by the households of an economy, SPEC 9) unless ``per_household``."""
+    by the households of an economy, book:learning-smfrl-defaults) unless ``per_household``."""
     if std <= 0:
         return u
     shape = u.shape if per_household or u.ndim < 3 else (u.shape[0], 1, u.shape[-1])

@@ -54,8 +54,8 @@ class DeterministicActor(nn.Module):
 
 
 class FollowerActor(nn.Module):
-    """The shared follower actor pi_f(s_f, a_l) of SMFRL (SPEC 9): s_f -> 128 and a_l -> 128,
-    concatenated, -> 2 tanh; orthogonal initialisation, zero biases."""
+    """The shared follower actor pi_f(s_f, a_l) of SMFRL (book:learning-smfrl-updates): s_f -> 128
+    and a_l -> 128, concatenated, -> 2 tanh; orthogonal initialisation, zero biases."""
 
     def __init__(self, d_obs: int = HH_OBS, d_leader: int = LEADER_ACT, hidden: int = 128):
         super().__init__()
@@ -119,11 +119,12 @@ class Critic(nn.Module):
 
 
 class MeanFieldCritic(nn.Module):
-    """The SMFRL follower critic Q_f(s_f, a_f, a_l, L_f) (SPEC 9): 64-unit embeddings of s_f,
-    a_l, a_f, the mean state and the mean action, concatenated, -> 128 -> 128 -> 1.
+    """The SMFRL follower critic Q_f(s_f, a_f, a_l, L_f) (book:learning-smfrl-updates): 64-unit
+    embeddings of s_f, a_l, a_f, the mean state and the mean action, concatenated,
+    -> 128 -> 128 -> 1.
 
-    The original reused the mean-action embedding for the mean state (SPEC 11); here each
-    input has its own embedding. ``with_leader=False`` drops a_l (MF-MARL's critic).
+    The original reused the mean-action embedding for the mean state (book:learning-corrections);
+    here each input has its own embedding. ``with_leader=False`` drops a_l (MF-MARL's critic).
     """
 
     def __init__(self, emb: int = 64, with_leader: bool = True):
@@ -161,7 +162,8 @@ class MeanFieldCritic(nn.Module):
 
 @torch.no_grad()
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    """target <- (1 - tau) target + tau source, parameter by parameter (tau = 0.05 in SPEC 9)."""
+    """target <- (1 - tau) target + tau source, parameter by parameter (tau = 0.05:
+    book:learning-smfrl-defaults)."""
     torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
 
 
@@ -176,7 +178,7 @@ def signed_log(x: Tensor) -> Tensor:
     return torch.sign(x) * torch.log1p(x.abs())
 
 
-# --- action mappings (SPEC 2.2, 11) --------------------------------------------------------
+# --- action mappings (book:model-actions, book:learning-corrections) --------------------------
 
 
 def follower_env_action(u: Tensor, paper_quirks: bool = False) -> Tensor:
@@ -192,7 +194,7 @@ def follower_env_action(u: Tensor, paper_quirks: bool = False) -> Tensor:
 
 
 def leader_env_action(u: Tensor, paper_quirks: bool = False) -> Tensor:
-    """Leader actor output u in (-1, 1)^5 -> the five numbers of SPEC 2.2 in [0, 1].
+    """Leader actor output u in (-1, 1)^5 -> the five numbers of book:model-actions in [0, 1].
 
     Corrected: (u + 1)/2. ``paper_quirks``: u itself (the SMFRL, DDPG and MADDPG leaders sent
     their tanh output unscaled, so any u <= 0.001 lands on the lower clip).

@@ -9,7 +9,7 @@
 Unlike SMFRL's, the leader critic does not see the mean field: the households' response is
 part of the environment it learns. Update rules, acting, replay and defaults are the DDPG
 family's (:mod:`smfg.algos.offpolicy`, whose table compares every row). With
-``paper_quirks`` the leader sends its tanh output unscaled (SPEC 2.2).
+``paper_quirks`` the leader sends its tanh output unscaled (book:learning-corrections).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from smfg.algos.offpolicy import (
 
 @dataclass(frozen=True)
 class DDPGConfig(OffPolicyConfig):
-    """DDPG's settings: the DDPG family's (SMFRL's defaults, SPEC 9)."""
+    """DDPG's settings: the DDPG family's (SMFRL's defaults, book:learning-smfrl-defaults)."""
 
 
 def ddpg_config(profile: str = "quick", **overrides) -> DDPGConfig:

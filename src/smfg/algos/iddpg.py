@@ -10,7 +10,7 @@ observation (not the leader's action).
 | follower critic Q_f (shared) | s_f, a_f | scalar |
 
 The follower actor is MADDPG's (s_f -> 128 -> 128 -> 2), so a -BC run starts from the BC
-``maddpg_actor`` (SPEC 8). Update rules, acting, replay and defaults are the DDPG family's
+``maddpg_actor`` (book:learning-bc). Update rules, acting, replay and defaults are the DDPG family's
 (:mod:`smfg.algos.offpolicy`, whose table compares every row).
 """
 
@@ -34,7 +34,7 @@ from smfg.algos.offpolicy import (
 
 @dataclass(frozen=True)
 class IDDPGConfig(OffPolicyConfig):
-    """IDDPG's settings: the DDPG family's (SMFRL's defaults, SPEC 9)."""
+    """IDDPG's settings: the DDPG family's (SMFRL's defaults, book:learning-smfrl-defaults)."""
 
 
 def iddpg_config(profile: str = "quick", **overrides) -> IDDPGConfig:

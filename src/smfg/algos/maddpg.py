@@ -9,10 +9,10 @@ action, decentralised actors.
 | follower critic Q_f (shared) | s_i, a_i, s_l, a_l, s_1..s_N, a_1..a_N | scalar |
 
 The joint input lists the households in their slots (a household keeps its slot across
-resets, SPEC 2.5), normalised like any s_f. In the targets the next joint action is the
-target actor's on every household's next observation; in the follower's actor loss the
-household's own action is replaced in its slot of the joint action (the others' stay as
-stored), as in Lowe et al.
+resets, book:model-taxai-households), normalised like any s_f. In the targets the next joint action
+is the target actor's on every household's next observation; in the follower's actor loss the
+household's own action is replaced in its slot of the joint action (the others' stay as stored), as
+in Lowe et al.
 
 The critics' input grows with N: 4N + 11 numbers for Q_l and 4N + 15 for Q_f, i.e. a first
 layer of 128 (4N + 15) weights (0.5 million at N = 1,000, 2 MB). What grows with N is
@@ -22,15 +22,15 @@ most of an epoch's time); a follower batch of (step, household) pairs draws its 
 groups of ``households_per_step`` households so that the next joint action is computed for
 ``batch_size / households_per_step`` steps only. Memory stays small because one actor and
 one critic are shared by all households (the household's own s_i, a_i tell the critic whom
-it values; BC clones this actor as ``maddpg_actor``, SPEC 8). The original kept an actor and
-a critic per household: N + 1 critics of 4N + 11 inputs, about 5e8 weights at N = 1,000
-(2 GB each for the weights, the targets and Adam's two moments), and O(N^2) work per update
-round; that does not fit these machines' memory. The replay holds the joint transition of
-every step (7N floats, as for every algorithm here) under ``replay_memory_gb``.
+it values; BC clones this actor as ``maddpg_actor``, book:learning-bc). The original kept an actor
+and a critic per household: N + 1 critics of 4N + 11 inputs, about 5e8 weights at N = 1,000 (2 GB
+each for the weights, the targets and Adam's two moments), and O(N^2) work per update round; that
+does not fit these machines' memory. The replay holds the joint transition of every step (7N floats,
+as for every algorithm here) under ``replay_memory_gb``.
 
 Update rules, acting, replay and defaults are the DDPG family's (:mod:`smfg.algos.offpolicy`,
 whose table compares every row). With ``paper_quirks`` the leader sends its tanh output
-unscaled (SPEC 2.2).
+unscaled (book:learning-corrections).
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ from smfg.algos.offpolicy import (
 
 @dataclass(frozen=True)
 class MADDPGConfig(OffPolicyConfig):
-    """MADDPG's settings: the DDPG family's (SMFRL's defaults, SPEC 9) and one of its own."""
+    """MADDPG's settings: the DDPG family's (SMFRL's defaults, book:learning-smfrl-defaults) and one
+    of its own."""
 
     households_per_step: int = 8
     """(step, household) pairs of a follower batch come in groups of this many households of

@@ -13,7 +13,7 @@ field in the follower's actor loss is the stored one (the other households' acti
 given, after Yang et al.'s mean-field MARL); SMFRL lets the gradient flow through the mean
 action too. The target's L_f' averages the target actor's next actions over ``mf_sample``
 households of the sampled step, as SMFRL's. The networks are SMFRL's (a -BC run starts
-from the BC ``follower_actor``, SPEC 8); update rules, acting, replay and defaults are the
+from the BC ``follower_actor``, book:learning-bc); update rules, acting, replay and defaults are the
 DDPG family's (:mod:`smfg.algos.offpolicy`, whose table compares every row).
 """
 
@@ -47,7 +47,7 @@ from smfg.algos.offpolicy import (
 
 @dataclass(frozen=True)
 class MFMARLConfig(OffPolicyConfig):
-    """MF-MARL's settings: the DDPG family's (SMFRL's defaults, SPEC 9)."""
+    """MF-MARL's settings: the DDPG family's (SMFRL's defaults, book:learning-smfrl-defaults)."""
 
 
 def mfmarl_config(profile: str = "quick", **overrides) -> MFMARLConfig:

@@ -14,11 +14,11 @@ extra inputs of its critics; the update rules, acting, replay and the trainer ar
 | SMFRL (``smfrl.py``) | DDPG | s_l, a_l, L_f | DDPG, shared | s_f, a_l | s_f, a_f, a_l, L_f |
 
 s_l: the leader's 6 observations; a_l its action (actor output u_l); s_f, a_f: a household's
-observation and action; L_f: the mean field (mean s_f, mean a_f, SPEC 4); S, A: every
-household's observation and action, s_1..s_N and a_1..a_N (MADDPG's joint input). "Shared": one
-actor and one critic for all households (a household's own s_f and a_f tell the critic whom
-it values). "random": uniform [0, 1) shares every step (the original rule-based
-households); "BC": the behaviour-cloned SMFRL follower actor pi_f(s_f, a_l), frozen.
+observation and action; L_f: the mean field (mean s_f, mean a_f, book:model-observations); S, A:
+every household's observation and action, s_1..s_N and a_1..a_N (MADDPG's joint input). "Shared":
+one actor and one critic for all households (a household's own s_f and a_f tell the critic whom it
+values). "random": uniform [0, 1) shares every step (the original rule-based households); "BC": the
+behaviour-cloned SMFRL follower actor pi_f(s_f, a_l), frozen.
 
 The update rules, with X_l and X_f a critic's extra inputs from the table (X' built from the
 next step with the target actors), and m = 1 - terminated: the bootstrap is cut only where an
@@ -28,7 +28,8 @@ economy failed, never at the time limit (there the episode is truncated, not ove
   y_l = r_l + gamma m min_k Q_lk'(s_l', a_l', X_l') with a_l' = pi_l'(s_l') plus clipped
   Gaussian smoothing noise; loss sum_k (Q_lk(s_l, a_l, X_l) - y_l)^2; the actor maximises
   Q_l1(s_l, pi_l(s_l), X_l), the followers' part of X_l held fixed, every ``policy_delay``-th
-  update (Fujimoto et al. 2018). ``"ddpg"``: one critic, no smoothing, no delay (SPEC 9).
+  update (Fujimoto et al. 2018). ``"ddpg"``: one critic, no smoothing, no delay
+  (book:learning-smfrl-updates).
 - follower: y_f = r_f + gamma m Q_f'(s_f', pi_f'(s_f', a_l'), X_f') with a_l' =
   pi_l'(s_l'); actor: maximise Q_f(s_f, pi_f(s_f, a_l), X_f) with the household's own action
   replaced wherever X_f holds it (MADDPG's joint action), everything else from the replay.
@@ -43,15 +44,15 @@ and the replacements are counted in the epoch's metrics.
 The leader explores with its own Gaussian noise of ``leader_noise_std`` on the actor output
 (the action box is [-1, 1]^5), multiplied by ``leader_noise_decay`` every epoch down to
 ``leader_noise_min``; the households with ``noise_std``, one draw per action dimension shared
-by the households of an economy (SPEC 9). ``n_envs`` economies step in parallel and each
-step stores all of them. A follower learning rate of 0 (``follower_lr`` or, with BC,
-``bc_follower_lr``) freezes the followers: no follower update, and their normaliser stays.
-With BC the follower normaliser is part of the clone and never moves. Replay, target updates,
-learning-rate decay and the other defaults are SMFRL's (SPEC 9).
+by the households of an economy (book:learning-smfrl-defaults). ``n_envs`` economies step in
+parallel and each step stores all of them. A follower learning rate of 0 (``follower_lr`` or, with
+BC, ``bc_follower_lr``) freezes the followers: no follower update, and their normaliser stays. With
+BC the follower normaliser is part of the clone and never moves. Replay, target updates,
+learning-rate decay and the other defaults are SMFRL's (book:learning-smfrl-defaults).
 
-``paper_quirks`` restores the original's action mappings (SPEC 2.2): these
+``paper_quirks`` restores the original's action mappings (book:learning-corrections): these
 households sent their raw tanh output as shares, and the DDPG and MADDPG leaders theirs
-unscaled (SPEC 2.2 names no such quirk for the IDDPG and MF-MARL leaders, so they keep the
+unscaled (the IDDPG and MF-MARL leaders are not known to have done so, and keep the
 corrected mapping); the rule-based households' uniform draws are sent as they are either way.
 """
 
@@ -101,7 +102,8 @@ LEADER_METHODS = ("td3", "ddpg")
 
 @dataclass(frozen=True)
 class OffPolicyConfig(BaseConfig):
-    """The DDPG family's settings; defaults are SMFRL's original runs (SPEC 9)."""
+    """The DDPG family's settings; defaults are SMFRL's original runs
+    (book:learning-smfrl-defaults)."""
 
     leader_updates: int = 100
     """Leader updates per epoch, each on its own batch."""
@@ -111,7 +113,7 @@ class OffPolicyConfig(BaseConfig):
     """Transitions per update (steps for the leader, (step, household) pairs for followers)."""
     gamma: float = 0.975
     """Discount factor of the leader's critic, and of the followers' unless
-    ``follower_gamma`` is set (SPEC 9: 0.975 for both)."""
+    ``follower_gamma`` is set (book:learning-smfrl-defaults: 0.975 for both)."""
     follower_gamma: float | None = None
     """Discount factor of the followers' critic (None: ``gamma``). A household's own discount
     factor (E25's beta, 0.96) makes the followers' objective the household's, the one whose
@@ -139,22 +141,22 @@ class OffPolicyConfig(BaseConfig):
     """Follower learning rate (None: ``lr``); 0 freezes the followers."""
     leader_method: str = "td3"
     """The leader's update: 'td3' (twin critics, target smoothing, delayed actor) or 'ddpg'
-    (one critic, SPEC 9)."""
+    (one critic, book:learning-smfrl-updates)."""
     leader_actor_lr: float | None = None
     """The leader actor's learning rate (None: ``lr``)."""
     leader_critic_lr: float | None = None
     """The leader critic's learning rate (None: ``lr``)."""
     leader_noise_std: float | None = None
     """The leader's exploration noise on its actor output (the box is [-1, 1]^5). None: 0.2
-    in 'clearing'; ``noise_std`` (SPEC 9's 0.01) in 'taxai', whose economies end on a year
+    in 'clearing'; ``noise_std`` (the original's 0.01) in 'taxai', whose economies end on a year
     of exploration at the box's scale (measured: every training episode of an N = 50 -BC
     run ends within a few years at 0.2, none at 0.01)."""
     follower_noise_std: float | None = None
-    """The households' exploration noise while collecting (None: ``noise_std``, SPEC 9's
-    0.01); evaluation uses ``eval_noise_std`` whatever this is."""
+    """The households' exploration noise while collecting (None: ``noise_std``, the
+    original's 0.01); evaluation uses ``eval_noise_std`` whatever this is."""
     follower_noise_per_household: bool = False
-    """Independent draws per household while collecting (SPEC 9: one draw per action
-    dimension shared by an economy's households, so the follower critic sees the actions of
+    """Independent draws per household while collecting (book:learning-smfrl-defaults: one draw per
+    action dimension shared by an economy's households, so the follower critic sees the actions of
     one step's households move together)."""
     leader_noise_decay: float = 0.9
     """The leader's noise is multiplied by this every epoch ..."""
@@ -251,7 +253,7 @@ class OffPolicyConfig(BaseConfig):
         return max(min(start, self.leader_noise_min), decayed)
 
 
-#: The profiles of every DDPG-family algorithm (SMFRL's). Cloned followers learn at SPEC 9's
+#: The profiles of every DDPG-family algorithm (SMFRL's). Cloned followers learn at the original's
 #: 1e-6 in ``paper``; in ``smoke`` and ``quick`` at the common rate (20 epochs at 1e-6 would
 #: leave the clone as it is, and in `taxai` the followers must learn to save to survive).
 PROFILES = {
@@ -283,7 +285,7 @@ def frozen(*modules: nn.Module | None):
 
 class ObsActor(DeterministicActor):
     """A household actor pi_f(s_f) that does not see the leader: s_f -> 128 -> 128 -> 2 tanh
-    (the MADDPG actor of SPEC 8, which BC clones as ``maddpg_actor``)."""
+    (the MADDPG actor of book:learning-bc, which BC clones as ``maddpg_actor``)."""
 
     def __init__(self):
         super().__init__(HH_OBS, 2, hidden=(128, 128))
@@ -343,7 +345,8 @@ class Learner:
     followers_learn: bool = True
     """False: the households are random, or (with ``bc``) the frozen BC follower actor."""
     bc_name: str = "follower_actor"
-    """The BC network (SPEC 8) that starts the follower actor, or is the fixed households."""
+    """The BC network (book:learning-bc) that starts the follower actor, or is the fixed
+    households."""
     leader_sends_raw: bool = False
     """With ``paper_quirks``: the leader sent its tanh output unscaled (DDPG, MADDPG)."""
     leader_critic_inputs: int = 0
@@ -445,7 +448,8 @@ class Learner:
                         cfg.follower_noise_per_household)  # fmt: skip
 
     def env_actions(self, u_l: Tensor, u_f: Tensor) -> tuple[Tensor, Tensor]:
-        """Actor outputs -> the environment's raw actions (SPEC 2.2, see the module doc)."""
+        """Actor outputs -> the environment's raw actions (book:model-actions; the module doc
+        says what ``paper_quirks`` changes)."""
         a_l = leader_env_action(u_l, self.leader_raw)
         if self.nets.actor_f is None:  # uniform draws, sent as they are
             return a_l, (u_f + 1.0) / 2.0

@@ -1,5 +1,5 @@
-"""AI-Economist (the paper's Table 2, SPEC 7.4): PPO households with an MLP-LSTM-MLP policy,
-first trained without tax (the free market), then jointly with a PPO planner that is frozen
+"""AI-Economist (the paper's Table 2, book:learning-baselines): PPO households with an MLP-LSTM-MLP
+policy, first trained without tax (the free market), then jointly with a PPO planner that is frozen
 for its first ``planner_freeze_epochs`` epochs of the joint phase.
 
 | network | input | output |
@@ -9,24 +9,24 @@ for its first ``planner_freeze_epochs`` epochs of the joint phase.
 | household policy pi_f (shared by all households) | s_f, and its LSTM state | Gaussian on u_f (2) |
 | household value V_f (shared) | s_f, u_l | scalar |
 
-The household policy is ``GaussianActor(2, 2, lstm=True)`` (SPEC 8's MLP-LSTM-MLP, cloned by
-BC as ``lstm_gaussian``); its hidden state is carried from step to step, zeroed when a new
-episode begins, and kept across epoch ends as the episodes are. Both sides learn by PPO on
-the epoch's rollout: advantages by GAE(gamma, lambda) (:func:`gae`), the clipped surrogate
-(:func:`clipped_surrogate`), a squared-error value loss, an entropy bonus, gradient-norm
-clipping. The LSTM is trained by truncated backpropagation through ``seq_len`` steps: the
-rollout is cut into chunks, each replayed from the hidden state the rollout had at its start
-(:func:`lstm_unroll`). At N > ``update_households`` each update uses a random subset of that
-many households' sequences.
+The household policy is ``GaussianActor(2, 2, lstm=True)`` (the MLP-LSTM-MLP of
+book:learning-bc, cloned by BC as ``lstm_gaussian``); its hidden state is carried from step to
+step, zeroed when a new episode begins, and kept across epoch ends as the episodes are. Both
+sides learn by PPO on the epoch's rollout: advantages by GAE(gamma, lambda) (:func:`gae`), the
+clipped surrogate (:func:`clipped_surrogate`), a squared-error value loss, an entropy bonus,
+gradient-norm clipping. The LSTM is trained by truncated backpropagation through ``seq_len``
+steps: the rollout is cut into chunks, each replayed from the hidden state the rollout had at
+its start (:func:`lstm_unroll`). At N > ``update_households`` each update uses a random subset
+of that many households' sequences.
 
 Phases: for ``household_epochs`` epochs the leader plays the free market (the planner does
 not act); then the planner acts, and learns from epoch ``household_epochs +
 planner_freeze_epochs`` on. (The original had no household-only phase: its planner's
-learning rate was 0 for 10 epochs and its households' 1e-6 throughout, SPEC 7.4.)
+learning rate was 0 for 10 epochs and its households' 1e-6 throughout.)
 Evaluation, here and in :class:`LearnedPolicy`, acts by the policies' means plus
 ``eval_noise_std`` exploration noise, as the DDPG family does. ``paper_quirks`` restores the
-original's continuation mask ``done - 1`` in the advantages (SPEC 11); both sides send
-(u + 1)/2 either way (SPEC 2.2).
+original's continuation mask ``done - 1`` in the advantages (book:learning-corrections); both
+sides send (u + 1)/2 either way (book:model-actions).
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def gae(rewards: Tensor, values: Tensor, dones: Tensor, last_value: Tensor, gamm
     rewards, values, dones: [T, ...]; ``dones[t] = 1`` when the episode ended at step t (the
     next value belongs to a new episode and is not bootstrapped); ``last_value``: the value
     of the observation after the last step. ``paper_quirks``: the original's continuation
-    mask ``done - 1`` instead of ``1 - done`` (SPEC 11).
+    mask ``done - 1`` instead of ``1 - done`` (book:learning-corrections).
     """
     cont = dones - 1.0 if paper_quirks else 1.0 - dones
     adv = torch.zeros_like(rewards)
@@ -306,7 +306,7 @@ class PPOLearner:
 
     @staticmethod
     def env_actions(u_l: Tensor, u_f: Tensor) -> tuple[Tensor, Tensor]:
-        """Both sides send (u + 1)/2 (SPEC 2.2), clipped by the environment."""
+        """Both sides send (u + 1)/2 (book:model-actions), clipped by the environment."""
         return leader_env_action(u_l), follower_env_action(u_f)
 
     # updates -------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Rule-based (the paper's Table 2): nothing learns. The government plays the free market
-(SPEC 7.1, every number at the lower clip); the households draw both shares uniformly from
-[0, 1) every step, or, in the "-BC" settings, act by the behaviour-cloned follower actor
-pi_f(s_f, a_l) (SPEC 8), frozen.
+(book:model-free-market, every number at the lower clip); the households draw both shares uniformly
+from [0, 1) every step, or, in the "-BC" settings, act by the behaviour-cloned follower actor
+pi_f(s_f, a_l) (book:learning-bc), frozen.
 
 | agent | policy | learns |
 | --- | --- | --- |

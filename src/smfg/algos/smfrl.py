@@ -1,4 +1,4 @@
-"""SMFRL: Stackelberg mean field reinforcement learning (the paper's method, SPEC 9).
+"""SMFRL: Stackelberg mean field reinforcement learning (the paper's method, book:learning-smfrl).
 
 A deterministic actor-critic with centralised training and decentralised execution:
 
@@ -13,7 +13,7 @@ Targets (both times 1 - terminated): y_l = r_l + gamma Q_l'(s_l', pi_l'(s_l'), L
 y_f = r_f + gamma Q_f'(s_f', pi_f'(s_f', a_l'), a_l', L_f') with a_l' = pi_l'(s_l') and L_f'
 the mean over households of the target follower actor's next actions. The leader's policy
 gradient flows through its own action only (the followers' reaction in L_f is held fixed:
-``leader_gradient="nash"``, SPEC 9), or also through the followers' reaction
+``leader_gradient="nash"``, book:learning-leader), or also through the followers' reaction
 (``"stackelberg"``: L_f's mean action is the follower actor's response pi_f(s_f, pi_l(s_l))
 at the step's households, differentiated through); the follower's through its action and
 the mean over households of its actions.
@@ -28,18 +28,18 @@ actor learns at ``leader_actor_lr`` (smaller than the followers' for a two-times
 
 SMFRL is a learner of the DDPG family (:mod:`smfg.algos.offpolicy`): the environment loop,
 the leader's update (TD3 by default: twin critics of the table's inputs, target smoothing,
-a delayed actor; ``leader_method="ddpg"`` is SPEC 9's), exploration, endings, the replay and
+a delayed actor; ``leader_method="ddpg"`` is the original's), exploration, endings, the replay and
 the state are that module's; this file holds what is SMFRL's own, what its critics and
 actors see (the mean field) and its follower batch.
 
-Corrections of the original (SPEC 11), all on by default: every critic sees actions in the
-actor's output space (the original fitted the follower critic on mapped actions and fed it
-raw ones), the mean-state input has its own embedding, target networks are real copies,
-the replay buffer wraps around, and the normalisers are saved with the policy and frozen at
-evaluation. ``paper_quirks=True`` restores only the action mapping (saving in [0.5, 1] for
-the followers, the leader's raw tanh output).
+Corrections of the original (book:learning-corrections), all on by default: every critic sees
+actions in the actor's output space (the original fitted the follower critic on mapped actions and
+fed it raw ones), the mean-state input has its own embedding, target networks are real copies, the
+replay buffer wraps around, and the normalisers are saved with the policy and frozen at evaluation.
+``paper_quirks=True`` restores only the action mapping (saving in [0.5, 1] for the followers, the
+leader's raw tanh output).
 
-The follower batch is SPEC 9's by default (``follower_batch="joint"``: ``batch_size`` joint
+The follower batch is the original's by default (``follower_batch="joint"``: ``batch_size`` joint
 transitions of all N households, each with its exact mean field); ``"sampled"`` is a cheaper,
 different estimator: (step, household) pairs, with L_f' and the follower actor's mean action
 averaged over ``mf_sample`` households drawn at random from the sampled step (exact for N <=
@@ -87,29 +87,30 @@ FOLLOWER_GRADIENTS = ("population", "own")
 
 @dataclass(frozen=True)
 class SMFRLConfig(OffPolicyConfig):
-    """SMFRL's settings: the DDPG family's (the original runs', SPEC 9) and its own."""
+    """SMFRL's settings: the DDPG family's (the original runs', book:learning-smfrl-defaults) and
+    its own."""
 
     follower_batch: str = "joint"
-    """The follower update's batch. 'joint' (SPEC 9): ``batch_size`` joint transitions, each
-    with all N households and the step's exact mean field (``batch_size x N`` household
-    rows). 'sampled' (cheaper, a different estimator at N > ``mf_sample``): ``batch_size``
-    (step, household) pairs from ``pair_steps`` steps, the mean action of each step over
-    ``mf_sample`` of its households."""
+    """The follower update's batch. 'joint' (the original's, book:learning-follower-batch):
+    ``batch_size`` joint transitions, each with all N households and the step's exact mean field
+    (``batch_size x N`` household rows). 'sampled' (cheaper, a different estimator at N >
+    ``mf_sample``): ``batch_size`` (step, household) pairs from ``pair_steps`` steps, the mean
+    action of each step over ``mf_sample`` of its households."""
     leader_gradient: str = "nash"
-    """The leader actor's gradient. 'nash' (SPEC 9): through its own action only, the
-    followers' mean action in L_f taken from the replay and held fixed. 'stackelberg': the
-    mean action in L_f is the follower actor's response to the leader's action at the step's
-    household states (all N with the joint batch, ``mf_sample`` with the sampled one),
+    """The leader actor's gradient. 'nash' (the original's, book:learning-leader): through its own
+    action only, the followers' mean action in L_f taken from the replay and held fixed.
+    'stackelberg': the mean action in L_f is the follower actor's response to the leader's action at
+    the step's household states (all N with the joint batch, ``mf_sample`` with the sampled one),
     differentiated through: the leader anticipates the followers' reaction."""
     follower_gradient: str = "population"
-    """The follower actor's gradient. 'population' (SPEC 9): through the household's own
-    action and the mean action of the population, both the shared actor's, so the shared
-    actor also weighs what every household's doing the same does to the mean field (a mean
-    field control objective: with taxes redistributed as transfers, working more together
-    raises everyone's transfer). 'own': through the household's own action only, the
-    population's mean action that of the current actor but taken as given (detached): each
-    household is a price taker, the Nash condition of a mean field game and the best
-    response that certification measures exploitability against."""
+    """The follower actor's gradient. 'population' (the original's, book:learning-smfrl-updates):
+    through the household's own action and the mean action of the population, both the shared
+    actor's, so the shared actor also weighs what every household's doing the same does to the mean
+    field (a mean field control objective: with taxes redistributed as transfers, working more
+    together raises everyone's transfer). 'own': through the household's own action only, the
+    population's mean action that of the current actor but taken as given (detached): each household
+    is a price taker, the Nash condition of a mean field game and the best response that
+    certification measures exploitability against."""
     pair_steps: int = 32
     """With the sampled batch: distinct steps in a follower batch; its ``batch_size`` (step,
     household) pairs are ``pair_steps`` uniform steps times ``batch_size / pair_steps``
@@ -134,8 +135,8 @@ class SMFRLConfig(OffPolicyConfig):
         return min(self.pair_steps, self.batch_size)
 
 
-#: SMFRL's profiles: the DDPG family's, with SPEC 9's joint follower batch in ``paper`` and the
-#: sampled one in ``smoke`` and ``quick`` (see ``follower_batch``; every claim says which).
+#: SMFRL's profiles: the DDPG family's, with the original's joint follower batch in ``paper`` and
+#: the sampled one in ``smoke`` and ``quick`` (see ``follower_batch``; every claim says which).
 SMFRL_PROFILES = {
     "smoke": {**PROFILES["smoke"], "follower_batch": "sampled"},
     "quick": {**PROFILES["quick"], "follower_batch": "sampled"},
@@ -229,7 +230,7 @@ class SMFRLLearner(Learner):
             mf = torch.cat([mf[..., :HH_OBS], mean], -1)
         return -self._q_l(nets.critic_l, b["s_l"], a_l, mf)[..., 0].mean(-1)
 
-    # the followers, joint (SPEC 9): ``batch_size`` steps, all N households of each ---------
+    # the followers, joint (book:learning-follower-batch): ``batch_size`` steps, all N of each ---
     def follower_batch(self) -> dict:
         if self.cfg.follower_batch == "sampled":
             return self._sampled_batch()

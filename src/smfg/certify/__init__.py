@@ -1,4 +1,4 @@
-"""Certification (SPEC 12): is a learned result an equilibrium, and how far from one?
+"""Certification (book:certification): is a learned result an equilibrium, and how far from one?
 
 - :mod:`smfg.certify.household`: the exact household problem of `clearing` on a grid (the
   endogenous grid method in the textbook timing, policy iteration in the environment's),

@@ -1,4 +1,5 @@
-"""The stationary equilibrium of the `clearing` economy (SPEC 3, 12).
+"""The stationary equilibrium of the `clearing` economy (book:model-clearing,
+book:certification).
 
 A continuum of households solves the problem of :mod:`smfg.certify.household` at constant
 prices; the firm pays marginal products (E22); the government spends ``G = g Y``, keeps its

@@ -1,4 +1,5 @@
-"""The exact household problem of the `clearing` economy (SPEC 3, 12) on a grid.
+"""The exact household problem of the `clearing` economy (book:model-clearing,
+book:certification) on a grid.
 
 A household with CRRA utility over consumption and a disutility of work (E25) faces fixed
 prices (interest ``r``, wage ``W`` per effective hour, lump-sum transfer ``tr``) and a fixed
@@ -24,15 +25,15 @@ Two timings, two solvers:
   (it also prices assets there, by the envelope theorem); with rates that never fall exactly
   one candidate is consistent. Where a rate falls the problem is not concave, and an upper
   envelope over the candidates, valued exactly, picks the household's choice.
-- ``env`` (the environment's timing, SPEC 2.3 and 3): the household observes last period's
-  ability and its assets, chooses a saving share ``s`` of cash on hand and a work share ``f``,
-  both in the action box ``[0.001, 0.99]``, and only then is this period's ability drawn.
-  This is the problem the environment's followers face, so its solution is the best
-  response that exploitability compares a learned policy with. The endogenous grid method
-  does not apply (both choices precede the shock, and the share applies to realised cash),
-  so it is solved by policy iteration: improvement by golden-section search, alternating
-  between ``s`` and ``f`` (the objective is concave in each), evaluation of the policy on
-  the grid to convergence; started from the ``known`` solution.
+- ``env`` (the environment's timing, book:model-taxai and book:model-clearing): the household
+  observes last period's ability and its assets, chooses a saving share ``s`` of cash on hand and a
+  work share ``f``, both in the action box ``[0.001, 0.99]``, and only then is this period's ability
+  drawn. This is the problem the environment's followers face, so its solution is the best response
+  that exploitability compares a learned policy with. The endogenous grid method does not apply
+  (both choices precede the shock, and the share applies to realised cash), so it is solved by
+  policy iteration: improvement by golden-section search, alternating between ``s`` and ``f`` (the
+  objective is concave in each), evaluation of the policy on the grid to convergence; started from
+  the ``known`` solution.
 
 Arrays are numpy float64: ``[na, ne]`` over (assets, ability state); in the ``env`` timing the
 ability index is the observed (last period's) state and a third axis ``[na, ne, ne]`` runs
@@ -178,7 +179,7 @@ def ability_grid(
 ) -> AbilityGrid:
     """Discretise E11: the log-AR(1) on ``n`` states, plus the superstar state if asked.
 
-    The superstar state (SPEC 2.3, E11): a normal household enters with probability
+    The superstar state (E11, book:model-ability): a normal household enters with probability
     ``p_super`` from any state, a superstar stays with ``stay_super`` and has ability
     ``mult_super`` times the stationary mean of the normal abilities; one who leaves draws
     its ability uniformly on [0, largest normal ability], which here becomes a probability on

@@ -1,4 +1,4 @@
-"""Production and prices (SPEC E3-E4 for 'taxai', E22 for 'clearing'). Shapes: [E] aggregates.
+"""Production and prices (E3-E4 for 'taxai', E22 for 'clearing'). Shapes: [E] aggregates.
 
 Effective labour L = sum_i e_i h_i (E2) is summed in ``step`` with the labour income it shares.
 """

@@ -66,7 +66,8 @@ def ability_step(
 
 
 def clip_household_action(raw: Tensor, params: EconomyParams) -> tuple[Tensor, Tensor]:
-    """Clip the households' (saving share, work share) to [action_low, action_high] (SPEC 2.2).
+    """Clip the households' (saving share, work share) to [action_low, action_high]
+    (book:model-actions).
 
     raw: [E, H, 2] -> (s, f): [E, H] each. NaN raises ``ValueError``.
     """

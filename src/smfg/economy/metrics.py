@@ -1,4 +1,5 @@
-"""Inequality measures, group means and per-episode metrics (SPEC 6), batched over economies.
+"""Inequality measures, group means and per-episode metrics (book:model-metrics), batched over
+economies.
 
 Sorting dominates the cost of a step at large H; on the CPU NumPy's vectorised quicksort is
 about 15 times faster than ``torch.sort`` (8 ms against 120 ms for 1e6 float32 values on
@@ -43,7 +44,8 @@ def gini_sorted(xs: Tensor) -> Tensor:
 
 
 def gini(x: Tensor) -> Tensor:
-    """Population Gini of each row (SPEC 6): [..., n] -> [...]. See :func:`gini_sorted`."""
+    """Population Gini of each row (book:model-metrics): [..., n] -> [...]. See
+    :func:`gini_sorted`."""
     return gini_sorted(sort_last(x))
 
 
@@ -131,7 +133,8 @@ def companion_mean(key: Tensor, other: Tensor, threshold: Tensor, k: int, top: b
 
 @dataclass
 class EpisodeMetrics:
-    """Running sums of the per-step metrics of E economies; ``summary()`` gives SPEC 6's five.
+    """Running sums of the per-step metrics of E economies; ``summary()`` gives the five of
+    book:model-metrics.
 
     Per episode: per-capita GDP (mean over steps of Y/N, in dollars), social welfare (mean over
     steps of sum_i u_i), income and wealth Gini (of post-tax income and post-tax assets, mean

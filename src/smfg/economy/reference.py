@@ -1,6 +1,6 @@
 """A slow, obviously-correct reference of one economy's period: plain Python, one household at
-a time, written straight from SPEC 2.3 and SPEC 3. Used by the parity tests and as the
-benchmark's baseline; never on a hot path."""
+a time, written straight from book:model-taxai and book:model-clearing. Used by the parity tests and
+as the benchmark's baseline; never on a hot path."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ def ref_tax_e6(x: float, tau: float, xi: float) -> float:
 
 def ref_gini(values: list[float]) -> float:
     """Population Gini normalised for negative values (Raffinetti, Siletti and Vernizzi 2015),
-    from the sorted values: sum_i (2i - n - 1) x_(i) / (n sum |x|); the ordinary Gini (SPEC 6)
-    when no value is negative."""
+    from the sorted values: sum_i (2i - n - 1) x_(i) / (n sum |x|); the ordinary Gini
+    (book:model-metrics) when no value is negative."""
     xs = sorted(values)
     n = len(xs)
     scale = sum(abs(x) for x in xs)

@@ -30,7 +30,7 @@ class EconState:
     superstar: Tensor
     """Whether each household is in the superstar ability state: [E, H] bool."""
     income: Tensor
-    """Last period's pre-tax income (at reset: the survey's INCOME, SPEC 2.5): [E, H]."""
+    """Last period's pre-tax income (at reset: the survey's INCOME, book:model-reset): [E, H]."""
     a_sorted: Tensor
     """``a`` sorted ascending per economy: [E, H]. Kept so that each step sorts only twice
     (assets and income), for the Ginis and the leader's observation."""
@@ -135,7 +135,8 @@ def draw_households(
     table: HouseholdTable | None = None,
     shared: bool = True,
 ) -> Households:
-    """Draw the households of each economy from the survey table (SPEC 2.5, 3).
+    """Draw the households of each economy from the survey table (book:model-taxai-households,
+    book:model-calibration).
 
     ``taxai``: rows drawn unweighted without replacement from all rows but the last (as the
     original code did; with replacement when N exceeds those 22,954 rows); assets are ASSET
@@ -189,10 +190,10 @@ def draw_households(
 def initial_columns(params: EconomyParams, table: HouseholdTable) -> tuple[np.ndarray, np.ndarray]:
     """Each survey row's initial ability (before superstar flags) and unscaled assets.
 
-    ``taxai`` (SPEC 2.5): the EDUC code (-1 replaced by 0.1) and ASSET in dollars.
-    ``clearing`` (SPEC 3): ``exp(z_wage * sd)``, the stationary quantile of the row's weighted
-    wage rank, and net worth floored at 0 (rescaled by the caller). Shared by the reset and by
-    behaviour cloning, so a cloned policy sees the states the environment will show it.
+    ``taxai`` (book:model-taxai-households): the EDUC code (-1 replaced by 0.1) and ASSET in
+    dollars. ``clearing`` (book:model-calibration): ``exp(z_wage * sd)``, the stationary quantile of
+    the row's weighted wage rank, and net worth floored at 0 (rescaled by the caller). Shared by the
+    reset and by behaviour cloning, so a cloned policy sees the states the environment will show it.
     """
     if params.variant == "taxai":
         educ = np.asarray(table.educ, dtype=np.float64)
@@ -211,7 +212,7 @@ def initial_output(params: EconomyParams, n_households: int) -> float:
 def reset_state(
     params: EconomyParams, households: Households, shocks: torch.Generator | Shocks
 ) -> EconState:
-    """The state at the start of an episode (SPEC 2.5, 3), after the reset's ability draw.
+    """The state at the start of an episode (book:model-reset), after the reset's ability draw.
 
     ``shocks``: the draws for that first E11 step, or a generator to draw them from.
     """

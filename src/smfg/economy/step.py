@@ -21,7 +21,7 @@ from smfg.economy.household import ability_step, utility_clearing, utility_taxai
 from smfg.economy.metrics import gini_rsv_sorted, gini_sorted, sort_last
 from smfg.economy.state import EconState, Shocks
 
-# Termination conditions (SPEC 2.4, 3), as bit flags: several can fire in the same step.
+# Termination conditions (book:model-termination), as bit flags: several can fire in the same step.
 GOODS = 1  # C + G > Y ('taxai' goods constraint; consumption is scaled down)
 CAPITAL = 2  # K' < 0 ('taxai'), K' <= 0 ('clearing')
 NEGATIVE_ASSETS = 4  # some a' < 0 (in 'clearing': negative cash on hand)
@@ -117,7 +117,7 @@ def step(
     shocks: Shocks,
     params: EconomyParams,
 ) -> tuple[EconState, Flows]:
-    """Advance every economy one period (SPEC 2.3 for 'taxai', SPEC 3 for 'clearing').
+    """Advance every economy one period (book:model-taxai, book:model-clearing).
 
     gov: GovAction with [E] fields; s, f: clipped saving and work shares [E, H]; shocks: [E, H].
     """
@@ -161,7 +161,7 @@ def _period_taxai(
     B_next = (1.0 + p.r) * st.B + G - taxes  # E10
     u = utility_taxai(c, f, p)  # E12
     # identities: household budget E8, government budget E10; the goods and capital markets
-    # do not clear in 'taxai' (SPEC 2.6): their residuals measure by how much.
+    # do not clear in 'taxai' (book:audit-explodes): their residuals measure by how much.
     hh_res = _rel(
         torch.add(a_next, c, alpha=1.0 + p.tau_c).sub_(cash).abs_().amax(-1), cash.abs().mean(-1)
     )
@@ -259,8 +259,9 @@ def _finish(
     # 'clearing'; on non-negative values (every live 'taxai' step) it is the ordinary Gini
     income_gini = gini_rsv_sorted(post_income_sorted)
     wealth_gini = gini_rsv_sorted(post_assets_sorted)
-    if p.variant == "taxai":  # SPEC 2.4, the paper's rule on the ordinary Gini (>= 1 only
-        # with negative values); in 'clearing' negative incomes are an outcome, not a breakdown
+    if p.variant == "taxai":  # book:model-termination: the paper's rule on the ordinary Gini
+        # (>= 1 only with negative values); in 'clearing' negative incomes are an outcome, not a
+        # breakdown
         high = (gini_sorted(post_income_sorted) >= 1) | (gini_sorted(post_assets_sorted) >= 1)
         flags = flags | torch.where(high, GINI, 0)
     U = u.sum(-1)

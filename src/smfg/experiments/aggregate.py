@@ -3,8 +3,8 @@ multi-objective score of Figure 4 (b), training curves, the headline ratios.
 
 Pure pandas on the tidy tables of :mod:`smfg.experiments.registry` (one row per cell, seed
 and episode). A seed is the unit of replication: episodes are averaged within a seed first,
-then the mean and a 95% interval are taken across seeds (SPEC 6), each within its metric's
-range (:func:`smfg.stats.seed_interval`: a t-interval on the log scale for GDP, the logit
+then the mean and a 95% interval are taken across seeds (book:model-evaluation), each within its
+metric's range (:func:`smfg.stats.seed_interval`: a t-interval on the log scale for GDP, the logit
 scale for Ginis and years / T, plain for welfare; :func:`interval_note` says so on a page).
 """
 
@@ -43,7 +43,7 @@ __all__ = [
     "summarise_cells",
 ]
 
-#: SPEC 6's five metrics, the columns of the paper's tables.
+#: The five metrics of book:model-metrics, the columns of the paper's tables.
 TABLE_METRICS = ("per_capita_gdp", "social_welfare", "income_gini", "wealth_gini", "years")
 METRIC_LABELS = {
     "per_capita_gdp": "per-capita GDP",
@@ -287,8 +287,8 @@ def headline_ratios(
     """The abstract's claims as ratios: the numerator row's per-capita GDP over each other
     row's, per setting, ours (ratio of the across-seed means) beside the paper's.
 
-    The paper claims "fourfold" over classical methods and "nineteenfold" over the 2022 US
-    federal tax (SPEC 10).
+    The paper's abstract claims "fourfold" over classical methods and "nineteenfold" over the
+    2022 US federal tax.
     """
     lookup = {}
     if paper is not None:
@@ -369,10 +369,10 @@ def bc_loss_table(losses: pd.DataFrame) -> pd.DataFrame:
 
 
 def action_table(dists: pd.DataFrame, low: float = 0.001, high: float = 0.99) -> pd.DataFrame:
-    """The SPEC 8 action distributions in numbers (``registry.action_distributions``' frame):
-    one row per source, food share and action: the weighted mean, median, 10th and 90th
-    percentiles, and the weighted shares of rows at the lower and upper clips (``low``,
-    ``high``: the economy's action range)."""
+    """The action distributions of book:learning-bc in numbers (``registry.action_distributions``'
+    frame): one row per source, food share and action: the weighted mean, median, 10th and 90th
+    percentiles, and the weighted shares of rows at the lower and upper clips (``low``, ``high``:
+    the economy's action range)."""
     rows = []
     keys = ["source", "food_share", "action"]
     for key, g in dists.groupby(keys, sort=False, dropna=False):

@@ -147,7 +147,7 @@ def bench_training(
     paper's run length (1,000 epochs of 300 steps, under its memory cap). Another
     ``profile`` times that profile's epoch and replay buffer instead.
 
-    ``follower_batch``: 'joint' (SPEC 9's, the ``paper`` profile's) or 'sampled' (None: the
+    ``follower_batch``: 'joint' (the original's, the ``paper`` profile's) or 'sampled' (None: the
     profile's). ``updates_timed``: time only this many leader and follower updates per epoch
     and project the update phase to the profile's count (an update's cost does not change
     within an epoch); the row then says ``projected_from_updates``. Collection and

@@ -1,4 +1,5 @@
-"""Certification of trained runs and fixed policies (SPEC 12), with the run store.
+"""Certification of trained runs and fixed policies (book:certification), with the run
+store.
 
 :func:`certify_run` loads a finished run's policies, simulates the population they generate
 (noiseless, the run's own households and shocks), and reports :mod:`smfg.certify`'s figures:
@@ -88,7 +89,7 @@ def certify_policies(
     leader_mean: bool = True,
     **settings,
 ) -> dict:
-    """Exploitability of ``household_policy`` and the gap of ``gov_policy`` (SPEC 12).
+    """Exploitability of ``household_policy`` and the gap of ``gov_policy`` (book:certification).
 
     The followers' rule is ``household_policy`` acting on each grid state with the window's
     mean raw leader action (or none, for a government that sends a GovAction), or ``rule``
@@ -102,8 +103,8 @@ def certify_policies(
     st = check_settings(**settings)
     if params.variant != "clearing":
         raise ValueError(
-            f"variant = {params.variant!r}: certification is defined for 'clearing' (SPEC 12); "
-            "'taxai' has no market prices to take as given"
+            f"variant = {params.variant!r}: certification is defined for 'clearing' "
+            "(book:certification); 'taxai' has no market prices to take as given"
         )
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()

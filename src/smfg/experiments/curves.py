@@ -1,4 +1,5 @@
-"""Certified learning curves: how exploitable a run's policies are, epoch by epoch (SPEC 12).
+"""Certified learning curves: how exploitable a run's policies are, epoch by epoch
+(book:certification).
 
 A ``clearing`` run with ``certify_every = K`` certifies its current policies after every K-th
 epoch, and the epoch's metrics row gains the figures of :func:`certify_policies`:

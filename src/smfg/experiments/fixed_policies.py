@@ -1,5 +1,5 @@
 """The paper's Table 3 rows that need no learning: fixed government policies against fixed
-household rules, in both economies, with the paper's numbers beside ours (SPEC 10).
+household rules, in both economies, with the paper's numbers beside ours (the paper's Table 3).
 
 A grid of (variant, N, government policy, household rule) cells, each evaluated by
 :func:`smfg.evaluate.evaluate` (seeds x episodes in one batch).
@@ -18,7 +18,7 @@ from smfg.evaluate import episode_horizon, evaluate, government_policy
 from smfg.policies import FixedShares, SurveyReplay
 from smfg.stats import seed_interval
 
-#: The paper's Table 3 (SPEC 10): per-capita GDP at N = 100 and 1000, years at N = 100.
+#: The paper's Table 3: per-capita GDP at N = 100 and 1000, years at N = 100.
 PAPER_TABLE3 = pd.DataFrame(
     {
         "policy": ["Free Market", "Saez", "US Federal", "AI Economist-BC", "AI Economist", "SMFG"],
@@ -36,7 +36,7 @@ PAPER_ROW = {
     "saez": "Saez",
 }
 
-#: The fixed household rule of each economy: SPEC 2.7's in 'taxai', SPEC 3's in 'clearing'.
+#: The fixed household rule of each economy (book:model-household-rules).
 FIXED_RULES = {"taxai": (0.99, 0.9), "clearing": (0.8, 1.0 / 3.0)}
 
 
@@ -113,8 +113,8 @@ def run_grid(
 
 
 def summarise_grid(episodes: pd.DataFrame) -> pd.DataFrame:
-    """Per cell: mean and 95% interval across seeds of each SPEC 6 metric, within its range
-    (:func:`smfg.stats.seed_interval`; ``horizon``: the cell's T)."""
+    """Per cell: mean and 95% interval across seeds of each metric of book:model-metrics, within its
+    range (:func:`smfg.stats.seed_interval`; ``horizon``: the cell's T)."""
     keys = ["variant", "n_households", "households", "policy"]
     metrics = ["per_capita_gdp", "social_welfare", "income_gini", "wealth_gini", "years"]
     rows = []

@@ -4,8 +4,8 @@
   trained it (each algorithm module may define its own ``LearnedPolicy``; SMFRL's is the
   default).
 - :class:`ClonedHouseholds`: households acting by the behaviour-cloned follower actor of
-  SPEC 8, the policy every "-BC" run starts from and the households the paper's fixed
-  government policies ran with (SPEC 7, last point).
+  book:learning-bc, the policy every "-BC" run starts from and the households the paper's fixed
+  government policies ran with (book:model-household-rules).
 - :class:`MixedHouseholds`: the first k households by one policy, the rest by another (the
   paper's Figure 5).
 - :class:`GroupMeans`: per-step means over groups of households, accumulated by
@@ -49,7 +49,7 @@ def learned_policy(policy_state: dict, noise_std: float = 0.0, seed: int = 0):
 
 
 class ClonedHouseholds(HouseholdPolicy):
-    """Households acting by the behaviour-cloned follower actor (SPEC 8).
+    """Households acting by the behaviour-cloned follower actor (book:learning-bc).
 
     The actor and its normaliser are :func:`smfg.algos.bc.pretrained_follower`'s for the
     same arguments: exactly the follower a "-BC" run with this ``seed`` and ``bc_epochs``

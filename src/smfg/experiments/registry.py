@@ -124,7 +124,7 @@ def _paper_table3() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-#: The paper's Table 1 (SPEC 10), long: paper_row, setting, metric, value. The paper gives
+#: The paper's Table 1, long: paper_row, setting, metric, value. The paper gives
 #: every algorithm's per-capita GDP, but welfare and years only for Rule-based and SMFRL,
 #: and SMFRL's Ginis only as "about 0.51-0.53"; those are left out.
 PAPER_TABLE1 = _paper_table1()
@@ -353,7 +353,7 @@ _TABLE1_ROWS = (
 )
 _TABLE3_SETTINGS = (Setting("N=100", 100, True), Setting("N=1000", 1000, True))
 #: A fixed row of the `clearing` comparison: the best point of the E6 grid of the leader's
-#: gap (SPEC 12), households best-responding, for the page's objective, seed and N.
+#: gap (book:certification), households best-responding, for the page's objective, seed and N.
 BEST_E6 = "best-e6"
 
 _TABLE3_ROWS = (
@@ -616,7 +616,8 @@ class Collected:
     variant: str
     episodes: pd.DataFrame
     """One row per cell, seed and episode: row, label, paper_row, setting, n_households, bc,
-    seed, episode, the SPEC 6 metrics, termination, run (the run directory's name)."""
+    seed, episode, the metrics (book:model-metrics), termination, run (the run directory's
+    name)."""
     runs: pd.DataFrame
     """One row per training run used: row, label, setting, seed, run_dir, computed."""
     missing: list[Row] = field(default_factory=list)
@@ -648,7 +649,7 @@ def collect(
     Saez's 1/z) against the row's households (the cloned ones are the follower every "-BC"
     run of the same seed starts from). Each (cell, seed) evaluates
     ``ARTEFACT_PROFILES[profile].episodes`` episodes of at most ``steps`` steps and is cached
-    in ``root/evaluations``. ``leader_reward`` (SPEC 5; None or 'gdp': the algorithms'
+    in ``root/evaluations``. ``leader_reward`` (book:model-rewards; None or 'gdp': the algorithms'
     default, the paper's), ``leader_reward_weights`` ((a1, a2, a3) of 'weighted') and
     ``train_overrides`` go to every training run.
     """
@@ -1084,7 +1085,7 @@ def household_share(
     policy and the others by the SMFRL follower of the same run (the SMFRL "-BC" run of each
     seed). Returns ``groups`` (one row per share, seed, episode, household type and
     quantity: utility, wealth, income, consumption, saving and work shares; money in dollars)
-    and ``episodes`` (the SPEC 6 aggregates per share, seed and episode).
+    and ``episodes`` (the metrics of book:model-metrics per share, seed and episode).
     """
     train_overrides = _with_reward(train_overrides, leader_reward, leader_reward_weights)
     prof = ARTEFACT_PROFILES[check_profile(profile)]
@@ -1147,7 +1148,7 @@ def bc_losses(
     food_share: float = 0.13,
     progress: Progress = print,
 ) -> pd.DataFrame:
-    """Figure 7: the loss curves of the four cloned networks (SPEC 8), tidy: network, loss
+    """Figure 7: the loss curves of the four cloned networks (book:learning-bc), tidy: network, loss
     ('nll' or 'mse'), split ('train' or 'validation'), epoch (0 = before training), value;
     and wall_s per network. Cached in ``root/evaluations``."""
     from smfg.algos.bc import NETWORKS, train_all
@@ -1199,7 +1200,7 @@ def action_distributions(
     n_households: int = 1000,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """SPEC 8: the two actions of the survey and of the cloned households, long: source
+    """book:learning-bc: the two actions of the survey and of the cloned households, long: source
     ('survey' or 'cloned'), food_share, action ('saving share' or 'work share'), value and
     weight.
 

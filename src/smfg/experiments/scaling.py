@@ -5,13 +5,13 @@
   peak resident memory (``ru_maxrss``) is its own; beside the original code's figures
   (:data:`ORIGINAL_ENV_RATE`, :data:`ORIGINAL_EPOCH_S`).
 - :func:`mean_field_check`: the same fixed policies evaluated at growing N, several seeds
-  each, the five SPEC 6 metrics with 95% intervals across seeds. A mean-field model claims
-  that per-capita results do not depend on N once N is large; the check shows from which N
+  each, the five metrics of book:model-metrics with 95% intervals across seeds. A mean-field model
+  claims that per-capita results do not depend on N once N is large; the check shows from which N
   that holds in ``smfg``'s economies.
 
-Social welfare (SPEC 6) is a sum over households, so it grows with N; the check reports it
-and also the mean utility per household (``mean_utility`` = welfare / N), the per-capita
-quantity that can converge.
+Social welfare (book:model-metrics) is a sum over households, so it grows with N; the check reports
+it and also the mean utility per household (``mean_utility`` = welfare / N), the per-capita quantity
+that can converge.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ MEAN_FIELD_POLICIES = (
     ("us-federal-2022", "fixed"),
     ("us-federal-2022", "survey"),
 )
-#: The metrics of the check: SPEC 6's five and the mean utility per household.
+#: The metrics of the check: the five of book:model-metrics and the mean utility per household.
 CHECK_METRICS = (
     "per_capita_gdp",
     "social_welfare",
@@ -103,8 +103,9 @@ class ScalingProfile:
     mf_steps: int | None
     """Episode cap of the check (None: T = 300)."""
     train_batches: tuple[str, ...] = ("joint", "sampled")
-    """SMFRL's follower batches timed: 'joint' (SPEC 9's, the original's algorithm) and
-    'sampled' (the cheaper estimator of the ``smoke`` and ``quick`` training profiles)."""
+    """SMFRL's follower batches timed: 'joint' (the original's algorithm,
+    book:learning-follower-batch) and 'sampled' (the cheaper estimator of the ``smoke`` and
+    ``quick`` training profiles)."""
     joint_updates_timed: dict = field(default_factory=dict)
     """N -> updates timed with the joint batch, the update phase projected to the profile's
     count (N absent: all timed); the table's ``projected_from_updates`` column says so."""
@@ -325,7 +326,7 @@ def _training_rows(results: list[dict], progress: Progress) -> pd.DataFrame:
                 "replay_mb": r["replay_mb"],
                 "replay_steps": r["replay_capacity_steps"],
                 "peak_rss_mb": r["peak_rss_mb"],
-                # the original ran SPEC 9's joint batch: only that row compares with it
+                # the original ran the joint batch: only that row compares with it
                 "original_epoch_s_low": lo if r["follower_batch"] == "joint" else math.nan,
                 "original_epoch_s_high": hi if r["follower_batch"] == "joint" else math.nan,
             }

@@ -1,7 +1,8 @@
 """Fixed-rule simulations: a fixed household rule against a fixed government action.
 
 What ``smfg simulate`` prints and what the audit notebook plots: per-step aggregates of E
-economies and the episode's SPEC 6 metrics, termination reasons and identity residuals.
+economies and the episode's metrics (book:model-metrics), termination reasons and identity
+residuals.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class SimulationResult:
     """One row per economy and step survived: t, Y_per_capita, K_per_capita, K_over_Y, r,
     interest_income_over_Y, C_over_Y, G_over_Y, ..., in dollars per household."""
     summary: pd.DataFrame
-    """One row per economy: the five SPEC 6 metrics, termination and the max residuals."""
+    """One row per economy: the five metrics of book:model-metrics, termination and the max
+    residuals."""
 
     def to_json_dict(self, economy: int = 0) -> dict:
         """The summary of one economy as a plain dict (``smfg simulate --json``)."""
@@ -59,8 +61,8 @@ def simulate_fixed_rule(
 ) -> SimulationResult:
     """Run every household on the rule (saving share, work share) for up to ``steps`` steps.
 
-    ``leader_action`` is the leader's five raw numbers of SPEC 2.2 (clipped to [0.001, 0.99]
-    and scaled by E1); the default is the free market. ``overrides`` go to EconomyParams.
+    ``leader_action`` is the leader's five raw numbers of book:model-actions (clipped to [0.001,
+    0.99] and scaled by E1); the default is the free market. ``overrides`` go to EconomyParams.
     """
     for name, v in (("saving", saving), ("work", work)):
         if not 0.0 <= v <= 1.0:

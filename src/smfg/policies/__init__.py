@@ -1,4 +1,4 @@
-"""Fixed policies: who decides when nothing is learned (SPEC 7, SPEC 8's real-data households).
+"""Fixed policies: who decides when nothing is learned (book:model-policies).
 
 Government policies map (observation, last incomes) to a ``GovAction`` for E economies;
 household policies map (observation, leader's raw action) to raw actions [E, H, 2]. Both

@@ -2,8 +2,8 @@
 
 Both are small base classes with a ``reset(env)`` (called after ``env.reset()``) and a batched
 ``__call__``: E economies in, E actions out, with no Python loop over economies or households.
-The environment clips every action into ``[action_low, action_high]`` (SPEC 2.2); the checks
-here catch what clipping would silently hide: NaN, and numbers outside the range a policy
+The environment clips every action into ``[action_low, action_high]`` (book:model-actions); the
+checks here catch what clipping would silently hide: NaN, and numbers outside the range a policy
 declares (``action_range``), which for the fixed policies of this package is ``[0, 1]``:
 
 - household raw actions (saving share, work share) must lie in ``[0, 1]``: they are shares;
@@ -11,7 +11,7 @@ declares (``action_range``), which for the fixed policies of this package is ``[
   environment, anything outside ``[0, 1]`` is a bug (e.g. an unmapped tanh output);
 - raw leader numbers ``c0..c4`` (E1) likewise must lie in ``[0, 1]``: E1 scales numbers in
   ``[0.001, 0.99]``, and the environment clips those just outside. A learned policy that sends
-  raw tanh output on purpose (SPEC 2.2) declares ``action_range = (-1.0, 1.0)``.
+  raw tanh output on purpose (book:learning-corrections) declares ``action_range = (-1.0, 1.0)``.
 - a ``GovAction`` must have finite ``[E]`` fields with ``tau, tau_a, g`` in ``[0, 1]`` and
   ``xi, xi_a`` in ``[0, 1)`` (E6 needs ``xi < 1``); a schedule is checked by
   ``GovAction.with_schedule`` (ascending brackets, rates in ``[0, 1]``).
@@ -116,8 +116,8 @@ def raw_from_gov_action(action: GovAction, params: EconomyParams) -> Tensor:
 
     ``c = (tau/tau_max, xi/xi_max, tau_a/tau_a_max, xi_a/xi_a_max, g/g_max)``, a field whose
     scale is 0 giving 0. This is what a learned follower that observes the leader's action
-    (SPEC 4) can be shown for a fixed policy; a piecewise-linear schedule is not part of it
-    (only the E6 fields are).
+    (book:model-observations) can be shown for a fixed policy; a piecewise-linear schedule is not
+    part of it (only the E6 fields are).
     """
 
     def ratio(v: Tensor, scale: float) -> Tensor:
@@ -188,7 +188,7 @@ class HouseholdPolicy(_Policy):
     """Followers: ``policy(obs, gov_raw) -> [E, H, 2]`` raw (saving share, work share).
 
     ``obs.households`` is [E, H, 2] (ability, assets); ``gov_raw`` is the leader's raw action
-    [E, 5] where the policy observes it (SPEC 4), else None. The output is in the
+    [E, 5] where the policy observes it (book:model-observations), else None. The output is in the
     environment's dtype and device; ``__call__`` checks it with :func:`check_actions` against
     ``action_range`` (set ``check = False`` to skip).
     """

@@ -1,4 +1,4 @@
-"""Fixed government policies (SPEC 7): free market, US federal 2022, Saez.
+"""Fixed government policies (book:model-policies): free market, US federal 2022, Saez.
 
 All act on E economies at once and return a ``GovAction``; the two tax schedules that are
 not of the form E6 (US brackets, Saez brackets) are piecewise-linear schedules
@@ -39,12 +39,13 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------
-# Free market (SPEC 7.1)
+# Free market (book:model-free-market)
 # --------------------------------------------------------------------------------------
 
 
 class FreeMarket(GovernmentPolicy):
-    """Leader action all at the lower clip (SPEC 7.1): ``tau = 0.0002``, ``G = 0.03%`` of Y."""
+    """Leader action all at the lower clip (book:model-free-market): ``tau = 0.0002``, ``G = 0.03%``
+    of Y."""
 
     name = "free-market"
 
@@ -75,7 +76,7 @@ def _base_action(params: EconomyParams, n: int, dtype: torch.dtype, device) -> G
 
 
 # --------------------------------------------------------------------------------------
-# US federal 2022 (SPEC 7.2)
+# US federal 2022 (book:model-us-federal)
 # --------------------------------------------------------------------------------------
 
 #: Standard deduction of a single filer, 2022 (dollars).
@@ -93,7 +94,7 @@ def us_federal_brackets_2022() -> tuple[tuple[float, ...], tuple[float, ...]]:
 
 
 def us_federal_tax_2022(income):
-    """The 2022 federal income tax bill of a single filer (SPEC 7.2), in dollars.
+    """The 2022 federal income tax bill of a single filer (book:model-us-federal), in dollars.
 
     ``sum_k rate_k * clamp(income - lo_k, 0, lo_{k+1} - lo_k)`` over the brackets of
     :func:`us_federal_brackets_2022` (the standard deduction of $12,950 is untaxed; no other
@@ -118,7 +119,7 @@ def us_federal_tax_2022(income):
 
 
 class USFederal2022(GovernmentPolicy):
-    """US federal 2022 single-filer income tax on total income (SPEC 7.2).
+    """US federal 2022 single-filer income tax on total income (book:model-us-federal).
 
     The schedule of :func:`us_federal_tax_2022` with brackets converted from dollars to the
     economy's money (divided by ``params.money_unit``, so it taxes the same dollars in both
@@ -143,7 +144,7 @@ class USFederal2022(GovernmentPolicy):
 
 
 # --------------------------------------------------------------------------------------
-# Saez (SPEC 7.3): the formula, the density estimate, the elasticity
+# Saez (book:model-saez): the formula, the density estimate, the elasticity
 # --------------------------------------------------------------------------------------
 
 
@@ -233,7 +234,7 @@ def saez_marginal_rates(
     floor: float = 1e-12,
     bandwidth: float | None = None,
 ) -> Tensor:
-    """Saez's marginal rates ``tau(z) = (1 - G(z)) / (1 - G(z) + alpha(z) e)`` (SPEC 7.3).
+    """Saez's marginal rates ``tau(z) = (1 - G(z)) / (1 - G(z) + alpha(z) e)`` (book:model-saez).
 
     incomes: [E, n] sample; z: [E, P] income levels; elasticity: float or [E]. ``alpha`` from
     :func:`local_pareto_parameter`; ``G(z)`` the average of the welfare weights ``1/z``
@@ -316,7 +317,7 @@ def saez_schedule_paper(
     floor: float = 1.0,
     welfare_weight: float | None = None,
 ) -> Tensor:
-    """Bracket rates of the original code's Saez planner (SPEC 7.3, ``paper``): [E, K].
+    """Bracket rates of the original code's Saez planner (book:model-saez, ``paper``): [E, K].
 
     incomes: [E, n] buffer; elasticity: float or [E]; cutoffs: [K] lower bracket thresholds
     (0 first, the last is the top cutoff). On ``n_bins`` equal bins from 0 to the top cutoff:
@@ -396,7 +397,7 @@ def _fill_gaps(taus: Tensor) -> Tensor:
 
 
 def estimate_elasticity(log_z, log_one_minus_tau) -> float:
-    """OLS slope (with an intercept) of ``log Z`` on ``log(1 - tau)`` across runs (SPEC 7.3).
+    """OLS slope (with an intercept) of ``log Z`` on ``log(1 - tau)`` across runs (book:model-saez).
 
     Two 1-D sequences of equal length >= 2 (floats, arrays or tensors); with taxable income
     Z responding as ``Z = Z0 (1 - tau)^e`` the slope is the elasticity ``e``. Raises
@@ -433,7 +434,7 @@ def _masked_slope(y: Tensor, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, T
 def _default_households(params: EconomyParams) -> HouseholdPolicy:
     from smfg.policies.households import FixedShares
 
-    # the survival rules of SPEC 2.7 (taxai) and SPEC 3 (clearing)
+    # the survival rules of each economy (book:model-household-rules)
     if params.variant == "taxai":
         return FixedShares(0.99, 0.9)
     return FixedShares(0.8, 1.0 / 3.0)
@@ -451,7 +452,7 @@ def elasticity_from_flat_tax_runs(
     device: str | torch.device = "cpu",
     details: bool = False,
 ):
-    """Estimate the elasticity ``e`` of SPEC 7.3 from flat-tax runs.
+    """Estimate the elasticity ``e`` of book:model-saez from flat-tax runs.
 
     For each rate in ``taus``, ``n_replicates`` economies in one batch run ``n_steps`` steps
     under a flat income tax, E6 with ``xi = 0`` (``Tax = tau * i``), no asset tax, spending
@@ -465,8 +466,8 @@ def elasticity_from_flat_tax_runs(
 
     With fixed household rules hours do not respond to the tax, so what this measures is the
     mechanical, general-equilibrium response of income (through saving, capital, wages and
-    the transfer), not a behavioural elasticity; it is what SPEC 7.3 prescribes and works with
-    any household policy, learned ones included. Returns the slope, or with ``details`` a
+    the transfer), not a behavioural elasticity; it is the paper's estimate (book:model-saez) and
+    works with any household policy, learned ones included. Returns the slope, or with ``details`` a
     dict with ``elasticity``, ``taus``, ``mean_log_z`` and ``steps`` (mean steps run).
     """
     rates = [float(t) for t in taus]
@@ -519,7 +520,7 @@ SAEZ_FORMS = ("proper", "paper")
 
 
 class Saez(GovernmentPolicy):
-    """Saez's optimal income tax (SPEC 7.3), recomputed from recent incomes.
+    """Saez's optimal income tax (book:model-saez), recomputed from recent incomes.
 
     Both forms keep, per economy, a buffer of the ``buffer_size`` (500) most recent household
     incomes: each call appends the ``income`` it is given ([E, H]: the last step's pre-tax

@@ -1,9 +1,9 @@
 """Fixed household rules: constant shares, uniform random shares, and the survey's own shares.
 
 Each returns raw actions [E, H, 2] (saving share, work share) in the environment's dtype and
-device; the environment clips them into [action_low, action_high] (SPEC 2.2). A saving share
-means something different in each economy (of post-tax income in ``taxai``, of cash on hand
-in ``clearing``, SPEC 3), so a rule tuned for one is not meaningful in the other.
+device; the environment clips them into [action_low, action_high] (book:model-actions). A saving
+share means something different in each economy (of post-tax income in ``taxai``, of cash on hand in
+``clearing``, book:model-household-rules), so a rule tuned for one is not meaningful in the other.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ def _check_share(name: str, value: float) -> float:
 class FixedShares(HouseholdPolicy):
     """Every household saves ``saving`` and works ``work`` (shares in [0, 1]) every period.
 
-    SPEC 2.7's "save 99%, work 90%" is ``FixedShares(0.99, 0.9)`` in ``taxai``; SPEC 3's
-    sanity rule "save 80% of cash on hand, work one third" is ``FixedShares(0.8, 1/3)``.
+    The rule that survives in ``taxai``, "save 99%, work 90%", is ``FixedShares(0.99, 0.9)``;
+    the one that keeps ``clearing`` near its start, "save 80% of cash on hand, work one
+    third", is ``FixedShares(0.8, 1/3)`` (book:model-household-rules).
     """
 
     def __init__(self, saving: float, work: float, name: str | None = None):
@@ -106,7 +107,8 @@ def survey_actions(
     params: EconomyParams | None = None,
     food_share: float = 0.13,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The (saving share, work share) each survey row implies (SPEC 8): two [n_rows] arrays.
+    """The (saving share, work share) each survey row implies (book:learning-bc): two [n_rows]
+    arrays.
 
     The extract has no saving or consumption flow, so both are built from what it has:
 
@@ -118,16 +120,16 @@ def survey_actions(
       ``s = 1 - c (1 + tau_c) / INCOME``. ``clearing`` (E20): ``c (1 + tau_c) = (1 - s) x``
       with cash on hand ``x = INCOME + max(NETWORTH, 0)``: the year's income (interest
       included, as in ``i = W e h + r a``) plus the principal of the assets the model starts
-      the household with (net worth floored at 0, SPEC 3). Both are in dollars; the share is
-      a ratio, so it does not depend on the money unit, and the clearing reset rescales
-      income and net worth by the same factor, so the share keeps its meaning there. Income
-      taxes are those of the free market (lower clip: ``tau = 0.0002``, ``xi = 0.00005``,
-      under 0.1% of income at any survey income) and are neglected, i.e. post-tax income
-      is taken as INCOME. A row with no income (``x <= 0``) that still eats dissaves
-      without bound: it gets the lower clip. The share is clipped into
-      ``[action_low, action_high]``. Rows with a negative implied share (consumption above
-      income) are clipped at the lower bound; this is frequent in ``taxai``, where the
-      survey's INCOME is a poor measure of the resources spent (retirees living on assets).
+      the household with (net worth floored at 0, book:model-calibration). Both are in dollars; the
+      share is a ratio, so it does not depend on the money unit, and the clearing reset rescales
+      income and net worth by the same factor, so the share keeps its meaning there. Income taxes
+      are those of the free market (lower clip: ``tau = 0.0002``, ``xi = 0.00005``, under 0.1% of
+      income at any survey income) and are neglected, i.e. post-tax income is taken as INCOME. A row
+      with no income (``x <= 0``) that still eats dissaves without bound: it gets the lower clip.
+      The share is clipped into ``[action_low, action_high]``. Rows with a negative implied share
+      (consumption above income) are clipped at the lower bound; this is frequent in ``taxai``,
+      where the survey's INCOME is a poor measure of the resources spent (retirees living on
+      assets).
     - Work share, from labour-force status and wage income: a working row (``LF = 1``)
       works ``2,080 * min(1, WAGEINC / m(EDUC))`` hours a year, where ``m(EDUC)`` is the
       weighted (WGT) median wage income of the working rows with a positive wage and the
