@@ -14,9 +14,9 @@ number a reader sees is one of
   inside inline code, best with the name of the field or parameter that holds it
   (``food_share = 0.13``, ``batch_size``, ``--saving 0.99``);
 - **a name that holds a digit**: the short allow-list :data:`ALLOWED` below (the paper's
-  tables and figures, equation labels and the name TD3, the specification's section numbers
-  until item 4 of issue 16 replaces them, the settings' household counts N = 50, 100, 1,000
-  and 10,000, the year of the US tax code, citations, the 95% level of the intervals).
+  tables and figures, the model chapter's equation labels and the name TD3, the settings'
+  household counts N = 50, 100, 1,000 and 10,000, the year of the US tax code, citations, the
+  95% level of the intervals).
 
 Skipped: YAML front matter, code fences and code cells, inline code and the roles written
 with it (``{glue:text}``, ``{doc}``, ``{ref}``, ``{eq}``), math (``$...$``, ``$$...$$``,
@@ -44,9 +44,8 @@ PAGES = sorted((REPO / "book").glob("*.md")) + sorted((REPO / "notebooks").glob(
 ALLOWED: dict[str, str] = {
     # the paper's artefacts: "Table 3", "Tables 1 and 3", "Figures 2 to 7", "Figure 4 (b)"
     "the paper's tables and figures": r"\b(?:Tables?|Figures?)\s+\d+(?:\s*(?:to|and|-)\s*\d+)?",
-    # the specification's equation labels (E1 to E25), the name of TD3 and, until issue 16's
-    # item 4 replaces them by the chapters' own labels, the specification's section numbers
-    "labels and names": r"\bE\d+\b|\bTD3\b|\bSPEC\s+\d+(?:\.\d+)*",
+    # the model chapter's equation labels (E1 to E25) and the name of TD3
+    "labels and names": r"\bE\d+\b|\bTD3\b",
     # the settings of the paper's tables: N = 100, N=100-BC, N = 1,000, N=1000-BC, N = 10,000
     "household counts of a setting": r"\bN\s*=\s*(?:50|100|1,?000|10,?000)(?:-BC)?\b",
     # the 2022 US federal income tax, a policy's name
