@@ -21,7 +21,7 @@ from toygame import (
     toy_rewards,
 )
 
-from smfg.algos import ddpg, iddpg, maddpg, mfmarl, ppo, rule_based
+from smfg.algos import ddpg, iddpg, maddpg, mfmarl, ppo, rule_based, smfrl
 from smfg.algos.core import GaussianActor
 from smfg.evaluate import evaluate
 from smfg.experiments.learned import learned_policy
@@ -313,3 +313,27 @@ def test_maddpg_trains_at_a_thousand_households():
     assert tr.learner.nets.critic_f.net[0].in_features == 4 * 1000 + 15
     m = tr.train_epoch()
     assert math.isfinite(m["leader_q_loss"]) and math.isfinite(m["follower_q_loss"])
+
+
+@pytest.mark.parametrize("paper_quirks", [False, True])
+def test_paper_quirks_map_each_algorithms_actions_as_its_original_did(paper_quirks):
+    # SMFRL's original: saving 0.5 + 0.25 (u + 1), work (u + 1)/2, the leader's raw tanh; the
+    # DDPG-family baselines' households: raw tanh; corrected: (u + 1)/2 everywhere
+    u_l = torch.tensor([[-0.5, 0.0, 0.2, 0.6, 1.0]])
+    u_f = torch.tensor([[[-1.0, -1.0], [0.0, 0.0], [0.6, -0.2]]])
+    kw = {"n_households": 10, "paper_quirks": paper_quirks}
+    a_l, a_f = smfrl.SMFRLLearner(smfrl.smfrl_config("smoke", **kw)).env_actions(u_l, u_f)
+    b_l, b_f = ddpg.DDPGLearner(ddpg.ddpg_config("smoke", **kw)).env_actions(u_l, u_f)
+    c_l, c_f = iddpg.IDDPGLearner(iddpg.iddpg_config("smoke", **kw)).env_actions(u_l, u_f)
+    half = ((u_f + 1) / 2).clamp(0, 1)
+    if not paper_quirks:
+        for x_l, x_f in ((a_l, a_f), (b_l, b_f), (c_l, c_f)):
+            torch.testing.assert_close(x_l, ((u_l + 1) / 2).clamp(0, 1))
+            torch.testing.assert_close(x_f, half)
+        return
+    torch.testing.assert_close(a_l, u_l.clamp(0, 1))
+    torch.testing.assert_close(a_f[..., 0], 0.5 + 0.25 * (u_f[..., 0] + 1))
+    torch.testing.assert_close(a_f[..., 1], half[..., 1])
+    torch.testing.assert_close(b_l, u_l.clamp(0, 1))  # DDPG's households do not learn
+    torch.testing.assert_close(c_l, ((u_l + 1) / 2).clamp(0, 1))  # IDDPG's leader: corrected
+    torch.testing.assert_close(c_f, u_f.clamp(0, 1))

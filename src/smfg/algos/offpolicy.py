@@ -348,7 +348,10 @@ class Learner:
     """The BC network (book:learning-bc) that starts the follower actor, or is the fixed
     households."""
     leader_sends_raw: bool = False
-    """With ``paper_quirks``: the leader sent its tanh output unscaled (DDPG, MADDPG)."""
+    """With ``paper_quirks``: the leader sent its tanh output unscaled (SMFRL, DDPG, MADDPG)."""
+    follower_saving_quirk: bool = False
+    """With ``paper_quirks``: the households mapped their saving into [0.5, 1] (SMFRL's
+    original; the other algorithms' households sent their raw tanh output)."""
     leader_critic_inputs: int = 0
     """Inputs of the leader critic beyond (s_l, a_l) (for the twin critic of TD3)."""
 
@@ -453,6 +456,8 @@ class Learner:
         a_l = leader_env_action(u_l, self.leader_raw)
         if self.nets.actor_f is None:  # uniform draws, sent as they are
             return a_l, (u_f + 1.0) / 2.0
+        if self.cfg.paper_quirks and self.follower_saving_quirk:  # SMFRL's saving in [0.5, 1]
+            return a_l, follower_env_action(u_f, paper_quirks=True)
         if self.cfg.paper_quirks:  # the baselines' households sent their raw tanh output
             return a_l, u_f.clamp(0.0, 1.0)
         return a_l, follower_env_action(u_f)

@@ -182,6 +182,9 @@ class SMFRLLearner(Learner):
     """Both sides learn; the leader critic sees the mean field, the follower critic the
     leader's action and the mean field, and the follower actor the leader's action."""
 
+    leader_sends_raw = True
+    follower_saving_quirk = True
+
     def networks(self) -> dict:
         return {
             "actor_l": DeterministicActor(LEADER_OBS, LEADER_ACT, hidden=(128,)),
