@@ -228,9 +228,17 @@ def certified_curves(runs: Iterable) -> pd.DataFrame:
 
 #: The rows of the certified learning page: label -> (algorithm, training overrides). SMFRL
 #: with each leader gradient, and two baselines of the DDPG family whose leaders learn.
+#: The followers-first row's options (book:learning-choices): the leader waits a quarter of
+#: the quick profile's epochs, the followers discount at the households' own beta and explore
+#: with independent draws of a larger noise.
+FOLLOWERS_FIRST = (
+    ("leader_start_epoch", 10), ("follower_gamma", 0.96), ("follower_noise_std", 0.1),
+    ("follower_noise_per_household", True),
+)  # fmt: skip
 CURVE_ROWS = {
     "SMFRL (nash)": ("smfrl", (("leader_gradient", "nash"),)),
     "SMFRL (stackelberg)": ("smfrl", (("leader_gradient", "stackelberg"),)),
+    "SMFRL (nash, followers first)": ("smfrl", (("leader_gradient", "nash"), *FOLLOWERS_FIRST)),
     "DDPG": ("ddpg", ()),
     "MF-MARL": ("mfmarl", ()),
 }
