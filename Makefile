@@ -21,6 +21,14 @@ NB ?=
 PARAMS ?=
 # parallel jobs of `make reproduce`: training runs in the pool, then notebooks side by side
 JOBS ?= 2
+# a running Dask scheduler (tcp://HOST:8786) trains the runs instead of the local pool (empty:
+# the pool of JOBS processes); RESULTS, the run store, must then be one path every worker sees
+RESULTS ?= results
+SCHEDULER ?=
+# the registry artefacts whose runs `make runs` trains (all: every page's)
+EXPERIMENT ?= all
+# the pages read a run store other than results/ through their results_root parameter
+RESULTS_PARAM := $(if $(filter-out results results/,$(RESULTS)),-p results_root $(abspath $(RESULTS)))
 
 NOTEBOOKS := $(wildcard notebooks/*.md)
 EXECUTED := $(patsubst notebooks/%.md,book/executed/%.ipynb,$(NOTEBOOKS))
@@ -33,6 +41,8 @@ help:
 	@echo "make test                     lint and run the test suite (sets everything up itself)"
 	@echo "make reproduce PROFILE=quick  train every run, execute every notebook, build the book (smoke|quick|paper)"
 	@echo "make runs                     only the training runs of every page (JOBS=2 processes)"
+	@echo "make reproduce PROFILE=paper SCHEDULER=tcp://HOST:8786 RESULTS=/shared/results"
+	@echo "                              train on a running Dask cluster, build the book here"
 	@echo "make page NB=name PARAMS='-p elasticity 0.5'   re-run one notebook with changed parameters"
 	@echo "make book                     build the HTML book from the executed notebooks (one profile)"
 	@echo "                              runs, page and book use the last reproduce's profile (now: $(PROFILE))"
@@ -83,7 +93,7 @@ book/executed/%.ipynb: notebooks/%.md $(STAMP) $(wildcard src/smfg/*.py src/smfg
 	@echo "== executing $< (profile $(PROFILE))"
 	$(VENV)/bin/jupytext --to ipynb --set-kernel python3 -o - $< \
 	  | OMP_NUM_THREADS=1 $(VENV)/bin/papermill --progress-bar --log-output - $@ \
-	      -p profile $(PROFILE) $(PARAMS) --cwd book/executed
+	      -p profile $(PROFILE) $(RESULTS_PARAM) $(PARAMS) --cwd book/executed
 
 # The results summary reads the evaluations these pages compute: in `make -j2 reproduce` it runs
 # after them rather than beside them (order only: it never re-executes an older page).
@@ -95,9 +105,11 @@ book: $(STAMP) $(MATHJAX) $(EXECUTED)
 	$(VENV)/bin/jupyter-book build . -W --keep-going
 	@echo "book: _build/html/index.html"
 
-# Every training run the pages need first (one pool of JOBS processes, longest runs first, one
-# torch thread each; a run finished before is not retrained), then the pages JOBS at a time
-# (they only evaluate and plot), then the book. Each step prints its wall time.
+# Every training run the pages need first (one pool of JOBS processes, or the Dask cluster at
+# SCHEDULER; longest runs first, one torch thread each; a run finished before is not
+# retrained; the sweep prints its estimated CPU-hours and wall time before it starts), then the
+# pages JOBS at a time (they only evaluate and plot), then the book. Each step prints its wall
+# time.
 reproduce: $(STAMP) $(MATHJAX)
 	rm -f $(EXECUTED)
 	mkdir -p book/executed && echo $(PROFILE) > $(PROFILE_FILE)
@@ -109,8 +121,8 @@ reproduce: $(STAMP) $(MATHJAX)
 	  echo "== book: $$(( $$(date +%s) - t0 )) s"
 
 runs: $(STAMP)
-	OMP_NUM_THREADS=1 $(PY) -m smfg sweep --experiment all --profile $(PROFILE) \
-	  --workers $(JOBS) --results results
+	OMP_NUM_THREADS=1 $(PY) -m smfg sweep --experiment $(EXPERIMENT) --profile $(PROFILE) \
+	  $(if $(SCHEDULER),--scheduler $(SCHEDULER),--workers $(JOBS)) --results $(RESULTS)
 
 page: $(STAMP)
 	@test -n "$(NB)" || (echo "usage: make page NB=notebook_name PARAMS='-p name value'"; exit 2)

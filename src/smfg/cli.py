@@ -464,7 +464,7 @@ def _sweep(args: argparse.Namespace) -> int:
     import torch
 
     from smfg.experiments import sweep as sw
-    from smfg.experiments.store import RunStore
+    from smfg.experiments.estimate import load_calibration
 
     torch.set_num_threads(1)
     if args.file or args.experiment:
@@ -488,6 +488,37 @@ def _sweep(args: argparse.Namespace) -> int:
             **over,
         )
     specs = sw.unique_specs(specs)  # pages share runs: count each once
+    calibration = load_calibration(args.calibration)
+    # a running cluster is asked for its workers (the estimate's wall time), and trains with
+    # the same client
+    client = sw.dask_client(args.scheduler)[0] if args.scheduler else None
+    try:
+        return _sweep_specs(args, specs, calibration, client)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _sweep_workers(args: argparse.Namespace, client) -> int:
+    """The workers a sweep runs on: the cluster's threads, the LocalCluster's processes, the
+    pool's processes (one per core by default) or this process."""
+    from smfg.experiments import sweep as sw
+
+    if client is not None:
+        return int(sum(client.nthreads().values()))
+    if args.local_workers:
+        return int(args.local_workers)
+    if args.workers is None:
+        return sw._cores()
+    return max(int(args.workers), 1)
+
+
+def _sweep_specs(args: argparse.Namespace, specs: list, calibration, client) -> int:
+    from smfg.experiments import sweep as sw
+    from smfg.experiments.estimate import estimate
+    from smfg.experiments.store import RunStore
+
+    cost = estimate(specs, args.results, _sweep_workers(args, client), calibration)
     if args.dry_run:
         store = RunStore(args.results)
         rows = [(store.status(s), sw.run_label(s), str(store.run_dir(s))) for s in specs]
@@ -496,9 +527,12 @@ def _sweep(args: argparse.Namespace) -> int:
                 print(f"{status:8s} {label}  {path}")
         if args.json:
             runs = [{"status": st, "label": lb, "run_dir": p} for st, lb, p in rows]
-            print(strict_json({"runs": runs}))
+            print(strict_json({"runs": runs, "estimate": cost.as_dict()}))
+        else:
+            print(cost.line())
         return 0
     bar = Progress("sweep", unit="epochs")
+    bar.say(cost.line())
 
     def epochs(done: int, total: int) -> None:
         if bar.total is None:  # the first report: epochs resumed runs had count as start
@@ -510,8 +544,8 @@ def _sweep(args: argparse.Namespace) -> int:
             specs,
             args.results,
             workers=args.workers,
-            scheduler=args.scheduler,
             local_workers=args.local_workers,
+            client=client,
             retries=args.retries,
             checkpoint_every=args.checkpoint_every,
             progress=bar.say,
@@ -905,7 +939,13 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument(
         "--dry-run",
         action="store_true",
-        help="list the runs and their status only (nothing is trained)",
+        help="list the runs and their status, then the estimate line (nothing is trained)",
+    )
+    w.add_argument(
+        "--calibration",
+        default=None,
+        help="the bench report the estimate reads (default: benchmarks/results.json where it "
+        "exists, else the committed bench's numbers)",
     )
     w.add_argument("--json", action="store_true", help="print one JSON object")
 

@@ -11,7 +11,11 @@ not hold finished yet to a worker, which trains it with
   last checkpoint; the run is retried (``retries``), and resumes bit for bit;
 - a finished run is never sent again: rerunning a sweep after a failure computes only what
   is missing;
-- one progress line per finished run, ``[k/n]``, and a total at the end.
+- the estimate first (:func:`smfg.experiments.estimate.estimate`: the runs left, their
+  CPU-hours and the wall time on the workers, from ``make bench``'s epoch times; the CLI
+  prints it);
+- one progress line per finished run, ``[k/n]`` (on Dask with the worker's host and process
+  id), and a total at the end.
 
 Executors: ``workers=N`` a ``ProcessPoolExecutor`` of N spawned processes (the default, one
 per core); ``workers=0`` in this process, one run after the other; ``scheduler="tcp://..."``
@@ -43,6 +47,7 @@ from typing import Any
 
 import pandas as pd
 
+from smfg.experiments.estimate import load_calibration, run_seconds
 from smfg.experiments.store import RunStore, canonical_spec
 from smfg.experiments.train import PROGRESS_KEYS, make_trainer, run_spec
 
@@ -129,22 +134,11 @@ def experiment_specs(
     ]
 
 
-#: Relative cost of one environment step of an epoch, by algorithm (SMFRL = 1), measured
-#: on the quick profile (2-core machine, one torch thread per run): the DDPG family and PPO
-#: cost about as much as SMFRL at N = 100; MADDPG's critics see every household's
-#: observation and action, so its cost grows with N (``_N_SCALED``); the rule-based
-#: algorithm only evaluates.
-_STEP_COST = {"rule_based": 0.05}
-_N_SCALED = {"maddpg": 1.0 / 250.0}
-
-
-def estimated_cost(spec: Mapping[str, Any]) -> float:
-    """A run's relative cost (epochs x steps x per-step cost), used to start the longest runs
-    first so that the workers of a pool finish together."""
-    algo = spec.get("algo", "smfrl")
-    n = float(spec.get("n_households", 100))
-    per_step = _STEP_COST.get(algo, 1.0) * (1.0 + n / 1000.0) + _N_SCALED.get(algo, 0.0) * n
-    return float(spec.get("epochs", 1)) * float(spec.get("steps_per_epoch", 1)) * per_step
+def estimated_cost(spec: Mapping[str, Any], calibration=None) -> float:
+    """A run's estimated seconds on one core (:func:`smfg.experiments.estimate.run_seconds`,
+    calibrated by ``make bench``), used to start the longest runs first so that the workers
+    of a pool finish together."""
+    return run_seconds(spec, calibration)
 
 
 def _as_list(v: Any) -> list:
@@ -596,6 +590,7 @@ def sweep(
         for s in specs
     ]
     finished = [0]
+    remote = client is not None or bool(scheduler) or bool(local_workers)  # say which worker
     said = threading.Lock()  # the epoch watcher's thread reports too
 
     def say(line: str) -> None:
@@ -616,9 +611,10 @@ def sweep(
                 for k in ("per_capita_gdp", "years")
                 if k in summary and math.isfinite(summary[k])
             )
+            where = f" on {summary['worker']}" if remote and summary.get("worker") else ""
             say(
                 f"[{finished[0]}/{n}] {row['label']} ({row['run']}): {how}, "
-                f"{summary['epochs']} epochs, {summary['seconds']:.1f} s"
+                f"{summary['epochs']} epochs, {summary['seconds']:.1f} s{where}"
                 + (f"; {metrics}" if metrics else "")
             )
         else:
@@ -638,7 +634,8 @@ def sweep(
         else:
             jobs.append((i, spec))
     # longest first: the pool's last runs are then short ones, and the workers finish together
-    jobs.sort(key=lambda job: -estimated_cost(job[1]))
+    calibration = load_calibration()
+    jobs.sort(key=lambda job: -estimated_cost(job[1], calibration))
 
     watcher = None
     if jobs and epochs_progress is not None:
