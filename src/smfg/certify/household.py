@@ -275,8 +275,8 @@ def _tax3(x, tau: float, xi: float, order: int = 2):
     Returns (Tax, Tax', Tax''), later ones None beyond ``order``.
     """
     x = np.asarray(x, dtype=np.float64)
-    pos = x > 0
-    allpos = bool(pos.all())
+    allpos = x.size == 0 or bool(x.min() > 0)  # (NaN: not all positive)
+    pos = True if allpos else x > 0
     xp = x if allpos else np.where(pos, x, 0.0)
     if xi == 0.0:
         T1 = (np.full_like(xp, tau) if allpos else np.where(pos, tau, 0.0)) if order else None
@@ -787,37 +787,56 @@ def _endogenous_points(hh, fiscal, prices, c, a_next, weh, a0, f0, iters: int = 
     Two equations in (a, f): the labour condition ``chi f^(1/phi) = lam weh x_y`` and the
     budget ``x(a, f) = (1+tau_c) c + a_next``, by Newton's method with f kept in its bounds
     (projected: where a step leaves the box, f stops at the bound and only the budget is
-    solved). Returns (a, f).
+    solved). Returns (a, f). (The terms of :func:`_budget` are written out, with the factors
+    that do not change between iterations made once; every product and sum is the one
+    :func:`_budget` and the Jacobian ``J11 = chi k f^(k-1) - lam weh^2 x_yy``, ``J12 = -lam
+    weh r x_yy`` with ``x_yy = -Tax''`` give, with the signs moved where IEEE arithmetic
+    makes that exact.)
     """
     tc = 1.0 + fiscal.tau_c
     lam = hh.u_c(c) / tc
     M = tc * c + a_next
-    a = a0.copy()
+    a = a0
     fixed = hh.labour is not None
-    f = np.full_like(a, hh.labour) if fixed else f0.copy()
-    r = prices.r
+    f = np.full_like(a, hh.labour) if fixed else f0
+    r, tr, r1 = prices.r, prices.tr, 1.0 + prices.r
     k = 1.0 / hh.phi
-    for _ in range(iters):
-        x, x_y, x_a, x_yy = _budget(fiscal, prices, a, weh * f, 1 if fixed else 2)
-        R2 = x - M
+    if not fixed:
+        lw = lam * weh
+        lw2, lwr = lam * weh**2, lw * r
+        chi_k = hh.chi * k
+    for it in range(iters):
+        y = weh * f
+        T, T1, T2 = _income_tax3(fiscal, y + r * a, 1 if fixed else 2)
+        Ta, Ta1, _ = _tax3(a, fiscal.tau_a, fiscal.xi_a, 1)
+        x_a = r1 - r * T1 - Ta1
+        R2 = y + r1 * a - T - Ta  # x - M
+        if tr != 0.0:
+            R2 = R2 + tr
+        R2 = R2 - M
         if fixed:
             da = -R2 / x_a
             a = a + da
             if np.max(np.abs(da) / (1.0 + np.abs(a))) <= 1e-14:
                 break
             continue
-        R1 = hh.chi * f**k - lam * weh * x_y
-        J11 = hh.chi * k * f ** (k - 1.0) - lam * weh**2 * x_yy
-        J12 = -lam * weh * r * x_yy
+        x_y = 1.0 - T1
+        R1 = hh.chi * f**k - lw * x_y
+        J11 = chi_k * (f if k == 2.0 else f ** (k - 1.0)) + lw2 * T2
+        J12 = lwr * T2
         J21 = weh * x_y
         det = J11 * x_a - J12 * J21
-        df = (-R1 * x_a + R2 * J12) / det
-        da = (-R2 * J11 + R1 * J21) / det
-        f_new = np.clip(f + df, hh.f_lo, hh.f_hi)
-        pinned = f_new != f + df
+        df = (R2 * J12 - R1 * x_a) / det
+        da = (R1 * J21 - R2 * J11) / det
+        f_step = f + df
+        f_new = f_step.clip(hh.f_lo, hh.f_hi)
+        pinned = f_new != f_step
         if pinned.any():  # at a bound, f stays there and a solves the linearised budget
             da = np.where(pinned, -(R2 + J21 * (f_new - f)) / x_a, da)
         a = a + da
+        if it == iters - 1:  # the last iteration: no test of the change needed
+            f = f_new
+            break
         change = max(np.max(np.abs(f_new - f)), np.max(np.abs(da) / (1.0 + np.abs(a))))
         f = f_new
         if change <= 1e-14:
@@ -825,20 +844,85 @@ def _endogenous_points(hh, fiscal, prices, c, a_next, weh, a0, f0, iters: int = 
     return a, f
 
 
-def _interp_cols(x_new: np.ndarray, xp: np.ndarray, fps: list[np.ndarray]) -> list[np.ndarray]:
+class _ColumnInterp:
+    """Where each increasing point ``x_new[i]`` [m] falls among the nodes of each column of
+    increasing ``xp[:, j]`` [n, ne], for :func:`_interp_cols`: the count ``j`` of nodes at or
+    below it, the segment whose slope it takes and the node it is measured from. Between the
+    steps of a stationary solve the nodes move little: :meth:`of` moves last step's counts
+    to the nodes' new places instead of counting anew."""
+
+    def __init__(self, x_new: np.ndarray, xp: np.ndarray, j: np.ndarray | None = None):
+        n, ne = xp.shape
+        m = len(x_new)
+        cols = np.arange(ne)
+        self.shape, self.n = (m, ne), n
+        self.x = np.repeat(np.asarray(x_new, dtype=np.float64), ne)  # [m ne], flat
+        if j is None:  # counted from the first point at or above each node
+            first = np.searchsorted(x_new, xp.ravel(), side="left") * ne + np.tile(cols, n)
+            j = np.bincount(first, minlength=(m + 1) * ne)[: m * ne].reshape(m, ne).cumsum(0)
+            j = j.ravel()
+        self._set(j)
+
+    def _set(self, j: np.ndarray) -> None:
+        n, ne = self.n, self.shape[1]
+        cols = np.tile(np.arange(ne), self.shape[0])
+        self.j = j
+        self.below = j == 0  # below the first node: the first node's value
+        self.any_below = bool(self.below.any())
+        left = np.maximum(j - 1, 0)
+        # the segment's slope (the last one above the last node) and its anchor node: the
+        # left end inside, the last node at or above it, the first node (slope 0) below it
+        self.seg = np.minimum(left, n - 2) * ne + cols
+        self.anchor = np.where(j == n, n - 1, left) * ne + cols
+        # the nodes either side of each point (-inf and +inf beyond the ends), to check it
+        self.lo = np.where(j == 0, n * ne, (j - 1) * ne + cols)
+        self.hi = np.where(j == n, n * ne + 1, j * ne + cols)
+
+    @classmethod
+    def of(cls, x_new: np.ndarray, xp: np.ndarray, prev: _ColumnInterp | None = None):
+        """``prev`` (last step's, say) if every point still lies between the same nodes,
+        else its counts moved by one node at a time where they no longer do (a few moves at
+        most, else counted anew)."""
+        if prev is None or prev.shape != (len(x_new), xp.shape[1]) or prev.n != xp.shape[0]:
+            return cls(x_new, xp)
+        flat = np.concatenate([xp.ravel(), (-np.inf, np.inf)])
+        cur = prev
+        for _ in range(4):
+            up = flat.take(cur.hi) <= cur.x  # the node above is no longer above
+            down = flat.take(cur.lo) > cur.x  # the node below is no longer below
+            if not (up.any() or down.any()):
+                return cur
+            j = cur.j + up - down
+            if cur is prev:  # a new object: prev may be another solution's
+                cur = object.__new__(cls)
+                cur.shape, cur.n, cur.x = prev.shape, prev.n, prev.x
+            cur._set(j)
+        return cls(x_new, xp)
+
+
+def _interp_cols(
+    x_new: np.ndarray, xp: np.ndarray, fps: list[np.ndarray], where: _ColumnInterp | None = None
+) -> list[np.ndarray]:
     """Linear interpolation per column j of increasing ``xp[:, j]`` (extrapolating linearly
-    above the last point) of each array in ``fps`` at the points ``x_new`` [m]: [m, ne]."""
-    ne = xp.shape[1]
-    out = [np.empty((len(x_new), ne)) for _ in fps]
-    for j in range(ne):
-        x = xp[:, j]
-        above = x_new > x[-1]
-        for o, fp in zip(out, fps, strict=True):
-            y = fp[:, j]
-            o[:, j] = np.interp(x_new, x, y)
-            if above.any():
-                slope = (y[-1] - y[-2]) / (x[-1] - x[-2])
-                o[above, j] = y[-1] + slope * (x_new[above] - x[-1])
+    above the last point, constant below the first) of each array in ``fps`` (broadcast to
+    ``xp``'s shape) at the increasing points ``x_new`` [m]: [m, ne].
+
+    All columns at once, with the arithmetic of ``np.interp`` (``slope (x - xp[i]) + fp[i]``
+    on the segment ``xp[i] <= x < xp[i+1]``, the slope ``(fp[i+1] - fp[i]) / (xp[i+1] -
+    xp[i])``): the same to the bit as ``np.interp`` column by column. ``where``: the points'
+    segments, :class:`_ColumnInterp` (made if not given).
+    """
+    w = _ColumnInterp(x_new, xp) if where is None else where
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dx = xp[1:] - xp[:-1]
+        xa = w.x - xp.ravel().take(w.anchor)
+        out = []
+        for fp in fps:
+            fp = np.ascontiguousarray(np.broadcast_to(fp, xp.shape))
+            slope = ((fp[1:] - fp[:-1]) / dx).ravel().take(w.seg)
+            if w.any_below:
+                slope[w.below.ravel()] = 0.0
+            out.append((slope * xa + fp.ravel().take(w.anchor)).reshape(w.shape))
     return out
 
 
@@ -886,31 +970,93 @@ def egm_step(
     """
     if fiscal.brackets is not None:
         return _egm_step_schedule(hh, fiscal, prices, agrid, ability, Va_next, warm, exact)
-    a, tc, weh, c_endo, a_k = _euler_points(hh, fiscal, prices, agrid, ability, Va_next)
+    t = _egm_terms(hh, fiscal, prices, agrid, ability, warm)
+    a, tc, weh, a_k = t.a, t.tc, t.weh, t.a_k
+    EVa = Va_next @ t.PT  # [k, j]: E[Va(a'_k, e') | e_j]  (as _euler_points)
+    c_endo = hh.u_c_inv(hh.beta * EVa * tc)
     if warm is None:
         f0 = np.full(c_endo.shape, 0.3 if hh.labour is None else hh.labour)
         a0 = a_k.copy()
     else:
         a0, f0 = warm["a_endo"], warm["f_endo"]
     a_endo, f_endo = _endogenous_points(hh, fiscal, prices, c_endo, a_k, weh, a0, f0, newton)
-    a_next, f = _interp_cols(a, a_endo, [a_k, f_endo])
-    f = np.clip(f, hh.f_lo, hh.f_hi) if hh.labour is None else f
-    bound = a[:, None] <= a_endo[0][None, :]  # the borrowing limit binds
-    a_next = np.where(bound, a[0], np.maximum(a_next, a[0]))
+    where = _ColumnInterp.of(a, a_endo, None if warm is None else warm.get("interp"))
+    a_next, f = _interp_cols(a, a_endo, [a_k, f_endo], where)
+    f = f.clip(hh.f_lo, hh.f_hi) if hh.labour is None else f
+    # the borrowing limit binds (a <= the first endogenous point): in the first rows only
+    rows = int(np.searchsorted(a, a_endo[0].max(), side="right"))
+    bound = a[:rows, None] <= a_endo[0][None, :]
+    any_bound = bool(bound.any())
+    a_next = np.maximum(a_next, a[0])
+    if any_bound:
+        a_next[:rows] = np.where(bound, a[0], a_next[:rows])
     if exact:
         f, c, x_a = _static_choice(hh, fiscal, prices, a[:, None], a_next, weh, f)
     else:
-        x, _, x_a, _ = _budget(fiscal, prices, a[:, None], weh * f, 1, _grid_asset_tax(fiscal, a))
+        # _budget at the grid's assets, with its terms in assets made once per policy
+        r = prices.r
+        y = weh * f
+        T, T1, _ = _income_tax3(fiscal, y + t.ra, 1)
+        x = y + t.a1r - T - t.Ta
+        if prices.tr != 0.0:
+            x = x + prices.tr
+        x_a = 1.0 + r - r * T1 - t.Ta1
         c = (x - a_next) / tc
-        if bound.any():
-            ii, jj = np.nonzero(bound)
-            fb, cb, xb = _static_choice(
-                hh, fiscal, prices, a[ii], a[0], weh[0, jj],
-                None if warm is None else warm["f"][ii, jj], iters=min(newton, 100),
-            )  # fmt: skip
-            f[ii, jj], c[ii, jj], x_a[ii, jj] = fb, cb, xb
+        if any_bound:
+            # the static choice at a' = a_min does not change between steps: solved once
+            at_min = t.at_min(rows)
+            for z, z_min in zip((f, c, x_a), at_min, strict=True):
+                z[:rows] = np.where(bound, z_min[:rows], z[:rows])
     Va = hh.u_c(c) / tc * x_a
-    return {"c": c, "f": f, "a_next": a_next, "Va": Va, "a_endo": a_endo, "f_endo": f_endo}
+    return {"c": c, "f": f, "a_next": a_next, "Va": Va, "a_endo": a_endo, "f_endo": f_endo,
+            "interp": where, "terms": t}  # fmt: skip
+
+
+class _EgmTerms:
+    """What the EGM steps of one problem share (E6 income tax): the grid's terms of
+    :func:`_budget` that do not depend on hours, the pay per unit of work share, each full
+    [na, ne] (numpy is much slower broadcasting a row of 7 than on whole arrays), and the
+    static choice at ``a' = a_min``; kept in the steps' warm dicts."""
+
+    def __init__(self, key, hh, fiscal, prices, agrid, ability):
+        self.key = key
+        self.hh, self.fiscal, self.prices, self.agrid = hh, fiscal, prices, agrid
+        a = self.a = agrid.a
+        shape = (agrid.n, ability.n)
+        self.tc = 1.0 + fiscal.tau_c
+        self.PT = ability.P.T
+        full = partial(_full, shape)
+        self.weh1 = _labour_wage(hh, prices, ability)[None, :]
+        self.weh = full(self.weh1)
+        self.a_k = full(a[:, None])
+        Ta, Ta1 = _grid_asset_tax(fiscal, a)
+        self.ra, self.a1r = full(prices.r * a[:, None]), full((1.0 + prices.r) * a[:, None])
+        self.Ta, self.Ta1 = full(Ta), full(Ta1)
+        self._at_min = None
+
+    def at_min(self, rows: int):
+        """The static choice (f, c, x_a) at ``a' = a_min`` of the first ``rows`` asset points
+        at least (made for twice as many when more are asked for)."""
+        if self._at_min is None or self._at_min[0].shape[0] < rows:
+            rows = min(max(2 * rows, 8), self.agrid.n)
+            a = self.a[:rows, None]
+            self._at_min = _static_choice(
+                self.hh, self.fiscal, self.prices, a, self.a[0], self.weh1
+            )
+        return self._at_min
+
+
+def _full(shape, x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.broadcast_to(x, shape))
+
+
+def _egm_terms(hh, fiscal, prices, agrid, ability, warm) -> _EgmTerms:
+    """The :class:`_EgmTerms` of the problem: the warm dict's if it is the same problem."""
+    key = (hh, fiscal, prices, agrid, ability.e.tobytes(), ability.P.tobytes())
+    t = None if warm is None else warm.get("terms")
+    if t is None or t.key != key:
+        t = _EgmTerms(key, hh, fiscal, prices, agrid, ability)
+    return t
 
 
 def _solve_assets(fiscal: Fiscal, rhs, slope):
@@ -1389,42 +1535,179 @@ def value_env(hh, fiscal, prices, agrid, ability, s, f, tol: float = 1e-12):
     return Vc + Vh, Vc, Vh
 
 
-class _EnvObjective:
-    """The env-timing objective ``Q(s, f) = E[u(c) + beta V(a')] - v(f)`` at every state, for
-    a fixed next-period value V [na, ne]; cash on hand is cached for the current f."""
+_MAGIC = 1.5 * 2.0**52  # t + _MAGIC rounds t to an integer, read from the low bits
+_MAGIC_BITS = int(np.array(_MAGIC).view(np.int64))
 
-    def __init__(self, hh, fiscal, prices, agrid, ability, V):
+
+@dataclass
+class _EnvCash:
+    """Cash on hand of a set of states at work shares ``f`` [m]: ``X`` [ne(drawn), m], the
+    disutility of work ``vf`` [m], and whether every consumption share of it stays above the
+    utility's floor (so the floor need not be applied)."""
+
+    X: np.ndarray
+    vf: np.ndarray
+    floor_free: bool
+    positive: bool
+    """Whether all cash is positive (so are next assets)."""
+
+    def subset(self, rel: np.ndarray) -> _EnvCash:
+        return _EnvCash(self.X[:, rel], self.vf[rel], self.floor_free, self.positive)
+
+
+class _EnvStates:
+    """The env-timing objective ``Q(s, f) = E[u(c) + beta V(a')] - v(f)`` at a set of states
+    (all ``na ne`` of them, flattened as ``s.ravel()``, or a subset), for the next-period
+    value V of :meth:`set_value`; arrays are [ne(drawn), m] over the drawn ability and the
+    states, so that the expectation is a sum over the first axis.
+
+    ``V(a')`` is linear between the asset grid's points and held at ``a_max`` above it, as
+    :meth:`AssetGrid.locate` and :func:`_lerp` make it: here each segment is stored as its
+    line (intercept and slope, times beta) and the segment found from the grid's analytic
+    inverse by rounding, so one evaluation costs two gathers; with preallocated buffers
+    (fresh arrays of this size cost page faults). Equal to the per-point definition up to
+    rounding.
+    """
+
+    def __init__(self, hh, fiscal, prices, agrid, ability, parent=None, rel=None):
         self.hh, self.fiscal, self.prices, self.agrid = hh, fiscal, prices, agrid
-        self.P = ability.P[None, :, :]
-        self.weh = _labour_wage(hh, prices, ability)[None, None, :]
-        self.a = agrid.a[:, None, None]
-        self.V = V
-        self.cols = np.arange(ability.n)[None, None, :]
+        self.ability = ability
+        if parent is None:
+            na, ne = agrid.n, ability.n
+            a = np.repeat(agrid.a, ne)  # assets of each state [na ne]
+            j = np.tile(np.arange(ne), na)  # its (observed) ability state
+            self.weh = _labour_wage(hh, prices, ability)[:, None]  # [ne, 1]
+            self.Pk = np.ascontiguousarray(ability.P[j].T)  # [ne, m]: P[j(state), k]
+            self.ra, self.a1r = prices.r * a, (1.0 + prices.r) * a
+            self.Ta = _tax3(a, fiscal.tau_a, fiscal.xi_a, 0)[0]
+            self.koff = (np.arange(ne) * na - _MAGIC_BITS)[:, None]  # k na, less the magic
+            self.tab_B = self.tab_S = None
+        else:
+            self.weh, self.koff = parent.weh, parent.koff
+            self.Pk = np.ascontiguousarray(parent.Pk[:, rel])
+            self.ra, self.a1r, self.Ta = parent.ra[rel], parent.a1r[rel], parent.Ta[rel]
+            self.tab_B, self.tab_S = parent.tab_B, parent.tab_S
+        self.m = self.Pk.shape[1]
+        self.ne = self.Pk.shape[0]
         self.tc = 1.0 + fiscal.tau_c
+        self.shift, self.a_max = agrid.shift, float(agrid.a[-1])
+        self.inv_du = 1.0 / agrid.du
+        self.c0 = math.log(agrid.shift) * self.inv_du + 0.5
+        self._buf = None
 
-    def cash(self, f):
-        return cash_on_hand(self.fiscal, self.prices, self.a, self.weh * f[:, :, None])
+    def subset(self, rel: np.ndarray) -> _EnvStates:
+        """The states ``rel`` (indices into this set's states)."""
+        return _EnvStates(self.hh, self.fiscal, self.prices, self.agrid, self.ability,
+                          parent=self, rel=rel)  # fmt: skip
 
-    def q(self, s, f, x=None):
-        x = self.cash(f) if x is None else x
-        s3 = s[:, :, None]
-        c = (1.0 - s3) * x * (1.0 / self.tc)
-        lo, w = self.agrid.locate(s3 * x)
-        cont = _lerp(self.V, lo, w, self.cols)
-        return (self.P * (self.hh.u(c) + self.hh.beta * cont)).sum(-1) - self.hh.v(f)
+    def set_value(self, V: np.ndarray) -> None:
+        """Next period's value V [na, ne]: the lines of its segments, times beta, as tables
+        indexed by ``k na + lo`` (the segment above ``a_max`` held at ``V(a_max)``)."""
+        a = self.agrid.a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            S = (V[1:] - V[:-1]) / (a[1:] - a[:-1])[:, None]
+        B = V[:-1] - a[:-1, None] * S
+        beta = self.hh.beta
+        self.tab_B = (beta * np.concatenate([B, V[-1:]])).T.ravel()
+        self.tab_S = (beta * np.concatenate([S, np.zeros((1, V.shape[1]))])).T.ravel()
+
+    def cash(self, f: np.ndarray) -> _EnvCash:
+        """Cash on hand at work shares ``f`` [m] (E20, as :func:`cash_on_hand`)."""
+        y = self.weh * f
+        T = _income_tax3(self.fiscal, y + self.ra, 0)[0]
+        X = y + self.a1r - T - self.Ta
+        if self.prices.tr != 0.0:
+            X = X + self.prices.tr
+        low = float(X.min())
+        floor_free = (1.0 - self.hh.s_hi) * low / self.tc > _C_FLOOR
+        return _EnvCash(X, self.hh.v(f), bool(floor_free), bool(low > 0.0))
+
+    def q(self, s: np.ndarray, cash: _EnvCash) -> np.ndarray:
+        """The objective at saving shares ``s`` [m] and the work shares of ``cash``."""
+        if self._buf is None:
+            shape = (self.ne, self.m)
+            self._buf = (np.empty(shape), np.empty(shape), np.empty(shape),
+                         np.empty(shape, dtype=np.int64))  # fmt: skip
+        b1, b2, b3, ib = self._buf
+        X = cash.X
+        np.multiply(X, s, out=b1)  # next assets, held in [0, a_max]
+        np.minimum(b1, self.a_max, out=b1)
+        if not cash.positive:
+            np.maximum(b1, 0.0, out=b1)
+        np.add(b1, self.shift, out=b2)  # the segment: floor of log1p(a'/shift)/du
+        np.log(b2, out=b2)
+        np.multiply(b2, self.inv_du, out=b2)
+        np.subtract(b2, self.c0, out=b2)
+        np.add(b2, _MAGIC, out=b2)
+        np.add(b2.view(np.int64), self.koff, out=ib)  # k na + lo
+        self.tab_B.take(ib, out=b2, mode="clip")
+        self.tab_S.take(ib, out=b3, mode="clip")
+        np.multiply(b3, b1, out=b3)
+        np.add(b2, b3, out=b2)  # beta V(a')
+        hh = self.hh
+        if hh.sigma == 2.0 and cash.floor_free:  # u(c) = -1/c, c = (1 - s) x / (1 + tau_c)
+            np.divide(-self.tc / (1.0 - s), X, out=b1)
+        else:
+            np.multiply(X, (1.0 - s) * (1.0 / self.tc), out=b1)
+            b1 = hh.u(b1)
+        np.add(b1, b2, out=b1)
+        np.multiply(b1, self.Pk, out=b1)
+        return b1.sum(0) - cash.vf
 
 
-def _q_of_s(obj: _EnvObjective, f, x, s):
-    return obj.q(s, f, x)
+def _search(factory, old, lo_bound, hi_bound, half_width, tol):
+    """Golden section in [old - half_width, old + half_width] within the bounds; points whose
+    maximum lands on an inner edge of that bracket are searched again on the full range,
+    alone. ``factory(rel)``: the objective at the states ``rel`` (indices into ``old``; None:
+    all of them)."""
+    lo = np.maximum(old - half_width, lo_bound)
+    hi = np.minimum(old + half_width, hi_bound)
+    x, fx = _golden_max(factory(None), lo, hi, tol)
+    edge = ((x <= lo + 2 * tol) & (lo > lo_bound)) | ((x >= hi - 2 * tol) & (hi < hi_bound))
+    if half_width < 1.0 and edge.any():
+        rel = np.flatnonzero(edge)
+        full = np.ones(len(rel))
+        x2, fx2 = _golden_max(factory(rel), full * lo_bound, full * hi_bound, tol)
+        x, fx = x.copy(), fx.copy()
+        x[rel], fx[rel] = x2, fx2
+    return x, fx
 
 
-def _q_of_f(obj: _EnvObjective, s, f):
-    return obj.q(s, f)
+def _q_at_s(st: _EnvStates, cash: _EnvCash):
+    """The objective in s at fixed work shares (their cash ``cash``), for :func:`_search`."""
+
+    def factory(rel):
+        if rel is None:
+            return partial(st.q, cash=cash)
+        return partial(st.subset(rel).q, cash=cash.subset(rel))
+
+    return factory
 
 
-def _q_best_s(obj: _EnvObjective, s0, width, tol, hh: Household, f):
-    """max over s (golden section near s0) of the objective at work shares f."""
-    return _search(partial(_q_of_s, obj, f, obj.cash(f)), s0, hh.s_lo, hh.s_hi, width, tol)[1]
+def _q_at_f(st: _EnvStates, s: np.ndarray):
+    """The objective in f at fixed saving shares ``s`` [m], for :func:`_search`."""
+
+    def factory(rel):
+        sub, s_sub = (st, s) if rel is None else (st.subset(rel), s[rel])
+        return lambda f: sub.q(s_sub, sub.cash(f))
+
+    return factory
+
+
+def _q_best_s(st: _EnvStates, s0: np.ndarray, width: float, tol: float):
+    """The objective in f of the best s at each f (golden section in s near ``s0`` [m]), for
+    :func:`_search`."""
+    hh = st.hh
+
+    def factory(rel):
+        sub, s_sub = (st, s0) if rel is None else (st.subset(rel), s0[rel])
+
+        def best(f):
+            return _search(_q_at_s(sub, sub.cash(f)), s_sub, hh.s_lo, hh.s_hi, width, tol)[1]
+
+        return best
+
+    return factory
 
 
 def _golden_max(fun, lo, hi, tol):
@@ -1454,19 +1737,6 @@ def _golden_max(fun, lo, hi, tol):
         fe = fun(end)
         better = fe > fx
         x, fx = np.where(better, end, x), np.where(better, fe, fx)
-    return x, fx
-
-
-def _search(fun, old, lo_bound, hi_bound, half_width, tol):
-    """Golden section in [old - half_width, old + half_width] within the bounds; points whose
-    maximum lands on an inner edge of that bracket are searched again on the full range."""
-    lo = np.maximum(old - half_width, lo_bound)
-    hi = np.minimum(old + half_width, hi_bound)
-    x, fx = _golden_max(fun, lo, hi, tol)
-    edge = ((x <= lo + 2 * tol) & (lo > lo_bound)) | ((x >= hi - 2 * tol) & (hi < hi_bound))
-    if half_width < 1.0 and edge.any():
-        x2, fx2 = _golden_max(fun, np.full_like(x, lo_bound), np.full_like(x, hi_bound), tol)
-        x, fx = np.where(edge, x2, x), np.where(edge, fx2, fx)
     return x, fx
 
 
@@ -1507,29 +1777,27 @@ def solve_env(
         init = solve_known(hh, fiscal, prices, agrid, ability, tol=1e-8, value=False)
     s, f = _env_shares(hh, init.s, init.f)
     V, _, _ = value_env(hh, fiscal, prices, agrid, ability, s, f)
-    P3 = np.broadcast_to(ability.P[None, :, :], (agrid.n, ability.n, ability.n))
-    cols = np.arange(ability.n)[None, None, :]
+    na, ne = agrid.n, ability.n
+    s, f, V = s.ravel(), f.ravel(), V.ravel()  # the states flattened: [na ne]
+    st = _EnvStates(hh, fiscal, prices, agrid, ability)
+    k = np.arange(ne)[:, None]
+    sweep0, sweep1 = np.empty((ne, na * ne)), np.empty((ne, na * ne))
     width_s = width_f = 1.0
     converged = joint = False
     joint_iterations = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - `it` is reported after the loop
-        obj = _EnvObjective(hh, fiscal, prices, agrid, ability, V)
-        x = obj.cash(f)
+        st.set_value(V.reshape(na, ne))
         if hh.labour is not None:
-            s_new, TV = _search(partial(_q_of_s, obj, f, x), s, hh.s_lo, hh.s_hi, width_s,
-                                share_tol)  # fmt: skip
+            s_new, TV = _search(_q_at_s(st, st.cash(f)), s, hh.s_lo, hh.s_hi, width_s, share_tol)
             f_new = f
         elif not joint:  # alternate: s given f, then f given s
-            s_new, _ = _search(partial(_q_of_s, obj, f, x), s, hh.s_lo, hh.s_hi, width_s,
-                               share_tol)  # fmt: skip
-            f_new, TV = _search(partial(_q_of_f, obj, s_new), f, hh.f_lo, hh.f_hi, width_f,
-                                share_tol)  # fmt: skip
+            s_new, _ = _search(_q_at_s(st, st.cash(f)), s, hh.s_lo, hh.s_hi, width_s, share_tol)
+            f_new, TV = _search(_q_at_f(st, s_new), f, hh.f_lo, hh.f_hi, width_f, share_tol)
         else:  # jointly: f by golden section on the best s for each f
             ws, wf = max(width_s, 0.02), max(width_f, 0.02)
-            f_new, _ = _search(partial(_q_best_s, obj, s, ws, 10 * share_tol, hh), f, hh.f_lo,
-                               hh.f_hi, wf, share_tol)  # fmt: skip
-            s_new, TV = _search(partial(_q_of_s, obj, f_new, obj.cash(f_new)), s, hh.s_lo,
-                                hh.s_hi, ws, share_tol)  # fmt: skip
+            f_new, _ = _search(_q_best_s(st, s, ws, 10 * share_tol), f, hh.f_lo, hh.f_hi, wf,
+                               share_tol)  # fmt: skip
+            s_new, TV = _search(_q_at_s(st, st.cash(f_new)), s, hh.s_lo, hh.s_hi, ws, share_tol)
             joint_iterations += 1
         d = TV - V
         scale = 1.0 + np.abs(V).max()
@@ -1545,14 +1813,22 @@ def solve_env(
                 converged = True
                 break
             joint = True
-        # evaluate the new policy approximately: sweeps of its Bellman operator
-        _, c, a_next = env_outcomes(hh, fiscal, prices, agrid, ability, s, f)
-        R = (P3 * hh.u(c)).sum(-1) - hh.v(f)
-        lo, w = agrid.locate(a_next)
-        w0, w1 = P3 * (1.0 - w), P3 * w
+        # evaluate the new policy approximately: sweeps of its Bellman operator, [ne, states]
+        X = st.cash(f).X
+        R = (st.Pk * hh.u((1.0 - s) * X / st.tc)).sum(0) - hh.v(f)
+        lo, w = agrid.locate(s * X)
+        at0 = lo * ne + k  # V[lo, k] of the flat V
+        at1 = at0 + ne
+        W0, W1 = st.Pk * (1.0 - w), st.Pk * w
         V = TV
         for _ in range(sweeps):
-            V = R + hh.beta * (w0 * V[lo, cols] + w1 * V[lo + 1, cols]).sum(-1)
+            V.take(at0, out=sweep0)
+            V.take(at1, out=sweep1)
+            np.multiply(sweep0, W0, out=sweep0)
+            np.multiply(sweep1, W1, out=sweep1)
+            np.add(sweep0, sweep1, out=sweep0)
+            V = R + hh.beta * sweep0.sum(0)
+    s, f = s.reshape(na, ne), f.reshape(na, ne)
     _, Vc, Vh = value_env(hh, fiscal, prices, agrid, ability, s, f)
     return Solution(
         "env", hh, fiscal, prices, agrid, ability, s=s, f=f, V=Vc + Vh, iterations=it,
