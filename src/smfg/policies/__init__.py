@@ -18,15 +18,7 @@ from smfg.policies.government import (
     US_2022_STANDARD_DEDUCTION,
     US_2022_THRESHOLDS,
     FreeMarket,
-    Saez,
     USFederal2022,
-    elasticity_from_flat_tax_runs,
-    estimate_elasticity,
-    local_pareto_parameter,
-    saez_marginal_rates,
-    saez_schedule,
-    saez_schedule_paper,
-    saez_top_rate,
     us_federal_brackets_2022,
     us_federal_tax_2022,
 )
@@ -36,6 +28,16 @@ from smfg.policies.households import (
     SurveyReplay,
     UniformRandom,
     survey_actions,
+)
+from smfg.policies.saez import (
+    Saez,
+    elasticity_from_flat_tax_runs,
+    estimate_elasticity,
+    local_pareto_parameter,
+    saez_marginal_rates,
+    saez_schedule,
+    saez_schedule_paper,
+    saez_top_rate,
 )
 
 __all__ = [
