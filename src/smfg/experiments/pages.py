@@ -11,6 +11,9 @@ which fails, in one line naming the pages and their profiles, when the executed 
 run with different profiles (or not with ``P``). A notebook's profile is the one papermill
 records (``metadata.papermill.parameters.profile``), else the default in its ``parameters``
 cell.
+
+A page glues the facts its prose states (:mod:`smfg.experiments.facts`) with
+:func:`glue_facts`.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 __all__ = [
     "PROFILE_FILE",
     "check_profiles",
+    "glue_facts",
     "main",
     "notebook_profile",
     "page_header",
@@ -64,6 +68,18 @@ def page_header(profile: str | None, repo: str | Path) -> str:
         commit = commit.removesuffix("-dirty") + " with uncommitted changes"
     stated = profile if profile else "not stated"
     return f"profile {stated}; code: smfg at commit {commit}"
+
+
+def glue_facts(facts: Mapping[str, object]) -> None:
+    """Glue each of a page's ``facts`` (glue key -> value, as :mod:`smfg.experiments.facts`
+    returns them) for its prose's ``{glue:text}`` roles, without displaying them.
+
+    myst_nb is imported here rather than with the module: it is a dependency of the book (the
+    ``book`` extra), not of the library, which must import without it."""
+    from myst_nb import glue
+
+    for key, value in facts.items():
+        glue(key, value, display=False)
 
 
 def notebook_profile(path: str | Path) -> str | None:
