@@ -1,17 +1,24 @@
 """The artefact pages' facts (smfg.experiments.facts): each page's function on small frames of
-the shape the page passes it, against values worked out by hand, and the pages' edge cases (a
-missing row, an empty frame)."""
+the shape the page passes it, against values worked out by hand; the pages' edge cases (a
+missing row, an empty frame); and that every glue key a page's prose uses is one its facts
+functions return (and every key they return is used)."""
 
 from __future__ import annotations
 
+import re
 import sys
 import types
+from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
+import pytest
 
 from smfg.experiments import facts
 from smfg.experiments.pages import glue_facts
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
 
 # --- frames of the shape each page passes --------------------------------------------------
 
@@ -294,7 +301,74 @@ def test_fig7_facts_by_hand():
     assert survey_only["f7_cl_sav"] == "n/a" and survey_only["f7_work_none"] == "29%"
 
 
-# --- gluing ------------------------------------------------------------------------------
+# --- the pages' glue keys ------------------------------------------------------------------
+
+#: Each page's facts, on the hand-made frames above, as the page calls them.
+PAGE_FACTS = {
+    "table1_algorithms": lambda: facts.table1_facts(*table1_inputs()),
+    "table3_policies": lambda: {
+        **facts.table3_facts(*table3_inputs()),
+        **facts.table3_cloned_facts(pd.DataFrame({"saving_share": [0.5], "work_share": [0.5]})),
+        **facts.table3_rule_facts(pd.DataFrame(columns=["households", "years", "per_capita_gdp"])),
+    },
+    "fig2_training_curves": lambda: facts.fig2_facts(pd.DataFrame()),
+    "fig3_policy_curves": lambda: facts.fig3_facts(
+        pd.DataFrame(), pd.DataFrame(columns=["setting", "label", "metric", "mean"])
+    ),
+    "fig4_efficiency_equity": lambda: {
+        **facts.fig4_seed_facts(pd.DataFrame(columns=["per_capita_gdp", "wealth_gini"])),
+        **facts.fig4_ranking_facts(pd.DataFrame()),
+    },
+    "fig5_smfg_household_share": lambda: facts.fig5_facts(*fig5_inputs()),
+    "fig6_algorithm_efficiency_equity": lambda: facts.fig6_facts(pd.DataFrame()),
+    "fig7_bc_loss": lambda: {
+        **facts.fig7_loss_facts(pd.DataFrame(columns=["epochs", "validation fall", "gap"])),
+        **facts.fig7_action_facts(
+            pd.DataFrame(columns=["source", "action", "mean", "median", "at lower clip"])
+        ),
+    },
+}
+#: A glue role's key in MyST: {glue:text}`key`, {glue:text}`key:.2f`, {glue}`key`; a key with
+#: ``::`` is another notebook's.
+GLUE_ROLE = re.compile(r"\{glue(?::[a-z]+)?\}`([^`]+)`")
+GLUE_CALL = re.compile(r"""\bglue\(\s*["']([^"']+)["']""")
+FACTS_CALL = re.compile(r"\b((?:table|fig)\d_[a-z_]*facts)\(")
+
+
+def glue_keys(text: str) -> set[str]:
+    """The keys of this page's own glue roles in ``text`` (format specs dropped)."""
+    return {m.split(":")[0] for m in GLUE_ROLE.findall(text) if "::" not in m}
+
+
+def unknown_keys(page: str, text: str) -> set[str]:
+    """The glue keys ``text`` (page's notebook) uses that neither its facts return nor it
+    glues itself."""
+    return glue_keys(text) - set(PAGE_FACTS[page]()) - set(GLUE_CALL.findall(text))
+
+
+@pytest.mark.parametrize("page", sorted(PAGE_FACTS))
+def test_the_pages_glue_keys_are_its_facts(page: str):
+    text = (NOTEBOOKS / f"{page}.md").read_text()
+    used, produced = glue_keys(text), set(PAGE_FACTS[page]())
+    assert used, f"{page}: no glue role found"
+    assert not unknown_keys(page, text), sorted(unknown_keys(page, text))
+    assert produced <= used, f"{page}: facts no prose uses: {sorted(produced - used)}"
+    # the page glues what its own facts functions return, through glue_facts
+    called = set(FACTS_CALL.findall(text))
+    assert called and all(hasattr(facts, name) for name in called), called
+    assert all(name.startswith(page.split("_")[0] + "_") for name in called), called
+    assert "glue_facts(" in text
+
+
+def test_the_key_check_reads_roles_skips_other_pages_and_fails_on_a_planted_key():
+    text = (
+        "{glue:text}`a` {glue:text}`b:.2f` {glue}`c` "
+        "{glue:text}`audit_taxai_dynamics.ipynb::threshold:.2f`"
+    )
+    assert glue_keys(text) == {"a", "b", "c"}
+    page = (NOTEBOOKS / "table1_algorithms.md").read_text()
+    assert unknown_keys("table1_algorithms", page + "{glue:text}`t1_nope`") == {"t1_nope"}
+    assert not unknown_keys("table1_algorithms", page + 'glue("t1_nope", 1)\n{glue:text}`t1_nope`')
 
 
 def test_glue_facts_glues_each_key_hidden(monkeypatch):
