@@ -581,6 +581,7 @@ _BENCH_OPTIONS = {
         "dtype",
         "device",
         "tune_malloc",
+        "step_impl",
         "json",
     },
 }
@@ -665,6 +666,12 @@ def _bench(args: argparse.Namespace) -> int:
         return 0
     if mode == "reference":
         res = bench.bench_reference(args.variant, args.households, steps=args.steps or 3)
+    elif args.step_impl == "both":
+        if args.device != "cpu" or args.steps is not None or args.tune_malloc:
+            raise ValueError("--step-impl both takes no --device, --steps or --tune-malloc")
+        res = bench.bench_step_impls(args.variant, args.households, args.economies, args.dtype)
+        print(strict_json(res) if args.json else bench._step_impl_row(res))
+        return 0
     else:
         device = _device(args.device)
         res = bench.bench_env(
@@ -675,6 +682,7 @@ def _bench(args: argparse.Namespace) -> int:
             steps=args.steps,
             device=str(device),
             tuned_malloc=args.tune_malloc,
+            step_impl=args.step_impl,
         )
     print(strict_json(res) if args.json else bench._row(res))
     return 0
@@ -972,6 +980,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--tune-malloc",
         action="store_true",
         help="keep freed large blocks in glibc's heap (smfg.runtime.tune_allocator)",
+    )
+    b.add_argument(
+        "--step-impl",
+        choices=("eager", "compiled", "both"),
+        default="eager",
+        help="the environment step: eager, compiled (torch.compile), or both in one process, "
+        "alternated, with their ratio",
     )
     b.add_argument(
         "--seeds-batch",

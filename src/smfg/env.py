@@ -9,6 +9,7 @@ from ``smfg.economy``.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,11 @@ from smfg.config import EconomyParams, check_dtype
 from smfg.economy import metrics as M
 from smfg.economy.data import HouseholdTable
 from smfg.economy.government import GovAction
-from smfg.economy.household import clip_household_action, consumption_equivalent
+from smfg.economy.household import (
+    check_household_action,
+    clip_household_action,
+    consumption_equivalent,
+)
 from smfg.economy.state import (
     EconState,
     Shocks,
@@ -203,6 +208,65 @@ def leader_reward(
     raise ValueError(f"leader_reward = {name!r} is not known: allowed {LEADER_REWARDS}")
 
 
+#: How :meth:`SMFGEnv.step` runs the period: ``eager``, op by op (the reference), or
+#: ``compiled``, the economy step, the observations and the leader's reward as one graph of
+#: ``torch.compile`` (inductor, one compilation per shape, variant and dtype; eager again, with a
+#: warning, where compilation fails). Compiled results equal eager ones to rounding, not bit for
+#: bit: inductor's log and exp differ from ATen's in the last bit and its sums add in another
+#: order (tests/test_step_compiled.py states the tolerances).
+STEP_IMPLS = ("eager", "compiled")
+
+
+def _step_core(
+    state: EconState,
+    leader_action: Tensor | GovAction,
+    household_action: Tensor,
+    shocks: Shocks,
+    params: EconomyParams,
+    reward: str,
+    gini_weight: float,
+    weights: tuple[float, float, float],
+) -> tuple:
+    """One period and all the environment reports of it: (next state, flows, leader
+    observation [E, 6], household observation [E, H, 2], leader reward [E], the metrics' step
+    values [4, E], done now [E], terminated [E]). Actions raw (E1, book:model-actions) or a
+    GovAction."""
+    gov = leader_action
+    if not isinstance(gov, GovAction):
+        gov = GovAction.from_raw(leader_action, params)
+    s, f = clip_household_action(household_action, params)
+    new, flows = step(state, gov, s, f, shocks, params)
+    r = leader_reward(reward, state, flows, gini_weight, weights, params)
+    done_now = flows.active & flows.done
+    terminated = done_now & ((flows.terminated & ~TIME_LIMIT) != 0)
+    obs = (leader_observation(new), household_observation(new))
+    return new, flows, *obs, r, M.step_values(flows, params.money_unit), done_now, terminated
+
+
+_compiled_cores: dict[bool, object] = {}
+_INDUCTOR_OPTIONS = {"size_asserts": False, "alignment_asserts": False}
+
+
+def compiled_step_core(fullgraph: bool = True):
+    """:func:`_step_core` under ``torch.compile`` (made once per process; each new shape,
+    variant, dtype or parameter set compiles again, up to dynamo's recompile limit, after which
+    dynamo runs it eagerly). ``fullgraph``: one graph, rows sorted inside it (H up to
+    ``metrics.GRAPH_SORT_MAX``); otherwise NumPy sorts between graphs."""
+    if fullgraph not in _compiled_cores:
+        _compiled_cores[fullgraph] = torch.compile(
+            _step_core, dynamic=False, fullgraph=fullgraph, options=_INDUCTOR_OPTIONS
+        )
+    return _compiled_cores[fullgraph]
+
+
+def _root_cause(exc: BaseException) -> str:
+    """'Type: first line' of the innermost exception ``exc`` was raised from."""
+    # dynamo's BackendCompilerFailed keeps the backend's error as ``inner_exception``
+    while (inner := getattr(exc, "inner_exception", None) or exc.__cause__) is not None:
+        exc = inner
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+
+
 @dataclass(frozen=True)
 class Observation:
     """Observations of E economies: leader [E, 6], households [E, H, 2]."""
@@ -248,7 +312,10 @@ class SMFGEnv:
         reward_weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
         shared_households: bool = True,
         table: HouseholdTable | None = None,
+        step_impl: str = "eager",
     ):
+        if step_impl not in STEP_IMPLS:
+            raise ValueError(f"step_impl = {step_impl!r}: allowed {STEP_IMPLS}")
         if leader_reward not in LEADER_REWARDS:
             raise ValueError(f"leader_reward = {leader_reward!r}: allowed {LEADER_REWARDS}")
         if not isinstance(n_households, int) or n_households < 10:
@@ -284,6 +351,8 @@ class SMFGEnv:
         )  # fmt: skip
         self.state: EconState | None = None
         self.metrics = M.EpisodeMetrics(n_envs)
+        self.step_impl = step_impl
+        """``compiled`` until a compilation fails, then ``eager`` for good."""
 
     # -- shocks are drawn on the CPU generator, then moved: identical streams on any device
     def _shocks(self, groups: list[bool] | None = None) -> Shocks:
@@ -332,31 +401,41 @@ class SMFGEnv:
         household_action: raw [E, H, 2] (saving share, work share), clipped here."""
         if self.state is None:
             raise RuntimeError("call reset() before step()")
-        if isinstance(leader_action, GovAction):
-            gov = leader_action
-        else:
-            gov = GovAction.from_raw(leader_action.to(self.device, self.dtype), self.params)
-        s, f = clip_household_action(household_action.to(self.device, self.dtype), self.params)
-        if s.shape[:2] != (self.n_envs, self.n_households):
+        if not isinstance(leader_action, GovAction):
+            leader_action = leader_action.to(self.device, self.dtype)
+        household_action = household_action.to(self.device, self.dtype)
+        compiled = self.step_impl == "compiled"
+        if compiled:  # the compiled core does not check (a data-dependent raise breaks a graph)
+            if not isinstance(leader_action, GovAction):
+                GovAction.check_raw(leader_action, self.params)
+            check_household_action(household_action, self.params)
+        shape = tuple(household_action.shape)
+        if len(shape) == 3 and shape[-1] == 2 and shape[:2] != (self.n_envs, self.n_households):
             raise ValueError(
-                f"household action has shape {tuple(household_action.shape)}: allowed "
+                f"household action has shape {shape}: allowed "
                 f"[{self.n_envs}, {self.n_households}, 2]"
             )
         before = self.state
-        self.state, flows = step(before, gov, s, f, self._shocks(), self.params)
-        self.metrics.update(flows, self.params.money_unit)
-        r_leader = leader_reward(
-            self.leader_reward_name,
-            before,
-            flows,
-            self.gini_weight,
-            self.reward_weights,
-            self.params,
-        )
-        done_now = flows.active & flows.done
-        terminated = done_now & ((flows.terminated & ~TIME_LIMIT) != 0)
-        return StepResult(self.observe(), r_leader, flows.u, done_now, flows,
-                          terminated, done_now & ~terminated)  # fmt: skip
+        args = (before, leader_action, household_action, self._shocks(), self.params,
+                self.leader_reward_name, self.gini_weight, self.reward_weights)  # fmt: skip
+        out = None
+        if compiled:
+            try:
+                out = compiled_step_core(self.n_households <= M.GRAPH_SORT_MAX)(*args)
+            except Exception as exc:  # no C++ compiler, an op inductor cannot lower, ...
+                warnings.warn(
+                    f"step_impl = 'compiled' failed ({_root_cause(exc)}); this environment "
+                    "steps eagerly from now on",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                self.step_impl = "eager"
+        if out is None:
+            out = _step_core(*args)
+        self.state, flows, obs_leader, obs_households, r_leader, values, done_now, term = out
+        self.metrics.add(values, flows.active)
+        return StepResult(Observation(obs_leader, obs_households), r_leader, flows.u, done_now,
+                          flows, term, done_now & ~term)  # fmt: skip
 
     def episode_metrics(self) -> dict[str, Tensor]:
         """The metrics (book:model-metrics) of the current episodes so far: [E] each."""

@@ -29,12 +29,9 @@ class GovAction:
     brackets: Tensor | None = None
     rates: Tensor | None = None
 
-    @classmethod
-    def from_raw(cls, raw: Tensor, params: EconomyParams) -> GovAction:
-        """Clip the leader's five numbers to [action_low, action_high] and scale them (E1).
-
-        raw: [E, 5] -> GovAction with [E] fields. NaN raises ``ValueError``.
-        """
+    @staticmethod
+    def check_raw(raw: Tensor, params: EconomyParams) -> None:
+        """``ValueError`` unless ``raw`` is [E, 5] without NaN."""
         if raw.ndim != 2 or raw.shape[-1] != 5:
             raise ValueError(f"leader action has shape {tuple(raw.shape)}: allowed [E, 5]")
         if torch.isnan(raw).any():
@@ -42,6 +39,15 @@ class GovAction:
                 "leader action contains NaN: allowed finite numbers (clipped to "
                 f"[{params.action_low}, {params.action_high}])"
             )
+
+    @classmethod
+    def from_raw(cls, raw: Tensor, params: EconomyParams) -> GovAction:
+        """Clip the leader's five numbers to [action_low, action_high] and scale them (E1).
+
+        raw: [E, 5] -> GovAction with [E] fields. NaN raises ``ValueError``.
+        """
+        if not torch.compiler.is_compiling():  # a compiled step has the caller check first
+            cls.check_raw(raw, params)
         c = raw.clamp(params.action_low, params.action_high)
         return cls(
             tau=params.tau_max * c[:, 0],
@@ -75,11 +81,14 @@ def tax_e6(x: Tensor, tau: Tensor, xi: Tensor) -> Tensor:
     """
     xp = x.clamp_min(0.0)
     tau, xi = tau.unsqueeze(-1), xi.unsqueeze(-1)
-    if not bool(xi.any()):  # a flat tax (no asset tax, say): exact and cheaper
+    compiling = torch.compiler.is_compiling()
+    if not compiling and not bool(xi.any()):  # a flat tax (no asset tax, say): exact, cheaper
         return tau * xp
     # x^(1-xi) as exp((1-xi) log x): 2.5x faster than pow on the CPU; exact 0 at x = 0
     kept = torch.log(xp).mul_(1.0 - xi).exp_().mul_((1.0 - tau) / (1.0 - xi))
-    return kept.neg_().add_(xp)
+    general = kept.neg_().add_(xp)
+    # compiled: both forms, the same choice for all economies as the branch above
+    return torch.where(xi.any(), general, tau * xp) if compiling else general
 
 
 def tax_piecewise(x: Tensor, brackets: Tensor, rates: Tensor) -> Tensor:

@@ -30,6 +30,8 @@ def ability_step(
     """
     e_next = torch.log(e).mul_(params.rho_e).add_(eps, alpha=params.sigma_e).exp_()
     special = superstar | (u < params.p_super)  # superstars, and normal households entering
+    if torch.compiler.is_compiling():  # one graph for the compiled step: no branch on data
+        return _ability_special_dense(e, superstar, u, e_next, special, params)
     if not bool(special.any()):
         return e_next, superstar
     E, H = e.shape
@@ -65,12 +67,34 @@ def ability_step(
     return e_next, superstar_next
 
 
-def clip_household_action(raw: Tensor, params: EconomyParams) -> tuple[Tensor, Tensor]:
-    """Clip the households' (saving share, work share) to [action_low, action_high]
-    (book:model-actions).
+def _ability_special_dense(
+    e: Tensor, superstar: Tensor, u: Tensor, e_next: Tensor, special: Tensor, params: EconomyParams
+) -> tuple[Tensor, Tensor]:
+    """The superstar part of :func:`ability_step` on full [E, H] tensors, without a branch on
+    the data (for ``torch.compile``): the same rules; the superstars' sum is taken in another
+    order, so it may differ in the last bit when an economy holds three superstars or more."""
+    H = e.shape[-1]
+    sum_super = torch.where(superstar, e, 0.0).sum(-1)
+    n_super = superstar.sum(-1).to(e.dtype)
+    total = e.sum(-1)
+    mean_normal = torch.where(
+        n_super < H,
+        (total - sum_super) / (H - n_super).clamp_min(1.0),
+        total / H / params.mult_super,
+    )
+    now_super = (superstar & (u < params.stay_super)) | ~superstar
+    max_normal = torch.where(special, 0.0, e_next).amax(-1)
+    prev = torch.where(superstar, 0.0, e).amax(-1)
+    max_normal = torch.where(max_normal == 0, torch.where(prev > 0, prev, mean_normal), max_normal)
+    leave_u = (u - params.stay_super) / max(1.0 - params.stay_super, 1e-300)
+    drawn = torch.where(
+        now_super, params.mult_super * mean_normal.unsqueeze(-1), leave_u * max_normal.unsqueeze(-1)
+    )
+    return torch.where(special, drawn, e_next), torch.where(special, now_super, superstar)
 
-    raw: [E, H, 2] -> (s, f): [E, H] each. NaN raises ``ValueError``.
-    """
+
+def check_household_action(raw: Tensor, params: EconomyParams) -> None:
+    """``ValueError`` unless ``raw`` is [E, H, 2] without NaN."""
     if raw.ndim != 3 or raw.shape[-1] != 2:
         raise ValueError(f"household action has shape {tuple(raw.shape)}: allowed [E, H, 2]")
     if torch.isnan(raw).any():
@@ -78,6 +102,16 @@ def clip_household_action(raw: Tensor, params: EconomyParams) -> tuple[Tensor, T
             "household action contains NaN: allowed finite (saving, work) shares, clipped to "
             f"[{params.action_low}, {params.action_high}]"
         )
+
+
+def clip_household_action(raw: Tensor, params: EconomyParams) -> tuple[Tensor, Tensor]:
+    """Clip the households' (saving share, work share) to [action_low, action_high]
+    (book:model-actions).
+
+    raw: [E, H, 2] -> (s, f): [E, H] each. NaN raises ``ValueError``.
+    """
+    if not torch.compiler.is_compiling():  # a compiled step has the caller check first
+        check_household_action(raw, params)
     c = raw.clamp(params.action_low, params.action_high)
     return c[..., 0], c[..., 1]
 

@@ -15,18 +15,39 @@ import numpy as np
 import torch
 from torch import Tensor
 
+#: Under ``torch.compile`` rows up to this length are sorted by ``torch.sort`` inside the graph
+#: (a graph break costs more than the slower sort); longer ones by NumPy, outside it.
+GRAPH_SORT_MAX = 4096
+
 
 def sort_last(x: Tensor) -> Tensor:
     """Values of ``x`` sorted ascending along the last dimension (no indices)."""
     if x.device.type == "cpu" and not x.requires_grad:
-        return torch.from_numpy(np.sort(x.contiguous().numpy(), axis=-1))
+        if not torch.compiler.is_compiling():
+            return _sort_numpy(x)
+        if x.shape[-1] > GRAPH_SORT_MAX:
+            return _sort_numpy_outside_graph(x)
     return torch.sort(x, dim=-1).values
+
+
+def _sort_numpy(x: Tensor) -> Tensor:
+    return torch.from_numpy(np.sort(x.contiguous().numpy(), axis=-1))
+
+
+_sort_numpy_outside_graph = torch.compiler.disable(_sort_numpy)
 
 
 @functools.lru_cache(maxsize=16)
 def _ranks(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
     """1, 2, ..., n (cached: the Gini of every step needs it)."""
     return torch.arange(1, n + 1, dtype=dtype, device=device)
+
+
+def _rank_vector(n: int, xs: Tensor) -> Tensor:
+    """1, ..., n in the dtype and device of ``xs`` (cached in eager code, made in a graph)."""
+    if torch.compiler.is_compiling():
+        return torch.arange(1, n + 1, dtype=xs.dtype, device=xs.device)
+    return _ranks(n, xs.dtype, xs.device)
 
 
 def gini_sorted(xs: Tensor) -> Tensor:
@@ -37,7 +58,7 @@ def gini_sorted(xs: Tensor) -> Tensor:
     non-negative values and stays in [0, 1) otherwise.
     """
     n = xs.shape[-1]
-    i = _ranks(n, xs.dtype, xs.device)
+    i = _rank_vector(n, xs)
     total = xs.sum(-1)
     num = 2.0 * (xs @ i) - (n + 1.0) * total
     return torch.where(total == 0, torch.zeros_like(total), num / (n * total))
@@ -73,7 +94,7 @@ def gini_rsv_sorted(xs: Tensor) -> Tensor:
     xs: [..., n] -> [...]. All-zero rows give 0.
     """
     n = xs.shape[-1]
-    i = _ranks(n, xs.dtype, xs.device)
+    i = _rank_vector(n, xs)
     total = xs.sum(-1)
     scale = xs.abs().sum(-1)
     num = 2.0 * (xs @ i) - (n + 1.0) * total
@@ -120,7 +141,8 @@ def companion_mean(key: Tensor, other: Tensor, threshold: Tensor, k: int, top: b
     thr = threshold.unsqueeze(-1)
     inside = key >= thr if top else key <= thr
     n_inside = inside.sum(-1)
-    if bool((n_inside == k).all()):  # no tie straddles the boundary (the usual case)
+    compiling = torch.compiler.is_compiling()
+    if not compiling and bool((n_inside == k).all()):  # no tie straddles the boundary (usual)
         return (other * inside).sum(-1) / k
     strict = key > thr if top else key < thr
     tie = key == thr
@@ -128,7 +150,18 @@ def companion_mean(key: Tensor, other: Tensor, threshold: Tensor, k: int, top: b
     share = (k - n_strict) / tie.sum(-1).to(key.dtype)
     s_strict = torch.where(strict, other, 0.0).sum(-1)
     s_tie = torch.where(tie, other, 0.0).sum(-1)
-    return (s_strict + share * s_tie) / k
+    with_ties = (s_strict + share * s_tie) / k
+    if compiling:  # both forms, the same choice for all economies as the branch above
+        return torch.where((n_inside == k).all(), (other * inside).sum(-1) / k, with_ties)
+    return with_ties
+
+
+def step_values(flows, money_unit: float) -> Tensor:
+    """One step's values of the summed metrics, in ``EpisodeMetrics.NAMES`` order: [4, E]."""
+    return torch.stack(
+        [flows.Y * money_unit / flows.u.shape[-1], flows.welfare, flows.income_gini,
+         flows.wealth_gini]
+    )  # fmt: skip
 
 
 @dataclass
@@ -154,17 +187,13 @@ class EpisodeMetrics:
 
     def update(self, flows, money_unit: float) -> None:
         """Add one step's flows (only economies that were active in it)."""
-        act = flows.active
-        values = {
-            "per_capita_gdp": flows.Y * money_unit / flows.u.shape[-1],
-            "social_welfare": flows.welfare,
-            "income_gini": flows.income_gini,
-            "wealth_gini": flows.wealth_gini,
-        }
-        stacked = torch.stack([values[k] for k in self.NAMES]).to("cpu", self.dtype)
-        stacked = torch.where(act.cpu(), stacked, 0.0)
-        for j, k in enumerate(self.NAMES):
-            self.sums[k] += stacked[j]
+        self.add(step_values(flows, money_unit), flows.active)
+
+    def add(self, values: Tensor, active: Tensor) -> None:
+        """Add one step's :func:`step_values` ([4, E]) where ``active`` ([E] bool)."""
+        act = active
+        stacked = torch.where(act.cpu(), values.to("cpu", self.dtype), 0.0)
+        torch._foreach_add_([self.sums[k] for k in self.NAMES], list(stacked.unbind(0)))
         self.years += act.long().cpu()
 
     def summary(self) -> dict[str, Tensor]:

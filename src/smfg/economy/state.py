@@ -65,7 +65,7 @@ class EconState:
 
     def where(self, mask: Tensor, other: EconState) -> EconState:
         """Per economy: ``other``'s fields where ``mask`` ([E] bool) is True, else this state's."""
-        if bool(mask.all()):
+        if not torch.compiler.is_compiling() and bool(mask.all()):
             return other
         out = {}
         for f in fields(self):

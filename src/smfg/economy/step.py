@@ -149,7 +149,8 @@ def _period_taxai(
     c = (1.0 - s).mul_(post_income).mul_(1.0 / (1.0 + p.tau_c))  # E7
     C = c.sum(-1)
     goods_fail = C + G > Y
-    if bool(goods_fail.any()):  # scale consumption down to Y - G where C + G > Y
+    # scale consumption down to Y - G where C + G > Y (compiled: always, a factor 1 elsewhere)
+    if torch.compiler.is_compiling() or bool(goods_fail.any()):
         c = c * torch.where(goods_fail, (Y - G) / C, 1.0).unsqueeze(-1)
         C = c.sum(-1)
     T_c = p.tau_c * c

@@ -38,15 +38,17 @@ def bench_env(
     seed: int = 0,
     device: str = "cpu",
     tuned_malloc: bool = False,
+    step_impl: str = "eager",
 ) -> dict:
     """Time the full environment step (economy, observations, rewards, metrics).
 
     Runs ``steps`` steps, or as many as fit in ``min_seconds`` (at least 5), after 3 warm-up
-    steps.
+    steps (the first of which compiles, with ``step_impl='compiled'``).
     """
     tuned = tune_allocator() if tuned_malloc else False
     params = economy_params(variant, T=10**9)
-    env = SMFGEnv(params, n_households, n_envs=n_envs, seed=seed, dtype=dtype, device=device)
+    env = SMFGEnv(params, n_households, n_envs=n_envs, seed=seed, dtype=dtype, device=device,
+                  step_impl=step_impl)  # fmt: skip
     env.reset()
     s, f = RULES[variant]
     act = torch.empty(n_envs, n_households, 2, dtype=env.dtype, device=env.device)
@@ -81,8 +83,108 @@ def bench_env(
         "household_steps_per_s": n * n_households * n_envs / elapsed,
         "peak_rss_mb": peak_mb,
         "tuned_malloc": tuned,
+        "step_impl": env.step_impl,
         "all_alive": not bool(env.state.done.any()),
     }
+
+
+def bench_step_impls(
+    variant: str = "taxai",
+    n_households: int = 100,
+    n_envs: int = 1,
+    dtype: str = "float32",
+    rounds: int = 15,
+    min_seconds: float = 4.0,
+    seed: int = 0,
+) -> dict:
+    """The compiled environment step against the eager one in the same process: rounds of
+    steps of each, alternated, so that both see the same load; the best round of each, their
+    ratio, the median ratio of the rounds, and the seconds the first compiled step took
+    (compilation; less when inductor's cache on disk already holds the graph)."""
+    tune_allocator()
+    params = economy_params(variant, T=10**9)
+    envs = {impl: SMFGEnv(params, n_households, n_envs=n_envs, seed=seed, dtype=dtype,
+                          step_impl=impl) for impl in ("eager", "compiled")}  # fmt: skip
+    s, f = RULES[variant]
+    act = torch.empty(n_envs, n_households, 2, dtype=envs["eager"].dtype)
+    act[..., 0], act[..., 1] = s, f
+    gov = torch.full((n_envs, 5), 0.001, dtype=act.dtype)
+    first = {}
+    for impl, env in envs.items():
+        env.reset()
+        t0 = time.perf_counter()
+        env.step(gov, act)
+        first[impl] = time.perf_counter() - t0
+        for _ in range(2):
+            env.step(gov, act)
+    t0 = time.perf_counter()
+    env = envs["eager"]
+    n = 0
+    while n < 3 or time.perf_counter() - t0 < min_seconds / (2 * rounds):
+        env.step(gov, act)
+        n += 1
+    times = {impl: [] for impl in envs}
+    for _ in range(rounds):
+        for impl, env in envs.items():
+            t0 = time.perf_counter()
+            for _ in range(n):
+                env.step(gov, act)
+            times[impl].append((time.perf_counter() - t0) / n)
+    best = {impl: min(x) for impl, x in times.items()}
+    ratios = sorted(e / c for e, c in zip(times["eager"], times["compiled"], strict=True))
+    return {
+        "kind": "step-impl",
+        "variant": variant,
+        "n_households": n_households,
+        "n_envs": n_envs,
+        "dtype": dtype,
+        "threads": torch.get_num_threads(),
+        "steps_per_round": n,
+        "rounds": rounds,
+        "eager_step_ms": 1e3 * best["eager"],
+        "compiled_step_ms": 1e3 * best["compiled"],
+        "eager_household_steps_per_s": n_households * n_envs / best["eager"],
+        "compiled_household_steps_per_s": n_households * n_envs / best["compiled"],
+        "ratio": best["eager"] / best["compiled"],
+        "median_round_ratio": ratios[len(ratios) // 2],
+        "compile_s": first["compiled"] - first["eager"],
+        "compiled_step_impl": envs["compiled"].step_impl,  # 'eager' if compilation failed
+        "load_average_1min": os.getloadavg()[0],
+        "all_alive": not any(bool(env.state.done.any()) for env in envs.values()),
+    }
+
+
+#: the shapes of the compiled-step table: training's (N = 100, one economy and 64) and 1e6
+STEP_IMPL_SHAPES = ((100, 1), (100, 64), (1_000_000, 1))
+
+
+def _step_impl_row(r: dict) -> str:
+    fell_back = "" if r["compiled_step_impl"] == "compiled" else "; FELL BACK TO EAGER"
+    return (
+        f"compiled step {r['variant']:8s} H={r['n_households']:>9,d} E={r['n_envs']:>3d} "
+        f"{r['dtype']:>8s}: {r['compiled_household_steps_per_s']:.3e} hh-steps/s against "
+        f"{r['eager_household_steps_per_s']:.3e} eager (x{r['ratio']:.2f}, rounds' median "
+        f"x{r['median_round_ratio']:.2f}; compile {r['compile_s']:.1f} s; load "
+        f"{r['load_average_1min']:.1f}{fell_back})"
+    )
+
+
+def format_step_impls(rows: list) -> str:
+    """Markdown: the compiled step beside the eager one, measured in the same process."""
+    lines = [
+        "| step | variant | H | E | dtype | eager hh-steps/s | compiled hh-steps/s "
+        "| x eager (best rounds) | x eager (median round) | compile s | load |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        impl = "compiled" if r["compiled_step_impl"] == "compiled" else "fell back to eager"
+        lines.append(
+            f"| {impl} | {r['variant']} | {r['n_households']:,} | {r['n_envs']} | {r['dtype']} | "
+            f"{r['eager_household_steps_per_s']:.3e} | {r['compiled_household_steps_per_s']:.3e} "
+            f"| {r['ratio']:.2f} | {r['median_round_ratio']:.2f} | {r['compile_s']:.1f} | "
+            f"{r['load_average_1min']:.1f} |"
+        )
+    return "\n".join(lines)
 
 
 def bench_reference(
@@ -434,6 +536,13 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
     ref = {r["variant"]: r["household_steps_per_s"] for r in results if r["kind"] == "reference"}
     for r in results:
         r["ratio_to_reference"] = r["household_steps_per_s"] / ref[r["variant"]]
+    step_impls = []
+    for v in ("taxai", "clearing"):
+        for h, e in STEP_IMPL_SHAPES:
+            args = ["--variant", v, "--households", str(h), "--economies", str(e)]
+            res = _run_child(args + ["--dtype", "float32", "--step-impl", "both"])
+            step_impls.append(res)
+            progress(_step_impl_row(res))
     training = []
     for batch in ("joint", "sampled"):
         for n in TRAINING_SIZES:
@@ -460,10 +569,13 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
         },
         "targets": {
             "household_steps_per_s_at_1e6_float32": 1e7,
+            "compiled_step_household_steps_per_s_at_1e6_float32": 3e7,
+            "compiled_step_ratio_at_100_households": 4.0,
             "peak_rss_mb_at_1e6": 2048,
             "original_simulator_household_steps_per_s_at_1e5": 6e4,
         },
         "results": results,
+        "step_impls": step_impls,
         "training": training,
         "seeds": seeds,
         "algorithms": bench_algorithms(progress=progress),
@@ -515,6 +627,8 @@ def format_table(report: dict) -> str:
             f"{r['household_steps_per_s']:.3e} | {r['step_ms']:.3f} | "
             f"{r['peak_rss_mb']:.0f} | {r['ratio_to_reference']:.1f} |"
         )
+    if report.get("step_impls"):
+        lines += ["", format_step_impls(report["step_impls"])]
     if report.get("training"):
         lines += [
             "",
