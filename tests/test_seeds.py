@@ -1,6 +1,6 @@
 """K seeds trained as one batched model equal K separate runs, in memory and in the store.
 
-Tolerance: every random draw is the same, but a stacked (vmapped) matrix product rounds
+Tolerance: every random draw is the same, but a stacked (batched) matrix product rounds
 differently from K separate ones. Over the two-epoch runs below, metrics agree to a relative
 1e-5 and parameters to 1e-4 (measured: about 1e-7 and 1e-6). Over longer runs the last bits
 are amplified by training (at N = 100 after two quick epochs: GDP within 2e-4 relative, the
@@ -137,7 +137,7 @@ def test_train_command_line_with_several_seeds(tmp_path, capsys):
 
 @pytest.mark.parametrize("algo", ["mfmarl", "maddpg", "ddpg"])
 def test_any_off_policy_learner_batches_as_separate_runs(algo):
-    """The batched trainer is the algorithm's own loop and losses (vmapped over the seeds):
+    """The batched trainer is the algorithm's own loop and losses (on the seeds' stacked networks):
     MF-MARL, MADDPG (joint critics) and DDPG with frozen BC households equal their runs
     alone, to the tolerance of the module docstring."""
     from smfg.algos.seeds import BatchedTrainer

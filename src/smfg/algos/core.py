@@ -19,6 +19,18 @@ LEADER_OBS, LEADER_ACT, HH_OBS, HH_ACT = 6, 5, 2, 2
 # --- networks ------------------------------------------------------------------------------
 
 
+def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
+    """``F.linear``, or with a leading seed dimension on the layer (w [K, out, in], b [K, out],
+    x [K, ..., in] -> [K, ..., out]: the K seeds' layers of :mod:`smfg.algos.seeds`) one
+    batched product per layer."""
+    if w.dim() == 2:
+        return F.linear(x, w, b)
+    x3 = x.reshape(w.shape[0], -1, x.shape[-1])
+    wt = w.transpose(-2, -1)
+    y = torch.bmm(x3, wt) if b is None else torch.baddbmm(b.unsqueeze(-2), x3, wt)
+    return y.view(*x.shape[:-1], w.shape[-2])
+
+
 def mlp(sizes: list[int], out_act: nn.Module | None = None, ortho: bool = False) -> nn.Sequential:
     """Linear layers of the given sizes with ReLU between them (and ``out_act`` at the end).
 
@@ -73,8 +85,8 @@ class FollowerActor(nn.Module):
         # goes through a [128, n] x [n, 2] product that is several times slower).
         lin = self.head[0]
         k = h_obs.shape[-1]
-        w_obs, w_l = lin.weight[:, :k].contiguous(), lin.weight[:, k:].contiguous()
-        out = F.linear(h_obs, w_obs, lin.bias) + F.linear(h_l, w_l)
+        w_obs, w_l = lin.weight[..., :k].contiguous(), lin.weight[..., k:].contiguous()
+        out = linear(h_obs, w_obs, lin.bias) + linear(h_l, w_l)
         return torch.tanh(out)
 
 
@@ -152,8 +164,8 @@ class MeanFieldCritic(nn.Module):
             step.append(self.l(a_l))
         lin = self.head[0]
         k = own.shape[-1]
-        w_own, w_step = lin.weight[:, :k].contiguous(), lin.weight[:, k:].contiguous()
-        h = F.linear(own, w_own, lin.bias) + F.linear(torch.cat(step, -1), w_step)
+        w_own, w_step = lin.weight[..., :k].contiguous(), lin.weight[..., k:].contiguous()
+        h = linear(own, w_own, lin.bias) + linear(torch.cat(step, -1), w_step)
         return self.head[1:](h).squeeze(-1)
 
 

@@ -3,11 +3,13 @@
 A seed's run is dominated by thousands of small tensor operations (networks of 128 units,
 batches of 128, economies of 100 households), each paying a fixed dispatch cost, so K seeds
 run one after the other cost K times one seed. Here the K seeds' networks are stacked
-(every parameter gets a leading dimension K), each update evaluates the K seeds' losses in
-one pass (``torch.func.vmap`` over the learner's own loss functions, the networks called
-through ``torch.func.functional_call`` on the stacked parameters), one fused Adam steps all
-K (Adam is elementwise, so a stacked Adam is K independent ones), and the K seeds' economies
-step as one multi-seed environment.
+(every parameter gets a leading dimension K: each linear layer of a network becomes one
+batched product of the K seeds' layers, :func:`smfg.algos.core.linear`), each update
+evaluates the learner's own loss functions once on the K seeds' stacked batches (they are
+written over leading dimensions, so the seed dimension passes through them), the backward
+pass reaches only the parameters of the network being stepped (as the trainer's frozen
+critics), one fused Adam steps all K (Adam is elementwise, so a stacked Adam is K
+independent ones), and the K seeds' economies step as one multi-seed environment.
 
 The K seeds are K ordinary trainers of the algorithm (:class:`~smfg.algos.offpolicy.
 OffPolicyTrainer`), the *members*: they build the networks (same initialisation, same
@@ -34,9 +36,9 @@ from collections.abc import Sequence
 from dataclasses import fields, replace
 
 import torch
-from torch import Tensor
-from torch.func import functional_call, vmap
+from torch import Tensor, nn
 
+from smfg.algos.core import linear
 from smfg.algos.offpolicy import OffPolicyTrainer
 from smfg.env import Observation, SMFGEnv
 
@@ -47,16 +49,42 @@ class SeedsOutOfStep(ValueError):
     """The seeds' trainers are at different epochs (e.g. resumed from different checkpoints)."""
 
 
-class _Functional:
-    """The networks as callables on one seed's slice of stacked parameters ``params``."""
+class _Nets:
+    """The K seeds' networks by name (None where the algorithm has none), as a learner's
+    ``nets`` and ``targets`` are to its losses."""
 
-    def __init__(self, modules: dict, params: dict):
-        for name, module in modules.items():
-            setattr(self, name, _bind(module, params[name]))
+    def __init__(self, modules: dict):
+        for name in NETS:
+            setattr(self, name, modules.get(name))
 
 
-def _bind(module, params):
-    return lambda *args: functional_call(module, params, args)
+class _StackedLinear(nn.Module):
+    """K seeds' ``nn.Linear`` layers as one: weight [K, out, in], bias [K, out]."""
+
+    def __init__(self, weight: Tensor, bias: Tensor | None):
+        super().__init__()
+        self.weight = nn.Parameter(weight)
+        self.bias = None if bias is None else nn.Parameter(bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return linear(x, self.weight, self.bias)
+
+
+def _stacked_module(template: nn.Module, modules: list[nn.Module]) -> nn.Module:
+    """A copy of ``template`` whose linear layers hold the K ``modules``' parameters stacked
+    (copies): the same forward on inputs with a leading seed dimension [K, ...]."""
+    params = _stack([{p: t.detach().clone() for p, t in m.named_parameters()} for m in modules])
+    out = copy.deepcopy(template)
+    for name, layer in list(out.named_modules()):
+        if isinstance(layer, nn.Linear):
+            parent, _, attr = name.rpartition(".")
+            stacked = _StackedLinear(params[f"{name}.weight"], params.get(f"{name}.bias"))
+            setattr(out.get_submodule(parent), attr, stacked)
+    names = [p for p, _ in out.named_parameters()]
+    if sorted(names) != sorted(params):
+        raise ValueError(f"{type(template).__name__}: only linear layers' parameters can be "
+                         f"stacked, not {sorted(set(params) - set(names))}")  # fmt: skip
+    return out
 
 
 def _clip_per_seed(grads: list[Tensor], max_norm: float) -> None:
@@ -124,15 +152,17 @@ class BatchedTrainer:
                 f"members at epochs {[m.epoch for m in ms]}: they cannot train as one batch"
             )
         L0 = self.L0
-        self.P = self._stack_modules(lambda m: m.learner.nets)
+        self.nets, self.P = self._stack_modules(lambda m: m.learner.nets)
         self.opt, self.sched = {}, {}
         self._gather_env()
         if not L0.learns:
             return
-        self.T = self._stack_modules(lambda m: m.learner.targets)
-        for n, group in self.P.items():
-            for t in group.values():
+        self.targets, self.T = self._stack_modules(lambda m: m.learner.targets)
+        for n in self.P:
+            for t in self.P[n].values():
                 t.requires_grad_(n in L0.opt)
+            for t in self.T[n].values():
+                t.requires_grad_(False)
         for n, o in L0.opt.items():
             g = o.param_groups[0]
             self.opt[n] = torch.optim.Adam(list(self.P[n].values()), lr=g["lr"], betas=g["betas"],
@@ -150,12 +180,11 @@ class BatchedTrainer:
             )
             self.sched[n].load_state_dict(L0.sched[n].state_dict())
 
-    def _stack_modules(self, nets_of) -> dict:
-        return {
-            n: _stack([{p: t.detach().clone() for p, t in getattr(nets_of(m), n).named_parameters()}
-                       for m in self.members])
-            for n in self.names
-        }  # fmt: skip
+    def _stack_modules(self, nets_of) -> tuple[_Nets, dict]:
+        """The members' networks stacked, and their parameters by network and name."""
+        mods = {n: _stacked_module(self.modules[n], [getattr(nets_of(m), n) for m in self.members])
+                for n in self.names}  # fmt: skip
+        return _Nets(mods), {n: dict(mod.named_parameters()) for n, mod in mods.items()}
 
     def _gather_env(self) -> None:
         ms = self.members
@@ -225,16 +254,14 @@ class BatchedTrainer:
                         m.obs = m.finite_obs(Observation(fresh.leader[sl], fresh.households[sl]))
         return [m.end_collect() for m in ms]
 
-    # --- update: the members' batches, the learner's losses vmapped over the seeds --------
+    # --- update: the members' batches, the learner's losses on the stacked networks ------
     def _descend(self, name: str, loss_fn, batches: list[dict]) -> Tensor:
-        b = _stack(batches)
-
-        def one(P, T, b):
-            return loss_fn(_Functional(self.modules, P), _Functional(self.modules, T), b)
-
-        losses = vmap(one)(self.P, self.T, b)
+        losses = loss_fn(self.nets, self.targets, _stack(batches))  # [K]
+        params = list(self.P[name].values())
         self.opt[name].zero_grad()
-        losses.sum().backward()  # seeds share no parameter: each gets its own gradient
+        # seeds share no parameter: each gets its own gradient; the other networks take none
+        # (as the trainer's frozen critics)
+        losses.sum().backward(inputs=params)
         if self.cfg.max_grad_norm is not None:
             _clip_per_seed([p.grad for p in self.P[name].values()], self.cfg.max_grad_norm)
         self.opt[name].step()
