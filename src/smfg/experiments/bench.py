@@ -375,7 +375,12 @@ def bench_algorithm(
     """Seconds per epoch of any registered algorithm with its paper profile (300 steps; the
     DDPG family 100 + 100 updates of batch 128; PPO 4 passes of 4 minibatches in its joint
     phase, the planner learning; 10 evaluation episodes capped at 300 steps), so that every
-    algorithm is timed by the same code, in one ``make bench`` run."""
+    algorithm is timed by the same code, in one ``make bench`` run.
+
+    SMFRL is timed with the 'sampled' follower batch (128 (step, household) pairs, as the
+    other DDPG-family followers sample theirs), not the paper profile's 'joint' batch
+    (book:learning-follower-batch), whose epochs :func:`bench_training` times apart; the row
+    says which (``follower_batch``)."""
     from smfg.experiments.train import ALGORITHMS, check_algo
 
     if threads is not None:
@@ -385,6 +390,8 @@ def bench_algorithm(
     over = {"eval_steps": 300}
     if algo == "ppo":  # time the joint phase: households and planner both acting and learning
         over.update(household_epochs=0, planner_freeze_epochs=0)
+    if algo == "smfrl":  # like for like with the other followers' (step, household) batches
+        over["follower_batch"] = "sampled"
     tr = trainer_cls(build("paper", variant=variant, n_households=n_households, **over))
     times = []
     for _ in range(epochs):
@@ -397,6 +404,7 @@ def bench_algorithm(
     return {
         "kind": "algo-epoch",
         "algo": algo,
+        "follower_batch": over.get("follower_batch"),
         "variant": variant,
         "n_households": n_households,
         "threads": torch.get_num_threads(),
@@ -432,7 +440,8 @@ def _algorithm_row(r: dict) -> str:
 
 
 def format_algorithms(rows: list) -> str:
-    """Markdown: seconds per epoch of each algorithm at each N, beside SMFRL's."""
+    """Markdown: seconds per epoch of each algorithm at each N, beside SMFRL's (its sampled
+    follower batch, :func:`bench_algorithm`)."""
     sizes = sorted({r["n_households"] for r in rows})
     by = {(r["algo"], r["n_households"]): r for r in rows}
     head = "| algorithm | " + " | ".join(
@@ -449,7 +458,9 @@ def format_algorithms(rows: list) -> str:
             ratio = f"{r['epoch_s'] / ref['epoch_s']:.2f}" if ref else "n/a"
             cells.append(f"{r['epoch_s']:.2f} ({r['train_s']:.2f} + {r['eval_s']:.2f}) | "
                          f"{r['epoch_cpu_s']:.2f} | {ratio}")  # fmt: skip
-        lines.append(f"| {algo} | " + " | ".join(cells) + " |")
+        batch = next((r.get("follower_batch") for r in rows if r["algo"] == algo), None)
+        name = f"{algo} ({batch} batch)" if batch else algo
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
