@@ -127,24 +127,18 @@ def test_the_split_critics_hold_the_old_critics_weights():
 def test_losses_and_gradients_equal_the_old_concatenated_inputs():
     new, old = _learners()
     _store((new, old), STEPS, seed=1)
-    # the leader: the same draws give the same batch; critic loss, actor loss and their gradients
-    bn, bo = new.leader_batch(), old.leader_batch()
-    for loss, net in (("leader_critic_loss", "critic_l"), ("leader_actor_loss", "actor_l")):
-        ln = getattr(new, loss)(new.nets, new.targets, bn)
-        lo = getattr(old, loss)(old.nets, old.targets, bo)
-        assert _close(ln, lo), loss
-        for gn, go in zip(_grads(ln, getattr(new.nets, net)), _grads(lo, getattr(old.nets, net)),
-                          strict=True):  # fmt: skip
-            assert _close(gn, go), (loss, net)
+    # the leader: the same draws give the same batch; critic loss, actor loss and their gradients;
     # the followers: (step, household) pairs in groups, the own action replaced in its slot
-    bn, bo = new.follower_batch(), old.follower_batch()
-    for loss, net in (("follower_critic_loss", "critic_f"), ("follower_actor_loss", "actor_f")):
-        ln = getattr(new, loss)(new.nets, new.targets, bn)
-        lo = getattr(old, loss)(old.nets, old.targets, bo)
-        assert _close(ln, lo), loss
-        for gn, go in zip(_grads(ln, getattr(new.nets, net)), _grads(lo, getattr(old.nets, net)),
-                          strict=True):  # fmt: skip
-            assert _close(gn, go), (loss, net)
+    for side, (critic, actor) in (("leader", ("critic_l", "actor_l")),
+                                  ("follower", ("critic_f", "actor_f"))):  # fmt: skip
+        bn, bo = getattr(new, f"{side}_batch")(), getattr(old, f"{side}_batch")()
+        for loss, net in ((f"{side}_critic_loss", critic), (f"{side}_actor_loss", actor)):
+            ln = getattr(new, loss)(new.nets, new.targets, bn)
+            lo = getattr(old, loss)(old.nets, old.targets, bo)
+            assert _close(ln, lo), loss
+            gns, gos = _grads(ln, getattr(new.nets, net)), _grads(lo, getattr(old.nets, net))
+            for gn, go in zip(gns, gos, strict=True):
+                assert _close(gn, go), (loss, net)
 
 
 def test_the_own_slot_gradient_reaches_the_action_as_before():
