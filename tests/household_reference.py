@@ -1,7 +1,7 @@
 """The household solvers' hot paths as they were before they were made faster (issue 19):
-the parity tests of ``test_certify_speed.py`` solve each problem with these and with
-:mod:`smfg.certify.household` and compare. Verbatim copies of the old code (at commit 50cfccc);
-the helpers that did not change are imported."""
+the parity tests of ``test_certify_parity.py`` solve each problem with these and with
+:mod:`smfg.certify.egm` and :mod:`smfg.certify.envtiming` and compare. Verbatim copies of
+the old code (at commit 50cfccc); the helpers that did not change are imported."""
 
 from __future__ import annotations
 
@@ -10,30 +10,27 @@ from functools import partial
 
 import numpy as np
 
-from smfg.certify.household import (
-    AbilityGrid,
-    AssetGrid,
+from smfg.certify.egm import (
+    _egm_step_schedule,
+    _euler_points,
+    _grid_asset_tax,
+    _initial_marginal_value,
+)
+from smfg.certify.envtiming import _golden_max
+from smfg.certify.evaluation import _env_shares, env_outcomes, value_env, value_known
+from smfg.certify.grids import AbilityGrid, AssetGrid, _lerp
+from smfg.certify.hours import _static_choice
+from smfg.certify.primitives import (
     Fiscal,
     Household,
     Prices,
     Solution,
     _budget,
     _check_inputs,
-    _egm_step_schedule,
-    _env_shares,
-    _euler_points,
-    _golden_max,
-    _grid_asset_tax,
-    _initial_marginal_value,
     _labour_wage,
-    _lerp,
-    _static_choice,
     cash_on_hand,
-    env_outcomes,
-    report_step,
-    value_env,
-    value_known,
 )
+from smfg.certify.progress import report_step
 
 
 def _endogenous_points(hh, fiscal, prices, c, a_next, weh, a0, f0, iters: int = 50):

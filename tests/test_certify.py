@@ -58,7 +58,7 @@ def test_rouwenhorst_matches_the_ar1_moments_exactly(n):
     rho, sigma = 0.982, 0.2
     z, P = rouwenhorst(n, rho, sigma)
     ab = AbilityGrid(np.exp(z), P, np.ones(n) / n)
-    from smfg.certify.household import stationary_distribution
+    from smfg.certify.grids import stationary_distribution
 
     pi = stationary_distribution(P)
     assert np.allclose(P.sum(1), 1.0) and (P >= 0).all()
@@ -149,7 +149,7 @@ def test_euler_errors_on_the_standard_calibration(standard_solution):
     assert finite.mean() < -5.0, finite.mean()
     # the budget and the labour condition hold exactly on the grid
     weh = sol.prices.W * sol.ability.e * sol.household.h_max
-    from smfg.certify.household import _budget
+    from smfg.certify.primitives import _budget
 
     x, x_y, _, _ = _budget(sol.fiscal, sol.prices, sol.agrid.a[:, None], weh * sol.f, 1)
     assert np.abs((1 + FREE_MARKET.tau_c) * sol.c + sol.a_next - x).max() < 1e-12
@@ -248,7 +248,7 @@ def test_exploitability_of_the_best_response_is_zero_and_of_half_saving_positive
 
 def _crude_start(sol):
     """A poor first guess: save 0.6 and work 0.3 everywhere."""
-    from smfg.certify.household import Solution
+    from smfg.certify.primitives import Solution
 
     return Solution("env", sol.household, sol.fiscal, sol.prices, sol.agrid, sol.ability,
                     s=np.full_like(sol.s, 0.6), f=np.full_like(sol.f, 0.3),

@@ -22,7 +22,9 @@ from smfg.certify import (
     stationary_equilibrium,
     stationary_fiscal,
 )
-from smfg.certify.household import _endogenous_schedule, _lerp, _static_choice
+from smfg.certify.egm import _endogenous_schedule
+from smfg.certify.grids import _lerp
+from smfg.certify.hours import _static_choice
 from smfg.config import economy_params
 from smfg.economy.government import tax_piecewise
 from smfg.env import SMFGEnv

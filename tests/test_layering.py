@@ -67,3 +67,33 @@ def test_config_does_not_import_torch():
     names = {n.names[0].name for n in ast.walk(ast.parse((SRC / "config.py").read_text()))
              if isinstance(n, ast.Import)}  # fmt: skip
     assert "torch" not in names
+
+
+# the certification package, one job per module: each imports only those before it
+CERTIFY_ORDER = [
+    "grids",
+    "primitives",
+    "progress",
+    "hours",
+    "evaluation",
+    "egm",
+    "envtiming",
+    "household",
+    "equilibrium",
+    "exploitability",
+    "checks",
+    "__init__",
+]
+
+
+def test_certify_modules_import_only_earlier_ones():
+    files = {p.stem: p for p in (SRC / "certify").glob("*.py")}
+    assert set(files) == set(CERTIFY_ORDER), "add the new certify module to CERTIFY_ORDER"
+    bad = []
+    for name, path in files.items():
+        for mod in _imports(path):
+            if mod.startswith("smfg.certify."):
+                target = mod.split(".")[2]
+                if CERTIFY_ORDER.index(target) >= CERTIFY_ORDER.index(name):
+                    bad.append(f"certify/{name}.py imports {mod}")
+    assert not bad, "imports against the certify order:\n" + "\n".join(bad)

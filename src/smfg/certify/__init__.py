@@ -1,9 +1,14 @@
 """Certification (book:certification): is a learned result an equilibrium, and how far from one?
 
-- :mod:`smfg.certify.household`: the exact household problem of `clearing` on a grid (the
-  endogenous grid method in the textbook timing, policy iteration in the environment's),
-  under E6 taxes or a piecewise-linear income-tax schedule (US federal 2022, Saez), Euler
-  equation errors, policy evaluation.
+- :mod:`smfg.certify.household`: the exact household problem of `clearing` on a grid,
+  :func:`solve` in either timing, on one module per job: :mod:`~smfg.certify.grids` (the
+  ability process, the asset grid), :mod:`~smfg.certify.primitives` (E6 taxes or a
+  piecewise-linear income-tax schedule (US federal 2022, Saez), prices, preferences, the
+  budget), :mod:`~smfg.certify.hours` (the static choice of hours),
+  :mod:`~smfg.certify.evaluation` (policy evaluation), :mod:`~smfg.certify.egm` (the
+  endogenous grid method in the textbook timing, Euler equation errors),
+  :mod:`~smfg.certify.envtiming` (policy iteration in the environment's) and
+  :mod:`~smfg.certify.progress`.
 - :mod:`smfg.certify.equilibrium`: the stationary equilibrium (the interest rate that clears
   the capital market).
 - :mod:`smfg.certify.exploitability`: the consumption-equivalent gain of switching from a
@@ -13,12 +18,15 @@
 Layering: imports config, economy, env, policies and algos; never experiments.
 """
 
+from smfg.certify.egm import euler_errors, solve_known, solve_known_path
+from smfg.certify.envtiming import solve_env
 from smfg.certify.equilibrium import (
     StationaryEquilibrium,
     aggregates,
     invariant_distribution,
     stationary_equilibrium,
 )
+from smfg.certify.evaluation import value_env, value_known
 from smfg.certify.exploitability import (
     Exploitability,
     GridRule,
@@ -41,32 +49,27 @@ from smfg.certify.exploitability import (
     stationary_environment,
     stationary_fiscal,
 )
-from smfg.certify.household import (
-    TIMINGS,
+from smfg.certify.grids import (
     AbilityGrid,
     AssetGrid,
+    ability_grid,
+    rouwenhorst,
+    stationary_distribution,
+    tauchen,
+)
+from smfg.certify.household import TIMINGS, solve
+from smfg.certify.primitives import (
     Fiscal,
     Household,
     InfeasibleError,
     Prices,
     Solution,
-    ability_grid,
     cash_on_hand,
     e6_marginal,
     e6_tax,
-    euler_errors,
-    rouwenhorst,
     schedule_tax,
-    solve,
-    solve_env,
-    solve_known,
-    solve_known_path,
-    solver_progress,
-    stationary_distribution,
-    tauchen,
-    value_env,
-    value_known,
 )
+from smfg.certify.progress import solver_progress
 
 __all__ = [
     "TIMINGS",

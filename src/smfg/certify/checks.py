@@ -28,7 +28,10 @@ import time
 import numpy as np
 import torch
 
+from smfg.certify.egm import euler_errors, solve_known, solve_known_path
+from smfg.certify.envtiming import solve_env
 from smfg.certify.equilibrium import stationary_equilibrium
+from smfg.certify.evaluation import value_env
 from smfg.certify.exploitability import (
     CERTIFY_A_MAX,
     CERTIFY_A_MAX_MULTIPLE,
@@ -39,23 +42,14 @@ from smfg.certify.exploitability import (
     grid_fiscal,
     simulate,
 )
-from smfg.certify.household import (
+from smfg.certify.grids import (
     AbilityGrid,
     AssetGrid,
-    Fiscal,
-    Household,
-    Prices,
-    Solution,
     ability_grid,
-    euler_errors,
     rouwenhorst,
-    schedule_tax,
-    solve_env,
-    solve_known,
-    solve_known_path,
     stationary_distribution,
-    value_env,
 )
+from smfg.certify.primitives import Fiscal, Household, Prices, Solution, schedule_tax
 from smfg.config import EconomyParams
 from smfg.economy.government import tax_piecewise
 from smfg.policies import FixedShares, FreeMarket

@@ -21,19 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from smfg.certify.household import (
-    AbilityGrid,
-    AssetGrid,
-    Fiscal,
-    Household,
-    Prices,
-    Solution,
-    _labour_wage,
-    ability_grid,
-    env_outcomes,
-    report_step,
-    solve,
-)
+from smfg.certify.evaluation import env_outcomes
+from smfg.certify.grids import AbilityGrid, AssetGrid, ability_grid
+from smfg.certify.household import solve
+from smfg.certify.primitives import Fiscal, Household, Prices, Solution, _labour_wage
+from smfg.certify.progress import report_step
 from smfg.config import EconomyParams
 
 

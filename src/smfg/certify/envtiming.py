@@ -1,0 +1,346 @@
+"""The ``env`` timing (the environment's, book:model-taxai and book:model-clearing) by policy
+iteration.
+
+The household observes last period's ability and its assets, chooses a saving share ``s`` of
+cash on hand and a work share ``f``, both in the action box ``[0.001, 0.99]``, and only then
+is this period's ability drawn. This is the problem the environment's followers face, so its
+solution is the best response that exploitability compares a learned policy with. The
+endogenous grid method does not apply (both choices precede the shock, and the share applies
+to realised cash), so it is solved by policy iteration: improvement by golden-section search,
+alternating between ``s`` and ``f`` (the objective is concave in each), evaluation of the
+policy on the grid (:mod:`smfg.certify.evaluation`) to convergence; started from the
+``known`` solution (:mod:`smfg.certify.egm`).
+
+Arrays are [na, ne] over (assets, last period's ability state), or flattened to [na ne]; a
+leading axis [ne] runs over this period's realised state.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from smfg.certify.egm import solve_known
+from smfg.certify.evaluation import _env_shares, value_env
+from smfg.certify.grids import AbilityGrid, AssetGrid
+from smfg.certify.primitives import (
+    _C_FLOOR,
+    Fiscal,
+    Household,
+    Prices,
+    Solution,
+    _check_inputs,
+    _income_tax3,
+    _labour_wage,
+    _tax3,
+)
+from smfg.certify.progress import report_step
+
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+
+
+_MAGIC = 1.5 * 2.0**52  # t + _MAGIC rounds t to an integer, read from the low bits
+_MAGIC_BITS = int(np.array(_MAGIC).view(np.int64))
+
+
+@dataclass
+class _EnvCash:
+    """Cash on hand of a set of states at work shares ``f`` [m]: ``X`` [ne(drawn), m], the
+    disutility of work ``vf`` [m], and whether every consumption share of it stays above the
+    utility's floor (so the floor need not be applied)."""
+
+    X: np.ndarray
+    vf: np.ndarray
+    floor_free: bool
+    positive: bool
+    """Whether all cash is positive (so are next assets)."""
+
+    def subset(self, rel: np.ndarray) -> _EnvCash:
+        return _EnvCash(self.X[:, rel], self.vf[rel], self.floor_free, self.positive)
+
+
+class _EnvStates:
+    """The env-timing objective ``Q(s, f) = E[u(c) + beta V(a')] - v(f)`` at a set of states
+    (all ``na ne`` of them, flattened as ``s.ravel()``, or a subset), for the next-period
+    value V of :meth:`set_value`; arrays are [ne(drawn), m] over the drawn ability and the
+    states, so that the expectation is a sum over the first axis.
+
+    ``V(a')`` is linear between the asset grid's points and held at ``a_max`` above it, as
+    :meth:`AssetGrid.locate` and :func:`_lerp` make it: here each segment is stored as its
+    line (intercept and slope, times beta) and the segment found from the grid's analytic
+    inverse by rounding, so one evaluation costs two gathers; with preallocated buffers
+    (fresh arrays of this size cost page faults). Equal to the per-point definition up to
+    rounding.
+    """
+
+    def __init__(self, hh, fiscal, prices, agrid, ability, parent=None, rel=None):
+        self.hh, self.fiscal, self.prices, self.agrid = hh, fiscal, prices, agrid
+        self.ability = ability
+        if parent is None:
+            na, ne = agrid.n, ability.n
+            a = np.repeat(agrid.a, ne)  # assets of each state [na ne]
+            j = np.tile(np.arange(ne), na)  # its (observed) ability state
+            self.weh = _labour_wage(hh, prices, ability)[:, None]  # [ne, 1]
+            self.Pk = np.ascontiguousarray(ability.P[j].T)  # [ne, m]: P[j(state), k]
+            self.ra, self.a1r = prices.r * a, (1.0 + prices.r) * a
+            self.Ta = _tax3(a, fiscal.tau_a, fiscal.xi_a, 0)[0]
+            self.koff = (np.arange(ne) * na - _MAGIC_BITS)[:, None]  # k na, less the magic
+            self.tab_B = self.tab_S = None
+        else:
+            self.weh, self.koff = parent.weh, parent.koff
+            self.Pk = np.ascontiguousarray(parent.Pk[:, rel])
+            self.ra, self.a1r, self.Ta = parent.ra[rel], parent.a1r[rel], parent.Ta[rel]
+            self.tab_B, self.tab_S = parent.tab_B, parent.tab_S
+        self.m = self.Pk.shape[1]
+        self.ne = self.Pk.shape[0]
+        self.tc = 1.0 + fiscal.tau_c
+        self.shift, self.a_max = agrid.shift, float(agrid.a[-1])
+        self.inv_du = 1.0 / agrid.du
+        self.c0 = math.log(agrid.shift) * self.inv_du + 0.5
+        self._buf = None
+
+    def subset(self, rel: np.ndarray) -> _EnvStates:
+        """The states ``rel`` (indices into this set's states)."""
+        return _EnvStates(self.hh, self.fiscal, self.prices, self.agrid, self.ability,
+                          parent=self, rel=rel)  # fmt: skip
+
+    def set_value(self, V: np.ndarray) -> None:
+        """Next period's value V [na, ne]: the lines of its segments, times beta, as tables
+        indexed by ``k na + lo`` (the segment above ``a_max`` held at ``V(a_max)``)."""
+        a = self.agrid.a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            S = (V[1:] - V[:-1]) / (a[1:] - a[:-1])[:, None]
+        B = V[:-1] - a[:-1, None] * S
+        beta = self.hh.beta
+        self.tab_B = (beta * np.concatenate([B, V[-1:]])).T.ravel()
+        self.tab_S = (beta * np.concatenate([S, np.zeros((1, V.shape[1]))])).T.ravel()
+
+    def cash(self, f: np.ndarray) -> _EnvCash:
+        """Cash on hand at work shares ``f`` [m] (E20, as :func:`cash_on_hand`)."""
+        y = self.weh * f
+        T = _income_tax3(self.fiscal, y + self.ra, 0)[0]
+        X = y + self.a1r - T - self.Ta
+        if self.prices.tr != 0.0:
+            X = X + self.prices.tr
+        low = float(X.min())
+        floor_free = (1.0 - self.hh.s_hi) * low / self.tc > _C_FLOOR
+        return _EnvCash(X, self.hh.v(f), bool(floor_free), bool(low > 0.0))
+
+    def q(self, s: np.ndarray, cash: _EnvCash) -> np.ndarray:
+        """The objective at saving shares ``s`` [m] and the work shares of ``cash``."""
+        if self._buf is None:
+            shape = (self.ne, self.m)
+            self._buf = (np.empty(shape), np.empty(shape), np.empty(shape),
+                         np.empty(shape, dtype=np.int64))  # fmt: skip
+        b1, b2, b3, ib = self._buf
+        X = cash.X
+        np.multiply(X, s, out=b1)  # next assets, held in [0, a_max]
+        np.minimum(b1, self.a_max, out=b1)
+        if not cash.positive:
+            np.maximum(b1, 0.0, out=b1)
+        np.add(b1, self.shift, out=b2)  # the segment: floor of log1p(a'/shift)/du
+        np.log(b2, out=b2)
+        np.multiply(b2, self.inv_du, out=b2)
+        np.subtract(b2, self.c0, out=b2)
+        np.add(b2, _MAGIC, out=b2)
+        np.add(b2.view(np.int64), self.koff, out=ib)  # k na + lo
+        self.tab_B.take(ib, out=b2, mode="clip")
+        self.tab_S.take(ib, out=b3, mode="clip")
+        np.multiply(b3, b1, out=b3)
+        np.add(b2, b3, out=b2)  # beta V(a')
+        hh = self.hh
+        if hh.sigma == 2.0 and cash.floor_free:  # u(c) = -1/c, c = (1 - s) x / (1 + tau_c)
+            np.divide(-self.tc / (1.0 - s), X, out=b1)
+        else:
+            np.multiply(X, (1.0 - s) * (1.0 / self.tc), out=b1)
+            b1 = hh.u(b1)
+        np.add(b1, b2, out=b1)
+        np.multiply(b1, self.Pk, out=b1)
+        return b1.sum(0) - cash.vf
+
+
+def _search(factory, old, lo_bound, hi_bound, half_width, tol):
+    """Golden section in [old - half_width, old + half_width] within the bounds; points whose
+    maximum lands on an inner edge of that bracket are searched again on the full range,
+    alone. ``factory(rel)``: the objective at the states ``rel`` (indices into ``old``; None:
+    all of them)."""
+    lo = np.maximum(old - half_width, lo_bound)
+    hi = np.minimum(old + half_width, hi_bound)
+    x, fx = _golden_max(factory(None), lo, hi, tol)
+    edge = ((x <= lo + 2 * tol) & (lo > lo_bound)) | ((x >= hi - 2 * tol) & (hi < hi_bound))
+    if half_width < 1.0 and edge.any():
+        rel = np.flatnonzero(edge)
+        full = np.ones(len(rel))
+        x2, fx2 = _golden_max(factory(rel), full * lo_bound, full * hi_bound, tol)
+        x, fx = x.copy(), fx.copy()
+        x[rel], fx[rel] = x2, fx2
+    return x, fx
+
+
+def _q_at_s(st: _EnvStates, cash: _EnvCash):
+    """The objective in s at fixed work shares (their cash ``cash``), for :func:`_search`."""
+
+    def factory(rel):
+        if rel is None:
+            return partial(st.q, cash=cash)
+        return partial(st.subset(rel).q, cash=cash.subset(rel))
+
+    return factory
+
+
+def _q_at_f(st: _EnvStates, s: np.ndarray):
+    """The objective in f at fixed saving shares ``s`` [m], for :func:`_search`."""
+
+    def factory(rel):
+        sub, s_sub = (st, s) if rel is None else (st.subset(rel), s[rel])
+        return lambda f: sub.q(s_sub, sub.cash(f))
+
+    return factory
+
+
+def _q_best_s(st: _EnvStates, s0: np.ndarray, width: float, tol: float):
+    """The objective in f of the best s at each f (golden section in s near ``s0`` [m]), for
+    :func:`_search`."""
+    hh = st.hh
+
+    def factory(rel):
+        sub, s_sub = (st, s0) if rel is None else (st.subset(rel), s0[rel])
+
+        def best(f):
+            return _search(_q_at_s(sub, sub.cash(f)), s_sub, hh.s_lo, hh.s_hi, width, tol)[1]
+
+        return best
+
+    return factory
+
+
+def _golden_max(fun, lo, hi, tol):
+    """Vectorised golden-section search for the maximum of a concave ``fun`` on [lo, hi],
+    then the better of that and the two ends. Returns (argmax, max)."""
+    a, b = lo.copy(), hi.copy()
+    x1 = b - _GOLDEN * (b - a)
+    x2 = a + _GOLDEN * (b - a)
+    f1, f2 = fun(x1), fun(x2)
+    width = max(float(np.max(hi - lo)), tol)
+    n = int(math.ceil(math.log(tol / width) / math.log(_GOLDEN)))
+    for _ in range(max(n, 1)):
+        left = f1 >= f2  # the maximum is in [a, x2]
+        b = np.where(left, x2, b)
+        a = np.where(left, a, x1)
+        x_new = np.where(left, b - _GOLDEN * (b - a), a + _GOLDEN * (b - a))
+        f_new = fun(x_new)
+        x2, f2, x1, f1 = (
+            np.where(left, x1, x_new),
+            np.where(left, f1, f_new),
+            np.where(left, x_new, x2),
+            np.where(left, f_new, f2),
+        )
+    x = np.where(f1 >= f2, x1, x2)
+    fx = np.maximum(f1, f2)
+    for end in (lo, hi):
+        fe = fun(end)
+        better = fe > fx
+        x, fx = np.where(better, end, x), np.where(better, fe, fx)
+    return x, fx
+
+
+def solve_env(
+    hh: Household,
+    fiscal: Fiscal,
+    prices: Prices,
+    agrid: AssetGrid,
+    ability: AbilityGrid,
+    tol: float = 1e-8,
+    max_iter: int = 300,
+    init: Solution | None = None,
+    share_tol: float = 1e-8,
+    sweeps: int = 40,
+) -> Solution:
+    """The stationary problem in the ``env`` timing (the environment's), by modified policy
+    iteration.
+
+    Each improvement maximises the objective over the saving share (golden section, f held),
+    then over the work share (s held), in a bracket around the current policy that widens
+    where the maximum reaches its edge; ``sweeps`` applications of the new policy's Bellman
+    operator then evaluate it approximately. Once that converges, improvements search both
+    shares jointly (golden section over f of the maximum over s) until it converges again:
+    alternating searches can stall at a kink of the interpolated value. Convergence: the
+    Bellman residual ``TV - V`` bounds the distance to the fixed point (McQueen-Porteus:
+    within beta/(1-beta) times its span) by ``tol`` relative to the value's scale. The final
+    policy is then evaluated exactly. Shares are not required to settle: where the objective
+    is flat (the work share of the very rich) they wander within the search tolerance at no
+    cost. ``init``: a solution whose shares start the iteration (default: the ``known``
+    timing's at the same prices, read as shares). Under an income-tax schedule whose rate
+    falls somewhere the objective in the work share need not be unimodal: golden section
+    then finds a maximum near the starting (``known``-timing) policy, not necessarily the
+    global one.
+    """
+    _check_inputs(hh, prices, ability, fiscal)
+    t0 = time.perf_counter()
+    if init is None:
+        init = solve_known(hh, fiscal, prices, agrid, ability, tol=1e-8, value=False)
+    s, f = _env_shares(hh, init.s, init.f)
+    V, _, _ = value_env(hh, fiscal, prices, agrid, ability, s, f)
+    na, ne = agrid.n, ability.n
+    s, f, V = s.ravel(), f.ravel(), V.ravel()  # the states flattened: [na ne]
+    st = _EnvStates(hh, fiscal, prices, agrid, ability)
+    k = np.arange(ne)[:, None]
+    sweep0, sweep1 = np.empty((ne, na * ne)), np.empty((ne, na * ne))
+    width_s = width_f = 1.0
+    converged = joint = False
+    joint_iterations = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - `it` is reported after the loop
+        st.set_value(V.reshape(na, ne))
+        if hh.labour is not None:
+            s_new, TV = _search(_q_at_s(st, st.cash(f)), s, hh.s_lo, hh.s_hi, width_s, share_tol)
+            f_new = f
+        elif not joint:  # alternate: s given f, then f given s
+            s_new, _ = _search(_q_at_s(st, st.cash(f)), s, hh.s_lo, hh.s_hi, width_s, share_tol)
+            f_new, TV = _search(_q_at_f(st, s_new), f, hh.f_lo, hh.f_hi, width_f, share_tol)
+        else:  # jointly: f by golden section on the best s for each f
+            ws, wf = max(width_s, 0.02), max(width_f, 0.02)
+            f_new, _ = _search(_q_best_s(st, s, ws, 10 * share_tol), f, hh.f_lo, hh.f_hi, wf,
+                               share_tol)  # fmt: skip
+            s_new, TV = _search(_q_at_s(st, st.cash(f_new)), s, hh.s_lo, hh.s_hi, ws, share_tol)
+            joint_iterations += 1
+        d = TV - V
+        scale = 1.0 + np.abs(V).max()
+        ds, df = np.max(np.abs(s_new - s)), np.max(np.abs(f_new - f))
+        s, f = s_new, f_new
+        report_step("best response", it, f"Bellman span {d.max() - d.min():.3g} (tol {tol:g})")
+        width_s = min(1.0, max(10.0 * ds, 1e-4))
+        width_f = min(1.0, max(10.0 * df, 1e-4))
+        if hh.beta / (1.0 - hh.beta) * (d.max() - d.min()) < tol * scale:
+            # Alternating searches can stall where the objective has a kink (the value is
+            # interpolated linearly), short of the joint maximum: finish with joint searches.
+            if joint or hh.labour is not None:
+                converged = True
+                break
+            joint = True
+        # evaluate the new policy approximately: sweeps of its Bellman operator, [ne, states]
+        X = st.cash(f).X
+        R = (st.Pk * hh.u((1.0 - s) * X / st.tc)).sum(0) - hh.v(f)
+        lo, w = agrid.locate(s * X)
+        at0 = lo * ne + k  # V[lo, k] of the flat V
+        at1 = at0 + ne
+        W0, W1 = st.Pk * (1.0 - w), st.Pk * w
+        V = TV
+        for _ in range(sweeps):
+            V.take(at0, out=sweep0)
+            V.take(at1, out=sweep1)
+            np.multiply(sweep0, W0, out=sweep0)
+            np.multiply(sweep1, W1, out=sweep1)
+            np.add(sweep0, sweep1, out=sweep0)
+            V = R + hh.beta * sweep0.sum(0)
+    s, f = s.reshape(na, ne), f.reshape(na, ne)
+    _, Vc, Vh = value_env(hh, fiscal, prices, agrid, ability, s, f)
+    return Solution(
+        "env", hh, fiscal, prices, agrid, ability, s=s, f=f, V=Vc + Vh, iterations=it,
+        seconds=time.perf_counter() - t0, converged=converged,
+        info={"Vc": Vc, "Vh": Vh, "bellman_span": float(d.max() - d.min()),
+              "last_share_change": float(max(ds, df)), "joint_iterations": joint_iterations},
+    )  # fmt: skip
