@@ -175,10 +175,41 @@ def _period_taxai(
     flags = torch.where(goods_fail, GOODS, 0) | torch.where(K_next < 0, CAPITAL, 0)
     flags = flags | torch.where(a_next.amin(-1) < 0, NEGATIVE_ASSETS, 0)
     return _finish(
-        st, p, gov, e, sup, s, f, h, L, K, Y, W, p.r + zero, G, income, T_i, T_a, post_income,
-        post_assets, zero, cash, c, C, T_c, a_next, K_next, B_next, taxes, u,
-        hh_res, gov_res, goods_res, cap_res, flags,
-    )  # fmt: skip
+        st,
+        p,
+        gov,
+        flags,
+        e=e,
+        superstar=sup,
+        s=s,
+        f=f,
+        h=h,
+        L=L,
+        K=K,
+        Y=Y,
+        W=W,
+        r=p.r + zero,
+        G=G,
+        income=income,
+        income_tax=T_i,
+        asset_tax=T_a,
+        post_income=post_income,
+        post_assets=post_assets,
+        transfer=zero,
+        cash=cash,
+        c=c,
+        C=C,
+        consumption_tax=T_c,
+        a_next=a_next,
+        K_next=K_next,
+        B_next=B_next,
+        taxes=taxes,
+        u=u,
+        res_household=hh_res,
+        res_government=gov_res,
+        res_goods=goods_res,
+        res_capital=cap_res,
+    )
 
 
 def _period_clearing(
@@ -237,18 +268,52 @@ def _period_clearing(
     if p.closure == "debt":
         flags = flags | torch.where((B_next / Y).abs() > p.debt_limit, DEBT_LIMIT, 0)
     return _finish(
-        st, p, gov, e, sup, s, f, h, L, K, Y, W, r, G, income, T_i, T_a, post_income,
-        post_assets, tr, cash, c, C, T_c, a_next, K_next, B_next, taxes, u,
-        hh_res, gov_res, goods_res, cap_res, flags,
-    )  # fmt: skip
+        st,
+        p,
+        gov,
+        flags,
+        e=e,
+        superstar=sup,
+        s=s,
+        f=f,
+        h=h,
+        L=L,
+        K=K,
+        Y=Y,
+        W=W,
+        r=r,
+        G=G,
+        income=income,
+        income_tax=T_i,
+        asset_tax=T_a,
+        post_income=post_income,
+        post_assets=post_assets,
+        transfer=tr,
+        cash=cash,
+        c=c,
+        C=C,
+        consumption_tax=T_c,
+        a_next=a_next,
+        K_next=K_next,
+        B_next=B_next,
+        taxes=taxes,
+        u=u,
+        res_household=hh_res,
+        res_government=gov_res,
+        res_goods=goods_res,
+        res_capital=cap_res,
+    )
 
 
-def _finish(
-    st, p, gov, e, sup, s, f, h, L, K, Y, W, r, G, income, T_i, T_a, post_income, post_assets,
-    tr, cash, c, C, T_c, a_next, K_next, B_next, taxes, u, hh_res, gov_res, goods_res, cap_res,
-    flags,
-) -> Flows:  # fmt: skip
-    """Ginis, the termination checks shared by both variants, and the Flows record."""
+def _finish(st: EconState, p: EconomyParams, gov: GovAction, flags: Tensor, **period) -> Flows:
+    """Ginis, the termination checks shared by both variants, and the Flows record.
+
+    ``flags``: the variant's own termination conditions [E]; ``period``: the period's values
+    by their :class:`Flows` field names (all of them but the start-of-period state's ``a`` and
+    ``B``, the sorted income, the welfare, the Ginis and the termination fields, made here).
+    """
+    income, u = period["income"], period["u"]
+    Y, K_next, B_next, a_next = period["Y"], period["K_next"], period["B_next"], period["a_next"]
     # Post-tax income and assets are non-decreasing functions of pre-tax income and assets
     # (E6 with tau <= 1 and xi < 1, schedules with rates <= 1), so taxing the sorted pre-tax
     # values gives the sorted post-tax values: one sort of income, none of assets (the state
@@ -280,14 +345,17 @@ def _finish(
     flags = flags | torch.where(st.t + 1 >= p.T, TIME_LIMIT, 0)
     flags = torch.where(active, flags, 0).to(torch.long)
     return Flows(
-        e=e, superstar=sup, s=s, f=f, h=h, a=st.a, L=L, K=K, B=st.B, Y=Y, W=W, r=r, G=G,
-        income=income, income_sorted=income_sorted, income_tax=T_i, asset_tax=T_a,
-        post_income=post_income, post_assets=post_assets, transfer=tr, cash=cash, c=c, C=C,
-        consumption_tax=T_c, a_next=a_next, K_next=K_next, B_next=B_next, taxes=taxes, u=u,
-        welfare=U, income_gini=income_gini, wealth_gini=wealth_gini, res_household=hh_res,
-        res_government=gov_res, res_goods=goods_res, res_capital=cap_res, active=active,
-        terminated=flags, done=st.done | (flags != 0),
-    )  # fmt: skip
+        **period,
+        a=st.a,
+        B=st.B,
+        income_sorted=income_sorted,
+        welfare=U,
+        income_gini=income_gini,
+        wealth_gini=wealth_gini,
+        active=active,
+        terminated=flags,
+        done=st.done | (flags != 0),
+    )
 
 
 def _advance(st: EconState, fl: Flows) -> tuple[EconState, Flows]:
