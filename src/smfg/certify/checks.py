@@ -115,8 +115,9 @@ def brock_mirman(
         a = K[0]
         for t in range(periods):
             lo, w = grid.locate(np.array([a]))
-            a_next = float(path[t]["a_next"][lo[0], 0] * (1 - w[0])
-                           + path[t]["a_next"][lo[0] + 1, 0] * w[0])  # fmt: skip
+            a_next = float(
+                path[t]["a_next"][lo[0], 0] * (1 - w[0]) + path[t]["a_next"][lo[0] + 1, 0] * w[0]
+            )
             worst = max(worst, abs(a_next - alpha * beta * K[t] ** alpha))
             a = a_next
     return {
@@ -147,8 +148,14 @@ def ability_moments(params: EconomyParams, ne: int = 7) -> dict:
     }
 
 
-def euler_check(params: EconomyParams, na: int = 500, ne: int = 7, r: float = 0.035,
-                a_max: float = 200.0, tol: float = 1e-9) -> dict:  # fmt: skip
+def euler_check(
+    params: EconomyParams,
+    na: int = 500,
+    ne: int = 7,
+    r: float = 0.035,
+    a_max: float = 200.0,
+    tol: float = 1e-9,
+) -> dict:
     """Euler equation errors (``log10 |1 - c_implied / c|``, :func:`euler_errors`: at the
     grid's midpoints up to its 90th percentile point) of the textbook problem under the
     free market at the calibration's wage and interest ``r``, on ``na`` assets x ``ne``
@@ -158,8 +165,14 @@ def euler_check(params: EconomyParams, na: int = 500, ne: int = 7, r: float = 0.
     hh = Household.from_params(params)
     fis = free_market(params)
     t0 = time.perf_counter()
-    sol = solve_known(hh, fis, calibration_prices(params, r), AssetGrid(na, a_max),
-                      ability_grid(params, ne), tol=tol)  # fmt: skip
+    sol = solve_known(
+        hh,
+        fis,
+        calibration_prices(params, r),
+        AssetGrid(na, a_max),
+        ability_grid(params, ne),
+        tol=tol,
+    )
     seconds = time.perf_counter() - t0
     err = euler_errors(sol)
     finite = err[np.isfinite(err)]
@@ -188,8 +201,14 @@ def euler_check(params: EconomyParams, na: int = 500, ne: int = 7, r: float = 0.
     }
 
 
-def timing_check(params: EconomyParams, na: int = 300, ne: int = 3, a_max: float = 60.0,
-                 r: float = 0.03, inner: tuple[float, float] = (1.0, 40.0)) -> dict:  # fmt: skip
+def timing_check(
+    params: EconomyParams,
+    na: int = 300,
+    ne: int = 3,
+    a_max: float = 60.0,
+    r: float = 0.03,
+    inner: tuple[float, float] = (1.0, 40.0),
+) -> dict:
     """The two timings of the household problem under the free market.
 
     Without ability risk they are the same problem, solved by two independent methods (the
@@ -233,15 +252,31 @@ def timing_check(params: EconomyParams, na: int = 300, ne: int = 3, a_max: float
 
 def _crude_start(sol: Solution, s: float = 0.6, f: float = 0.3) -> Solution:
     """A poor first guess for policy iteration: the same shares everywhere."""
-    return Solution("env", sol.household, sol.fiscal, sol.prices, sol.agrid, sol.ability,
-                    s=np.full_like(sol.s, s), f=np.full_like(sol.f, f),
-                    V=np.zeros_like(sol.V))  # fmt: skip
+    return Solution(
+        "env",
+        sol.household,
+        sol.fiscal,
+        sol.prices,
+        sol.agrid,
+        sol.ability,
+        s=np.full_like(sol.s, s),
+        f=np.full_like(sol.f, f),
+        V=np.zeros_like(sol.V),
+    )
 
 
-def best_response_check(params: EconomyParams, na: int = 150, ne: int = 5,
-                        n_households: int = 100, steps: int = 120, burn_in: int = 60,
-                        saving: float = 0.5, work: float = 1 / 3, seed: int = 0,
-                        crude: tuple[float, float] = (0.6, 0.3)) -> dict:  # fmt: skip
+def best_response_check(
+    params: EconomyParams,
+    na: int = 150,
+    ne: int = 5,
+    n_households: int = 100,
+    steps: int = 120,
+    burn_in: int = 60,
+    saving: float = 0.5,
+    work: float = 1 / 3,
+    seed: int = 0,
+    crude: tuple[float, float] = (0.6, 0.3),
+) -> dict:
     """Exploitability of a poor fixed rule, and of the best response itself.
 
     ``n_households`` households of `clearing` save ``saving`` of cash on hand and work
@@ -256,19 +291,43 @@ def best_response_check(params: EconomyParams, na: int = 150, ne: int = 5,
     """
     t0 = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
-        pop = simulate(params, FreeMarket(), FixedShares(saving, work), n_households, seed,
-                       steps=steps)  # fmt: skip
-    res, env = certify_followers(params, pop, lambda g: fixed_rule(saving, work),
-                                 burn_in=burn_in, na=na, ne=ne, a_max=CERTIFY_A_MAX)  # fmt: skip
+        pop = simulate(
+            params, FreeMarket(), FixedShares(saving, work), n_households, seed, steps=steps
+        )
+    res, env = certify_followers(
+        params,
+        pop,
+        lambda g: fixed_rule(saving, work),
+        burn_in=burn_in,
+        na=na,
+        ne=ne,
+        a_max=CERTIFY_A_MAX,
+    )
     s = res.summary()
     best = res.best
-    again = solve_env(best.household, best.fiscal, best.prices, best.agrid, best.ability,
-                      init=_crude_start(best, *crude))  # fmt: skip
-    res_br = exploitability(GridRule(again), best.household, env.fiscal, env.prices, best.agrid,
-                            best.ability, env.e, env.a, best=best)  # fmt: skip
+    again = solve_env(
+        best.household,
+        best.fiscal,
+        best.prices,
+        best.agrid,
+        best.ability,
+        init=_crude_start(best, *crude),
+    )
+    res_br = exploitability(
+        GridRule(again),
+        best.household,
+        env.fiscal,
+        env.prices,
+        best.agrid,
+        best.ability,
+        env.e,
+        env.a,
+        best=best,
+    )
     s_dev = np.clip(best.s - 0.02, best.household.s_lo, best.household.s_hi)
-    V_dev, _, _ = value_env(best.household, best.fiscal, best.prices, best.agrid, best.ability,
-                            s_dev, best.f)  # fmt: skip
+    V_dev, _, _ = value_env(
+        best.household, best.fiscal, best.prices, best.agrid, best.ability, s_dev, best.f
+    )
     return {
         "years": int(pop.steps),
         "r": float(env.prices.r),
@@ -289,18 +348,24 @@ def best_response_check(params: EconomyParams, na: int = 150, ne: int = 5,
     }
 
 
-def equilibrium_check(params: EconomyParams, fiscal: Fiscal | None = None,
-                      labour: float | None = None, na: int = 500, ne: int = 7,
-                      r_bracket: tuple[float, float] | None = None,
-                      r_guess: float | None = None) -> dict:  # fmt: skip
+def equilibrium_check(
+    params: EconomyParams,
+    fiscal: Fiscal | None = None,
+    labour: float | None = None,
+    na: int = 500,
+    ne: int = 7,
+    r_bracket: tuple[float, float] | None = None,
+    r_guess: float | None = None,
+) -> dict:
     """The stationary equilibrium (:func:`stationary_equilibrium`) under ``fiscal`` (None:
     no government at all) with ``labour`` a fixed work share (None: elastic), on ``na``
     assets x ``ne`` abilities: its scalars (``r``, ``K_over_Y``, ``Y``, ``hours``, ``tr``,
     ``capital_residual``, ...), the households' bound ``r_bound = 1/beta - 1``, the budget's
     residual (taxes less spending, interest on debt and the transfer) and the firm's (the
     interest rate against the marginal product of capital less depreciation)."""
-    eq = stationary_equilibrium(params, fiscal, labour=labour, na=na, ne=ne, r_bracket=r_bracket,
-                                r_guess=r_guess)  # fmt: skip
+    eq = stationary_equilibrium(
+        params, fiscal, labour=labour, na=na, ne=ne, r_bracket=r_bracket, r_guess=r_guess
+    )
     out = eq.summary()
     mpk = params.alpha * eq.Y / eq.K - params.delta
     out.update(
@@ -314,9 +379,15 @@ def equilibrium_check(params: EconomyParams, fiscal: Fiscal | None = None,
     return out
 
 
-def schedule_checks(params: EconomyParams, na: int = 200, ne: int = 5,
-                    eq_grid: tuple[int, int] = (60, 3), kink: float = 0.5,
-                    rates: tuple[float, float] = (0.1, 0.3), seed: int = 0) -> dict:  # fmt: skip
+def schedule_checks(
+    params: EconomyParams,
+    na: int = 200,
+    ne: int = 5,
+    eq_grid: tuple[int, int] = (60, 3),
+    kink: float = 0.5,
+    rates: tuple[float, float] = (0.1, 0.3),
+    seed: int = 0,
+) -> dict:
     """Piecewise-linear income taxes (US 2022, Saez) in the household solver.
 
     - ``tax_error``: the largest difference between the solver's tax and the economy's
@@ -338,19 +409,32 @@ def schedule_checks(params: EconomyParams, na: int = 200, ne: int = 5,
     us = Fiscal.us_federal_2022(params)
     worst = 0.0
     for lo, rts in ((us.brackets, us.rates), ((0.0, 0.15, 0.3), (0.5, 0.4, 0.35))):
-        x = np.concatenate([rng.uniform(-2, 12, 500), rng.lognormal(0, 2, 200), lo,
-                            np.nextafter(lo, -np.inf)])  # fmt: skip
-        theirs = tax_piecewise(torch.tensor(x)[None], torch.tensor([lo], dtype=torch.float64),
-                               torch.tensor([rts], dtype=torch.float64))[0].numpy()  # fmt: skip
+        x = np.concatenate(
+            [rng.uniform(-2, 12, 500), rng.lognormal(0, 2, 200), lo, np.nextafter(lo, -np.inf)]
+        )
+        theirs = tax_piecewise(
+            torch.tensor(x)[None],
+            torch.tensor([lo], dtype=torch.float64),
+            torch.tensor([rts], dtype=torch.float64),
+        )[0].numpy()
         fis = Fiscal(tau_c=params.tau_c, brackets=lo, rates=rts)
-        worst = max(worst, float(np.abs(fis.income_tax(x) - theirs).max()),
-                    float(np.abs(schedule_tax(x, lo, rts) - theirs).max()))  # fmt: skip
+        worst = max(
+            worst,
+            float(np.abs(fis.income_tax(x) - theirs).max()),
+            float(np.abs(schedule_tax(x, lo, rts) - theirs).max()),
+        )
     fm = free_market(params)
 
     hh = Household.from_params(params)
     two = Fiscal(tau_c=params.tau_c, brackets=(0.0, kink), rates=rates)
-    sol = solve_known(hh, two, calibration_prices(params), AssetGrid(na, 200.0),
-                      ability_grid(params, ne), tol=1e-9)  # fmt: skip
+    sol = solve_known(
+        hh,
+        two,
+        calibration_prices(params),
+        AssetGrid(na, 200.0),
+        ability_grid(params, ne),
+        tol=1e-9,
+    )
     pr = sol.prices
     weh = pr.W * sol.ability.e * hh.h_max
     inc = weh[None, :] * sol.f + pr.r * sol.agrid.a[:, None]
@@ -364,11 +448,13 @@ def schedule_checks(params: EconomyParams, na: int = 200, ne: int = 5,
     free = Fiscal(0.0, 0.0, fm.tau_a, fm.xi_a, fm.g, params.tau_c)
     zero = Fiscal(0.0, 0.0, fm.tau_a, fm.xi_a, fm.g, params.tau_c, (0.0, 0.3), (0.0, 0.0))
     k1, k2 = (solve_known(hh, f, prices, small_grid, small_ab) for f in (free, zero))
-    e1, e2 = (solve_env(hh, f, prices, small_grid, small_ab, init=k)
-              for f, k in ((free, k1), (zero, k2)))  # fmt: skip
+    e1, e2 = (
+        solve_env(hh, f, prices, small_grid, small_ab, init=k) for f, k in ((free, k1), (zero, k2))
+    )
 
-    eq = stationary_equilibrium(params, us, na=eq_grid[0], ne=eq_grid[1], r_guess=0.01,
-                                tol=1e-6, hh_tol=1e-9)  # fmt: skip
+    eq = stationary_equilibrium(
+        params, us, na=eq_grid[0], ne=eq_grid[1], r_guess=0.01, tol=1e-6, hh_tol=1e-9
+    )
     return {
         "tax_error": worst,
         "kink": kink,

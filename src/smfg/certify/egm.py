@@ -271,8 +271,16 @@ def egm_step(
             for z, z_min in zip((f, c, x_a), at_min, strict=True):
                 z[:rows] = np.where(bound, z_min[:rows], z[:rows])
     Va = hh.u_c(c) / tc * x_a
-    return {"c": c, "f": f, "a_next": a_next, "Va": Va, "a_endo": a_endo, "f_endo": f_endo,
-            "interp": where, "terms": t}  # fmt: skip
+    return {
+        "c": c,
+        "f": f,
+        "a_next": a_next,
+        "Va": Va,
+        "a_endo": a_endo,
+        "f_endo": f_endo,
+        "interp": where,
+        "terms": t,
+    }
 
 
 class _EgmTerms:
@@ -567,10 +575,22 @@ def solve_known(
     weh = _labour_wage(hh, prices, ability)
     x = cash_on_hand(fiscal, prices, agrid.a[:, None], weh * step["f"])
     sol = Solution(
-        "known", hh, fiscal, prices, agrid, ability, s=step["a_next"] / x, f=step["f"],
-        V=np.zeros_like(c), c=c, a_next=step["a_next"], Va=Va, iterations=it,
-        converged=converged, info={"warm": warm},
-    )  # fmt: skip
+        "known",
+        hh,
+        fiscal,
+        prices,
+        agrid,
+        ability,
+        s=step["a_next"] / x,
+        f=step["f"],
+        V=np.zeros_like(c),
+        c=c,
+        a_next=step["a_next"],
+        Va=Va,
+        iterations=it,
+        converged=converged,
+        info={"warm": warm},
+    )
     if value:
         sol.V, sol.info["Vc"], sol.info["Vh"] = value_known(sol)
     sol.seconds = time.perf_counter() - t0

@@ -105,8 +105,9 @@ class _EnvStates:
 
     def subset(self, rel: np.ndarray) -> _EnvStates:
         """The states ``rel`` (indices into this set's states)."""
-        return _EnvStates(self.hh, self.fiscal, self.prices, self.agrid, self.ability,
-                          parent=self, rel=rel)  # fmt: skip
+        return _EnvStates(
+            self.hh, self.fiscal, self.prices, self.agrid, self.ability, parent=self, rel=rel
+        )
 
     def set_value(self, V: np.ndarray) -> None:
         """Next period's value V [na, ne]: the lines of its segments, times beta, as tables
@@ -134,8 +135,12 @@ class _EnvStates:
         """The objective at saving shares ``s`` [m] and the work shares of ``cash``."""
         if self._buf is None:
             shape = (self.ne, self.m)
-            self._buf = (np.empty(shape), np.empty(shape), np.empty(shape),
-                         np.empty(shape, dtype=np.int64))  # fmt: skip
+            self._buf = (
+                np.empty(shape),
+                np.empty(shape),
+                np.empty(shape),
+                np.empty(shape, dtype=np.int64),
+            )
         b1, b2, b3, ib = self._buf
         X = cash.X
         np.multiply(X, s, out=b1)  # next assets, held in [0, a_max]
@@ -303,8 +308,9 @@ def solve_env(
             f_new, TV = _search(_q_at_f(st, s_new), f, hh.f_lo, hh.f_hi, width_f, share_tol)
         else:  # jointly: f by golden section on the best s for each f
             ws, wf = max(width_s, 0.02), max(width_f, 0.02)
-            f_new, _ = _search(_q_best_s(st, s, ws, 10 * share_tol), f, hh.f_lo, hh.f_hi, wf,
-                               share_tol)  # fmt: skip
+            f_new, _ = _search(
+                _q_best_s(st, s, ws, 10 * share_tol), f, hh.f_lo, hh.f_hi, wf, share_tol
+            )
             s_new, TV = _search(_q_at_s(st, st.cash(f_new)), s, hh.s_lo, hh.s_hi, ws, share_tol)
             joint_iterations += 1
         d = TV - V
@@ -339,8 +345,23 @@ def solve_env(
     s, f = s.reshape(na, ne), f.reshape(na, ne)
     _, Vc, Vh = value_env(hh, fiscal, prices, agrid, ability, s, f)
     return Solution(
-        "env", hh, fiscal, prices, agrid, ability, s=s, f=f, V=Vc + Vh, iterations=it,
-        seconds=time.perf_counter() - t0, converged=converged,
-        info={"Vc": Vc, "Vh": Vh, "bellman_span": float(d.max() - d.min()),
-              "last_share_change": float(max(ds, df)), "joint_iterations": joint_iterations},
-    )  # fmt: skip
+        "env",
+        hh,
+        fiscal,
+        prices,
+        agrid,
+        ability,
+        s=s,
+        f=f,
+        V=Vc + Vh,
+        iterations=it,
+        seconds=time.perf_counter() - t0,
+        converged=converged,
+        info={
+            "Vc": Vc,
+            "Vh": Vh,
+            "bellman_span": float(d.max() - d.min()),
+            "last_share_change": float(max(ds, df)),
+            "joint_iterations": joint_iterations,
+        },
+    )

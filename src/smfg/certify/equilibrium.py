@@ -65,8 +65,9 @@ def invariant_distribution(
             new = moved.reshape(na, ne) @ P_after
         else:
             m = (mu[:, :, None] * P3).ravel()
-            new = (np.bincount(idx0, m * (1.0 - w_flat), n)
-                   + np.bincount(idx0 + ne, m * w_flat, n)).reshape(na, ne)  # fmt: skip
+            new = (
+                np.bincount(idx0, m * (1.0 - w_flat), n) + np.bincount(idx0 + ne, m * w_flat, n)
+            ).reshape(na, ne)
         diff = np.abs(new - mu).max()
         mu = new
         if diff < tol:
@@ -149,8 +150,24 @@ class StationaryEquilibrium:
 
     def summary(self) -> dict[str, float]:
         """The scalars, for printing or JSON."""
-        keys = ("r", "W", "tr", "K", "L", "Y", "A", "B", "G", "C", "taxes", "utility", "hours",
-                "capital_residual", "evaluations", "seconds")  # fmt: skip
+        keys = (
+            "r",
+            "W",
+            "tr",
+            "K",
+            "L",
+            "Y",
+            "A",
+            "B",
+            "G",
+            "C",
+            "taxes",
+            "utility",
+            "hours",
+            "capital_residual",
+            "evaluations",
+            "seconds",
+        )
         out = {k: float(getattr(self, k)) for k in keys}
         out["K_over_Y"] = self.K_over_Y
         out["grid"] = [self.solution.agrid.n, self.solution.ability.n]
@@ -313,12 +330,27 @@ def stationary_equilibrium(
         _, best = _excess(r)
     sol, mu = state["sol"], state["mu"]
     return StationaryEquilibrium(
-        r=best["r"], W=best["W"], tr=best["tr"], K=best["K"], L=best["L"], Y=best["Y"],
-        A=best["A"], B=best["B"], G=best["G"], C=best["C"], taxes=best["taxes"],
-        utility=best["utility"], hours=best["hours"], capital_residual=best_f, solution=sol,
-        distribution=mu, fiscal=fiscal, evaluations=evals, seconds=time.perf_counter() - t0,
+        r=best["r"],
+        W=best["W"],
+        tr=best["tr"],
+        K=best["K"],
+        L=best["L"],
+        Y=best["Y"],
+        A=best["A"],
+        B=best["B"],
+        G=best["G"],
+        C=best["C"],
+        taxes=best["taxes"],
+        utility=best["utility"],
+        hours=best["hours"],
+        capital_residual=best_f,
+        solution=sol,
+        distribution=mu,
+        fiscal=fiscal,
+        evaluations=evals,
+        seconds=time.perf_counter() - t0,
         history=history,
-    )  # fmt: skip
+    )
 
 
 __all__ = [

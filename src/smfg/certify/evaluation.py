@@ -33,11 +33,9 @@ def _evaluate(R_parts, lo, w, P_weights, beta, tol=1e-12, max_iter=100_000):
         rows = np.broadcast_to(np.arange(n).reshape(na, ne, 1), P_weights.shape)
         cols0 = lo * ne + k
         data = np.concatenate([(P_weights * (1.0 - w)).ravel(), (P_weights * w).ravel()])
-        M = csr_matrix(
-            (data, (np.concatenate([rows.ravel()] * 2),
-                    np.concatenate([cols0.ravel(), (cols0 + ne).ravel()]))),
-            shape=(n, n),
-        )  # fmt: skip
+        rows2 = np.concatenate([rows.ravel()] * 2)
+        cols2 = np.concatenate([cols0.ravel(), (cols0 + ne).ravel()])
+        M = csr_matrix((data, (rows2, cols2)), shape=(n, n))
         # the natural order (assets, then ability) keeps the fill-in small
         lu = splu((identity(n, format="csc") - beta * M).tocsc(), permc_spec="NATURAL")
         return [lu.solve(R.ravel()).reshape(na, ne) for R in R_parts]

@@ -216,8 +216,14 @@ class Fiscal:
     def from_raw(cls, raw, params: EconomyParams) -> Fiscal:
         """The policy of five raw leader numbers (E1: clipped, then scaled)."""
         c = np.clip(np.asarray(raw, dtype=np.float64), params.action_low, params.action_high)
-        return cls(params.tau_max * c[0], params.xi_max * c[1], params.tau_a_max * c[2],
-                   params.xi_a_max * c[3], params.g_max * c[4], params.tau_c)  # fmt: skip
+        return cls(
+            params.tau_max * c[0],
+            params.xi_max * c[1],
+            params.tau_a_max * c[2],
+            params.xi_a_max * c[3],
+            params.g_max * c[4],
+            params.tau_c,
+        )
 
     @classmethod
     def us_federal_2022(cls, params: EconomyParams) -> Fiscal:
@@ -282,9 +288,18 @@ class Household:
 
     @classmethod
     def from_params(cls, params: EconomyParams, labour: float | None = None) -> Household:
-        return cls(params.sigma, params.phi, params.chi, params.beta, params.h_max,
-                   params.action_low, params.action_high, params.action_low,
-                   params.action_high, labour)  # fmt: skip
+        return cls(
+            params.sigma,
+            params.phi,
+            params.chi,
+            params.beta,
+            params.h_max,
+            params.action_low,
+            params.action_high,
+            params.action_low,
+            params.action_high,
+            labour,
+        )
 
     def u(self, c):
         """Utility of consumption (floored at 1e-10, as the environment's)."""
@@ -373,8 +388,9 @@ def _check_inputs(hh: Household, prices: Prices, ability: AbilityGrid, fiscal: F
     # the least able household without assets, working the most it may (a lump-sum tax
     # larger than its pay leaves it nothing to consume: the environment ends the episode)
     f_top = hh.f_hi if hh.labour is None else hh.labour
-    x = float(cash_on_hand(fiscal, prices, 0.0, prices.W * float(ability.e.min()) * hh.h_max
-                           * f_top))  # fmt: skip
+    x = float(
+        cash_on_hand(fiscal, prices, 0.0, prices.W * float(ability.e.min()) * hh.h_max * f_top)
+    )
     if not x > 0:
         raise InfeasibleError(
             f"cash on hand {x:.4g} <= 0 for the least able household without assets at "

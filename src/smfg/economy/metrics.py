@@ -159,9 +159,13 @@ def companion_mean(key: Tensor, other: Tensor, threshold: Tensor, k: int, top: b
 def step_values(flows, money_unit: float) -> Tensor:
     """One step's values of the summed metrics, in ``EpisodeMetrics.NAMES`` order: [4, E]."""
     return torch.stack(
-        [flows.Y * money_unit / flows.u.shape[-1], flows.welfare, flows.income_gini,
-         flows.wealth_gini]
-    )  # fmt: skip
+        [
+            flows.Y * money_unit / flows.u.shape[-1],
+            flows.welfare,
+            flows.income_gini,
+            flows.wealth_gini,
+        ]
+    )
 
 
 @dataclass

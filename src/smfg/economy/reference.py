@@ -130,10 +130,25 @@ def ref_step(st: dict, gov: dict, s: list, f: list, eps: list, u: list, p: Econo
             uc = math.log(ci) if p.sigma == 1 else ci ** (1 - p.sigma) / (1 - p.sigma)
             util.append(uc - p.chi * f[i] ** k / k)
     flows = dict(
-        e=e, L=L, Y=Y, W=W, r=r, G=G, income=income, post_income=post_income,
-        post_assets=post_assets, transfer=tr, c=c, C=C, a_next=a_next, K_next=K_next,
-        B_next=B_next, taxes=taxes, u=util, income_gini=ref_gini(post_income),
+        e=e,
+        L=L,
+        Y=Y,
+        W=W,
+        r=r,
+        G=G,
+        income=income,
+        post_income=post_income,
+        post_assets=post_assets,
+        transfer=tr,
+        c=c,
+        C=C,
+        a_next=a_next,
+        K_next=K_next,
+        B_next=B_next,
+        taxes=taxes,
+        u=util,
+        income_gini=ref_gini(post_income),
         wealth_gini=ref_gini(post_assets),
-    )  # fmt: skip
+    )
     nxt = dict(a=a_next, e=e, sup=sup, K=K_next, B=B_next)
     return nxt, flows

@@ -104,9 +104,8 @@ def concat_households(parts: list[Households]) -> Households:
         return parts[0]
     return Households(
         np.concatenate([p.rows for p in parts]),
-        *(torch.cat([getattr(p, k) for p in parts]) for k in
-          ("a0", "e0", "superstar0", "income0")),
-    )  # fmt: skip
+        *(torch.cat([getattr(p, k) for p in parts]) for k in ("a0", "e0", "superstar0", "income0")),
+    )
 
 
 @dataclass(frozen=True)
