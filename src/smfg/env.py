@@ -245,14 +245,26 @@ def _step_core(
 
 _compiled_cores: dict[bool, object] = {}
 _INDUCTOR_OPTIONS = {"size_asserts": False, "alignment_asserts": False}
+#: Compilations of the step dynamo keeps per process (its default, 8, is reached by a process
+#: that steps a few shapes, variants and dtypes, e.g. a test session or a bench matrix; past it
+#: dynamo gives up and the environment would step eagerly).
+RECOMPILE_LIMIT = 64
+
+
+def _raise_recompile_limit(limit: int = RECOMPILE_LIMIT) -> None:
+    cfg = torch._dynamo.config
+    for name in ("recompile_limit", "cache_size_limit"):  # the older name, where it exists
+        if hasattr(cfg, name):
+            setattr(cfg, name, max(int(getattr(cfg, name)), limit))
 
 
 def compiled_step_core(fullgraph: bool = True):
     """:func:`_step_core` under ``torch.compile`` (made once per process; each new shape,
-    variant, dtype or parameter set compiles again, up to dynamo's recompile limit, after which
-    dynamo runs it eagerly). ``fullgraph``: one graph, rows sorted inside it (H up to
-    ``metrics.GRAPH_SORT_MAX``); otherwise NumPy sorts between graphs."""
+    variant, dtype or parameter set compiles again, up to :data:`RECOMPILE_LIMIT` compilations,
+    after which the environment warns and steps eagerly). ``fullgraph``: one graph, rows sorted
+    inside it (H up to ``metrics.GRAPH_SORT_MAX``); otherwise NumPy sorts between graphs."""
     if fullgraph not in _compiled_cores:
+        _raise_recompile_limit()
         _compiled_cores[fullgraph] = torch.compile(
             _step_core, dynamic=False, fullgraph=fullgraph, options=_INDUCTOR_OPTIONS
         )
