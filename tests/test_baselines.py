@@ -24,9 +24,10 @@ from toygame import (
 from smfg.algos import ddpg, iddpg, maddpg, mfmarl, ppo, rule_based, smfrl
 from smfg.algos.core import GaussianActor
 from smfg.evaluate import evaluate
-from smfg.experiments.learned import learned_policy
-from smfg.experiments.store import RunStore
-from smfg.experiments.train import ALGORITHMS, make_trainer, run_spec, train
+from smfg.runs.algorithms import ALGORITHMS
+from smfg.runs.learned import learned_policy
+from smfg.runs.store import RunStore
+from smfg.runs.train import make_trainer, run_spec, train
 
 BASELINES = ("rule_based", "ddpg", "iddpg", "maddpg", "mfmarl", "ppo")
 TINY = dict(variant="clearing", n_households=20, epochs=4, steps_per_epoch=10, eval_episodes=2,

@@ -306,7 +306,7 @@ def test_leader_gap_ranks_grid_points_with_best_responding_households():
 
 
 def test_certify_refuses_taxai():
-    from smfg.experiments.certify_run import certify_policies
+    from smfg.runs.certify import certify_policies
 
     with pytest.raises(ValueError, match="defined for 'clearing'"):
         certify_policies(economy_params("taxai"), FreeMarket(), FixedShares(0.5, 0.5), 10)
@@ -316,7 +316,7 @@ def test_cli_certify_reports_and_caches_a_run(tmp_path, capsys):
     import json
 
     from smfg.cli import main
-    from smfg.experiments.train import train
+    from smfg.runs.train import train
 
     res = train("smfrl", "smoke", root=tmp_path, variant="clearing", n_households=10, seed=0)
     args = ["certify", str(res.run_dir), "--grid", "80", "--abilities", "3", "--burn-in", "100",

@@ -6,10 +6,11 @@ import torch
 
 from smfg.certify import rule_from_policy, simulate, stationary_environment
 from smfg.config import economy_params
-from smfg.experiments.certify_run import certify_run
-from smfg.experiments.learned import learned_policy
-from smfg.experiments.store import RunStore
-from smfg.experiments.train import ALGORITHMS, train
+from smfg.runs.algorithms import ALGORITHMS
+from smfg.runs.certify import certify_run
+from smfg.runs.learned import learned_policy
+from smfg.runs.store import RunStore
+from smfg.runs.train import train
 
 N = 20
 #: small certification: a 60 x 3 grid, no leader grid, a window from year 10

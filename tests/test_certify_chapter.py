@@ -15,8 +15,9 @@ from smfg.certify import solve_env
 from smfg.certify.exploitability import CERTIFY_A_MAX
 from smfg.config import economy_params
 from smfg.experiments import certify_run as cr
-from smfg.experiments.store import config_hash
-from smfg.experiments.sweep import experiment_specs
+from smfg.experiments.specs import experiment_specs
+from smfg.runs.certify import DEFAULTS
+from smfg.runs.store import config_hash
 
 CLEARING = economy_params("clearing")
 
@@ -110,9 +111,9 @@ def test_solver_settings_are_the_solvers_defaults():
 def test_every_profile_has_chapter_sizes_and_smoke_is_the_coarsest():
     assert set(cr.CHAPTER_PROFILES) == {"smoke", "quick", "paper"}
     for name, prof in cr.CHAPTER_PROFILES.items():
-        assert prof.settings()["burn_in"] == cr.DEFAULTS["burn_in"], name
+        assert prof.settings()["burn_in"] == DEFAULTS["burn_in"], name
     smoke, paper = cr.chapter_profile("smoke"), cr.chapter_profile("paper")
-    assert paper.settings() == cr.DEFAULTS
+    assert paper.settings() == DEFAULTS
     assert smoke.settings()["na"] < paper.settings()["na"]
     assert smoke.grid[0] < paper.grid[0] and smoke.brock_mirman[1] < paper.brock_mirman[1]
     with pytest.raises(ValueError, match="profile"):

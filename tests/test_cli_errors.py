@@ -329,8 +329,8 @@ def test_progress_goes_to_stderr_and_json_is_strict(store, capsys):
 
 
 def test_sweep_reports_epochs_across_its_runs(tmp_path, capsys):
-    from smfg.experiments import sweep as sw
-    from smfg.experiments.train import run_spec
+    from smfg.runs import sweep as sw
+    from smfg.runs.train import run_spec
 
     specs = [run_spec("smfrl", "smoke", variant="clearing", n_households=10, epochs=3, seed=s)
              for s in (0, 1)]  # fmt: skip
@@ -422,7 +422,7 @@ def test_help_starts_without_the_library_and_shows_defaults():
 def test_the_names_help_lists_are_the_librarys():
     from smfg.evaluate import GOVERNMENT_POLICIES, HOUSEHOLD_POLICIES
     from smfg.experiments.fixed_policies import FIXED_RULES
-    from smfg.experiments.train import ALGORITHMS
+    from smfg.runs.algorithms import ALGORITHMS
 
     assert set(cli.ALGORITHM_NAMES) == set(ALGORITHMS)
     assert cli.GOVERNMENT_POLICY_NAMES == GOVERNMENT_POLICIES

@@ -11,11 +11,11 @@ import torch
 from smfg.algos.smfrl import smfrl_config
 from smfg.experiments import curves as cc
 from smfg.experiments.aggregate import curve_summary
-from smfg.experiments.certify_run import certify_run
-from smfg.experiments.curves import CURVE_METRICS, certified_curves, certify_point
-from smfg.experiments.seeds import train_seeds
-from smfg.experiments.train import run_spec, train
 from smfg.plotting import plot_certified_curves, save_figure
+from smfg.runs.certify import certify_run
+from smfg.runs.curves import CURVE_METRICS, certified_curves, certify_point
+from smfg.runs.seeds import train_seeds
+from smfg.runs.train import run_spec, train
 
 #: a tiny certification: 60 x 3 grid, one leader grid point, a window from year 10
 SMALL = dict(na=60, ne=3, grid_points=1, grid_na=60, burn_in=10)
@@ -206,7 +206,7 @@ def test_certified_table_takes_each_runs_last_point_and_the_facts_judge_the_targ
 
 
 def test_the_certified_page_sweeps_the_runs_it_trains():
-    from smfg.experiments.sweep import CERTIFIED_PAGE, experiment_specs
+    from smfg.experiments.specs import CERTIFIED_PAGE, experiment_specs
 
     reqs = cc.certified_requests("smoke")
     assert len(reqs) == len(cc.CURVE_ROWS) * 2  # rows x the smoke profile's seeds

@@ -11,8 +11,8 @@ import pytest
 
 from smfg.cli import main
 from smfg.experiments import estimate as E
-from smfg.experiments.store import RunStore
-from smfg.experiments.train import run_spec
+from smfg.runs.store import RunStore
+from smfg.runs.train import run_spec
 
 REPO = Path(__file__).resolve().parents[1]
 LINE = re.compile(

@@ -14,12 +14,13 @@ RANK = {
     "policies": 3,
     "algos": 4,
     "certify": 5,
-    "experiments": 6,
     "evaluate": 6,
-    "plotting": 7,
-    "cli": 8,
-    "__main__": 9,
-    "__init__": 9,
+    "runs": 7,
+    "experiments": 8,
+    "plotting": 9,
+    "cli": 10,
+    "__main__": 11,
+    "__init__": 11,
 }
 
 
@@ -61,6 +62,60 @@ def test_economy_never_imports_learning_or_experiments():
     for path in (SRC / "economy").glob("*.py"):
         for mod in _imports(path):
             assert not mod.startswith(("smfg.algos", "smfg.experiments", "smfg.env")), (path, mod)
+
+
+def _resolved_imports(path: Path, src: Path = SRC):
+    """Every module ``path`` (a file under ``src``) imports, as a dotted name: ``from smfg
+    import x`` is ``smfg.x``, relative imports resolved against the file's package."""
+    package = ["smfg", *path.relative_to(src).parts[:-1]]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            yield module
+            yield from (f"{module}.{alias.name}" for alias in node.names)
+
+
+#: what the run machinery never imports: the paper layer, and what sits on top of it
+RUNS_NEVER = ("smfg.experiments", "smfg.paper", "smfg.perf", "smfg.cli", "smfg.__main__")
+
+
+def _runs_offences(src: Path = SRC) -> list[str]:
+    bad = []
+    for path in sorted((src / "runs").rglob("*.py")):
+        for mod in _resolved_imports(path, src):
+            if mod.startswith(RUNS_NEVER):
+                bad.append(f"{path.relative_to(src)} imports {mod}")
+    return bad
+
+
+def test_runs_never_import_the_paper_layer_or_the_cli():
+    """runs/ works on run specs: the paper layer passes them in (and any hook), never the
+    other way round."""
+    assert (SRC / "runs" / "train.py").exists()
+    bad = _runs_offences()
+    assert not bad, "the run machinery imports above itself:\n" + "\n".join(bad)
+
+
+def test_the_runs_check_sees_every_form_of_import(tmp_path):
+    """The check above fails on a back-edge however it is written."""
+    fake = tmp_path / "smfg"
+    (fake / "runs").mkdir(parents=True)
+    forms = [
+        "from smfg.experiments.registry import get_experiment",
+        "from smfg.experiments import registry",
+        "from smfg import experiments",
+        "import smfg.cli",
+        "from ..experiments import curves",
+        "def f():\n    from smfg.experiments.curves import with_curves\n",
+    ]
+    for i, line in enumerate(forms):
+        (fake / "runs" / f"m{i}.py").write_text(line + "\n")
+    (fake / "runs" / "ok.py").write_text("from smfg.runs.store import RunStore\n")
+    bad = _runs_offences(fake)
+    assert sorted({b.split()[0] for b in bad}) == [f"runs/m{i}.py" for i in range(len(forms))]
 
 
 def test_config_does_not_import_torch():

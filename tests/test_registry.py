@@ -9,10 +9,9 @@ import pytest
 import torch
 
 import smfg.experiments.registry as reg
-import smfg.experiments.train as train_module
+import smfg.runs.algorithms as algorithms_module
 from smfg.evaluate import evaluate
 from smfg.experiments import aggregate as agg
-from smfg.experiments.learned import ClonedHouseholds, GroupMeans, MixedHouseholds
 from smfg.experiments.registry import (
     EXPERIMENTS,
     PAPER_TABLE1,
@@ -25,9 +24,11 @@ from smfg.experiments.registry import (
     collect,
     get_experiment,
 )
-from smfg.experiments.store import RunStore, config_hash
-from smfg.experiments.train import ALGORITHMS, train
 from smfg.policies import FixedShares, FreeMarket
+from smfg.runs.algorithms import ALGORITHMS
+from smfg.runs.learned import ClonedHouseholds, GroupMeans, MixedHouseholds
+from smfg.runs.store import RunStore, config_hash
+from smfg.runs.train import train
 from smfg.stats import seed_interval
 
 # a tiny SMFRL run: seconds, not minutes
@@ -54,7 +55,7 @@ def test_table1_names_the_paper_algorithms_and_runs_only_registered_ones(monkeyp
     assert [r.key for r in t1.rows] == ["rule-based", "ddpg", "maddpg", "iddpg", "mfmarl", "smfrl"]
     assert {r.label for r in t1.rows} == set(PAPER_TABLE1.paper_row)
     assert [s.label for s in t1.settings] == ["N=100", "N=100-BC", "N=1000-BC"]
-    monkeypatch.setattr("smfg.experiments.train.ALGORITHMS", {"smfrl": ALGORITHMS["smfrl"]})
+    monkeypatch.setattr("smfg.runs.algorithms.ALGORITHMS", {"smfrl": ALGORITHMS["smfrl"]})
     assert {r.key for r in t1.missing()} == {"ddpg", "maddpg", "iddpg", "mfmarl"}
     runs = t1.runs("quick")
     assert {r.algo for r in runs} == {"smfrl"}
@@ -63,7 +64,7 @@ def test_table1_names_the_paper_algorithms_and_runs_only_registered_ones(monkeyp
     assert len(t1.runs("paper")) == 3 * 5
     # a baseline that lands is run without touching the registry
     monkeypatch.setattr(
-        "smfg.experiments.train.ALGORITHMS",
+        "smfg.runs.algorithms.ALGORITHMS",
         {"smfrl": ALGORITHMS["smfrl"], "ddpg": ALGORITHMS["smfrl"]},
     )
     assert {r.algo for r in t1.runs("smoke")} == {"smfrl", "ddpg"}
@@ -71,7 +72,7 @@ def test_table1_names_the_paper_algorithms_and_runs_only_registered_ones(monkeyp
     # Rule-based: a fixed policy pair until its run-store algorithm is registered
     rule = t1.rows[0]
     assert rule.mode() == "fixed" and rule.government == "free-market"
-    monkeypatch.setitem(train_module.ALGORITHMS, "rule_based", ALGORITHMS["smfrl"])
+    monkeypatch.setitem(algorithms_module.ALGORITHMS, "rule_based", ALGORITHMS["smfrl"])
     assert rule.mode() == "learned" and "rule_based" in {r.algo for r in t1.runs("smoke")}
 
 
@@ -153,7 +154,7 @@ def test_collect_trains_evaluates_and_never_recomputes(tmp_path, monkeypatch):
         rows=(Row("fm", "Free Market", government="free-market", households="fixed"),
               Row("smfrl", "SMFRL", algo="smfrl"), Row("ddpg", "DDPG", algo="ddpg")),
     )  # fmt: skip
-    monkeypatch.setattr("smfg.experiments.train.ALGORITHMS", {"smfrl": ALGORITHMS["smfrl"]})
+    monkeypatch.setattr("smfg.runs.algorithms.ALGORITHMS", {"smfrl": ALGORITHMS["smfrl"]})
     lines = []
     c = collect(exp, "smoke", root=tmp_path, seeds=2, progress=lines.append, **TINY)
     assert [r.key for r in c.missing] == ["ddpg"]
@@ -182,7 +183,7 @@ def test_collect_trains_evaluates_and_never_recomputes(tmp_path, monkeypatch):
 
 def test_a_run_locked_by_another_process_is_waited_for(tmp_path, monkeypatch):
     calls = []
-    real = train_module.train
+    real = reg.train
 
     def flaky(*a, **k):
         calls.append(1)
@@ -190,7 +191,7 @@ def test_a_run_locked_by_another_process_is_waited_for(tmp_path, monkeypatch):
             raise RuntimeError("x is being computed by another process (lock held)")
         return real(*a, **k)
 
-    monkeypatch.setattr(train_module, "train", flaky)
+    monkeypatch.setattr(reg, "train", flaky)
     lines = []
     reqs = [RunRequest("smfrl", "smoke", "clearing", 20, False, s, tuple(sorted(TINY.items())))
             for s in (4, 2)]  # fmt: skip
@@ -323,7 +324,7 @@ def test_leader_reward_weights_reach_every_trainer_and_only_with_weighted():
     assert got == {"leader_reward": "weighted", "leader_reward_weights": (2.0, 0.0, 1.0)}
     with pytest.raises(ValueError, match="leader_reward_weights"):
         reg._with_reward({}, "weighted", "2,0")
-    from smfg.experiments.train import make_trainer, run_spec
+    from smfg.runs.train import make_trainer, run_spec
 
     for algo in ALGORITHMS:
         spec = run_spec(algo, "smoke", variant="taxai", n_households=20, seed=0, **got)

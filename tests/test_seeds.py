@@ -14,9 +14,9 @@ import torch
 
 from smfg.algos.seeds import BatchedSMFRL, SeedsOutOfStep
 from smfg.algos.smfrl import SMFRLConfig, SMFRLTrainer
-from smfg.experiments.seeds import train_seeds
-from smfg.experiments.store import RunStore
-from smfg.experiments.train import run_spec, train
+from smfg.runs.seeds import train_seeds
+from smfg.runs.store import RunStore
+from smfg.runs.train import run_spec, train
 
 TINY = dict(
     variant="clearing", n_households=20, epochs=2, steps_per_epoch=25, leader_updates=4,
@@ -141,7 +141,7 @@ def test_any_off_policy_learner_batches_as_separate_runs(algo):
     MF-MARL, MADDPG (joint critics) and DDPG with frozen BC households equal their runs
     alone, to the tolerance of the module docstring."""
     from smfg.algos.seeds import BatchedTrainer
-    from smfg.experiments.train import ALGORITHMS
+    from smfg.runs.algorithms import ALGORITHMS
 
     build, trainer_cls, _ = ALGORITHMS[algo]
     over = {**TINY, "bc": algo == "ddpg", "bc_epochs": 1}

@@ -6,8 +6,8 @@ import torch
 from smfg.algos.core import ReplayBuffer
 from smfg.algos.smfrl import LearnedPolicy, SMFRLConfig, SMFRLTrainer, smfrl_config
 from smfg.evaluate import evaluate
-from smfg.experiments.store import RunStore
-from smfg.experiments.train import make_trainer, run_spec, train
+from smfg.runs.store import RunStore
+from smfg.runs.train import make_trainer, run_spec, train
 
 TINY = dict(
     variant="clearing", n_households=20, epochs=4, steps_per_epoch=15, leader_updates=4,

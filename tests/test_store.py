@@ -13,8 +13,8 @@ import pytest
 import torch
 from torch import nn
 
-from smfg.experiments import store as store_mod
-from smfg.experiments.store import (
+from smfg.runs import store as store_mod
+from smfg.runs.store import (
     RunStore,
     atomic_torch_save,
     atomic_write_text,

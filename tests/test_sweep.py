@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from smfg.cli import main
-from smfg.experiments import sweep as sw
-from smfg.experiments.store import RunStore
-from smfg.experiments.train import run_spec
+from smfg.runs import sweep as sw
+from smfg.runs.store import RunStore
+from smfg.runs.train import run_spec
 
 # tiny SMFRL runs (smaller than tests/test_smfrl.py's TINY) of six epochs, to kill one midway
 TINY = dict(epochs=6, steps_per_epoch=8, leader_updates=2, follower_updates=2, batch_size=16,
@@ -77,6 +77,26 @@ def test_sweep_files_yaml_and_json_describe_the_same_runs(tmp_path: Path):
         sw.specs_from_mapping({"seed_list": [0]})
     with pytest.raises(ValueError, match="SMFRLConfig has no field"):
         sw.specs_from_mapping({"runs": [{"n_agents": 5}]})
+
+
+def test_a_files_experiments_are_resolved_by_the_callable_passed_in(tmp_path: Path):
+    """The sweep knows no paper artefact: a file's ``experiment`` key needs the caller's
+    ``experiment_specs`` (the CLI passes the paper layer's), which gets the file's options."""
+    data = {"profile": "smoke", "experiment": ["a", "b"], "seeds": 2, "variant": "taxai",
+            "overrides": {"epochs": 3}}  # fmt: skip
+    with pytest.raises(ValueError, match=r"'experiment' \['a', 'b'\]: no resolver"):
+        sw.specs_from_mapping(data)
+    calls = []
+
+    def resolve(name, profile, **kw):
+        calls.append((name, profile, kw))
+        return [SPECS[0 if name == "a" else 3], SPECS[0]]
+
+    assert sw.specs_from_mapping(data, resolve) == [SPECS[0], SPECS[3]]
+    kw = {"seeds": 2, "sizes": None, "variant": "taxai", "epochs": 3}
+    assert calls == [("a", "smoke", kw), ("b", "smoke", kw)]
+    (tmp_path / "e.json").write_text(json.dumps(data))
+    assert sw.specs_from_file(tmp_path / "e.json", resolve) == [SPECS[0], SPECS[3]]
 
 
 def test_dask_missing_names_the_extra(monkeypatch):
@@ -173,10 +193,22 @@ def test_cli_sweep_dry_run_and_in_process(tmp_path: Path, capsys):
     assert out.count("smfrl ") == 12 and "BC" in out
 
 
-def test_longest_runs_are_started_first():
-    """The pool starts runs in decreasing estimated seconds (the bench's epoch times): MADDPG
-    at N = 1000 (critics over every household) first, rule-based (it only evaluates) last."""
-    from smfg.experiments.sweep import estimated_cost
+def test_longest_runs_are_started_first(tmp_path: Path):
+    """The sweep starts runs in decreasing ``cost`` (None: in the order given); the CLI's cost,
+    the estimated seconds of the bench's epoch times, puts MADDPG at N = 1000 (critics over
+    every household) first, rule-based (it only evaluates) last."""
+    from smfg.experiments.estimate import run_seconds as estimated_cost
+
+    # runs that fail as their trainer is built: the progress lines give the order they ran in
+    bad = [{**s, "economy": {"no_such_field": 1.0}} for s in SPECS[:3]]
+    for cost, order in ((None, [0, 1, 2]), ({0: 1.0, 1: 3.0, 2: 2.0}, [1, 2, 0])):
+        lines: list[str] = []
+        key = None if cost is None else (lambda spec, c=cost: c[bad.index(spec)])
+        res = sw.sweep(bad, tmp_path, workers=0, retries=0, progress=lines.append, cost=key)
+        assert not res.ok and list(res.runs["label"]) == [sw.run_label(s) for s in bad]
+        assert [line.split(": FAILED")[0].split("] ")[1] for line in lines[:-1]] == [
+            f"{sw.run_label(bad[i])} ({RunStore(tmp_path).run_dir(bad[i]).name})" for i in order
+        ]
 
     def spec(algo, n, epochs=20):
         return run_spec(algo, "quick", variant="taxai", n_households=n, seed=0, epochs=epochs)

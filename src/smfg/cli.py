@@ -305,9 +305,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from smfg.experiments.fixed_policies import FIXED_RULES
 
     if is_run:  # a trained run: its leader, and its followers unless told otherwise
-        from smfg.experiments.learned import learned_policy
-        from smfg.experiments.store import RunStore
-        from smfg.experiments.train import make_trainer
+        from smfg.runs.learned import learned_policy
+        from smfg.runs.store import RunStore
+        from smfg.runs.train import make_trainer
 
         state = RunStore(run_dir.parent).load_policy(run_dir, make_trainer)
         learned = learned_policy(state, noise_std=args.noise, seed=args.seed0)
@@ -368,8 +368,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     import torch
 
-    from smfg.experiments.store import RunStore
-    from smfg.experiments.train import PROGRESS_KEYS, check_algo, run_spec, train
+    from smfg.runs.algorithms import check_algo
+    from smfg.runs.store import RunStore
+    from smfg.runs.train import PROGRESS_KEYS, run_spec, train
 
     check_algo(args.algo)
     if args.seeds:
@@ -402,8 +403,8 @@ def _train(args: argparse.Namespace) -> int:
         bar.update(total, note, force=total == bar.total)
 
     try:
-        if args.seeds:  # several seeds as one batched model (smfg.experiments.seeds)
-            from smfg.experiments.seeds import train_seeds
+        if args.seeds:  # several seeds as one batched model (smfg.runs.seeds)
+            from smfg.runs.seeds import train_seeds
 
             results = train_seeds(
                 args.algo,
@@ -463,19 +464,20 @@ def _sweep(args: argparse.Namespace) -> int:
 
     import torch
 
-    from smfg.experiments import sweep as sw
     from smfg.experiments.estimate import load_calibration
+    from smfg.runs import sweep as sw
 
     torch.set_num_threads(1)
     if args.file or args.experiment:
-        specs = sw.specs_from_file(args.file) if args.file else []
+        from smfg.experiments.registry import EXPERIMENTS
+        from smfg.experiments.specs import CERTIFIED_PAGE, experiment_specs
+
+        specs = sw.specs_from_file(args.file, experiment_specs) if args.file else []
         names = args.experiment or []
         if "all" in names:
-            from smfg.experiments.registry import EXPERIMENTS
-
-            names = [*EXPERIMENTS, sw.CERTIFIED_PAGE]
+            names = [*EXPERIMENTS, CERTIFIED_PAGE]
         for name in names:
-            specs += sw.experiment_specs(name, args.profile)
+            specs += experiment_specs(name, args.profile)
     else:
         over = {} if args.epochs is None else {"epochs": args.epochs}
         specs = sw.grid_specs(
@@ -502,7 +504,7 @@ def _sweep(args: argparse.Namespace) -> int:
 def _sweep_workers(args: argparse.Namespace, client) -> int:
     """The workers a sweep runs on: the cluster's threads, the LocalCluster's processes, the
     pool's processes (one per core by default) or this process."""
-    from smfg.experiments import sweep as sw
+    from smfg.runs import sweep as sw
 
     if client is not None:
         return int(sum(client.nthreads().values()))
@@ -514,9 +516,9 @@ def _sweep_workers(args: argparse.Namespace, client) -> int:
 
 
 def _sweep_specs(args: argparse.Namespace, specs: list, calibration, client) -> int:
-    from smfg.experiments import sweep as sw
-    from smfg.experiments.estimate import estimate
-    from smfg.experiments.store import RunStore
+    from smfg.experiments.estimate import estimate, run_seconds
+    from smfg.runs import sweep as sw
+    from smfg.runs.store import RunStore
 
     cost = estimate(specs, args.results, _sweep_workers(args, client), calibration)
     if args.dry_run:
@@ -550,6 +552,7 @@ def _sweep_specs(args: argparse.Namespace, specs: list, calibration, client) -> 
             checkpoint_every=args.checkpoint_every,
             progress=bar.say,
             epochs_progress=epochs,
+            cost=lambda spec: run_seconds(spec, calibration),  # the longest runs first
         )
     except KeyboardInterrupt:
         bar.close()
@@ -708,9 +711,9 @@ def _certify(args: argparse.Namespace) -> int:
     if not run_dir.is_dir():
         raise FileNotFoundError(f"no run directory {run_dir}")
     from smfg.certify import solver_progress
-    from smfg.experiments.certify_run import certify_run, format_report
-    from smfg.experiments.store import RunStore
-    from smfg.experiments.train import make_trainer
+    from smfg.runs.certify import certify_run, format_report
+    from smfg.runs.store import RunStore
+    from smfg.runs.train import make_trainer
 
     RunStore(run_dir.parent).load_policy(run_dir, make_trainer)  # rebuilt here if damaged
     bar = Progress(f"certify {run_dir.name}")
@@ -1051,7 +1054,7 @@ def _exit_status(exc: BaseException) -> tuple[int, str]:
         return 2, f"{text}; check the path and its permissions"
     if isinstance(exc, OSError):
         return 1, text
-    if type(exc).__name__ in ("RunLockedError", "CorruptRunError"):  # smfg.experiments.store
+    if type(exc).__name__ in ("RunLockedError", "CorruptRunError"):  # smfg.runs.store
         return 1, text
     return 1, f"{type(exc).__name__}: {text} (rerun with --debug for the traceback)"
 

@@ -304,7 +304,7 @@ def plot_certified_curves(
 
     ``summary`` is long: ``hue``, epoch, metric, mean, lo, hi
     (:func:`smfg.experiments.aggregate.curve_summary` of
-    :func:`smfg.experiments.curves.certified_curves`, keys ``(hue,)``). A non-finite mean (a
+    :func:`smfg.runs.curves.certified_curves`, keys ``(hue,)``). A non-finite mean (a
     seed whose median gain is infinite: no finite scaling of its consumption reaches the best
     response) leaves a gap in its line. Exploitability is on a symmetric-log axis (gains run
     from fractions of a percent to thousands); zero, where a certificate would put a Nash

@@ -92,10 +92,10 @@ class BaseConfig:
     certify_every: int = 0
     """Certify the current policies every this many epochs (0: never; 'clearing' only): the
     epoch's metrics gain the followers' exploitability, the leader's gap and the years
-    survived (``cert_*``, :mod:`smfg.experiments.curves`)."""
+    survived (``cert_*``, :mod:`smfg.runs.curves`)."""
     certify_settings: dict = field(default_factory=dict)
     """Overrides of the curve's certification settings (``CURVE_SETTINGS`` of
-    :mod:`smfg.experiments.curves`: burn_in, na, ne, grid_points, grid_na, leader), checked
+    :mod:`smfg.runs.curves`: burn_in, na, ne, grid_points, grid_na, leader), checked
     when the run's spec is built; empty unless ``certify_every`` > 0."""
 
     def _bad(self, name: str, allowed) -> None:

@@ -259,7 +259,7 @@ def bench_training(
 
     if threads is not None:
         torch.set_num_threads(threads)
-    tune_allocator()  # as smfg.experiments.train.train does
+    tune_allocator()  # as smfg.runs.train.train does
     over = {"eval_steps": 300} if profile == "paper" else {}
     if follower_batch is not None:
         over["follower_batch"] = follower_batch
@@ -381,11 +381,11 @@ def bench_algorithm(
     other DDPG-family followers sample theirs), not the paper profile's 'joint' batch
     (book:learning-follower-batch), whose epochs :func:`bench_training` times apart; the row
     says which (``follower_batch``)."""
-    from smfg.experiments.train import ALGORITHMS, check_algo
+    from smfg.runs.algorithms import ALGORITHMS, check_algo
 
     if threads is not None:
         torch.set_num_threads(threads)
-    tune_allocator()  # as smfg.experiments.train.train does
+    tune_allocator()  # as smfg.runs.train.train does
     build, trainer_cls, _ = ALGORITHMS[check_algo(algo)]
     over = {"eval_steps": 300}
     if algo == "ppo":  # time the joint phase: households and planner both acting and learning

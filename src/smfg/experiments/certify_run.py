@@ -1,44 +1,25 @@
-"""Certification of trained runs and fixed policies (book:certification), with the run
-store.
+"""The certification chapter (book:certification): its sizes by profile, the runs it
+certifies, the fixed baselines certified like them, its tables and the facts it glues.
 
-:func:`certify_run` loads a finished run's policies, simulates the population they generate
-(noiseless, the run's own households and shocks), and reports :mod:`smfg.certify`'s figures:
-the followers' exploitability (consumption-equivalent gain of the best response) and the
-leader's gap to the best point of an E6 grid with households best-responding. The result is
-cached in the run directory as ``certify-<hash>.json`` (hash of the settings and the code
-version), so a book page re-executes in seconds. :func:`certify_policies` does the same for
-any pair of policies (the fixed baselines), without a cache.
+A run's certification itself (:func:`~smfg.runs.certify.certify_run`, cached in the run
+directory) and that of any pair of policies (:func:`~smfg.runs.certify.certify_policies`) are
+run machinery, in :mod:`smfg.runs.certify`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from smfg.algos.smfrl import smfrl_config
-from smfg.certify import (
-    Fiscal,
-    Rule,
-    certify_followers,
-    e6_grid,
-    fixed_rule,
-    leader_gap,
-    rule_from_policy,
-    simulate,
-    stationary_environment,
-)
-from smfg.config import EconomyParams, check_profile, economy_params
+from smfg.certify import fixed_rule
+from smfg.config import check_profile, economy_params
 from smfg.experiments.fixed_policies import FIXED_RULES
-from smfg.experiments.learned import ClonedHouseholds, learned_policy
 from smfg.experiments.registry import (
     ARTEFACT_PROFILES,
     RunRequest,
@@ -46,234 +27,9 @@ from smfg.experiments.registry import (
     get_experiment,
     train_requests,
 )
-from smfg.experiments.store import CODE_VERSION, RunStore, atomic_write_text
 from smfg.policies import FixedShares, FreeMarket
-
-#: The settings of a certification and their defaults.
-DEFAULTS = {
-    "burn_in": 100,
-    "na": 500,
-    "ne": 7,
-    "grid_points": 3,
-    "grid_na": 100,
-    "leader": True,
-}
-
-
-#: Years an episode must last after the burn-in for its followers to be certified.
-MIN_WINDOW = 20
-
-
-def check_settings(**kw) -> dict:
-    """:data:`DEFAULTS` with the settings ``kw``, checked (a ValueError names a bad one)."""
-    unknown = set(kw) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"certify settings {sorted(unknown)}: allowed {sorted(DEFAULTS)}")
-    out = {**DEFAULTS, **kw}
-    for k in ("burn_in", "na", "ne", "grid_points", "grid_na"):
-        if not isinstance(out[k], int) or out[k] < (0 if k in ("burn_in", "grid_points") else 3):
-            raise ValueError(f"certify setting {k} = {out[k]!r}: allowed a larger integer")
-    return out
-
-
-def certify_policies(
-    params: EconomyParams,
-    gov_policy,
-    household_policy,
-    n_households: int,
-    seed: int = 0,
-    leader_reward: str = "gdp",
-    progress: Callable[[str], None] | None = None,
-    rule: Rule | None = None,
-    reward_weights: Sequence[float] = (1.0, 1.0, 1.0),
-    leader_mean: bool = True,
-    **settings,
-) -> dict:
-    """Exploitability of ``household_policy`` and the gap of ``gov_policy`` (book:certification).
-
-    The followers' rule is ``household_policy`` acting on each grid state with the window's
-    mean raw leader action (or none, for a government that sends a GovAction), or ``rule``
-    for policies that do not act on each household's observation (fixed shares). An episode
-    that ends less than :data:`MIN_WINDOW` years after the burn-in leaves no stationary
-    population: the followers are then reported as skipped, with the reason.
-    ``leader_mean``: also value the window mean of the leader's policy as a constant E6
-    policy (a row beside the grid's, not part of the gap, with a stationary equilibrium of
-    its own).
-    """
-    st = check_settings(**settings)
-    if params.variant != "clearing":
-        raise ValueError(
-            f"variant = {params.variant!r}: certification is defined for 'clearing' "
-            "(book:certification); 'taxai' has no market prices to take as given"
-        )
-    say = progress or (lambda _msg: None)
-    t0 = time.perf_counter()
-    pop = simulate(params, gov_policy, household_policy, n_households, seed,
-                   leader_reward=leader_reward, reward_weights=reward_weights)  # fmt: skip
-    say(f"simulated {pop.steps} years ({','.join(pop.termination)}), leader return "
-        f"{pop.leader_return:.4g}")  # fmt: skip
-    if pop.steps < st["burn_in"] + MIN_WINDOW:  # no stationary population to certify
-        fol = {"skipped": f"the episode ended in year {pop.steps} "
-                          f"({','.join(pop.termination)}), before the window"}  # fmt: skip
-        env = stationary_environment(pop, params, st["burn_in"])
-    else:
-        say(
-            f"followers: exact best response on {st['na']} asset x {st['ne']} ability points "
-            f"for the {n_households} households' states of years {st['burn_in']}-{pop.steps}"
-        )
-        expl, env = certify_followers(
-            params, pop, (lambda g: rule) if rule is not None else (
-                lambda g: rule_from_policy(household_policy, g)),
-            burn_in=st["burn_in"], na=st["na"], ne=st["ne"], seed=seed,
-        )  # fmt: skip
-        fol = expl.summary()
-        say(f"followers: median CEV {_pct(fol['cev_median_pct'])}, mean "
-            f"{_pct(fol['cev_mean_pct'])}{_inf_note(fol)}")  # fmt: skip
-    sl = slice(env.window[0], env.window[1])
-    out = {
-        "n_households": n_households,
-        "seed": seed,
-        "episode": {
-            "years": pop.steps,
-            "termination": ",".join(pop.termination),
-            "leader_return": pop.leader_return,
-            "r": float(pop.r[sl].mean()),
-            "K_over_Y": float((pop.K[sl] / pop.Y[sl]).mean()),
-            "Y_per_household": float(pop.Y[sl].mean() / n_households),
-        },
-        "followers": fol,
-        "settings": st,
-    }
-    if st["leader"] and st["grid_points"] > 0:
-        say(
-            f"leader: {st['grid_points'] ** 3} E6 grid points ({st['grid_points']} values of "
-            "each of tau, xi, g)"
-            + (" and the window mean of this leader" if leader_mean else "")
-            + ", each a stationary equilibrium "
-            "with households best-responding"
-        )
-        learned_mean = Fiscal(**{**env.fiscal.__dict__})
-        gap = leader_gap(params, pop.leader_return, n_households, seed,
-                         leader_reward=leader_reward, reward_weights=reward_weights,
-                         grid=e6_grid(params, st["grid_points"]),
-                         extra={"window mean of this leader": learned_mean} if leader_mean
-                         else None,
-                         progress=say, na=st["grid_na"], ne=st["ne"])  # fmt: skip
-        out["leader"] = gap
-        say(f"leader: gap {gap['gap']:.4g} to {gap['best']['policy']}")
-    out["seconds"] = time.perf_counter() - t0
-    return _jsonable(out)
-
-
-def certify_run(
-    run_dir: str | Path,
-    cache: bool = True,
-    progress: Callable[[str], None] | None = None,
-    **settings,
-) -> dict:
-    """Certify a finished run of the run store (see the module docstring). The result is
-    read from the run directory when the same settings were certified by the same code."""
-    run_dir = Path(run_dir)
-    st = check_settings(**settings)
-    state = RunStore(run_dir.parent).load_policy(run_dir)
-    cfg = state["config"]
-    key = json.dumps({"settings": st, "code": CODE_VERSION, "run": run_dir.name}, sort_keys=True)
-    path = run_dir / f"certify-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
-    if cache and path.exists():
-        return json.loads(path.read_text())
-    params = economy_params(cfg["variant"], **cfg.get("economy", {}))
-    learned = learned_policy(state, noise_std=0.0, seed=int(cfg["seed"]))
-    out = certify_policies(params, learned.leader, learned.followers, int(cfg["n_households"]),
-                           int(cfg["seed"]), cfg.get("leader_reward", "gdp"), progress,
-                           reward_weights=cfg.get("leader_reward_weights", (1.0, 1.0, 1.0)),
-                           **st)  # fmt: skip
-    out = {"run_dir": str(run_dir), "algo": state.get("algo", "smfrl"),
-           "config": {k: cfg.get(k) for k in ("variant", "n_households", "seed", "bc", "epochs")},
-           **out}  # fmt: skip
-    atomic_write_text(path, json.dumps(out, indent=1) + "\n")
-    return out
-
-
-def _jsonable(x):
-    """numpy scalars to Python numbers, recursively (inf stays a float)."""
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        return x.item()
-    return x
-
-
-def _pct(x: float) -> str:
-    return "inf" if math.isinf(x) else f"{x:.4g}%"
-
-
-def _inf_note(fol: dict) -> str:
-    """Why a mean gain is infinite, when it is."""
-    if not math.isinf(fol.get("cev_mean_pct", 0.0)):
-        return ""
-    return (
-        f" (infinite: in {fol['share_infinite']:.1%} of the states no finite scaling of the "
-        "rule's consumption reaches the best response's value; mean of the finite gains "
-        f"{_pct(fol['cev_mean_finite_pct'])}, and the consumption loss below stays finite)"
-    )
-
-
-def format_report(res: dict) -> str:
-    """A readable report of :func:`certify_run` or :func:`certify_policies`."""
-    ep, fol = res["episode"], res["followers"]
-    skipped = "skipped" in fol
-    inf_why = "" if skipped or fol["share_infinite"] == 0 else (
-        ": states where no finite scaling of the rule's consumption reaches the best "
-        "response's value")  # fmt: skip
-    lines = []
-    if "run_dir" in res:
-        c = res["config"]
-        lines.append(f"run {res['run_dir']} ({res['algo']}, {c['variant']}, N={c['n_households']}, "
-                     f"seed {c['seed']}, bc={c['bc']}, {c['epochs']} epochs)")  # fmt: skip
-    lines.append(
-        f"episode: {ep['years']} years ({ep['termination']}), leader return "
-        f"{ep['leader_return']:.4g}; window means r={ep['r']:.4g}, K/Y={ep['K_over_Y']:.4g}, "
-        f"Y/N={ep['Y_per_household']:.4g}"
-    )
-    lines += [f"followers: not certified: {fol['skipped']}"] if skipped else [
-        "followers (consumption-equivalent gain of the exact best response, env timing, at the "
-        "window's prices):",
-        f"  mean {_pct(fol['cev_mean_pct'])} (finite values {_pct(fol['cev_mean_finite_pct'])}, "
-        f"share infinite {fol['share_infinite']:.3g}{inf_why}), "
-        f"median {_pct(fol['cev_median_pct'])}, "
-        f"p10-p90 {_pct(fol['cev_p10_pct'])} to {_pct(fol['cev_p90_pct'])}",
-        f"  as a loss of the best response's consumption: mean {_pct(fol['loss_mean_pct'])}, "
-        f"median {_pct(fol['loss_median_pct'])}",
-        f"  prices r={fol['r']:.4g}, W={fol['W']:.4g}, tr={fol['tr']:.4g}; window "
-        f"{fol['window']}, capital drift {fol['capital_drift']:+.3g}; grid {fol['grid']}, "
-        f"best response in {fol['best_response_seconds']:.1f} s",
-    ]  # fmt: skip
-    if not skipped and "rule_diff_s" in fol:  # (results cached before it was reported lack it)
-        lines.insert(-1, f"  the rule against the shares the window's households chose: mean "
-                         f"|difference| {fol['rule_diff_s']:.3g} (saving), "
-                         f"{fol['rule_diff_f']:.3g} (work)")  # fmt: skip
-    if not skipped and "saving_gap_mean" in fol:
-        lines.insert(-1, f"  the rule minus the best response, mean over the window's states: "
-                         f"saving share {fol['saving_gap_mean']:+.3g} (too little in "
-                         f"{fol['share_saving_too_little']:.0%} of states), work share "
-                         f"{fol['work_gap_mean']:+.3g}")  # fmt: skip
-    if "leader" in res:
-        g = res["leader"]
-        lines.append(
-            f"leader: return {g['learned_return']:.4g}; best E6 grid point {g['best']['policy']}"
-            f" with households best-responding: {g['best']['leader_return']:.4g}; gap "
-            f"{g['gap']:.4g}"
-        )
-        for row in g["rows"]:
-            eq = row.get("equilibrium") or {}
-            extra = (f" r={eq['r']:.4g} K/Y={eq['K_over_Y']:.4g}" if eq else
-                     f" ({row.get('reason', '')[:60]})")  # fmt: skip
-            lines.append(f"  {row['policy']:<36s} {row['leader_return']:>10.4g}{extra}")
-    lines.append(f"{res['seconds']:.0f} s")
-    return "\n".join(lines)
-
+from smfg.runs.certify import certify_policies, certify_run, check_settings
+from smfg.runs.learned import ClonedHouseholds
 
 # --- the certification chapter: its sizes by profile, its runs, its tables ------------------
 
@@ -299,7 +55,8 @@ class ChapterProfile:
     schedule_eq: tuple[int, int]
     """Asset points and ability states of the equilibrium under US 2022."""
     certify: tuple[tuple[str, Any], ...] = ()
-    """Settings of :func:`certify_run` that differ from :data:`DEFAULTS`."""
+    """Settings of :func:`~smfg.runs.certify.certify_run` that differ from its
+    :data:`~smfg.runs.certify.DEFAULTS`."""
 
     def settings(self) -> dict:
         """The certification settings of the trained runs, checked."""
@@ -364,8 +121,9 @@ def certify_chapter_runs(
     objective: str = "output",
     progress: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """:func:`certify_run` of every run of :func:`chapter_requests` (trained first where the
-    run store lacks one), with the profile's settings; cached in each run directory."""
+    """:func:`~smfg.runs.certify.certify_run` of every run of :func:`chapter_requests`
+    (trained first where the run store lacks one), with the profile's settings; cached in each
+    run directory."""
     reqs = chapter_requests(profile, seeds, sizes, objective)
     results = train_requests(reqs, root, progress)
     st = chapter_profile(profile).settings()
@@ -400,13 +158,13 @@ def _flat(res: dict) -> dict:
 
 
 def run_table(results: Sequence[dict]) -> pd.DataFrame:
-    """One row per certified run (:func:`certify_run`'s results), by N and seed: the window's
-    interest rate (percent) and capital-output ratio; the followers' consumption-equivalent
-    gain of the best response (median and mean, percent; the share of states where it is
-    infinite), the loss measure's mean, the window's capital drift and the followers' saving
-    share minus the best response's; the leader's return, the best grid point's with
-    households best-responding, the gap and the learned leader's own window-mean taxes with
-    households best-responding; ``note``: why the followers were not certified."""
+    """One row per certified run (:func:`~smfg.runs.certify.certify_run`'s results), by N and
+    seed: the window's interest rate (percent) and capital-output ratio; the followers'
+    consumption-equivalent gain of the best response (median and mean, percent; the share of
+    states where it is infinite), the loss measure's mean, the window's capital drift and the
+    followers' saving share minus the best response's; the leader's return, the best grid
+    point's with households best-responding, the gap and the learned leader's own window-mean
+    taxes with households best-responding; ``note``: why the followers were not certified."""
     rows = [{"run": Path(r["run_dir"]).name, **_flat(r)} for r in results]
     return pd.DataFrame(rows).sort_values(["n_households", "seed"], ignore_index=True)
 
@@ -582,19 +340,13 @@ __all__ = [
     "CHAPTER_PROFILES",
     "CHAPTER_RUNS",
     "CLOSE_PCT",
-    "DEFAULTS",
-    "MIN_WINDOW",
     "TABLE_COLUMNS",
     "ChapterProfile",
     "certify_baselines",
     "certify_chapter_runs",
-    "certify_policies",
-    "certify_run",
     "chapter_profile",
     "chapter_requests",
     "check_facts",
-    "check_settings",
-    "format_report",
     "format_table",
     "run_facts",
     "run_table",

@@ -41,6 +41,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from smfg.runs.curves import curve_settings
+from smfg.runs.store import RunStore
+
 __all__ = [
     "CALIBRATION_FILE",
     "DEFAULT_BENCH",
@@ -68,7 +71,7 @@ SWEEP_START_S = 10.0
 #: 2-core development machine: 30 epochs of the four networks in 30 s)
 BC_EPOCH_S = 0.25
 #: seconds of one certification of a curve point at N = 100 with the curve's settings, and of
-#: the leader grid's points solved at a run's first certification (smfg.experiments.curves:
+#: the leader grid's points solved at a run's first certification (smfg.runs.curves:
 #: "2.5 to 5 s at N = 100" each, "about 2 minutes" for the 27 points of the grid)
 CERT_POINT_S = 4.0
 CERT_GRID_S = 120.0
@@ -303,8 +306,6 @@ def _certify_seconds(spec: Mapping[str, Any], epochs_done: int) -> float:
     every = int(spec.get("certify_every") or 0)
     if not every:
         return 0.0
-    from smfg.experiments.curves import curve_settings
-
     s = curve_settings(spec.get("certify_settings") or {})
     n = int(spec.get("n_households", 100))
     size = max(s["na"] * s["ne"] / 1000.0, 0.25)  # the curve's 200 x 5 states
@@ -412,8 +413,6 @@ def estimate(
 ) -> Estimate:
     """The cost of sweeping ``specs`` into the run store at ``root`` with ``workers``
     workers: done runs cost nothing, partial ones their epochs left (0 workers: no wall)."""
-    from smfg.experiments.store import RunStore
-
     cal = calibration or load_calibration()
     store = RunStore(root)
     counts = {"new": 0, "partial": 0, "done": 0}

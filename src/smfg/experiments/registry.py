@@ -9,13 +9,13 @@ what is not yet in the run store (a finished run is only loaded, a partial one r
 evaluates every cell, caching evaluations in the results root too (``evaluations/``), so
 rebuilding a page never recomputes what is done.
 
-Algorithms are looked up in ``smfg.experiments.train.ALGORITHMS`` when asked, so an
+Algorithms are looked up in ``smfg.runs.algorithms.ALGORITHMS`` when asked, so an
 experiment lists the paper's algorithms by name and runs those that are registered; the
 others are reported by :meth:`Experiment.missing` and shown as "not yet available".
 
 An algorithm registered there is trained by ``train(algo, profile, variant=...,
 n_households=..., bc=..., seed=..., **overrides)`` and evaluated through
-:func:`smfg.experiments.learned.learned_policy` (its module's ``LearnedPolicy`` when it has
+:func:`smfg.runs.learned.learned_policy` (its module's ``LearnedPolicy`` when it has
 one, else SMFRL's).
 """
 
@@ -35,10 +35,12 @@ import pandas as pd
 from smfg.config import VARIANTS, check_profile, economy_params
 from smfg.evaluate import evaluate, government_policy, household_policy
 from smfg.experiments.fixed_policies import FIXED_RULES, PAPER_TABLE3
-from smfg.experiments.learned import ClonedHouseholds, GroupMeans, MixedHouseholds, learned_policy
 from smfg.experiments.pages import page_header
-from smfg.experiments.store import atomic_write_text, canonical_spec, config_hash
 from smfg.policies import Saez
+from smfg.runs import algorithms
+from smfg.runs.learned import ClonedHouseholds, GroupMeans, MixedHouseholds, learned_policy
+from smfg.runs.store import RunStore, atomic_write_text, canonical_spec, config_hash
+from smfg.runs.train import run_spec, train
 
 __all__ = [
     "ALGORITHM_LABELS",
@@ -228,22 +230,18 @@ class RunRequest:
     overrides: tuple[tuple[str, Any], ...] = ()
 
     def kwargs(self) -> dict:
-        """The keyword arguments of ``smfg.experiments.train.train`` besides algo and profile."""
+        """The keyword arguments of ``smfg.runs.train.train`` besides algo and profile."""
         return {"variant": self.variant, "n_households": self.n_households, "bc": self.bc,
                 "seed": self.seed, **dict(self.overrides)}  # fmt: skip
 
     def spec(self) -> dict:
         """The run's full spec (what the run store hashes)."""
-        from smfg.experiments.train import run_spec
-
         return run_spec(self.algo, self.profile, **self.kwargs())
 
 
 def registered_algorithms() -> tuple[str, ...]:
     """The algorithms that can be trained now (``ALGORITHMS``' keys)."""
-    from smfg.experiments.train import ALGORITHMS
-
-    return tuple(ALGORITHMS)
+    return tuple(algorithms.ALGORITHMS)
 
 
 @dataclass(frozen=True)
@@ -273,9 +271,7 @@ class Experiment:
     def overrides_for(self, algo: str, overrides: Mapping[str, Any]) -> dict:
         """``overrides`` with the page's own ``train_overrides`` for ``algo`` (the "*" ones
         first, then its own) that ``algo``'s config has."""
-        from smfg.experiments.train import ALGORITHMS
-
-        cfg = ALGORITHMS[algo][0]("smoke")
+        cfg = algorithms.ALGORITHMS[algo][0]("smoke")
         own = {k: v for a, k, v in self.train_overrides if a == "*" and hasattr(cfg, k)}
         own.update({k: v for a, k, v in self.train_overrides if a == algo and hasattr(cfg, k)})
         return {**own, **overrides}
@@ -532,9 +528,9 @@ def train_requests(
 ) -> list:
     """Train (or load, or resume) runs one after the other; their RunResults in order.
 
-    Each run is trained on its own (``smfg.experiments.train.train``), so a run's directory
+    Each run is trained on its own (``smfg.runs.train.train``), so a run's directory
     holds the same bits whichever page or command trained it. (Batching a cell's seeds with
-    ``smfg.experiments.seeds.train_seeds`` gives the same runs only up to rounding, and was
+    ``smfg.runs.seeds.train_seeds`` gives the same runs only up to rounding, and was
     not faster on two shared cores.)
     """
     return [train_request(r, root, progress, poll_s) for r in reqs]
@@ -542,8 +538,6 @@ def train_requests(
 
 def train_request(req: RunRequest, root: str | Path, progress: Progress = None, poll_s=5.0):
     """Train (or load, or resume) one run; wait while another process holds its lock."""
-    from smfg.experiments.train import train
-
     name = _run_name(req)
     every = max(1, int(_find(req.spec(), "epochs") or 1) // 10)
 
@@ -846,7 +840,7 @@ def compare_leaders(
     row's trained run) is evaluated against each of ``populations``:
 
     - ``clone``: the frozen behaviour clone of that seed (the follower the reference run of
-      the seed started from, :class:`~smfg.experiments.learned.ClonedHouseholds`);
+      the seed started from, :class:`~smfg.runs.learned.ClonedHouseholds`);
     - ``learned``: the followers of the ``reference`` algorithm's run of that setting and
       seed (SMFRL's by default), as trained;
     - ``exact`` (`clearing` only): households that play their exact best response to the
@@ -1027,14 +1021,12 @@ def _bc_epochs(profile: str) -> int:
 def follower_rates(experiment: str | Experiment, profile: str) -> str:
     """Which learning rate each learned row's followers train at after BC, in words (every
     page with learned followers prints it)."""
-    from smfg.experiments.train import ALGORITHMS
-
     exp = get_experiment(experiment) if isinstance(experiment, str) else experiment
     parts = []
     for algo in dict.fromkeys(r.algo for r in exp.rows if r.mode() == "learned"):
-        cfg = ALGORITHMS[algo][0](profile, bc=True, **exp.overrides_for(algo, {}))
+        cfg = algorithms.ALGORITHMS[algo][0](profile, bc=True, **exp.overrides_for(algo, {}))
         if hasattr(cfg, "follower_learning_rate"):  # the DDPG family
-            learns = ALGORITHMS[algo][1].learner_cls.followers_learn
+            learns = algorithms.ALGORITHMS[algo][1].learner_cls.followers_learn
             rate = cfg.follower_learning_rate if learns else 0.0
         else:
             rate = cfg.lr  # PPO: one learning rate for both sides
@@ -1044,16 +1036,12 @@ def follower_rates(experiment: str | Experiment, profile: str) -> str:
 
 def run_epochs(run_dir: str | Path) -> int:
     """The number of epochs a run in the store has trained (its metrics' rows)."""
-    from smfg.experiments.store import RunStore
-
     return len(RunStore(Path(run_dir).parent).load_metrics(run_dir))
 
 
 def training_curves(collected: Collected) -> pd.DataFrame:
     """Per-epoch metrics of every run ``collected`` used, tidy: row, label, setting, seed,
     epoch and the run's metrics columns (as its ``metrics.csv``)."""
-    from smfg.experiments.store import RunStore
-
     frames = []
     for r in collected.runs.itertuples():
         m = RunStore(Path(r.run_dir).parent).load_metrics(r.run_dir)

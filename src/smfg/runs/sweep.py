@@ -1,9 +1,10 @@
 """Many runs at once: a local process pool by default, a Dask cluster when given one.
 
-A sweep is a list of run specs (what :func:`smfg.experiments.train.run_spec` returns): from a
-grid (:func:`grid_specs`), a paper artefact of the registry (:func:`experiment_specs`) or a
-YAML/JSON file (:func:`specs_from_file`). :func:`sweep` sends each run that the run store does
-not hold finished yet to a worker, which trains it with
+A sweep is a list of run specs (what :func:`smfg.runs.train.run_spec` returns): from a grid
+(:func:`grid_specs`) or a YAML/JSON file (:func:`specs_from_file`); the paper layer gives the
+specs of its artefacts (``smfg.experiments.specs``), and resolves a file's ``experiment`` key
+when it passes its ``experiment_specs`` in. :func:`sweep` sends each run that the run store
+does not hold finished yet to a worker, which trains it with
 ``RunStore(root).run(spec, make_trainer)``:
 
 - each run writes only its own directory ``<root>/<algo>-<hash>``, checkpointed every
@@ -11,9 +12,9 @@ not hold finished yet to a worker, which trains it with
   last checkpoint; the run is retried (``retries``), and resumes bit for bit;
 - a finished run is never sent again: rerunning a sweep after a failure computes only what
   is missing;
-- the estimate first (:func:`smfg.experiments.estimate.estimate`: the runs left, their
-  CPU-hours and the wall time on the workers, from ``make bench``'s epoch times; the CLI
-  prints it);
+- the longest runs first, when the caller says how long each takes (``cost``: the CLI
+  passes ``smfg.experiments.estimate.run_seconds``, calibrated by ``make bench``'s epoch
+  times, and prints the estimate of the whole sweep first);
 - one progress line per finished run, ``[k/n]`` (on Dask with the worker's host and process
   id), and a total at the end.
 
@@ -46,17 +47,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
-from smfg.experiments.estimate import load_calibration, run_seconds
-from smfg.experiments.store import RunStore, canonical_spec
-from smfg.experiments.train import PROGRESS_KEYS, make_trainer, run_spec
+from smfg.runs.store import RunStore, canonical_spec
+from smfg.runs.train import PROGRESS_KEYS, make_trainer, run_spec
+from smfg.runtime import tune_allocator
 
 __all__ = [
     "DASK_MISSING",
     "SweepResult",
     "dask_client",
-    "experiment_specs",
-    "estimated_cost",
     "grid_specs",
     "run_label",
     "run_one",
@@ -106,46 +106,20 @@ def grid_specs(
     ]
 
 
-#: The book page whose runs are not an experiment of the registry but are swept with them.
-CERTIFIED_PAGE = "certified_learning"
-
-
-def experiment_specs(
-    name: str,
-    profile: str = "quick",
-    seeds: Sequence[int] | int | None = None,
-    sizes: Sequence[int] | None = None,
-    variant: str | None = None,
-    **overrides,
-) -> list[dict]:
-    """The specs of the training runs a paper artefact of the registry needs (or, for
-    ``certified_learning``, the certified learning page's runs)."""
-    from smfg.experiments.registry import get_experiment
-
-    if isinstance(seeds, int):
-        seeds = range(seeds)
-    if name == CERTIFIED_PAGE:
-        from smfg.experiments.curves import certified_requests
-
-        return [r.spec() for _, r in certified_requests(profile, seeds=seeds)]
-    exp = get_experiment(name)
-    return [
-        r.spec() for r in exp.runs(profile, seeds=seeds, sizes=sizes, variant=variant, **overrides)
-    ]
-
-
-def estimated_cost(spec: Mapping[str, Any], calibration=None) -> float:
-    """A run's estimated seconds on one core (:func:`smfg.experiments.estimate.run_seconds`,
-    calibrated by ``make bench``), used to start the longest runs first so that the workers
-    of a pool finish together."""
-    return run_seconds(spec, calibration)
+#: What resolves a sweep file's ``experiment`` key: (name, profile, seeds=, sizes=, variant=,
+#: **overrides) -> the specs of that paper artefact's runs (the paper layer's
+#: ``smfg.experiments.specs.experiment_specs``).
+ExperimentSpecs = Callable[..., list[dict]]
 
 
 def _as_list(v: Any) -> list:
     return list(v) if isinstance(v, list | tuple) else [v]
 
 
-def specs_from_mapping(data: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[dict]:
+def specs_from_mapping(
+    data: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    experiment_specs: ExperimentSpecs | None = None,
+) -> list[dict]:
     """The specs a sweep file describes. A list is a list of runs; a mapping may hold:
 
     - ``algo`` (default smfrl), ``profile`` (default quick), ``overrides`` (config fields
@@ -155,7 +129,7 @@ def specs_from_mapping(data: Mapping[str, Any] | Sequence[Mapping[str, Any]]) ->
       seed: [0, 1, 2]}``;
     - ``runs``: a list of runs, each a mapping of config fields (and ``algo``, ``profile``);
     - ``experiment``: registry artefact name(s), with optional ``seeds`` (a count or a list),
-      ``sizes`` and ``variant``.
+      ``sizes`` and ``variant``, resolved by ``experiment_specs`` (a ValueError without it).
 
     Duplicates (same spec) are kept once, in first-seen order.
     """
@@ -183,7 +157,13 @@ def specs_from_mapping(data: Mapping[str, Any] | Sequence[Mapping[str, Any]]) ->
             raise ValueError(f"sweep file 'runs[{i}]' must be a mapping of config fields")
         kw = {**base, **run}
         specs.append(run_spec(kw.pop("algo", algo), kw.pop("profile", profile), **kw))
-    for name in _as_list(data.get("experiment") or []):
+    names = _as_list(data.get("experiment") or [])
+    if names and experiment_specs is None:
+        raise ValueError(
+            f"sweep file 'experiment' {names}: no resolver of paper artefacts was given "
+            "(pass experiment_specs, as `smfg sweep --file` does)"
+        )
+    for name in names:
         specs += experiment_specs(
             name,
             profile,
@@ -197,8 +177,11 @@ def specs_from_mapping(data: Mapping[str, Any] | Sequence[Mapping[str, Any]]) ->
     return unique_specs(specs)
 
 
-def specs_from_file(path: str | os.PathLike) -> list[dict]:
-    """The specs of a YAML (``.yaml``, ``.yml``) or JSON sweep file (:func:`specs_from_mapping`)."""
+def specs_from_file(
+    path: str | os.PathLike, experiment_specs: ExperimentSpecs | None = None
+) -> list[dict]:
+    """The specs of a YAML (``.yaml``, ``.yml``) or JSON sweep file (:func:`specs_from_mapping`,
+    whose ``experiment`` key ``experiment_specs`` resolves)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no sweep file {path}")
@@ -227,7 +210,7 @@ def specs_from_file(path: str | os.PathLike) -> list[dict]:
                 f"{e.msg} (a .yaml or .yml file is read as YAML)"
             ) from e
     try:
-        return specs_from_mapping(data)
+        return specs_from_mapping(data, experiment_specs)
     except (ValueError, TypeError) as e:
         raise ValueError(f"sweep file {path}: {e}") from e
 
@@ -264,10 +247,6 @@ def run_label(spec: Mapping[str, Any]) -> str:
 
 def _init_worker(threads: int | None) -> None:
     """What every worker process does first: torch threads and the allocator (smfg.runtime)."""
-    import torch
-
-    from smfg.runtime import tune_allocator
-
     if threads is not None:
         torch.set_num_threads(threads)
     tune_allocator()
@@ -558,11 +537,13 @@ def sweep(
     progress: Callable[[str], None] | None = None,
     epochs_progress: Callable[[int, int], None] | None = None,
     poll_s: float = 5.0,
+    cost: Callable[[Mapping[str, Any]], float] | None = None,
 ) -> SweepResult:
     """Train every run of ``specs`` in the run store at ``root`` (see the module docstring).
 
     Runs already finished in the store are not sent to any worker; the others start longest
-    first (:func:`estimated_cost`). ``retries``: further
+    first by ``cost(spec)``, a run's estimated seconds, so that the workers of a pool finish
+    together (None: in the order given). ``retries``: further
     attempts of a run that failed (a local worker that died, an error in the run; on Dask
     also its own rescheduling of a lost worker's task). ``progress(line)`` gets one line per
     finished or failed run and the total at the end. Failed runs are reported in the result,
@@ -634,8 +615,8 @@ def sweep(
         else:
             jobs.append((i, spec))
     # longest first: the pool's last runs are then short ones, and the workers finish together
-    calibration = load_calibration()
-    jobs.sort(key=lambda job: -estimated_cost(job[1], calibration))
+    if cost is not None:
+        jobs.sort(key=lambda job: -cost(job[1]))
 
     watcher = None
     if jobs and epochs_progress is not None:

@@ -1,7 +1,7 @@
 """Several seeds of one configuration trained as one batched model, through the run store.
 
 ``train_seeds("smfrl", "quick", seeds=range(5), variant="taxai", n_households=100, bc=True)``
-leaves the same five run directories as five calls of :func:`smfg.experiments.train.train`
+leaves the same five run directories as five calls of :func:`smfg.runs.train.train`
 (metrics, checkpoints, policy and completion marker for each seed, keyed by its own spec),
 but trains them together (:class:`smfg.algos.seeds.BatchedTrainer`: SMFRL and every
 learning baseline of the DDPG family).
@@ -23,9 +23,10 @@ from pathlib import Path
 
 from smfg.algos.offpolicy import OffPolicyTrainer
 from smfg.algos.seeds import BatchedTrainer, SeedsOutOfStep
-from smfg.experiments.curves import with_curves
-from smfg.experiments.store import RunStore
-from smfg.experiments.train import algorithm_trainer, run_spec, train
+from smfg.runs.algorithms import algorithm_trainer
+from smfg.runs.curves import with_curves
+from smfg.runs.store import RunStore
+from smfg.runs.train import run_spec, train
 from smfg.runtime import tune_allocator
 
 #: algorithms with a batched form (the DDPG family; rule_based learns nothing)

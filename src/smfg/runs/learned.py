@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 
+import pandas as pd
 import torch
 from torch import Tensor
 
@@ -26,6 +27,7 @@ from smfg.algos.core import HH_ACT, follower_env_action, gaussian_noise, signed_
 from smfg.config import EconomyParams
 from smfg.env import Observation, SMFGEnv, StepResult
 from smfg.policies import HouseholdPolicy
+from smfg.runs import algorithms
 
 __all__ = ["ClonedHouseholds", "GroupMeans", "MixedHouseholds", "learned_policy"]
 
@@ -35,14 +37,12 @@ def learned_policy(policy_state: dict, noise_std: float = 0.0, seed: int = 0):
 
     ``policy_state`` is what a finished run stores (``RunResult.policy_state``); its ``algo``
     key names the algorithm. When that algorithm's module (the module of its trainer in
-    ``smfg.experiments.train.ALGORITHMS``) defines ``LearnedPolicy(policy_state, noise_std,
+    :data:`smfg.runs.algorithms.ALGORITHMS`) defines ``LearnedPolicy(policy_state, noise_std,
     seed)`` it is used; otherwise SMFRL's, which reads ``actor_l``, ``actor_f``, ``norm_l``
     and ``norm_f``. ``noise_std`` is the evaluation's exploration noise in the actors' output
     space (the paper evaluated with 0.01).
     """
-    from smfg.experiments.train import ALGORITHMS
-
-    entry = ALGORITHMS.get(policy_state.get("algo", "smfrl"))
+    entry = algorithms.ALGORITHMS.get(policy_state.get("algo", "smfrl"))
     module = sys.modules.get(entry[1].__module__) if entry is not None else None
     cls = getattr(module, "LearnedPolicy", smfrl.LearnedPolicy)
     return cls(policy_state, noise_std=noise_std, seed=seed)
@@ -169,8 +169,6 @@ class GroupMeans:
 
     def table(self):
         """One row per economy, group and quantity: economy, group, quantity, value."""
-        import pandas as pd
-
         rows = []
         money = {"wealth", "income", "consumption"}
         steps = self.steps.clamp_min(1.0) if self.steps is not None else None
