@@ -61,7 +61,11 @@ def test_the_bench_epoch_is_the_estimate_of_a_bench_shaped_epoch():
         spec = run_spec("smfrl", "paper", variant="taxai", n_households=row["n_households"],
                         follower_batch=row["follower_batch"])  # fmt: skip
         k = row["epoch_cpu_s"] / row["epoch_s"]
-        assert E.epoch_seconds(spec, cal) == pytest.approx(row["epoch_s"] * k, rel=0.05, abs=3)
+        # the training part is the bench's; the evaluation adds at most its floor of full-length
+        # episodes (the bench's SMFRL economies end in year 1)
+        floor = 300 * cal.step("taxai", 10 * row["n_households"])
+        est = E.epoch_seconds(spec, cal)
+        assert row["train_s"] * k * 0.95 <= est <= (row["epoch_s"] * k + floor) * 1.05
 
 
 def test_wall_time_on_workers_packs_the_longest_first():
