@@ -450,7 +450,7 @@ def test_make_bench_children_are_accepted_and_keep_taxai(monkeypatch, capsys):
 
     for name in where:
         monkeypatch.setattr(bench, name, stub(name))
-    for row in ("_row", "_training_row", "_seeds_row", "_algorithm_row", "_household_row"):
+    for row in ("env_row", "training_row", "seeds_row", "algorithm_row", "_household_row"):
         monkeypatch.setattr(bench, row, lambda res: "row")
     monkeypatch.setattr(bench, "bench_household", lambda: {"kind": "household"})
 

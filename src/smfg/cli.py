@@ -650,13 +650,13 @@ def _bench(args: argparse.Namespace) -> int:
         res = bench.bench_seeds(
             args.households, args.seeds_batch, args.variant, threads=args.threads
         )
-        print(strict_json(res) if args.json else bench._seeds_row(res))
+        print(strict_json(res) if args.json else bench.seeds_row(res))
         return 0
     if mode == "training_algo":
         if args.algo not in ALGORITHM_NAMES:
             raise ValueError(f"--algo {args.algo!r} is not known: allowed {ALGORITHM_NAMES}")
         res = bench.bench_algorithm(args.algo, args.households, args.variant)
-        print(strict_json(res) if args.json else bench._algorithm_row(res))
+        print(strict_json(res) if args.json else bench.algorithm_row(res))
         return 0
     if mode == "training":
         res = bench.bench_training(
@@ -665,7 +665,7 @@ def _bench(args: argparse.Namespace) -> int:
             follower_batch=args.follower_batch,
             updates_timed=args.updates_timed,
         )
-        print(strict_json(res) if args.json else bench._training_row(res))
+        print(strict_json(res) if args.json else bench.training_row(res))
         return 0
     if mode == "reference":
         res = bench.bench_reference(args.variant, args.households, steps=args.steps or 3)
@@ -673,7 +673,7 @@ def _bench(args: argparse.Namespace) -> int:
         if args.device != "cpu" or args.steps is not None or args.tune_malloc:
             raise ValueError("--step-impl both takes no --device, --steps or --tune-malloc")
         res = bench.bench_step_impls(args.variant, args.households, args.economies, args.dtype)
-        print(strict_json(res) if args.json else bench._step_impl_row(res))
+        print(strict_json(res) if args.json else bench.step_impl_row(res))
         return 0
     else:
         device = _device(args.device)
@@ -687,7 +687,7 @@ def _bench(args: argparse.Namespace) -> int:
             tuned_malloc=args.tune_malloc,
             step_impl=args.step_impl,
         )
-    print(strict_json(res) if args.json else bench._row(res))
+    print(strict_json(res) if args.json else bench.env_row(res))
     return 0
 
 

@@ -158,7 +158,8 @@ def bench_step_impls(
 STEP_IMPL_SHAPES = ((100, 1), (100, 64), (1_000_000, 1))
 
 
-def _step_impl_row(r: dict) -> str:
+def step_impl_row(r: dict) -> str:
+    """One line of a compiled-vs-eager row (what ``smfg bench --step-impl both`` prints)."""
     fell_back = "" if r["compiled_step_impl"] == "compiled" else "; FELL BACK TO EAGER"
     return (
         f"compiled step {r['variant']:8s} H={r['n_households']:>9,d} E={r['n_envs']:>3d} "
@@ -352,7 +353,8 @@ def bench_seeds(
     }
 
 
-def _seeds_row(r: dict) -> str:
+def seeds_row(r: dict) -> str:
+    """One line of a batched-seeds row (what ``smfg bench --seeds-batch`` prints)."""
     return (
         f"smfrl {r['seeds']} seeds batched, {r['variant']} N={r['n_households']}, "
         f"{r['threads']} thread(s): {r['batch_epoch_s']:.2f} s per epoch against "
@@ -427,11 +429,12 @@ def bench_algorithms(sizes=(100, 1000), algorithms=BENCH_ALGORITHMS, progress=pr
                 ["--training", "--algo", algo, "--households", str(n), "--variant", "taxai"]
             )
             rows.append(res)
-            progress(_algorithm_row(res))
+            progress(algorithm_row(res))
     return rows
 
 
-def _algorithm_row(r: dict) -> str:
+def algorithm_row(r: dict) -> str:
+    """One line of an algorithm's epoch row (``smfg bench --training --algo``)."""
     return (
         f"{r['algo']:>10s} epoch {r['variant']} N={r['n_households']:>5d}: {r['epoch_s']:.2f} s "
         f"(train {r['train_s']:.2f} + eval {r['eval_s']:.2f}; CPU {r['epoch_cpu_s']:.2f} s; "
@@ -539,11 +542,11 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
         args = ["--variant", v, "--households", str(h), "--economies", str(e), "--dtype", d]
         res = _run_child(args + (["--tune-malloc"] if tuned else []))
         results.append(res)
-        progress(_row(res))
+        progress(env_row(res))
     for v in ("taxai", "clearing"):
         res = _run_child(["--variant", v, "--households", "1000", "--reference"])
         results.append(res)
-        progress(_row(res))
+        progress(env_row(res))
     ref = {r["variant"]: r["household_steps_per_s"] for r in results if r["kind"] == "reference"}
     for r in results:
         r["ratio_to_reference"] = r["household_steps_per_s"] / ref[r["variant"]]
@@ -553,7 +556,7 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
             args = ["--variant", v, "--households", str(h), "--economies", str(e)]
             res = _run_child(args + ["--dtype", "float32", "--step-impl", "both"])
             step_impls.append(res)
-            progress(_step_impl_row(res))
+            progress(step_impl_row(res))
     training = []
     for batch in ("joint", "sampled"):
         for n in TRAINING_SIZES:
@@ -565,12 +568,12 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
                 args += ["--updates-timed", "10" if n < 10_000 else "3"]
             res = _run_child(args)
             training.append(res)
-            progress(_training_row(res))
+            progress(training_row(res))
     # one torch thread: with two on the two cores, the batch's small products spend their
     # time in OpenMP's waits (measured 20 times slower at a load average of 3.5)
     args = ["--seeds-batch", "5", "--households", "100", "--threads", "1", "--variant", "taxai"]
     seeds = [_run_child(args)]
-    progress(_seeds_row(seeds[0]))
+    progress(seeds_row(seeds[0]))
     return {
         "machine": {
             "platform": platform.platform(),
@@ -599,7 +602,8 @@ def _progress_row(res: dict, row, progress) -> dict:
     return res
 
 
-def _training_row(r: dict) -> str:
+def training_row(r: dict) -> str:
+    """One line of an SMFRL epoch row (what ``smfg bench --training`` prints)."""
     proj = r.get("projected_from_updates")
     return (
         f"smfrl epoch {r['variant']} N={r['n_households']:>5d} "
@@ -615,7 +619,8 @@ def _num(x) -> str:
     return "n/a" if x is None else f"{x:.2f}"
 
 
-def _row(r: dict) -> str:
+def env_row(r: dict) -> str:
+    """One line of an environment-step row (``smfg bench`` for one shape)."""
     return (
         f"{r['kind']:9s} {r['variant']:8s} H={r['n_households']:>9,d} E={r['n_envs']:>3d} "
         f"{r['dtype']:>8s}{' tuned' if r.get('tuned_malloc') else '      '}  "
@@ -663,7 +668,7 @@ def format_table(report: dict) -> str:
                 f"{r['replay_mb']:.0f} ({r['replay_capacity_steps']:,}) | {r['peak_rss_mb']:.0f} |"
             )
     if report.get("seeds"):
-        lines += ["", *(f"- {_seeds_row(r)}" for r in report["seeds"])]
+        lines += ["", *(f"- {seeds_row(r)}" for r in report["seeds"])]
     if report.get("algorithms"):
         lines += ["", format_algorithms(report["algorithms"])]
     if report.get("household"):
