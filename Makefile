@@ -101,7 +101,7 @@ book/executed/results_summary.ipynb: | book/executed/table1_algorithms.ipynb \
   book/executed/table3_policies.ipynb book/executed/clearing_policies.ipynb
 
 book: $(STAMP) $(MATHJAX) $(EXECUTED)
-	$(PY) -m smfg.experiments.pages check-profile --profile $(PROFILE) $(EXECUTED)
+	$(PY) -m smfg.paper.pages check-profile --profile $(PROFILE) $(EXECUTED)
 	$(VENV)/bin/jupyter-book build . -W --keep-going
 	@echo "book: _build/html/index.html"
 

@@ -1,4 +1,4 @@
-"""The audit page's library (smfg.experiments.audit): closed forms, the scan's reading on a
+"""The audit page's library (smfg.paper.audit): closed forms, the scan's reading on a
 hand-made scan, and that the page's glue keys are exactly what its facts functions return."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from smfg.config import economy_params
-from smfg.experiments import audit
+from smfg.paper import audit
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "audit_taxai_dynamics.md"
 

@@ -252,8 +252,8 @@ def test_action_distributions_follow_the_mapping_and_the_food_share():
     weighted by the survey weights; a higher food share means less estimated consumption, so saving
     rises (weakly, row by row) while work does not move; the cloned rows are the cloned households'
     first-period actions, inside the action range."""
-    from smfg.experiments import aggregate as agg
-    from smfg.experiments import registry as reg
+    from smfg.paper import aggregate as agg
+    from smfg.paper import registry as reg
     from smfg.policies.households import survey_actions
 
     d = reg.action_distributions("smoke", "taxai", food_shares=(0.10, 0.16), n_households=50)

@@ -3,7 +3,7 @@ follower batch (the other DDPG-family followers' kind of batch), and the table s
 
 from __future__ import annotations
 
-from smfg.experiments import bench
+from smfg.perf import bench
 
 
 def test_smfrl_is_timed_with_the_sampled_batch_and_the_table_says_it():

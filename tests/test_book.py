@@ -206,7 +206,7 @@ def test_tables_show_ours_beside_the_paper(built_book: Path):
     t1 = _outputs_text(_executed(built_book, "table1_algorithms"))
     for label in ("Rule-based", "DDPG", "MADDPG", "IDDPG", "MF-MARL", "SMFRL"):
         assert label in t1, f"Table 1 lacks the row {label}"
-    from smfg.experiments.registry import get_experiment
+    from smfg.paper.registry import get_experiment
 
     if get_experiment("table1_algorithms").missing():
         assert "not yet available" in t1
@@ -217,7 +217,7 @@ def test_tables_show_ours_beside_the_paper(built_book: Path):
 
 @pytest.mark.slow
 def test_results_summary_says_its_profile_and_shows_every_headline_number(built_book: Path):
-    from smfg.experiments.headline import headline_table
+    from smfg.paper.headline import headline_table
 
     nb = _executed(built_book, "results_summary")
     assert "profile smoke" in _outputs_text(nb)

@@ -1,5 +1,5 @@
 """One profile per book: every page prints its profile and commit first, and the check that
-``make book`` runs (``python -m smfg.experiments.pages check-profile``) fails on a mix, naming
+``make book`` runs (``python -m smfg.paper.pages check-profile``) fails on a mix, naming
 the pages and their profiles. Tiny fake notebooks only; nothing is executed."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from smfg.experiments import pages
-from smfg.experiments import registry as reg
+from smfg.paper import pages
+from smfg.paper import registry as reg
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.md"))

@@ -1,5 +1,5 @@
 """The certification chapter's code: the solver checks it prints (smfg.certify.checks) and its
-tables of certified runs (smfg.experiments.certify_run). Small grids: each check must still
+tables of certified runs (smfg.paper.certify_run). Small grids: each check must still
 be able to fail."""
 
 import inspect
@@ -14,8 +14,8 @@ from smfg.certify import checks as ck
 from smfg.certify import solve_env
 from smfg.certify.exploitability import CERTIFY_A_MAX
 from smfg.config import economy_params
-from smfg.experiments import certify_run as cr
-from smfg.experiments.specs import experiment_specs
+from smfg.paper import certify_run as cr
+from smfg.paper.specs import experiment_specs
 from smfg.runs.certify import DEFAULTS
 from smfg.runs.store import config_hash
 

@@ -358,7 +358,7 @@ def test_one_default_economy_and_each_economys_own_rule(store, monkeypatch, caps
     assert cli.DEFAULT_VARIANT == "clearing"
 
     import smfg.evaluate
-    import smfg.experiments.simulate
+    import smfg.paper.simulate
 
     seen = {}
 
@@ -366,7 +366,7 @@ def test_one_default_economy_and_each_economys_own_rule(store, monkeypatch, caps
         seen.update(kw)
         raise ValueError("stop here")
 
-    monkeypatch.setattr(smfg.experiments.simulate, "simulate_fixed_rule", fake_simulate)
+    monkeypatch.setattr(smfg.paper.simulate, "simulate_fixed_rule", fake_simulate)
     for variant, shares in (("clearing", (0.8, 1 / 3)), ("taxai", (0.99, 0.9))):
         main(["simulate", "--variant", variant])
         assert (seen["variant"], seen["saving"], seen["work"]) == (variant, *shares)
@@ -421,7 +421,7 @@ def test_help_starts_without_the_library_and_shows_defaults():
 
 def test_the_names_help_lists_are_the_librarys():
     from smfg.evaluate import GOVERNMENT_POLICIES, HOUSEHOLD_POLICIES
-    from smfg.experiments.fixed_policies import FIXED_RULES
+    from smfg.paper.fixed_policies import FIXED_RULES
     from smfg.runs.algorithms import ALGORITHMS
 
     assert set(cli.ALGORITHM_NAMES) == set(ALGORITHMS)
@@ -433,7 +433,7 @@ def test_the_names_help_lists_are_the_librarys():
 def test_make_bench_children_are_accepted_and_keep_taxai(monkeypatch, capsys):
     """Every `smfg bench` child of `make bench` (bench_all) passes the checks, and the
     training and seeds rows still measure taxai (the old default) now that clearing is."""
-    from smfg.experiments import bench
+    from smfg.perf import bench
 
     #: where each bench function takes its variant (the CLI passes them positionally)
     where = {"bench_env": 0, "bench_reference": 0, "bench_training": 1, "bench_seeds": 2,

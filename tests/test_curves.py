@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from smfg.algos.smfrl import smfrl_config
-from smfg.experiments import curves as cc
-from smfg.experiments.aggregate import curve_summary
+from smfg.paper import curves as cc
+from smfg.paper.aggregate import curve_summary
 from smfg.plotting import plot_certified_curves, save_figure
 from smfg.runs.certify import certify_run
 from smfg.runs.curves import CURVE_METRICS, certified_curves, certify_point
@@ -206,7 +206,7 @@ def test_certified_table_takes_each_runs_last_point_and_the_facts_judge_the_targ
 
 
 def test_the_certified_page_sweeps_the_runs_it_trains():
-    from smfg.experiments.specs import CERTIFIED_PAGE, experiment_specs
+    from smfg.paper.specs import CERTIFIED_PAGE, experiment_specs
 
     reqs = cc.certified_requests("smoke")
     assert len(reqs) == len(cc.CURVE_ROWS) * 2  # rows x the smoke profile's seeds

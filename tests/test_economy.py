@@ -18,7 +18,7 @@ from smfg.economy import (
     termination_reasons,
 )
 from smfg.economy.step import CAPITAL, GOODS, NONFINITE, TIME_LIMIT
-from smfg.experiments.simulate import simulate_fixed_rule
+from smfg.paper.simulate import simulate_fixed_rule
 
 
 @pytest.mark.parametrize(

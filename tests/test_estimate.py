@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from smfg.cli import main
-from smfg.experiments import estimate as E
+from smfg.perf import estimate as E
 from smfg.runs.store import RunStore
 from smfg.runs.train import run_spec
 

@@ -1,4 +1,4 @@
-"""The artefact pages' facts (smfg.experiments.facts): each page's function on small frames of
+"""The artefact pages' facts (smfg.paper.facts): each page's function on small frames of
 the shape the page passes it, against values worked out by hand; the pages' edge cases (a
 missing row, an empty frame); and that every glue key a page's prose uses is one its facts
 functions return (and every key they return is used)."""
@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from smfg.experiments import facts
-from smfg.experiments.pages import glue_facts
+from smfg.paper import facts
+from smfg.paper.pages import glue_facts
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 

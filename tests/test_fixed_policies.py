@@ -5,7 +5,7 @@ import json
 import pytest
 
 from smfg.cli import main
-from smfg.experiments.fixed_policies import (
+from smfg.paper.fixed_policies import (
     PAPER_TABLE3,
     compare_with_paper,
     household_rule,

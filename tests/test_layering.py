@@ -16,11 +16,12 @@ RANK = {
     "certify": 5,
     "evaluate": 6,
     "runs": 7,
-    "experiments": 8,
-    "plotting": 9,
-    "cli": 10,
-    "__main__": 11,
-    "__init__": 11,
+    "paper": 8,
+    "perf": 9,
+    "plotting": 10,
+    "cli": 11,
+    "__main__": 12,
+    "__init__": 12,
 }
 
 
@@ -58,10 +59,10 @@ def test_every_import_goes_left():
     assert not bad, "imports against the layering:\n" + "\n".join(bad)
 
 
-def test_economy_never_imports_learning_or_experiments():
+def test_economy_never_imports_learning_or_the_paper():
     for path in (SRC / "economy").glob("*.py"):
         for mod in _imports(path):
-            assert not mod.startswith(("smfg.algos", "smfg.experiments", "smfg.env")), (path, mod)
+            assert not mod.startswith(("smfg.algos", "smfg.paper", "smfg.env")), (path, mod)
 
 
 def _resolved_imports(path: Path, src: Path = SRC):
@@ -79,7 +80,7 @@ def _resolved_imports(path: Path, src: Path = SRC):
 
 
 #: what the run machinery never imports: the paper layer, and what sits on top of it
-RUNS_NEVER = ("smfg.experiments", "smfg.paper", "smfg.perf", "smfg.cli", "smfg.__main__")
+RUNS_NEVER = ("smfg.paper", "smfg.perf", "smfg.cli", "smfg.__main__")
 
 
 def _runs_offences(src: Path = SRC) -> list[str]:
@@ -104,12 +105,13 @@ def test_the_runs_check_sees_every_form_of_import(tmp_path):
     fake = tmp_path / "smfg"
     (fake / "runs").mkdir(parents=True)
     forms = [
-        "from smfg.experiments.registry import get_experiment",
-        "from smfg.experiments import registry",
-        "from smfg import experiments",
+        "from smfg.paper.registry import get_experiment",
+        "from smfg.paper import registry",
+        "from smfg import paper",
         "import smfg.cli",
-        "from ..experiments import curves",
-        "def f():\n    from smfg.experiments.curves import with_curves\n",
+        "from ..paper import curves",
+        "from smfg.perf import bench",
+        "def f():\n    from smfg.paper.curves import with_curves\n",
     ]
     for i, line in enumerate(forms):
         (fake / "runs" / f"m{i}.py").write_text(line + "\n")

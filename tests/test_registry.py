@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-import smfg.experiments.registry as reg
+import smfg.paper.registry as reg
 import smfg.runs.algorithms as algorithms_module
 from smfg.evaluate import evaluate
-from smfg.experiments import aggregate as agg
-from smfg.experiments.registry import (
+from smfg.paper import aggregate as agg
+from smfg.paper.registry import (
     EXPERIMENTS,
     PAPER_TABLE1,
     PAPER_VALUES,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from smfg.experiments import scaling as sc
+from smfg.perf import scaling as sc
 
 REPO = Path(__file__).resolve().parents[1]
 POLICIES = (("free-market", "fixed"), ("us-federal-2022", "survey"))

@@ -197,7 +197,7 @@ def test_longest_runs_are_started_first(tmp_path: Path):
     """The sweep starts runs in decreasing ``cost`` (None: in the order given); the CLI's cost,
     the estimated seconds of the bench's epoch times, puts MADDPG at N = 1000 (critics over
     every household) first, rule-based (it only evaluates) last."""
-    from smfg.experiments.estimate import run_seconds as estimated_cost
+    from smfg.perf.estimate import run_seconds as estimated_cost
 
     # runs that fail as their trainer is built: the progress lines give the order they ran in
     bad = [{**s, "economy": {"no_such_field": 1.0}} for s in SPECS[:3]]

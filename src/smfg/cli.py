@@ -29,7 +29,7 @@ ALGORITHM_NAMES = ("smfrl", "rule_based", "ddpg", "iddpg", "maddpg", "mfmarl", "
 GOVERNMENT_POLICY_NAMES = ("free-market", "us-federal-2022", "saez", "saez-paper")
 HOUSEHOLD_POLICY_NAMES = ("fixed", "random", "survey")
 SAEZ_POLICIES = ("saez", "saez-paper")
-#: Each economy's own fixed household rule, as the help says it (smfg.experiments.fixed_policies)
+#: Each economy's own fixed household rule, as the help says it (smfg.paper.fixed_policies)
 SAVING_HELP = "the economy's own rule: 0.8 in clearing, 0.99 in taxai"
 WORK_HELP = "the economy's own rule: 1/3 in clearing, 0.9 in taxai"
 
@@ -255,8 +255,8 @@ def _refuse(args: argparse.Namespace, options: Iterable[str], why: str) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from smfg.experiments.fixed_policies import FIXED_RULES
-    from smfg.experiments.simulate import simulate_fixed_rule
+    from smfg.paper.fixed_policies import FIXED_RULES
+    from smfg.paper.simulate import simulate_fixed_rule
 
     saving, work = FIXED_RULES[args.variant]
     res = simulate_fixed_rule(
@@ -302,7 +302,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         _refuse(args, ["saving", "work"], f"to {who}, only to --households-policy fixed")
 
     from smfg import evaluate as ev
-    from smfg.experiments.fixed_policies import FIXED_RULES
+    from smfg.paper.fixed_policies import FIXED_RULES
 
     if is_run:  # a trained run: its leader, and its followers unless told otherwise
         from smfg.runs.learned import learned_policy
@@ -464,13 +464,13 @@ def _sweep(args: argparse.Namespace) -> int:
 
     import torch
 
-    from smfg.experiments.estimate import load_calibration
+    from smfg.perf.estimate import load_calibration
     from smfg.runs import sweep as sw
 
     torch.set_num_threads(1)
     if args.file or args.experiment:
-        from smfg.experiments.registry import EXPERIMENTS
-        from smfg.experiments.specs import CERTIFIED_PAGE, experiment_specs
+        from smfg.paper.registry import EXPERIMENTS
+        from smfg.paper.specs import CERTIFIED_PAGE, experiment_specs
 
         specs = sw.specs_from_file(args.file, experiment_specs) if args.file else []
         names = args.experiment or []
@@ -516,7 +516,7 @@ def _sweep_workers(args: argparse.Namespace, client) -> int:
 
 
 def _sweep_specs(args: argparse.Namespace, specs: list, calibration, client) -> int:
-    from smfg.experiments.estimate import estimate, run_seconds
+    from smfg.perf.estimate import estimate, run_seconds
     from smfg.runs import sweep as sw
     from smfg.runs.store import RunStore
 
@@ -633,7 +633,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.algo is not None and not args.training:
         raise ValueError("--algo applies to --training only")
     _refuse(args, _BENCH_ALL - _BENCH_OPTIONS[mode] - {"algo"}, f"to {_BENCH_LABELS[mode]}")
-    from smfg.experiments import bench
+    from smfg.perf import bench
 
     if mode == "all":
         report = bench.bench_all(progress=lambda line: print(line, file=sys.stderr, flush=True))

@@ -2,7 +2,7 @@
 
 Figures are built on ``matplotlib.figure.Figure`` with the Agg canvas, never through pyplot's
 global state, so they render the same in a script, a test, a dask worker or a notebook. Each
-plotting function takes plain pandas tables (what ``smfg.experiments`` returns) and returns
+plotting function takes plain pandas tables (what ``smfg.paper`` returns) and returns
 the Figure; :func:`save_figure` writes it. Layering: this module imports only numpy, pandas,
 matplotlib and seaborn.
 """
@@ -303,7 +303,7 @@ def plot_certified_curves(
     value (the mean across seeds) with its 95% interval as a band.
 
     ``summary`` is long: ``hue``, epoch, metric, mean, lo, hi
-    (:func:`smfg.experiments.aggregate.curve_summary` of
+    (:func:`smfg.paper.aggregate.curve_summary` of
     :func:`smfg.runs.curves.certified_curves`, keys ``(hue,)``). A non-finite mean (a
     seed whose median gain is infinite: no finite scaling of its consumption reaches the best
     response) leaves a gap in its line. Exploitability is on a symmetric-log axis (gains run
@@ -338,7 +338,7 @@ def plot_multi_objective(scores: pd.DataFrame, rows: str = "setting", hue: str =
     """Figure 4 (b): the score against alpha, one panel per ``rows`` value (rows) and
     objective (columns), one line (mean across seeds, 95% band) per ``hue``.
 
-    ``scores`` as :func:`smfg.experiments.aggregate.multi_objective` returns it.
+    ``scores`` as :func:`smfg.paper.aggregate.multi_objective` returns it.
     """
     panel_rows = list(dict.fromkeys(scores[rows]))
     objectives = list(dict.fromkeys(scores.objective))
@@ -446,8 +446,8 @@ def plot_scaling(env: pd.DataFrame, training: pd.DataFrame) -> Figure:
     per SMFRL epoch (one line per follower batch: 'joint', the original's, solid; 'sampled'
     dashed) and peak memory, with the original code's figures as black markers.
 
-    ``env`` and ``training`` as :func:`smfg.experiments.scaling.time_env` and
-    :func:`~smfg.experiments.scaling.time_training` return them.
+    ``env`` and ``training`` as :func:`smfg.perf.scaling.time_env` and
+    :func:`~smfg.perf.scaling.time_training` return them.
     """
     fig, axes = new_figure(1, 3, width=4.2, height=3.6)
     ax_rate, ax_epoch, ax_mem = axes[0]
@@ -503,7 +503,7 @@ def plot_mean_field(
     """The mean-field check: one panel per metric, its mean and 95% interval across seeds
     against N (log axis), one line per policy pair.
 
-    ``check`` as :func:`smfg.experiments.scaling.mean_field_check` returns it.
+    ``check`` as :func:`smfg.perf.scaling.mean_field_check` returns it.
     """
     labels = [f"{g} / {h} households" for g, h in zip(check.government, check.households,
                                                        strict=True)]  # fmt: skip
@@ -584,7 +584,7 @@ def plot_headline(table: pd.DataFrame) -> Figure:
     """The paper's headline numbers beside ours, at a glance: one line per quantity.
 
     ``table``: tidy, one row per quantity and economy (columns quantity, economy, paper,
-    ours, low, high), as :func:`smfg.experiments.headline.headline_table` returns it. Left
+    ours, low, high), as :func:`smfg.paper.headline.headline_table` returns it. Left
     panel: the paper's value (black open diamond) and ours (a dot coloured by economy, with
     its interval as a bar) on a log axis. Right panel: ours over the paper's (log), with the
     band within a factor of 2 shaded. A value of ours that is not positive cannot be drawn

@@ -2,7 +2,7 @@
 
 A sweep is a list of run specs (what :func:`smfg.runs.train.run_spec` returns): from a grid
 (:func:`grid_specs`) or a YAML/JSON file (:func:`specs_from_file`); the paper layer gives the
-specs of its artefacts (``smfg.experiments.specs``), and resolves a file's ``experiment`` key
+specs of its artefacts (``smfg.paper.specs``), and resolves a file's ``experiment`` key
 when it passes its ``experiment_specs`` in. :func:`sweep` sends each run that the run store
 does not hold finished yet to a worker, which trains it with
 ``RunStore(root).run(spec, make_trainer)``:
@@ -13,7 +13,7 @@ does not hold finished yet to a worker, which trains it with
 - a finished run is never sent again: rerunning a sweep after a failure computes only what
   is missing;
 - the longest runs first, when the caller says how long each takes (``cost``: the CLI
-  passes ``smfg.experiments.estimate.run_seconds``, calibrated by ``make bench``'s epoch
+  passes ``smfg.perf.estimate.run_seconds``, calibrated by ``make bench``'s epoch
   times, and prints the estimate of the whole sweep first);
 - one progress line per finished run, ``[k/n]`` (on Dask with the worker's host and process
   id), and a total at the end.
@@ -108,7 +108,7 @@ def grid_specs(
 
 #: What resolves a sweep file's ``experiment`` key: (name, profile, seeds=, sizes=, variant=,
 #: **overrides) -> the specs of that paper artefact's runs (the paper layer's
-#: ``smfg.experiments.specs.experiment_specs``).
+#: ``smfg.paper.specs.experiment_specs``).
 ExperimentSpecs = Callable[..., list[dict]]
 
 

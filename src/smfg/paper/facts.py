@@ -2,9 +2,9 @@
 page) returning the dict the page glues, glue key -> value.
 
 Each function takes the frames the page already computes (the comparison table and cell
-summary of :mod:`smfg.experiments.aggregate`, the episodes, curves, losses and actions of
-:mod:`smfg.experiments.registry`) and formats each value as the prose reads it; a page glues
-the dict with :func:`smfg.experiments.pages.glue_facts`. A value the page's run does not
+summary of :mod:`smfg.paper.aggregate`, the episodes, curves, losses and actions of
+:mod:`smfg.paper.registry`) and formats each value as the prose reads it; a page glues
+the dict with :func:`smfg.paper.pages.glue_facts`. A value the page's run does not
 have reads 'n/a' (a count reads 0), so a page with a missing row still renders. Lists of
 numbers ('a, b, c') have three significant digits and follow the frame's order of settings.
 """
@@ -36,7 +36,7 @@ __all__ = [
 
 #: The fixed policies of Table 3 (its rows that learn nothing).
 TABLE3_FIXED_ROWS = ("free-market", "saez", "saez-paper", "us-federal-2022")
-#: The note of :func:`~smfg.experiments.aggregate.paper_note` for a GDP within a factor of 2
+#: The note of :func:`~smfg.paper.aggregate.paper_note` for a GDP within a factor of 2
 #: of the paper's, and the start of the one for an economy of ours that ends in its first year.
 SAME_ORDER = "same order"
 OURS_YEAR1 = "ours ends in year 1"
@@ -60,7 +60,7 @@ def _rows(summary: pd.DataFrame, rows: Sequence[str]) -> pd.DataFrame:
 
 
 def _comparison_counts(table: pd.DataFrame, prefix: str) -> dict[str, int]:
-    """``<prefix>_cells``: the cells of a :func:`~smfg.experiments.aggregate.comparison_table`
+    """``<prefix>_cells``: the cells of a :func:`~smfg.paper.aggregate.comparison_table`
     computed (at least one seed); ``<prefix>_same``: those within a factor of 2 of the paper's
     per-capita GDP; ``<prefix>_year1``: those of ours that end in their first year where the
     paper's lives on."""
@@ -78,10 +78,10 @@ def table1_facts(
 ) -> dict:
     """The Table 1 page (``table1_algorithms``).
 
-    ``table``: :func:`~smfg.experiments.aggregate.comparison_table`; ``summary``:
-    :func:`~smfg.experiments.aggregate.summarise_cells`; ``missing``: the rows not computed
+    ``table``: :func:`~smfg.paper.aggregate.comparison_table`; ``summary``:
+    :func:`~smfg.paper.aggregate.summarise_cells`; ``missing``: the rows not computed
     (``Collected.missing``, each with a ``label``); ``curves``:
-    :func:`~smfg.experiments.registry.training_curves` of the page's runs.
+    :func:`~smfg.paper.registry.training_curves` of the page's runs.
 
     - ``t1_cells``, ``t1_same``, ``t1_year1`` (int): cells computed, within a factor of 2 of
       the paper's per-capita GDP, and ours ending in year 1 where the paper's lives on.
@@ -133,7 +133,7 @@ def table3_facts(table: pd.DataFrame, summary: pd.DataFrame, episodes: pd.DataFr
 
 def table3_cloned_facts(shares: pd.DataFrame) -> dict:
     """The Table 3 page's cloned households, from
-    :func:`~smfg.experiments.registry.cloned_shares` (one row per household: saving_share,
+    :func:`~smfg.paper.registry.cloned_shares` (one row per household: saving_share,
     work_share): ``t3_bc_saving`` and ``t3_bc_work``, the mean saving and work shares, and
     ``t3_bc_saving_p90``, the 90th percentile of the saving share (two decimals)."""
     have = len(shares) > 0
@@ -146,7 +146,7 @@ def table3_cloned_facts(shares: pd.DataFrame) -> dict:
 
 def table3_rule_facts(grid_summary: pd.DataFrame) -> dict:
     """The Table 3 page's fixed policies against household rules, from
-    :func:`~smfg.experiments.fixed_policies.summarise_grid` (households, years,
+    :func:`~smfg.paper.fixed_policies.summarise_grid` (households, years,
     per_capita_gdp per cell): with the fixed rule, the fewest years (``t3_rule_years_min``,
     whole years) and the lowest per-capita GDP (``t3_rule_gdp_min``) of any cell; with the
     survey households, the range of years (``t3_survey_years``: 'lo to hi')."""
@@ -161,7 +161,7 @@ def table3_rule_facts(grid_summary: pd.DataFrame) -> dict:
 
 
 def last_epoch_table(curves: pd.DataFrame) -> pd.DataFrame:
-    """The last epoch of :func:`~smfg.experiments.aggregate.curve_summary`'s curves (the
+    """The last epoch of :func:`~smfg.paper.aggregate.curve_summary`'s curves (the
     largest epoch of any run): the across-seed mean of each metric (columns), by setting and
     label (index, sorted); empty when there is no curve."""
     if not len(curves):
@@ -179,7 +179,7 @@ def _label_column(table: pd.DataFrame, label: str, column: str) -> list[float]:
 
 def fig2_facts(curves: pd.DataFrame) -> dict:
     """The Figure 2 page (``fig2_training_curves``), from the training curves'
-    :func:`~smfg.experiments.aggregate.curve_summary`: ``f2_epochs`` (int), the last epoch,
+    :func:`~smfg.paper.aggregate.curve_summary`: ``f2_epochs`` (int), the last epoch,
     and ``f2_smfrl_gdp``, SMFRL's per-capita GDP there, per setting in the order of
     :func:`last_epoch_table`."""
     table = last_epoch_table(curves)
@@ -191,7 +191,7 @@ def fig2_facts(curves: pd.DataFrame) -> dict:
 
 def fig3_facts(curves: pd.DataFrame, refs: pd.DataFrame) -> dict:
     """The Figure 3 page (``fig3_policy_curves``), from the curves'
-    :func:`~smfg.experiments.aggregate.curve_summary` and the fixed policies' dashed lines
+    :func:`~smfg.paper.aggregate.curve_summary` and the fixed policies' dashed lines
     ``refs`` (setting, label, metric, mean): ``f3_epochs`` (int), the last epoch;
     ``f3_smfg_years``, SMFG's years there per setting; ``f3_fixed_years``, the longest-lived
     fixed policy's years per setting (settings sorted)."""
@@ -205,7 +205,7 @@ def fig3_facts(curves: pd.DataFrame, refs: pd.DataFrame) -> dict:
 
 def fig4_seed_facts(seeds_table: pd.DataFrame) -> dict:
     """The Figure 4 page (``fig4_efficiency_equity``), panel (a), from
-    :func:`~smfg.experiments.aggregate.per_seed`'s table of every policy and seed:
+    :func:`~smfg.paper.aggregate.per_seed`'s table of every policy and seed:
     ``f4_gini_lo`` and ``f4_gini_hi``, the smallest and largest wealth Gini (three decimals),
     and ``f4_gdp_span``, the largest per-capita GDP over the smallest."""
     have = len(seeds_table) > 0
@@ -218,7 +218,7 @@ def fig4_seed_facts(seeds_table: pd.DataFrame) -> dict:
 
 
 def fig4_ranking_facts(best: pd.DataFrame) -> dict:
-    """The Figure 4 page, panel (b), from :func:`~smfg.experiments.aggregate.best_by_alpha`:
+    """The Figure 4 page, panel (b), from :func:`~smfg.paper.aggregate.best_by_alpha`:
     ``f4_changes`` (int), the number of (setting, objective) panels in which the best policy
     is not the same at every alpha."""
     if not len(best):
@@ -234,7 +234,7 @@ FIG5_NO_HALF = "n/a (no 50% share in this run)"
 
 def fig5_facts(groups: pd.DataFrame, aggregates: pd.DataFrame) -> dict:
     """The Figure 5 page (``fig5_smfg_household_share``), from
-    :func:`~smfg.experiments.aggregate.share_summary`'s two tables.
+    :func:`~smfg.paper.aggregate.share_summary`'s two tables.
 
     - ``f5_u_smfg``, ``f5_u_bc``: an SMFG and a real-data household's utility per year at a
       share of 0.5 (three significant digits); ``f5_s_smfg``, ``f5_s_bc``: their saving shares
@@ -268,7 +268,7 @@ def fig5_facts(groups: pd.DataFrame, aggregates: pd.DataFrame) -> dict:
 
 def fig6_facts(seeds_table: pd.DataFrame) -> dict:
     """The Figure 6 page (``fig6_algorithm_efficiency_equity``), from
-    :func:`~smfg.experiments.aggregate.per_seed`'s table (setting, label, seed,
+    :func:`~smfg.paper.aggregate.per_seed`'s table (setting, label, seed,
     per_capita_gdp, years): ``f6_top``, the highest-GDP seed of each setting (settings
     sorted), 'N=100: MADDPG (seed 1, 1.63e+05 dollars, 1 years); ...', or 'n/a'."""
     if not len(seeds_table):
@@ -285,7 +285,7 @@ def fig6_facts(seeds_table: pd.DataFrame) -> dict:
 
 def fig7_loss_facts(table: pd.DataFrame) -> dict:
     """The Figure 7 page (``fig7_bc_loss``), its losses, from
-    :func:`~smfg.experiments.aggregate.bc_loss_table`: ``f7_epochs`` (int), the epochs
+    :func:`~smfg.paper.aggregate.bc_loss_table`: ``f7_epochs`` (int), the epochs
     trained; ``f7_drop_min`` and ``f7_drop_max``, the smallest and largest relative fall of a
     network's validation loss ('32%'); ``f7_gap``, the largest gap between validation and
     training loss relative to the training loss."""
@@ -300,7 +300,7 @@ def fig7_loss_facts(table: pd.DataFrame) -> dict:
 
 def fig7_action_facts(actions: pd.DataFrame) -> dict:
     """The Figure 7 page, the survey's actions beside the cloned households', from
-    :func:`~smfg.experiments.aggregate.action_table`.
+    :func:`~smfg.paper.aggregate.action_table`.
 
     - ``f7_sav_lo``, ``f7_sav_hi``: the smallest and largest of the survey's mean saving
       shares across food shares; ``f7_sav_clip_lo``, ``f7_sav_clip_hi``: the smallest and

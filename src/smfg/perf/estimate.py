@@ -232,7 +232,7 @@ def _default_calibration() -> Calibration:
 
 
 def _candidates() -> list[Path]:
-    repo = Path(__file__).resolve().parents[3]  # src/smfg/experiments/estimate.py
+    repo = Path(__file__).resolve().parents[3]  # src/smfg/perf/estimate.py
     return [Path.cwd() / CALIBRATION_FILE, repo / CALIBRATION_FILE]
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from smfg.evaluate import evaluate, government_policy, household_policy, summarise
-from smfg.experiments.fixed_policies import FIXED_RULES
+from smfg.paper.fixed_policies import FIXED_RULES
 
 __all__ = [
     "CHECK_METRICS",
@@ -201,7 +201,7 @@ def _run_tasks(tasks: list[Task]) -> list[dict]:
     """Runs in a fresh process: the tasks in order, one torch thread, tuned allocator."""
     import torch
 
-    from smfg.experiments import bench
+    from smfg.perf import bench
     from smfg.runtime import tune_allocator
 
     torch.set_num_threads(1)
@@ -482,7 +482,7 @@ def mean_field_check(
     rows. With ``root``, each cell is cached in the results root
     (``evaluations/mean_field-<hash>.json``) and never recomputed.
     """
-    from smfg.experiments.registry import cached_tables
+    from smfg.paper.registry import cached_tables
 
     seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     rows = []

@@ -34,8 +34,8 @@ import pandas as pd
 
 from smfg.config import VARIANTS, check_profile, economy_params
 from smfg.evaluate import evaluate, government_policy, household_policy
-from smfg.experiments.fixed_policies import FIXED_RULES, PAPER_TABLE3
-from smfg.experiments.pages import page_header
+from smfg.paper.fixed_policies import FIXED_RULES, PAPER_TABLE3
+from smfg.paper.pages import page_header
 from smfg.policies import Saez
 from smfg.runs import algorithms
 from smfg.runs.learned import ClonedHouseholds, GroupMeans, MixedHouseholds, learned_policy
@@ -451,7 +451,7 @@ def page_setup(
     results_root: str = "", figures_dir: str = "", profile: str | None = None, threads: int = 1
 ) -> BookPaths:
     """What every notebook of the book does first: print its profile (checked) and the commit
-    of the code as the page's first output (:func:`smfg.experiments.pages.page_header`), find
+    of the code as the page's first output (:func:`smfg.paper.pages.page_header`), find
     its paths (:func:`book_paths`), run torch on ``threads`` threads (``make -j2`` runs two
     pages side by side on two cores, and a second thread per page only contends), and let
     pandas show every column of the wide tables."""

@@ -19,8 +19,8 @@ import pandas as pd
 from smfg.algos.smfrl import smfrl_config
 from smfg.certify import fixed_rule
 from smfg.config import check_profile, economy_params
-from smfg.experiments.fixed_policies import FIXED_RULES
-from smfg.experiments.registry import (
+from smfg.paper.fixed_policies import FIXED_RULES
+from smfg.paper.registry import (
     ARTEFACT_PROFILES,
     RunRequest,
     cached_tables,

@@ -5,14 +5,14 @@ Every notebook of the book opens by printing :func:`page_header` (through
 records its profile in ``book/executed/PROFILE`` (:data:`PROFILE_FILE`), ``make page`` and
 ``make book`` use that one unless ``PROFILE`` is given, and ``make book`` first runs::
 
-    python -m smfg.experiments.pages check-profile [--profile P] book/executed/*.ipynb
+    python -m smfg.paper.pages check-profile [--profile P] book/executed/*.ipynb
 
 which fails, in one line naming the pages and their profiles, when the executed notebooks were
 run with different profiles (or not with ``P``). A notebook's profile is the one papermill
 records (``metadata.papermill.parameters.profile``), else the default in its ``parameters``
 cell.
 
-A page glues the facts its prose states (:mod:`smfg.experiments.facts`) with
+A page glues the facts its prose states (:mod:`smfg.paper.facts`) with
 :func:`glue_facts`.
 """
 
@@ -71,7 +71,7 @@ def page_header(profile: str | None, repo: str | Path) -> str:
 
 
 def glue_facts(facts: Mapping[str, object]) -> None:
-    """Glue each of a page's ``facts`` (glue key -> value, as :mod:`smfg.experiments.facts`
+    """Glue each of a page's ``facts`` (glue key -> value, as :mod:`smfg.paper.facts`
     returns them) for its prose's ``{glue:text}`` roles, without displaying them.
 
     myst_nb is imported here rather than with the module: it is a dependency of the book (the
@@ -148,7 +148,7 @@ def _reason(groups: dict[str, list[str]], expect: str | None) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``check-profile [--profile P] PATH...``: exit 0 and say the profile when the pages agree,
     else one line on stderr and exit 1 (2 for an unreadable notebook)."""
-    parser = argparse.ArgumentParser(prog="python -m smfg.experiments.pages")
+    parser = argparse.ArgumentParser(prog="python -m smfg.paper.pages")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check-profile", help="fail when the executed pages mix profiles")
     check.add_argument("paths", nargs="+", help="executed notebooks, or directories of them")

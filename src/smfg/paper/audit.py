@@ -20,7 +20,7 @@ import pandas as pd
 
 from smfg.config import economy_params
 from smfg.economy.data import load_household_table
-from smfg.experiments.simulate import SimulationResult, simulate_fixed_rule
+from smfg.paper.simulate import SimulationResult, simulate_fixed_rule
 
 #: Labels of the four runs, in the page's order.
 TAXAI_HIGH = "taxai: save 99%, work 90%"

@@ -11,9 +11,9 @@ Every headline number of the paper, one row per quantity and economy:
   N = 100, where the paper's Table 3 bears them out.
 
 Ours come from the same cells and the same aggregation as the pages that compute them
-(:func:`smfg.experiments.aggregate.summarise_cells` over the episodes of
-:func:`~smfg.experiments.registry.collect` and
-:func:`~smfg.experiments.registry.compare_leaders`), so a number here is the number printed
+(:func:`smfg.paper.aggregate.summarise_cells` over the episodes of
+:func:`~smfg.paper.registry.collect` and
+:func:`~smfg.paper.registry.compare_leaders`), so a number here is the number printed
 there. The `clearing` rows are the counterparts of Table 3 and of the ratios in the
 market-clearing economy (the `clearing` page's output objective, against the learned
 followers); the paper's value beside them is still its `taxai` value.
@@ -27,8 +27,8 @@ import pandas as pd
 
 from smfg.algos.smfrl import smfrl_config
 from smfg.config import PROFILES, economy_params
-from smfg.experiments.aggregate import per_seed, summarise_cells
-from smfg.experiments.registry import ARTEFACT_PROFILES, PAPER_VALUES, get_experiment
+from smfg.paper.aggregate import per_seed, summarise_cells
+from smfg.paper.registry import ARTEFACT_PROFILES, PAPER_VALUES, get_experiment
 
 __all__ = [
     "ABSTRACT_RATIOS",
