@@ -252,11 +252,11 @@ def test_action_distributions_follow_the_mapping_and_the_food_share():
     weighted by the survey weights; a higher food share means less estimated consumption, so saving
     rises (weakly, row by row) while work does not move; the cloned rows are the cloned households'
     first-period actions, inside the action range."""
+    from smfg import paper
     from smfg.paper import aggregate as agg
-    from smfg.paper import registry as reg
     from smfg.policies.households import survey_actions
 
-    d = reg.action_distributions("smoke", "taxai", food_shares=(0.10, 0.16), n_households=50)
+    d = paper.action_distributions("smoke", "taxai", food_shares=(0.10, 0.16), n_households=50)
     table = load_household_table()
     sav10, work = survey_actions(table, "taxai", economy_params("taxai"), food_share=0.10)
     sav16, _ = survey_actions(table, "taxai", economy_params("taxai"), food_share=0.16)
@@ -276,4 +276,4 @@ def test_action_distributions_follow_the_mapping_and_the_food_share():
     assert row["at lower clip"] == pytest.approx(at_low, rel=1e-12)
     assert row["p10"] <= row["median"] <= row["p90"]
     with pytest.raises(ValueError, match="food_shares"):
-        reg.action_distributions("smoke", "taxai", food_shares=(0.0,))
+        paper.action_distributions("smoke", "taxai", food_shares=(0.0,))

@@ -206,7 +206,7 @@ def test_tables_show_ours_beside_the_paper(built_book: Path):
     t1 = _outputs_text(_executed(built_book, "table1_algorithms"))
     for label in ("Rule-based", "DDPG", "MADDPG", "IDDPG", "MF-MARL", "SMFRL"):
         assert label in t1, f"Table 1 lacks the row {label}"
-    from smfg.paper.registry import get_experiment
+    from smfg.paper.artefacts import get_experiment
 
     if get_experiment("table1_algorithms").missing():
         assert "not yet available" in t1

@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 from smfg.paper import pages
-from smfg.paper import registry as reg
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.md"))
@@ -116,12 +115,12 @@ def test_the_header_names_the_profile_and_the_commit(tmp_path: Path):
 
 def test_page_setup_prints_the_header_first_and_checks_the_profile(tmp_path: Path, capsys):
     with pd.option_context("display.max_columns", 20, "display.width", 80):
-        paths = reg.page_setup(str(tmp_path / "r"), str(tmp_path / "f"), "smoke")
+        paths = pages.page_setup(str(tmp_path / "r"), str(tmp_path / "f"), "smoke")
         out = capsys.readouterr().out.splitlines()
         assert out and out[0].startswith("profile smoke; code: smfg at commit ")
         assert paths.results == tmp_path / "r" and paths.figures == tmp_path / "f"
         with pytest.raises(ValueError, match="profile"):
-            reg.page_setup(str(tmp_path), str(tmp_path), "fast")
+            pages.page_setup(str(tmp_path), str(tmp_path), "fast")
 
 
 def _setup_cell(path: Path) -> str:

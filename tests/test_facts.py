@@ -37,7 +37,7 @@ def summary(cells: list[tuple[str, str, float, float]]) -> pd.DataFrame:
 
 
 def episodes(rows: list[tuple[str, float, float]]) -> pd.DataFrame:
-    """registry.collect's episodes: row, setting, seed, episode, the metrics."""
+    """collection.collect's episodes: row, setting, seed, episode, the metrics."""
     df = pd.DataFrame(rows, columns=["row", "years", "per_capita_gdp"])
     return df.assign(setting="N=100", seed=0, episode=range(len(df)), wealth_gini=0.9)
 

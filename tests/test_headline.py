@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from smfg.paper import aggregate as agg
+from smfg.paper.artefacts import get_experiment
 from smfg.paper.headline import HEADLINE_COLUMNS, headline_facts, headline_table
-from smfg.paper.registry import get_experiment
 from smfg.plotting import plot_headline, save_figure
 
 METRICS = {"per_capita_gdp": 1e6, "social_welfare": 50.0, "income_gini": 0.4,
@@ -149,8 +149,8 @@ def test_headline_figure_draws_every_number_on_log_axes(data, tmp_path):
 def test_profile_table_reads_the_configuration():
     from smfg.algos.smfrl import smfrl_config
     from smfg.config import PROFILES
+    from smfg.paper.artefacts import ARTEFACT_PROFILES
     from smfg.paper.headline import profile_table
-    from smfg.paper.registry import ARTEFACT_PROFILES
 
     table = profile_table().set_index("profile")
     assert tuple(table.index) == PROFILES

@@ -105,7 +105,7 @@ def test_the_runs_check_sees_every_form_of_import(tmp_path):
     fake = tmp_path / "smfg"
     (fake / "runs").mkdir(parents=True)
     forms = [
-        "from smfg.paper.registry import get_experiment",
+        "from smfg.paper.artefacts import get_experiment",
         "from smfg.paper import registry",
         "from smfg import paper",
         "import smfg.cli",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from smfg.paper.registry import EXPERIMENTS
+from smfg.paper.artefacts import EXPERIMENTS
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.md"))

@@ -8,24 +8,26 @@ import pandas as pd
 import pytest
 import torch
 
-import smfg.paper.registry as reg
+import smfg.paper.collection as collection
 import smfg.runs.algorithms as algorithms_module
+import smfg.runs.evaluations as evaluations
+from smfg import paper
 from smfg.evaluate import evaluate
 from smfg.paper import aggregate as agg
-from smfg.paper.registry import (
+from smfg.paper.artefacts import (
     EXPERIMENTS,
-    PAPER_TABLE1,
-    PAPER_VALUES,
     Experiment,
     Row,
     RunRequest,
     Setting,
-    cached_tables,
-    collect,
     get_experiment,
+    with_reward,
 )
+from smfg.paper.collection import collect
+from smfg.paper.values import PAPER_TABLE1, PAPER_VALUES
 from smfg.policies import FixedShares, FreeMarket
 from smfg.runs.algorithms import ALGORITHMS
+from smfg.runs.evaluations import cached_tables
 from smfg.runs.learned import ClonedHouseholds, GroupMeans, MixedHouseholds
 from smfg.runs.store import RunStore, config_hash
 from smfg.runs.train import train
@@ -143,7 +145,7 @@ def test_a_new_metrics_version_recomputes_evaluations_but_keeps_runs(tmp_path, m
     spec = {"run": "smfrl-0123456789abcdef", "episodes": 2}
     run_hash = config_hash(spec)
     assert cached_tables(tmp_path, "evaluation", spec, compute)["t"].x.iloc[0] == 1.0
-    monkeypatch.setattr(reg, "METRICS_VERSION", reg.METRICS_VERSION + 1)
+    monkeypatch.setattr(evaluations, "METRICS_VERSION", evaluations.METRICS_VERSION + 1)
     assert cached_tables(tmp_path, "evaluation", spec, compute)["t"].x.iloc[0] == 2.0
     assert config_hash(spec) == run_hash  # a run's hash does not depend on it
 
@@ -162,16 +164,16 @@ def test_collect_trains_evaluates_and_never_recomputes(tmp_path, monkeypatch):
     assert len(c.episodes) == 2 * 2 * 2  # rows x seeds x episodes (smoke: 2)
     assert c.runs.computed.all() and len(c.runs) == 2
     assert any("trained" in x for x in lines)
-    assert (c.episodes.years <= reg.ARTEFACT_PROFILES["smoke"].steps).all()
+    assert (c.episodes.years <= paper.ARTEFACT_PROFILES["smoke"].steps).all()
 
     def boom(*a, **k):
         raise AssertionError("evaluated again")
 
-    monkeypatch.setattr(reg, "evaluate", boom)
+    monkeypatch.setattr(collection, "evaluate", boom)
     again = collect(exp, "smoke", root=tmp_path, seeds=2, progress=None, **TINY)
     assert not again.runs.computed.any()
     pd.testing.assert_frame_equal(again.episodes, c.episodes)
-    curves = reg.training_curves(again)
+    curves = paper.training_curves(again)
     assert len(curves) == 2 * TINY["epochs"] and {"per_capita_gdp", "seed"} <= set(curves)
     table = agg.comparison_table(agg.summarise_cells(c.episodes), exp.rows, exp.settings,
                                  None, c.missing)  # fmt: skip
@@ -183,7 +185,7 @@ def test_collect_trains_evaluates_and_never_recomputes(tmp_path, monkeypatch):
 
 def test_a_run_locked_by_another_process_is_waited_for(tmp_path, monkeypatch):
     calls = []
-    real = reg.train
+    real = collection.train
 
     def flaky(*a, **k):
         calls.append(1)
@@ -191,11 +193,11 @@ def test_a_run_locked_by_another_process_is_waited_for(tmp_path, monkeypatch):
             raise RuntimeError("x is being computed by another process (lock held)")
         return real(*a, **k)
 
-    monkeypatch.setattr(reg, "train", flaky)
+    monkeypatch.setattr(collection, "train", flaky)
     lines = []
     reqs = [RunRequest("smfrl", "smoke", "clearing", 20, False, s, tuple(sorted(TINY.items())))
             for s in (4, 2)]  # fmt: skip
-    res = reg.train_requests(reqs, tmp_path, lines.append, poll_s=0.0)
+    res = paper.train_requests(reqs, tmp_path, lines.append, poll_s=0.0)
     assert [r.run_dir for r in res] == [RunStore(tmp_path).run_dir(q.spec()) for q in reqs]
     assert all((r.run_dir / "DONE").exists() for r in res)
     assert len(calls) == 4 and sum("waiting" in x for x in lines) == 1
@@ -299,18 +301,18 @@ def test_cloned_households_act_like_the_bc_follower():
 
 
 def test_household_share_and_bc_losses_are_cached(tmp_path, monkeypatch):
-    out = reg.household_share("smoke", root=tmp_path, shares=(0.0, 1.0), seeds=(0,),
+    out = paper.household_share("smoke", root=tmp_path, shares=(0.0, 1.0), seeds=(0,),
                               n_households=20, progress=None, **TINY)  # fmt: skip
     g = out["groups"]
     assert set(g[g.share == 0.0].group) == {"real-data (BC)"}  # no SMFG household at 0%
     assert set(g[g.share == 1.0].group) == {"SMFG"}
-    assert len(out["episodes"]) == 2 * reg.ARTEFACT_PROFILES["smoke"].episodes
-    losses = reg.bc_losses("smoke", root=tmp_path, epochs=1, progress=None)
+    assert len(out["episodes"]) == 2 * paper.ARTEFACT_PROFILES["smoke"].episodes
+    losses = paper.bc_losses("smoke", root=tmp_path, epochs=1, progress=None)
     assert set(losses.network) == {"mlp_gaussian", "lstm_gaussian", "follower_actor",
                                    "maddpg_actor"}  # fmt: skip
     assert set(losses.split) == {"train", "validation"} and set(losses.epoch) == {0, 1}
     monkeypatch.setattr("smfg.algos.bc.train_all", lambda *a, **k: 1 / 0)
-    again = reg.bc_losses("smoke", root=tmp_path, epochs=1, progress=None)
+    again = paper.bc_losses("smoke", root=tmp_path, epochs=1, progress=None)
     pd.testing.assert_frame_equal(again, losses)
 
 
@@ -318,12 +320,12 @@ def test_leader_reward_weights_reach_every_trainer_and_only_with_weighted():
     """The a1-a3 notebook parameter: a string or a sequence, validated, sent to the runs only
     with the 'weighted' reward (so a 'gdp' run stays the same run whatever the weights), and
     handed by each algorithm's config to its training and evaluation economies."""
-    assert reg._with_reward({}, "gdp", "2,0,1") == {}
-    assert reg._with_reward({}, "welfare", (2, 0, 1)) == {"leader_reward": "welfare"}
-    got = reg._with_reward({}, "weighted", "2,0,1")
+    assert with_reward({}, "gdp", "2,0,1") == {}
+    assert with_reward({}, "welfare", (2, 0, 1)) == {"leader_reward": "welfare"}
+    got = with_reward({}, "weighted", "2,0,1")
     assert got == {"leader_reward": "weighted", "leader_reward_weights": (2.0, 0.0, 1.0)}
     with pytest.raises(ValueError, match="leader_reward_weights"):
-        reg._with_reward({}, "weighted", "2,0")
+        with_reward({}, "weighted", "2,0")
     from smfg.runs.train import make_trainer, run_spec
 
     for algo in ALGORITHMS:
@@ -353,7 +355,7 @@ def test_compare_leaders_puts_every_leader_against_the_same_households(tmp_path)
     assert exp.overrides_for("smfrl", {}) == {"bc_follower_lr": 0.0}
     assert exp.overrides_for("smfrl", {"bc_follower_lr": 1e-3}) == {"bc_follower_lr": 1e-3}
     assert exp.overrides_for("ppo", {}) == {"epochs": 99}  # PPO has no follower lr
-    c = reg.compare_leaders(exp, "smoke", root=tmp_path, seeds=2, progress=None, noise_std=0.0,
+    c = paper.compare_leaders(exp, "smoke", root=tmp_path, seeds=2, progress=None, noise_std=0.0,
                             leader_reward="welfare_ce", populations=("clone", "learned"),
                             **TINY)  # fmt: skip
     assert set(c.episodes.followers) == {"clone", "learned"}
@@ -365,7 +367,7 @@ def test_compare_leaders_puts_every_leader_against_the_same_households(tmp_path)
     b = ep.loc["learned"].per_capita_gdp.to_numpy()
     assert np.allclose(a, b, rtol=1e-6)
     with pytest.raises(ValueError, match=r"populations = \['aliens'\]"):
-        reg.compare_leaders(exp, "smoke", root=tmp_path, populations=("aliens",))
+        paper.compare_leaders(exp, "smoke", root=tmp_path, populations=("aliens",))
 
 
 @pytest.mark.slow
@@ -381,17 +383,17 @@ def test_exact_households_answer_each_leader_and_the_verdict_pairs_the_seeds(tmp
               Row("smfrl", "SMFG", algo="smfrl", bc=True)),
     )  # fmt: skip
     kw = dict(root=tmp_path, seeds=1, noise_std=0.0, leader_reward="output", **TINY)
-    c = reg.compare_leaders(exp, "smoke", progress=None, populations=("exact",), **kw)
+    c = paper.compare_leaders(exp, "smoke", progress=None, populations=("exact",), **kw)
     ep = c.episodes
     assert {"free-market", "us-federal-2022"} <= set(ep.row) and set(ep.followers) == {"exact"}
     assert np.isfinite(ep.per_capita_gdp).all() and (ep.years > 0).all()
     fm, us = (ep[ep.row == r].per_capita_gdp.mean() for r in ("free-market", "us-federal-2022"))
     assert fm != us  # different leaders, different best responses
     lines = []
-    again = reg.compare_leaders(exp, "smoke", progress=lines.append, populations=("exact",), **kw)
+    again = paper.compare_leaders(exp, "smoke", progress=lines.append, populations=("exact",), **kw)
     assert again.episodes.equals(ep) and not any("trained" in x for x in lines)
     # taxai has no prices to take as given: the exact population is dropped there
-    t = reg.compare_leaders(Experiment("t", "T", "t", variant="taxai", settings=SMALL,
+    t = paper.compare_leaders(Experiment("t", "T", "t", variant="taxai", settings=SMALL,
                                        rows=exp.rows[:1]), "smoke", root=tmp_path, seeds=1,
                             progress=None, populations=("clone", "exact"))  # fmt: skip
     assert set(t.episodes.followers) == {"clone"}
@@ -439,6 +441,6 @@ def test_leader_table_compares_each_seed_with_its_own_free_market():
 
 
 def test_every_page_can_say_its_followers_learning_rate():
-    assert "smfrl 1e-06" in reg.follower_rates("table1_algorithms", "paper")
-    assert "ddpg 0 (frozen)" in reg.follower_rates("table1_algorithms", "quick")
-    assert "smfrl 0.0001" in reg.follower_rates("clearing_policies", "quick")
+    assert "smfrl 1e-06" in paper.follower_rates("table1_algorithms", "paper")
+    assert "ddpg 0 (frozen)" in paper.follower_rates("table1_algorithms", "quick")
+    assert "smfrl 0.0001" in paper.follower_rates("clearing_policies", "quick")

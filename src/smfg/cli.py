@@ -469,7 +469,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     if args.file or args.experiment:
-        from smfg.paper.registry import EXPERIMENTS
+        from smfg.paper.artefacts import EXPERIMENTS
         from smfg.paper.specs import CERTIFIED_PAGE, experiment_specs
 
         specs = sw.specs_from_file(args.file, experiment_specs) if args.file else []

@@ -532,7 +532,7 @@ def plot_mean_field(
 def plot_action_distributions(dists: pd.DataFrame) -> Figure:
     """book:learning-bc: one panel per action (saving share, work share), the weighted density of
     the survey's actions (one line per food share for the saving share) and of the cloned
-    households' first-period actions. ``dists``: ``registry.action_distributions``' frame."""
+    households' first-period actions. ``dists``: ``figure_data.action_distributions``' frame."""
     actions = list(dict.fromkeys(dists.action))
     fig, axes = new_figure(1, max(len(actions), 1), width=4.6, height=3.4)
     labels = [

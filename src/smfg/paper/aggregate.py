@@ -1,7 +1,7 @@
 """Aggregation of the artefacts' cells: across-seed intervals, the paper beside ours, the
 multi-objective score of Figure 4 (b), training curves, the headline ratios.
 
-Pure pandas on the tidy tables of :mod:`smfg.paper.registry` (one row per cell, seed
+Pure pandas on the tidy tables of :mod:`smfg.paper.collection` (one row per cell, seed
 and episode). A seed is the unit of replication: episodes are averaged within a seed first,
 then the mean and a 95% interval are taken across seeds (book:model-evaluation), each within its
 metric's range (:func:`smfg.stats.seed_interval`: a t-interval on the log scale for GDP, the logit
@@ -179,8 +179,8 @@ def comparison_table(
     beside the paper's value for each metric, the number of seeds and a note. A heavy-tailed
     metric (per-capita GDP) also shows the median [smallest, largest] of the seeds.
 
-    ``rows`` and ``settings`` are the experiment's (:class:`~smfg.paper.registry.Row`,
-    :class:`~smfg.paper.registry.Setting`), in the order shown; ``paper`` is long
+    ``rows`` and ``settings`` are the experiment's (:class:`~smfg.paper.artefacts.Row`,
+    :class:`~smfg.paper.artefacts.Setting`), in the order shown; ``paper`` is long
     (paper_row, setting, metric, value); rows in ``missing`` read "not yet available".
     """
     missing_keys = {r.key for r in missing}
@@ -369,10 +369,11 @@ def bc_loss_table(losses: pd.DataFrame) -> pd.DataFrame:
 
 
 def action_table(dists: pd.DataFrame, low: float = 0.001, high: float = 0.99) -> pd.DataFrame:
-    """The action distributions of book:learning-bc in numbers (``registry.action_distributions``'
-    frame): one row per source, food share and action: the weighted mean, median, 10th and 90th
-    percentiles, and the weighted shares of rows at the lower and upper clips (``low``, ``high``:
-    the economy's action range)."""
+    """The action distributions of book:learning-bc in numbers
+    (:func:`~smfg.paper.figure_data.action_distributions`' frame): one row per source, food
+    share and action: the weighted mean, median, 10th and 90th percentiles, and the weighted
+    shares of rows at the lower and upper clips (``low``, ``high``: the economy's action
+    range)."""
     rows = []
     keys = ["source", "food_share", "action"]
     for key, g in dists.groupby(keys, sort=False, dropna=False):
@@ -425,7 +426,7 @@ def leader_table(
     utilitarian welfare in consumption-equivalent percent relative to ``baseline`` (each
     seed against the baseline of the same seed, so the same households and shocks), both
     Ginis, years survived and the leader's objective (``leader_return``: every row scored
-    with the same reward). ``episodes``: :func:`smfg.paper.registry.compare_leaders`'
+    with the same reward). ``episodes``: :func:`smfg.paper.comparison.compare_leaders`'
     rows of one population (and one objective)."""
     keys = list(keys)
     seeds = _leader_seeds(episodes, keys, baseline)
@@ -474,7 +475,7 @@ VERDICT_AGAINST = ("saez", "us-federal-2022", "best-e6")
 
 
 def leader_facts(episodes: pd.DataFrame, learned_row: str = "smfrl") -> dict[str, str]:
-    """The facts the `clearing` page states, from :func:`~smfg.paper.registry.
+    """The facts the `clearing` page states, from :func:`~smfg.paper.comparison.
     compare_leaders` episodes of both objectives (an ``objective`` column): at the largest
     setting and against the learned followers, the learned leader's welfare in CE % vs the
     free market (welfare objective) and its output objective beside the best fixed
@@ -530,7 +531,7 @@ def verdict_table(
     leader's, its welfare minus the fixed leader's in CE percentage points (both relative to
     the free market of the seed), and its objective minus the fixed leader's; each as the
     mean and 95% interval across seeds (the ratio's t-interval on the log scale, the
-    differences' plain). ``episodes``: :func:`~smfg.paper.registry.compare_leaders` rows
+    differences' plain). ``episodes``: :func:`~smfg.paper.comparison.compare_leaders` rows
     with an ``objective`` column."""
     rows = []
     for (obj, pop, setting), sel in episodes.groupby(["objective", "followers", "setting"],

@@ -19,16 +19,12 @@ import pandas as pd
 from smfg.algos.smfrl import smfrl_config
 from smfg.certify import fixed_rule
 from smfg.config import check_profile, economy_params
+from smfg.paper.artefacts import ARTEFACT_PROFILES, RunRequest, get_experiment
+from smfg.paper.collection import train_requests
 from smfg.paper.fixed_policies import FIXED_RULES
-from smfg.paper.registry import (
-    ARTEFACT_PROFILES,
-    RunRequest,
-    cached_tables,
-    get_experiment,
-    train_requests,
-)
 from smfg.policies import FixedShares, FreeMarket
 from smfg.runs.certify import certify_policies, certify_run, check_settings
+from smfg.runs.evaluations import cached_tables
 from smfg.runs.learned import ClonedHouseholds
 
 # --- the certification chapter: its sizes by profile, its runs, its tables ------------------

@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from smfg.paper.aggregate import format_interval
-from smfg.paper.registry import ARTEFACT_PROFILES, RunRequest, train_requests
+from smfg.paper.artefacts import ARTEFACT_PROFILES, RunRequest
+from smfg.paper.collection import train_requests
 from smfg.runs.certify import certify_run
 from smfg.runs.curves import certified_curves, curve_settings
 from smfg.stats import mean_interval, seed_interval
@@ -71,7 +72,7 @@ def certified_requests(
     every: int | None = None,
     epochs: int | None = None,
 ) -> list[tuple[str, object]]:
-    """(label, :class:`~smfg.paper.registry.RunRequest`) of every run of the certified
+    """(label, :class:`~smfg.paper.artefacts.RunRequest`) of every run of the certified
     learning page: every row of ``rows`` (default :data:`CURVE_ROWS`) in `clearing` with BC,
     each seed (default: the profile's), certifying every ``every`` epochs (default
     :data:`CURVE_EVERY`), for ``epochs`` epochs (default :data:`CURVE_EPOCHS`), the leader on

@@ -3,10 +3,11 @@ page) returning the dict the page glues, glue key -> value.
 
 Each function takes the frames the page already computes (the comparison table and cell
 summary of :mod:`smfg.paper.aggregate`, the episodes, curves, losses and actions of
-:mod:`smfg.paper.registry`) and formats each value as the prose reads it; a page glues
-the dict with :func:`smfg.paper.pages.glue_facts`. A value the page's run does not
-have reads 'n/a' (a count reads 0), so a page with a missing row still renders. Lists of
-numbers ('a, b, c') have three significant digits and follow the frame's order of settings.
+:mod:`smfg.paper.collection` and :mod:`smfg.paper.figure_data`) and formats each value as the
+prose reads it; a page glues the dict with :func:`smfg.paper.pages.glue_facts`. A value the
+page's run does not have reads 'n/a' (a count reads 0), so a page with a missing row still
+renders. Lists of numbers ('a, b, c') have three significant digits and follow the frame's
+order of settings.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def table1_facts(
     ``table``: :func:`~smfg.paper.aggregate.comparison_table`; ``summary``:
     :func:`~smfg.paper.aggregate.summarise_cells`; ``missing``: the rows not computed
     (``Collected.missing``, each with a ``label``); ``curves``:
-    :func:`~smfg.paper.registry.training_curves` of the page's runs.
+    :func:`~smfg.paper.figure_data.training_curves` of the page's runs.
 
     - ``t1_cells``, ``t1_same``, ``t1_year1`` (int): cells computed, within a factor of 2 of
       the paper's per-capita GDP, and ours ending in year 1 where the paper's lives on.
@@ -133,7 +134,7 @@ def table3_facts(table: pd.DataFrame, summary: pd.DataFrame, episodes: pd.DataFr
 
 def table3_cloned_facts(shares: pd.DataFrame) -> dict:
     """The Table 3 page's cloned households, from
-    :func:`~smfg.paper.registry.cloned_shares` (one row per household: saving_share,
+    :func:`~smfg.paper.figure_data.cloned_shares` (one row per household: saving_share,
     work_share): ``t3_bc_saving`` and ``t3_bc_work``, the mean saving and work shares, and
     ``t3_bc_saving_p90``, the 90th percentile of the saving share (two decimals)."""
     have = len(shares) > 0
@@ -226,7 +227,7 @@ def fig4_ranking_facts(best: pd.DataFrame) -> dict:
     return {"f4_changes": int(best.groupby(["setting", "objective"]).best.nunique().gt(1).sum())}
 
 
-#: The two household types of Figure 5 (``registry.household_share``'s groups).
+#: The two household types of Figure 5 (``figure_data.household_share``'s groups).
 FIG5_GROUPS = ("SMFG", "real-data (BC)")
 #: What Figure 5's facts of the 0.5 share read when the run has none.
 FIG5_NO_HALF = "n/a (no 50% share in this run)"

@@ -12,8 +12,8 @@ Every headline number of the paper, one row per quantity and economy:
 
 Ours come from the same cells and the same aggregation as the pages that compute them
 (:func:`smfg.paper.aggregate.summarise_cells` over the episodes of
-:func:`~smfg.paper.registry.collect` and
-:func:`~smfg.paper.registry.compare_leaders`), so a number here is the number printed
+:func:`~smfg.paper.collection.collect` and
+:func:`~smfg.paper.comparison.compare_leaders`), so a number here is the number printed
 there. The `clearing` rows are the counterparts of Table 3 and of the ratios in the
 market-clearing economy (the `clearing` page's output objective, against the learned
 followers); the paper's value beside them is still its `taxai` value.
@@ -28,7 +28,8 @@ import pandas as pd
 from smfg.algos.smfrl import smfrl_config
 from smfg.config import PROFILES, economy_params
 from smfg.paper.aggregate import per_seed, summarise_cells
-from smfg.paper.registry import ARTEFACT_PROFILES, PAPER_VALUES, get_experiment
+from smfg.paper.artefacts import ARTEFACT_PROFILES, get_experiment
+from smfg.paper.values import PAPER_VALUES
 
 __all__ = [
     "ABSTRACT_RATIOS",
@@ -163,9 +164,9 @@ def headline_table(
     """Every headline number of the paper beside ours, tidy: one row per quantity and economy.
 
     ``table1``, ``table3``: the episodes of the Table 1 and Table 3 pages
-    (``registry.collect(...).episodes``, `taxai`); ``clearing``: the episodes of the
+    (``collection.collect(...).episodes``, `taxai`); ``clearing``: the episodes of the
     `clearing` page's comparison of Table 3's rows for one objective and one follower
-    population (``registry.compare_leaders(...).episodes``), or None. Returns
+    population (``comparison.compare_leaders(...).episodes``), or None. Returns
     :data:`HEADLINE_COLUMNS`: quantity (a label), source ('Table 1', 'Table 3', 'abstract'),
     row, label, setting, metric ('per_capita_gdp', 'social_welfare', 'years' or 'ratio'),
     economy, paper (the paper's value; for a ratio the abstract's factor), ours (mean across

@@ -1,9 +1,11 @@
-"""What a book page states about how it was made, and the check that a book is of one profile.
+"""A book page's set-up, what it states about how it was made, and the check that a book is
+of one profile.
 
-Every notebook of the book opens by printing :func:`page_header` (through
-``registry.page_setup``): the profile it ran and the commit of the code. ``make reproduce``
-records its profile in ``book/executed/PROFILE`` (:data:`PROFILE_FILE`), ``make page`` and
-``make book`` use that one unless ``PROFILE`` is given, and ``make book`` first runs::
+Every notebook of the book opens with :func:`page_setup`: it finds the page's paths
+(:func:`book_paths`) and prints :func:`page_header`, the profile it ran and the commit of the
+code. ``make reproduce`` records its profile in ``book/executed/PROFILE``
+(:data:`PROFILE_FILE`), ``make page`` and ``make book`` use that one unless ``PROFILE`` is
+given, and ``make book`` first runs::
 
     python -m smfg.paper.pages check-profile [--profile P] book/executed/*.ipynb
 
@@ -24,10 +26,18 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import pandas as pd
+
+from smfg.config import check_profile
 
 __all__ = [
     "PROFILE_FILE",
+    "BookPaths",
+    "book_paths",
+    "page_setup",
     "check_profiles",
     "glue_facts",
     "main",
@@ -68,6 +78,50 @@ def page_header(profile: str | None, repo: str | Path) -> str:
         commit = commit.removesuffix("-dirty") + " with uncommitted changes"
     stated = profile if profile else "not stated"
     return f"profile {stated}; code: smfg at commit {commit}"
+
+
+@dataclass(frozen=True)
+class BookPaths:
+    """Where a notebook reads and writes: the repository, the run store and the figures."""
+
+    repo: Path
+    results: Path
+    figures: Path
+
+
+def book_paths(results_root: str = "", figures_dir: str = "", start: str | Path = ".") -> BookPaths:
+    """The repository holding ``start`` (the first parent with a pyproject.toml; else
+    ``start``), its ``results/`` and ``figures/``, unless the notebook's parameters name
+    others (non-empty ``results_root``, ``figures_dir``)."""
+    here = Path(start).resolve()
+    repo = next((p for p in [here, *here.parents] if (p / "pyproject.toml").exists()), here)
+    return BookPaths(
+        repo=repo,
+        results=Path(results_root) if results_root else repo / "results",
+        figures=Path(figures_dir) if figures_dir else repo / "figures",
+    )
+
+
+def page_setup(
+    results_root: str = "", figures_dir: str = "", profile: str | None = None, threads: int = 1
+) -> BookPaths:
+    """What every notebook of the book does first: print its profile (checked) and the commit
+    of the code as the page's first output (:func:`page_header`), find
+    its paths (:func:`book_paths`), run torch on ``threads`` threads (``make -j2`` runs two
+    pages side by side on two cores, and a second thread per page only contends), and let
+    pandas show every column of the wide tables."""
+    # torch is imported here, not with the module: `python -m smfg.paper.pages check-profile`
+    # (`make book`) needs only the standard library, and torch takes seconds to load
+    import torch
+
+    if profile is not None:
+        check_profile(profile)
+    paths = book_paths(results_root, figures_dir)
+    print(page_header(profile, paths.repo))
+    torch.set_num_threads(int(threads))
+    pd.set_option("display.max_columns", 40)
+    pd.set_option("display.width", 200)
+    return paths
 
 
 def glue_facts(facts: Mapping[str, object]) -> None:

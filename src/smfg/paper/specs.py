@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from smfg.paper.artefacts import get_experiment
 from smfg.paper.curves import certified_requests
-from smfg.paper.registry import get_experiment
 
 __all__ = ["CERTIFIED_PAGE", "experiment_specs"]
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from smfg.evaluate import evaluate, government_policy, household_policy, summarise
 from smfg.paper.fixed_policies import FIXED_RULES
+from smfg.runs.evaluations import cached_tables
 
 __all__ = [
     "CHECK_METRICS",
@@ -482,8 +483,6 @@ def mean_field_check(
     rows. With ``root``, each cell is cached in the results root
     (``evaluations/mean_field-<hash>.json``) and never recomputed.
     """
-    from smfg.paper.registry import cached_tables
-
     seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     rows = []
     for gov, hh in policies:
