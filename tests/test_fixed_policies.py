@@ -5,13 +5,16 @@ import json
 import pytest
 
 from smfg.cli import main
+from smfg.config import economy_params
 from smfg.paper.fixed_policies import (
     PAPER_TABLE3,
     compare_with_paper,
+    flat_tax_elasticity,
     household_rule,
     run_grid,
     summarise_grid,
 )
+from smfg.policies import elasticity_from_flat_tax_runs
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +61,11 @@ def test_evaluate_cli_prints_a_summary_with_intervals(capsys):
     g = out["metrics"]["per_capita_gdp"]
     assert g["ci_low"] <= g["mean"] <= g["ci_high"]
     assert out["settings"]["seeds"] == [0, 1, 2] and out["metrics"]["years"]["mean"] == 20
+
+
+def test_the_pages_elasticity_row_is_the_flat_tax_regression():
+    """The Table 3 and `clearing` pages show the regression's estimate as one row."""
+    row = flat_tax_elasticity("clearing", 20)
+    assert list(row.columns) == ["variant", "elasticity", "taus", "steps"] and len(row) == 1
+    est = elasticity_from_flat_tax_runs(economy_params("clearing"), 20, details=True)
+    assert row.elasticity.iloc[0] == est["elasticity"] and row.variant.iloc[0] == "clearing"

@@ -22,6 +22,23 @@ from smfg.config import economy_params
 from smfg.economy.data import load_household_table
 from smfg.paper.simulate import SimulationResult, simulate_fixed_rule
 
+__all__ = [
+    "CLEARING_HIGH",
+    "CLEARING_RULE",
+    "TAXAI_HIGH",
+    "TAXAI_LOW",
+    "AuditRules",
+    "audit_runs",
+    "clearing_facts",
+    "facts_table",
+    "rule_steady_state",
+    "saving_scan",
+    "scan_facts",
+    "summary_table",
+    "taxai_facts",
+    "trajectories",
+]
+
 #: Labels of the four runs, in the page's order.
 TAXAI_HIGH = "taxai: save 99%, work 90%"
 TAXAI_LOW = "taxai: save 50%, work 90%"

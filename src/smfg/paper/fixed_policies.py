@@ -13,10 +13,24 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from smfg.config import check_profile
+from smfg.config import check_profile, economy_params
 from smfg.evaluate import episode_horizon, evaluate, government_policy
-from smfg.policies import FixedShares, SurveyReplay
+from smfg.policies import FixedShares, SurveyReplay, elasticity_from_flat_tax_runs
 from smfg.stats import seed_interval
+
+__all__ = [
+    "FIXED_RULES",
+    "PAPER_ROW",
+    "PAPER_TABLE3",
+    "PROFILES",
+    "GridProfile",
+    "compare_with_paper",
+    "flat_tax_elasticity",
+    "household_rule",
+    "policy_specs",
+    "run_grid",
+    "summarise_grid",
+]
 
 #: The paper's Table 3: per-capita GDP at N = 100 and 1000, years at N = 100.
 PAPER_TABLE3 = pd.DataFrame(
@@ -161,3 +175,11 @@ def compare_with_paper(summary: pd.DataFrame, variant: str, households: str) -> 
             "ratio": ratio, "ours: years": row.years, "paper: years": p_years, "note": note,
         })  # fmt: skip
     return pd.DataFrame(out)
+
+
+def flat_tax_elasticity(variant: str, n_households: int = 100) -> pd.DataFrame:
+    """The elasticity of book:model-saez estimated from flat-tax runs in ``variant``'s economy
+    (households on its fixed rule: :func:`smfg.policies.elasticity_from_flat_tax_runs`), as
+    one row: variant, elasticity, taus, steps (mean steps run)."""
+    est = elasticity_from_flat_tax_runs(economy_params(variant), n_households, details=True)
+    return pd.DataFrame([{"variant": variant, **est}])[["variant", "elasticity", "taus", "steps"]]

@@ -16,6 +16,8 @@ from smfg.config import economy_params
 from smfg.economy.step import termination_reasons
 from smfg.env import SMFGEnv
 
+__all__ = ["FREE_MARKET_ACTION", "SimulationResult", "simulate_fixed_rule"]
+
 FREE_MARKET_ACTION = (0.001, 0.001, 0.001, 0.001, 0.001)
 
 
