@@ -98,8 +98,9 @@ def _horizons(episodes: pd.DataFrame, keys: Sequence[str]) -> dict[tuple, float]
     if "horizon" not in episodes.columns:
         return {}
     h = episodes.groupby(list(keys), sort=False)["horizon"].max()
-    return {(k if isinstance(k, tuple) else (k,)): float(v) for k, v in h.items()
-            if math.isfinite(v)}  # fmt: skip
+    return {
+        (k if isinstance(k, tuple) else (k,)): float(v) for k, v in h.items() if math.isfinite(v)
+    }
 
 
 def interval_note(table: pd.DataFrame, metrics: Sequence[str] | None = None) -> str:
@@ -133,8 +134,12 @@ def interval_note(table: pd.DataFrame, metrics: Sequence[str] | None = None) -> 
         by_method.setdefault(how, []).append(labels.get(m, m))
     parts = "; ".join(f"{', '.join(ms)}: {how}" for how, ms in by_method.items())
     heavy = [labels.get(m, m) for m in metrics if f"{m}_median" in table]
-    tail = (f". {', '.join(heavy)}: heavy-tailed across seeds, so the median [smallest, "
-            "largest] of the seeds stands beside the mean" if heavy else "")  # fmt: skip
+    tail = (
+        f". {', '.join(heavy)}: heavy-tailed across seeds, so the median [smallest, "
+        "largest] of the seeds stands beside the mean"
+        if heavy
+        else ""
+    )
     return f"95% intervals across {seeds} seeds, each within its range ({parts}){tail}."
 
 
@@ -207,8 +212,10 @@ def comparison_table(
                 else:
                     rec[f"{METRIC_LABELS[m]}: ours"] = "not run"
                 if metric_range(m).heavy_tailed:
-                    spread = [cell.get(f"{m}_{k}", math.nan) if cell is not None else math.nan
-                              for k in ("median", "min", "max")]  # fmt: skip
+                    spread = [
+                        cell.get(f"{m}_{k}", math.nan) if cell is not None else math.nan
+                        for k in ("median", "min", "max")
+                    ]
                     rec[f"{METRIC_LABELS[m]}: median [range]"] = format_interval(*spread)
                 rec[f"{METRIC_LABELS[m]}: paper"] = f"{p:.3g}" if math.isfinite(p) else ""
             rec["seeds"] = int(cell["n_seeds"]) if cell is not None else 0
@@ -249,9 +256,17 @@ def multi_objective(
             for cell, g in df.groupby(list(keys), sort=False):
                 cell = cell if isinstance(cell, tuple) else (cell,)
                 mean, lo, hi = mean_interval(g.score.tolist())  # unbounded: the t-interval
-                rows.append({**dict(zip(keys, cell, strict=True)), "sign": sign,
-                             "objective": name, "alpha": float(a), "mean": mean, "lo": lo,
-                             "hi": hi})  # fmt: skip
+                rows.append(
+                    {
+                        **dict(zip(keys, cell, strict=True)),
+                        "sign": sign,
+                        "objective": name,
+                        "alpha": float(a),
+                        "mean": mean,
+                        "lo": lo,
+                        "hi": hi,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -273,8 +288,16 @@ def curve_summary(
             if not vals:
                 continue
             mean, lo, hi = seed_interval(vals, m, horizon)
-            rows.append({**dict(zip([*keys, "epoch"], cell, strict=True)), "metric": m,
-                         "mean": mean, "lo": lo, "hi": hi, "n_seeds": len(vals)})  # fmt: skip
+            rows.append(
+                {
+                    **dict(zip([*keys, "epoch"], cell, strict=True)),
+                    "metric": m,
+                    "mean": mean,
+                    "lo": lo,
+                    "hi": hi,
+                    "n_seeds": len(vals),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -292,8 +315,11 @@ def headline_ratios(
     """
     lookup = {}
     if paper is not None:
-        lookup = {(r.paper_row, r.setting): r.value for r in paper.itertuples()
-                  if r.metric == "per_capita_gdp"}  # fmt: skip
+        lookup = {
+            (r.paper_row, r.setting): r.value
+            for r in paper.itertuples()
+            if r.metric == "per_capita_gdp"
+        }
     rows = []
     for setting, g in summary.groupby("setting", sort=False):
         g = g.set_index("row")
@@ -306,9 +332,14 @@ def headline_ratios(
             bot = g.loc[d]
             p_top = lookup.get((top.get("paper_row", ""), setting), math.nan)
             p_bot = lookup.get((bot.get("paper_row", ""), setting), math.nan)
-            rows.append({"setting": setting, "ratio": f"{top.label} / {bot.label}",
-                         "ours": top.per_capita_gdp / bot.per_capita_gdp,
-                         "paper": p_top / p_bot})  # fmt: skip
+            rows.append(
+                {
+                    "setting": setting,
+                    "ratio": f"{top.label} / {bot.label}",
+                    "ours": top.per_capita_gdp / bot.per_capita_gdp,
+                    "paper": p_top / p_bot,
+                }
+            )
     return pd.DataFrame(rows, columns=["setting", "ratio", "ours", "paper"])
 
 
@@ -320,8 +351,13 @@ def best_by_alpha(
     rows = []
     for cell, g in scores.groupby([*keys, "alpha"], sort=False):
         top = g.loc[g["mean"].idxmax()]
-        rows.append({**dict(zip([*keys, "alpha"], cell, strict=True)), "best": top.label,
-                     "score": top["mean"]})  # fmt: skip
+        rows.append(
+            {
+                **dict(zip([*keys, "alpha"], cell, strict=True)),
+                "best": top.label,
+                "score": top["mean"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -342,12 +378,23 @@ def share_summary(
         for cell, g in seeds.groupby(keys, sort=False):
             m = dict(zip(keys, cell, strict=True)).get("metric")
             mean, lo, hi = seed_interval(g.value.tolist(), m, T)
-            rows.append({**dict(zip(keys, cell, strict=True)), "mean": mean, "lo": lo, "hi": hi,
-                         "n_seeds": len(g)})  # fmt: skip
+            rows.append(
+                {
+                    **dict(zip(keys, cell, strict=True)),
+                    "mean": mean,
+                    "lo": lo,
+                    "hi": hi,
+                    "n_seeds": len(g),
+                }
+            )
         return pd.DataFrame(rows)
 
-    long = episodes.melt(id_vars=["share", "seed", "episode"], value_vars=list(metrics),
-                         var_name="metric", value_name="value")  # fmt: skip
+    long = episodes.melt(
+        id_vars=["share", "seed", "episode"],
+        value_vars=list(metrics),
+        var_name="metric",
+        value_name="value",
+    )
     return across(groups, ["share", "group", "quantity"]), across(long, ["share", "metric"])
 
 
@@ -361,10 +408,20 @@ def bc_loss_table(losses: pd.DataFrame) -> pd.DataFrame:
         v = g.set_index(["split", "epoch"]).value
         t0, t1 = v.get(("train", 0), math.nan), v.get(("train", last), math.nan)
         v0, v1 = v.get(("validation", 0), math.nan), v.get(("validation", last), math.nan)
-        rows.append({"network": net, "loss": g.loss.iloc[0], "epochs": last,
-                     "train before": t0, "train after": t1, "validation before": v0,
-                     "validation after": v1, "validation fall": 1 - v1 / v0,
-                     "gap": abs(v1 - t1) / abs(t1), "fit, s": g.wall_s.iloc[0]})  # fmt: skip
+        rows.append(
+            {
+                "network": net,
+                "loss": g.loss.iloc[0],
+                "epochs": last,
+                "train before": t0,
+                "train after": t1,
+                "validation before": v0,
+                "validation after": v1,
+                "validation fall": 1 - v1 / v0,
+                "gap": abs(v1 - t1) / abs(t1),
+                "fit, s": g.wall_s.iloc[0],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -384,11 +441,18 @@ def action_table(dists: pd.DataFrame, low: float = 0.001, high: float = 0.99) ->
         def q(p: float, xs=xs, cw=cw) -> float:
             return float(xs[min(np.searchsorted(cw, p), len(xs) - 1)])
 
-        rows.append({**dict(zip(keys, key, strict=True)), "mean": float(np.average(x, weights=w)),
-                     "p10": q(0.1), "median": q(0.5), "p90": q(0.9),
-                     "at lower clip": float(w[x <= low + 1e-6].sum() / w.sum()),
-                     "at upper clip": float(w[x >= high - 1e-6].sum() / w.sum()),
-                     "rows": len(g)})  # fmt: skip
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "mean": float(np.average(x, weights=w)),
+                "p10": q(0.1),
+                "median": q(0.5),
+                "p90": q(0.9),
+                "at lower clip": float(w[x <= low + 1e-6].sum() / w.sum()),
+                "at upper clip": float(w[x >= high - 1e-6].sum() / w.sum()),
+                "rows": len(g),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -406,8 +470,7 @@ LEADER_TABLE_METRICS = {
 def _leader_seeds(episodes: pd.DataFrame, keys: list[str], baseline: str) -> pd.DataFrame:
     """Per ``keys`` and seed, the means of :func:`leader_table`'s metrics and the welfare in
     CE % relative to ``baseline``'s row of the same seed (and other keys)."""
-    ms = ["per_capita_gdp", "welfare_ce", "income_gini", "wealth_gini", "years",
-          "leader_return"]  # fmt: skip
+    ms = ["per_capita_gdp", "welfare_ce", "income_gini", "wealth_gini", "years", "leader_return"]
     seeds = per_seed(episodes, keys, ms)
     group = [k for k in keys if k != "row"]
     base = seeds[seeds.row == baseline].set_index([*group, "seed"])["welfare_ce"]
@@ -456,8 +519,10 @@ def format_leader_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     out = pd.DataFrame({k: table[k] for k in ("setting",) if k in table})
     out["leader"] = table["label"] if "label" in table else table["row"]
     for m, name in LEADER_TABLE_METRICS.items():
-        out[name] = [format_interval(r[m], r[f"{m}_lo"], r[f"{m}_hi"], digits)
-                     for r in table.to_dict("records")]  # fmt: skip
+        out[name] = [
+            format_interval(r[m], r[f"{m}_lo"], r[f"{m}_hi"], digits)
+            for r in table.to_dict("records")
+        ]
         if f"{m}_median" in table:
             out[f"{name}: median [range]"] = [
                 format_interval(r[f"{m}_median"], r[f"{m}_min"], r[f"{m}_max"], digits)
@@ -488,12 +553,21 @@ def leader_facts(episodes: pd.DataFrame, learned_row: str = "smfrl") -> dict[str
         return out
     setting = episodes.setting.iloc[-1]
     out["cl_setting"] = setting
-    for obj, metric, tag in (("welfare_ce", "welfare_ce_pct", "welfare"),
-                             ("output", "leader_return", "output")):  # fmt: skip
-        sel = episodes[(episodes.objective == obj) & (episodes.followers == "learned")
-                       & (episodes.setting == setting)]  # fmt: skip
-        keys = (f"cl_{tag}_smfg", f"cl_{tag}_best_fixed", f"cl_{tag}_best_fixed_policy",
-                f"cl_{tag}_gain")  # fmt: skip
+    for obj, metric, tag in (
+        ("welfare_ce", "welfare_ce_pct", "welfare"),
+        ("output", "leader_return", "output"),
+    ):
+        sel = episodes[
+            (episodes.objective == obj)
+            & (episodes.followers == "learned")
+            & (episodes.setting == setting)
+        ]
+        keys = (
+            f"cl_{tag}_smfg",
+            f"cl_{tag}_best_fixed",
+            f"cl_{tag}_best_fixed_policy",
+            f"cl_{tag}_gain",
+        )
         out.update(dict.fromkeys(keys, "n/a"))
         if not len(sel) or learned_row not in set(sel.row):
             continue
@@ -534,8 +608,9 @@ def verdict_table(
     differences' plain). ``episodes``: :func:`~smfg.paper.comparison.compare_leaders` rows
     with an ``objective`` column."""
     rows = []
-    for (obj, pop, setting), sel in episodes.groupby(["objective", "followers", "setting"],
-                                                     sort=False):  # fmt: skip
+    for (obj, pop, setting), sel in episodes.groupby(
+        ["objective", "followers", "setting"], sort=False
+    ):
         if learned_row not in set(sel.row):
             continue
         seeds = _leader_seeds(sel, ["row"], "free-market").set_index(["row", "seed"])
@@ -548,10 +623,19 @@ def verdict_table(
             dw = (mine.welfare_ce_pct - other.welfare_ce_pct).dropna().tolist()
             dr = (mine.leader_return - other.leader_return).dropna().tolist()
             label = str(sel[sel.row == base].label.iloc[0])
-            rec = {"objective": obj, "followers": pop, "setting": setting, "against": base,
-                   "label": label, "seeds": len(ratio)}  # fmt: skip
-            for name, vals in (("output_ratio", ratio), ("welfare_diff_pct", dw),
-                               ("objective_diff", dr)):  # fmt: skip
+            rec = {
+                "objective": obj,
+                "followers": pop,
+                "setting": setting,
+                "against": base,
+                "label": label,
+                "seeds": len(ratio),
+            }
+            for name, vals in (
+                ("output_ratio", ratio),
+                ("welfare_diff_pct", dw),
+                ("objective_diff", dr),
+            ):
                 mean, lo, hi = seed_interval(vals, name)  # the ratio on the log scale
                 rec[name], rec[f"{name}_lo"], rec[f"{name}_hi"] = mean, lo, hi
             rows.append(rec)
@@ -563,12 +647,16 @@ def format_verdict_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     out = table[["objective", "followers", "setting", "label", "seeds"]].rename(
         columns={"label": "learned leader against"}
     )
-    names = {"output_ratio": "output per household, x the fixed leader's",
-             "welfare_diff_pct": "welfare, CE points above the fixed leader",
-             "objective_diff": "objective above the fixed leader"}  # fmt: skip
+    names = {
+        "output_ratio": "output per household, x the fixed leader's",
+        "welfare_diff_pct": "welfare, CE points above the fixed leader",
+        "objective_diff": "objective above the fixed leader",
+    }
     for m, name in names.items():
-        out[name] = [format_interval(a, b, c, digits) for a, b, c in
-                     zip(table[m], table[f"{m}_lo"], table[f"{m}_hi"], strict=True)]  # fmt: skip
+        out[name] = [
+            format_interval(a, b, c, digits)
+            for a, b, c in zip(table[m], table[f"{m}_lo"], table[f"{m}_hi"], strict=True)
+        ]
     return out
 
 

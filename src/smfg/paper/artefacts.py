@@ -74,11 +74,18 @@ class ArtefactProfile:
 
 ARTEFACT_PROFILES = {
     # smoke: coarse exact households and an 8-point E6 grid, so the pages run in minutes
-    "smoke": ArtefactProfile(seeds=2, episodes=2, steps=40, bc_epochs=2,
-                             exact_grid=(40, 3, 200.0), exact_refine=0, e6_points=2),
+    "smoke": ArtefactProfile(
+        seeds=2,
+        episodes=2,
+        steps=40,
+        bc_epochs=2,
+        exact_grid=(40, 3, 200.0),
+        exact_refine=0,
+        e6_points=2,
+    ),
     "quick": ArtefactProfile(seeds=3, episodes=5, steps=300, bc_epochs=20),
     "paper": ArtefactProfile(seeds=5, episodes=10, steps=None, bc_epochs=30),
-}  # fmt: skip
+}
 
 # --- what an experiment is -------------------------------------------------------------------
 
@@ -145,8 +152,13 @@ class RunRequest:
 
     def kwargs(self) -> dict:
         """The keyword arguments of ``smfg.runs.train.train`` besides algo and profile."""
-        return {"variant": self.variant, "n_households": self.n_households, "bc": self.bc,
-                "seed": self.seed, **dict(self.overrides)}  # fmt: skip
+        return {
+            "variant": self.variant,
+            "n_households": self.n_households,
+            "bc": self.bc,
+            "seed": self.seed,
+            **dict(self.overrides),
+        }
 
     def spec(self) -> dict:
         """The run's full spec (what the run store hashes)."""
@@ -235,8 +247,9 @@ class Experiment:
                 over = tuple(sorted(self.overrides_for(row.algo, base).items()))
                 for s in self.settings_for(row, sizes):
                     for seed in seeds:
-                        req = RunRequest(row.algo, profile, variant, s.n_households, s.bc, seed,
-                                         over)  # fmt: skip
+                        req = RunRequest(
+                            row.algo, profile, variant, s.n_households, s.bc, seed, over
+                        )
                         if req not in out:
                             out.append(req)
         return out
@@ -254,7 +267,7 @@ _TABLE1_ROWS = (
         algo="rule_based",
         government="free-market",
         households="setting",
-    ),  # fmt: skip
+    ),
     Row("ddpg", "DDPG", algo="ddpg"),
     Row("maddpg", "MADDPG", algo="maddpg"),
     Row("iddpg", "IDDPG", algo="iddpg"),
@@ -275,7 +288,7 @@ _TABLE3_ROWS = (
         government="saez-paper",
         households="bc",
         paper_row="Saez",
-    ),  # fmt: skip
+    ),
     Row("us-federal-2022", "US Federal", government="us-federal-2022", households="bc"),
     Row("ppo-bc", "AI Economist-BC", algo="ppo", bc=True),
     Row("ppo", "AI Economist", algo="ppo", bc=False, sizes=(100,)),
@@ -286,32 +299,78 @@ _TABLE3_ROWS = (
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in (
-        Experiment("table1_algorithms", "Table 1", "Six algorithms in three settings",
-                   _TABLE1_ROWS, _TABLE1_SETTINGS, paper="table1"),
-        Experiment("fig2_training_curves", "Figure 2", "Training curves of the algorithms",
-                   _TABLE1_ROWS, _TABLE1_SETTINGS, aggregate="training_curves"),
-        Experiment("fig6_algorithm_efficiency_equity", "Figure 6",
-                   "Efficiency and equity of the algorithms", _TABLE1_ROWS, _TABLE1_SETTINGS,
-                   aggregate="efficiency_equity"),
-        Experiment("table3_policies", "Table 3", "Six government policies", _TABLE3_ROWS,
-                   _TABLE3_SETTINGS, paper="table3"),
-        Experiment("fig3_policy_curves", "Figure 3", "Training curves of the policies",
-                   _TABLE3_ROWS, _TABLE3_SETTINGS, aggregate="training_curves"),
-        Experiment("fig4_efficiency_equity", "Figure 4", "Efficiency and equity of the policies",
-                   _TABLE3_ROWS, _TABLE3_SETTINGS, aggregate="efficiency_equity"),
-        Experiment("fig5_smfg_household_share", "Figure 5", "The share of SMFG households",
-                   (Row("smfrl", "SMFG", algo="smfrl", bc=True),),
-                   (Setting("N=100", 100, True),), aggregate="household_share"),
-        Experiment("fig7_bc_loss", "Figure 7", "Behaviour cloning losses", (), (),
-                   aggregate="bc_loss"),
-        Experiment("clearing_policies", "Table 3 in `clearing`",
-                   "The policy comparison in the clearing economy",
-                   _TABLE3_ROWS + (Row(BEST_E6, "Best E6 grid point", government=BEST_E6,
-                                       households="bc"),),
-                   _TABLE3_SETTINGS, variant="clearing", objectives=("output", "welfare_ce"),
-                   train_overrides=(("*", "bc_follower_lr", 1e-4), ("smfrl", "epochs", 60))),
+        Experiment(
+            "table1_algorithms",
+            "Table 1",
+            "Six algorithms in three settings",
+            _TABLE1_ROWS,
+            _TABLE1_SETTINGS,
+            paper="table1",
+        ),
+        Experiment(
+            "fig2_training_curves",
+            "Figure 2",
+            "Training curves of the algorithms",
+            _TABLE1_ROWS,
+            _TABLE1_SETTINGS,
+            aggregate="training_curves",
+        ),
+        Experiment(
+            "fig6_algorithm_efficiency_equity",
+            "Figure 6",
+            "Efficiency and equity of the algorithms",
+            _TABLE1_ROWS,
+            _TABLE1_SETTINGS,
+            aggregate="efficiency_equity",
+        ),
+        Experiment(
+            "table3_policies",
+            "Table 3",
+            "Six government policies",
+            _TABLE3_ROWS,
+            _TABLE3_SETTINGS,
+            paper="table3",
+        ),
+        Experiment(
+            "fig3_policy_curves",
+            "Figure 3",
+            "Training curves of the policies",
+            _TABLE3_ROWS,
+            _TABLE3_SETTINGS,
+            aggregate="training_curves",
+        ),
+        Experiment(
+            "fig4_efficiency_equity",
+            "Figure 4",
+            "Efficiency and equity of the policies",
+            _TABLE3_ROWS,
+            _TABLE3_SETTINGS,
+            aggregate="efficiency_equity",
+        ),
+        Experiment(
+            "fig5_smfg_household_share",
+            "Figure 5",
+            "The share of SMFG households",
+            (Row("smfrl", "SMFG", algo="smfrl", bc=True),),
+            (Setting("N=100", 100, True),),
+            aggregate="household_share",
+        ),
+        Experiment(
+            "fig7_bc_loss", "Figure 7", "Behaviour cloning losses", (), (), aggregate="bc_loss"
+        ),
+        Experiment(
+            "clearing_policies",
+            "Table 3 in `clearing`",
+            "The policy comparison in the clearing economy",
+            _TABLE3_ROWS
+            + (Row(BEST_E6, "Best E6 grid point", government=BEST_E6, households="bc"),),
+            _TABLE3_SETTINGS,
+            variant="clearing",
+            objectives=("output", "welfare_ce"),
+            train_overrides=(("*", "bc_follower_lr", 1e-4), ("smfrl", "epochs", 60)),
+        ),
     )
-}  # fmt: skip
+}
 
 
 def get_experiment(name: str) -> Experiment:

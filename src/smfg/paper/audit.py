@@ -76,10 +76,10 @@ def audit_runs(
     return {
         TAXAI_HIGH: simulate_fixed_rule(
             "taxai", n_households, r.high_saving, r.high_work, steps, seed
-        ),  # fmt: skip
+        ),
         TAXAI_LOW: simulate_fixed_rule(
             "taxai", n_households, r.low_saving, r.high_work, steps, seed
-        ),  # fmt: skip
+        ),
         CLEARING_HIGH: simulate_fixed_rule(
             "clearing", n_households, r.high_saving, r.high_work, steps, seed
         ),
@@ -159,8 +159,13 @@ def saving_scan(
     rows = []
     for s in shares:
         res = simulate_fixed_rule("taxai", n_households, float(s), work, steps, seed)
-        rows.append({"saving": float(s), "years": int(res.summary.years.iloc[0]),
-                     "termination": ", ".join(res.summary.termination.iloc[0])})  # fmt: skip
+        rows.append(
+            {
+                "saving": float(s),
+                "years": int(res.summary.years.iloc[0]),
+                "termination": ", ".join(res.summary.termination.iloc[0]),
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -63,16 +63,36 @@ class ChapterProfile:
 #: ``quick``: the same checks, runs certified on the learning curves' grids (200 x 5, the
 #: leader's grid on 60 assets); ``smoke``: coarse grids, so the page runs in a minute or two.
 CHAPTER_PROFILES = {
-    "smoke": ChapterProfile(grid=(200, 5), coarse_na=100, brock_mirman=(100, 300), timing_na=200,
-                            best_response=(60, 3), schedule=(100, 3), schedule_eq=(60, 3),
-                            certify=(("na", 60), ("ne", 3), ("grid_points", 2),
-                                     ("grid_na", 40))),
-    "quick": ChapterProfile(grid=(500, 7), coarse_na=200, brock_mirman=(200, 600), timing_na=300,
-                            best_response=(150, 5), schedule=(200, 5), schedule_eq=(100, 7),
-                            certify=(("na", 200), ("ne", 5), ("grid_na", 60))),
-    "paper": ChapterProfile(grid=(500, 7), coarse_na=200, brock_mirman=(200, 600), timing_na=300,
-                            best_response=(150, 5), schedule=(200, 5), schedule_eq=(100, 7)),
-}  # fmt: skip
+    "smoke": ChapterProfile(
+        grid=(200, 5),
+        coarse_na=100,
+        brock_mirman=(100, 300),
+        timing_na=200,
+        best_response=(60, 3),
+        schedule=(100, 3),
+        schedule_eq=(60, 3),
+        certify=(("na", 60), ("ne", 3), ("grid_points", 2), ("grid_na", 40)),
+    ),
+    "quick": ChapterProfile(
+        grid=(500, 7),
+        coarse_na=200,
+        brock_mirman=(200, 600),
+        timing_na=300,
+        best_response=(150, 5),
+        schedule=(200, 5),
+        schedule_eq=(100, 7),
+        certify=(("na", 200), ("ne", 5), ("grid_na", 60)),
+    ),
+    "paper": ChapterProfile(
+        grid=(500, 7),
+        coarse_na=200,
+        brock_mirman=(200, 600),
+        timing_na=300,
+        best_response=(150, 5),
+        schedule=(200, 5),
+        schedule_eq=(100, 7),
+    ),
+}
 
 #: The page whose SMFRL runs the chapter certifies, and its row of them.
 CHAPTER_RUNS = ("clearing_policies", "smfrl")
@@ -189,17 +209,32 @@ def certify_baselines(
     for kind, label in BASELINES.items():
         for seed in seeds:
             own = {"bc_epochs": bc_epochs} if kind == "bc" else {"rule": [saving, work]}
-            spec = {"households": kind, "n_households": int(n_households), "seed": int(seed),
-                    "settings": st, "leader_reward": objective, **own}  # fmt: skip
+            spec = {
+                "households": kind,
+                "n_households": int(n_households),
+                "seed": int(seed),
+                "settings": st,
+                "leader_reward": objective,
+                **own,
+            }
 
             def compute(kind=kind, seed=seed):
                 if kind == "bc":
                     hh, rule = ClonedHouseholds("clearing", epochs=bc_epochs, seed=seed), None
                 else:
                     hh, rule = FixedShares(saving, work), fixed_rule(saving, work)
-                res = certify_policies(params, FreeMarket(), hh, int(n_households), int(seed),
-                                       objective, progress, rule=rule, leader_mean=False,
-                                       **st)  # fmt: skip
+                res = certify_policies(
+                    params,
+                    FreeMarket(),
+                    hh,
+                    int(n_households),
+                    int(seed),
+                    objective,
+                    progress,
+                    rule=rule,
+                    leader_mean=False,
+                    **st,
+                )
                 return {"row": pd.DataFrame([_flat(res)])}
 
             row = cached_tables(root, "certify-baseline", spec, compute)["row"]
@@ -257,8 +292,17 @@ def format_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 #: Fields of the solver checks that are shares or rates, glued in percent too (``_pct``).
-PERCENT_FIELDS = ("r", "r_bound", "us_r", "risk_gap_max", "risk_gap_min", "bunched",
-                  "share_binding", "share_infinite", "no_risk_value")  # fmt: skip
+PERCENT_FIELDS = (
+    "r",
+    "r_bound",
+    "us_r",
+    "risk_gap_max",
+    "risk_gap_min",
+    "bunched",
+    "share_binding",
+    "share_infinite",
+    "no_risk_value",
+)
 
 
 def check_facts(name: str, res: dict) -> dict[str, str]:
@@ -293,10 +337,13 @@ def run_facts(table: pd.DataFrame, baselines: pd.DataFrame, free_market_r: float
     ranges are min to max over the runs (over the certified ones for the followers' figures),
     counts are of runs; 'n/a' where there is nothing to state."""
     cert = table[table.note == ""] if len(table) else table
-    out = {"cr_runs": str(len(table)), "cr_certified": str(len(cert)),
-           "cr_skipped": str(len(table) - len(cert)),
-           "cr_sizes": ", ".join(str(n) for n in sorted(set(table.n_households))),
-           "cr_seeds": str(table.seed.nunique()) if len(table) else "0"}  # fmt: skip
+    out = {
+        "cr_runs": str(len(table)),
+        "cr_certified": str(len(cert)),
+        "cr_skipped": str(len(table) - len(cert)),
+        "cr_sizes": ", ".join(str(n) for n in sorted(set(table.n_households))),
+        "cr_seeds": str(table.seed.nunique()) if len(table) else "0",
+    }
     out["cr_r_lo"], out["cr_r_hi"] = _span(cert.r_pct)
     out["cr_r_above"] = str(int((cert.r_pct > 100.0 * free_market_r).sum()))
     out["cr_ky_lo"], out["cr_ky_hi"] = _span(cert.K_over_Y)

@@ -73,9 +73,11 @@ def train_request(req: RunRequest, root: str | Path, progress: Progress = None, 
 
     def on_epoch(epoch: int, row: dict) -> None:
         if progress is not None and epoch % every == 0:
-            progress(f"  {name}: epoch {epoch}, per-capita GDP "
-                     f"{row.get('per_capita_gdp', math.nan):.3g}, years "
-                     f"{row.get('years', math.nan):.0f}")  # fmt: skip
+            progress(
+                f"  {name}: epoch {epoch}, per-capita GDP "
+                f"{row.get('per_capita_gdp', math.nan):.3g}, years "
+                f"{row.get('years', math.nan):.0f}"
+            )
 
     t0 = time.perf_counter()
     waited = False
@@ -198,31 +200,55 @@ def collect(
         for s in exp.settings_for(row, sizes):
             trained = {}
             if row.mode() == "learned":
-                reqs = [RunRequest(row.algo, profile, variant, s.n_households, s.bc, seed, over)
-                        for seed in seeds]  # fmt: skip
+                reqs = [
+                    RunRequest(row.algo, profile, variant, s.n_households, s.bc, seed, over)
+                    for seed in seeds
+                ]
                 trained = dict(zip(seeds, train_requests(reqs, root, progress), strict=True))
             for seed in seeds:
-                cell = {"row": row.key, "label": row.label, "paper_row": row.paper_row or row.label,
-                        "setting": s.label, "n_households": s.n_households, "bc": s.bc}  # fmt: skip
-                spec = {"variant": variant, "n_households": s.n_households, "seed": seed,
-                        "episodes": prof.episodes, "steps": prof.steps}  # fmt: skip
+                cell = {
+                    "row": row.key,
+                    "label": row.label,
+                    "paper_row": row.paper_row or row.label,
+                    "setting": s.label,
+                    "n_households": s.n_households,
+                    "bc": s.bc,
+                }
+                spec = {
+                    "variant": variant,
+                    "n_households": s.n_households,
+                    "seed": seed,
+                    "episodes": prof.episodes,
+                    "steps": prof.steps,
+                }
                 if row.mode() == "learned":
                     res = trained[seed]
-                    runs.append({**cell, "seed": seed, "run_dir": str(res.run_dir),
-                                 "computed": res.computed})  # fmt: skip
+                    runs.append(
+                        {
+                            **cell,
+                            "seed": seed,
+                            "run_dir": str(res.run_dir),
+                            "computed": res.computed,
+                        }
+                    )
                     spec.update(run=res.run_dir.name, noise_std=noise_std)
                     state = res.policy_state
 
                     def compute(state=state, seed=seed):
                         pol = learned_policy(state, noise_std=noise_std, seed=seed)
                         cfg = state["config"]
-                        ev = evaluate(pol.leader, pol.followers, variant=cfg["variant"],
-                                      n_households=cfg["n_households"],
-                                      n_episodes=prof.episodes, seeds=(seed,), steps=prof.steps,
-                                      leader_reward=cfg.get("leader_reward", "gdp"),
-                                      reward_weights=cfg.get("leader_reward_weights",
-                                                             (1.0, 1.0, 1.0)),
-                                      **cfg.get("economy", {}))  # fmt: skip
+                        ev = evaluate(
+                            pol.leader,
+                            pol.followers,
+                            variant=cfg["variant"],
+                            n_households=cfg["n_households"],
+                            n_episodes=prof.episodes,
+                            seeds=(seed,),
+                            steps=prof.steps,
+                            leader_reward=cfg.get("leader_reward", "gdp"),
+                            reward_weights=cfg.get("leader_reward_weights", (1.0, 1.0, 1.0)),
+                            **cfg.get("economy", {}),
+                        )
                         return {"episodes": ev.episodes}
 
                     run_name = res.run_dir.name
@@ -241,17 +267,25 @@ def collect(
                     def compute(row=row, s=s, seed=seed, hh=hh):
                         gov = fixed_government(row.government, elasticity, welfare_weight, seed)
                         pol = fixed_households(hh, variant, s.bc, seed, bc_epochs, noise_std)
-                        ev = evaluate(gov, pol, variant=variant, n_households=s.n_households,
-                                      n_episodes=prof.episodes, seeds=(seed,),
-                                      steps=prof.steps)  # fmt: skip
+                        ev = evaluate(
+                            gov,
+                            pol,
+                            variant=variant,
+                            n_households=s.n_households,
+                            n_episodes=prof.episodes,
+                            seeds=(seed,),
+                            steps=prof.steps,
+                        )
                         return {"episodes": ev.episodes}
 
                     run_name = ""
                 t1 = time.perf_counter()
                 ep = cached_tables(root, "evaluation", spec, compute)["episodes"]
                 if progress is not None:
-                    progress(f"{row.label:20s} {s.label:10s} seed {seed}: evaluated "
-                             f"({time.perf_counter() - t1:.1f} s)")  # fmt: skip
+                    progress(
+                        f"{row.label:20s} {s.label:10s} seed {seed}: evaluated "
+                        f"({time.perf_counter() - t1:.1f} s)"
+                    )
                 frames.append(ep.assign(**cell, run=run_name))
     cols = ["row", "label", "paper_row", "setting", "n_households", "bc", "seed", "episode"]
     episodes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
@@ -274,7 +308,7 @@ def collect(
                 "run_dir",
                 "computed",
             ],
-        ),  # fmt: skip
+        ),
         missing=exp.missing(),
         seconds=time.perf_counter() - t0,
     )

@@ -80,17 +80,32 @@ def best_e6_leader(
     states, top asset), for this objective, N and seed (:func:`smfg.certify.leader_gap`), as
     a constant leader; and the grid's best row."""
     na, ne, a_max = grid
-    gap = leader_gap(params, 0.0, n_households, seed, leader_reward=leader_reward,
-                     reward_weights=reward_weights, grid=e6_grid(params, points), na=na,
-                     ne=ne, a_max=a_max)  # fmt: skip
+    gap = leader_gap(
+        params,
+        0.0,
+        n_households,
+        seed,
+        leader_reward=leader_reward,
+        reward_weights=reward_weights,
+        grid=e6_grid(params, points),
+        na=na,
+        ne=ne,
+        a_max=a_max,
+    )
     b = gap["best"]
     low = params.action_low
     raw = [b["tau"] / params.tau_max, b["xi"] / params.xi_max, low, low, b["g"] / params.g_max]
     return ConstantLeader(raw, BEST_E6), b
 
 
-def exact_population(params, gov, n_households: int, seed: int, refine: int = 1,
-                     grid: tuple[int, int, float] = (100, 7, 200.0)):  # fmt: skip
+def exact_population(
+    params,
+    gov,
+    n_households: int,
+    seed: int,
+    refine: int = 1,
+    grid: tuple[int, int, float] = (100, 7, 200.0),
+):
     """Exact households for the leader ``gov``: each household plays its best response to the
     leader's stationary policy (:func:`smfg.certify.stationary_fiscal`: its mean action, or
     its schedule, once its economy settles) at the stationary equilibrium's prices
@@ -158,8 +173,10 @@ def compare_leaders(
     weights = tuple(train_overrides.get("leader_reward_weights", (1.0, 1.0, 1.0)))
     unknown = set(populations) - set(POPULATIONS)
     if unknown or not populations:
-        raise ValueError(f"populations = {list(populations)!r}: allowed a non-empty subset "
-                         f"of {list(POPULATIONS)}")  # fmt: skip
+        raise ValueError(
+            f"populations = {list(populations)!r}: allowed a non-empty subset "
+            f"of {list(POPULATIONS)}"
+        )
     exp = get_experiment(experiment) if isinstance(experiment, str) else experiment
     variant = exp.variant if variant is None else check_variant(variant)
     if variant != "clearing":  # exact households need market prices to take as given
@@ -174,26 +191,41 @@ def compare_leaders(
         if sizes is not None and s.n_households not in sizes:
             continue
         # every learned row's runs of this setting, the reference's first
-        rows = [r for r in exp.rows if exp.available(r)
-                and (r.sizes is None or s.n_households in r.sizes)]  # fmt: skip
+        rows = [
+            r
+            for r in exp.rows
+            if exp.available(r) and (r.sizes is None or s.n_households in r.sizes)
+        ]
         learned = {}
         for row in rows:
             if row.mode() != "learned":
                 continue
             bc = s.bc if row.bc is None else row.bc
             own = tuple(sorted(exp.overrides_for(row.algo, dict(over)).items()))
-            reqs = [RunRequest(row.algo, profile, variant, s.n_households, bc, seed, own)
-                    for seed in seeds]  # fmt: skip
+            reqs = [
+                RunRequest(row.algo, profile, variant, s.n_households, bc, seed, own)
+                for seed in seeds
+            ]
             learned[row.key] = dict(zip(seeds, train_requests(reqs, root, progress), strict=True))
             for seed, res in learned[row.key].items():
-                runs.append({"row": row.key, "label": row.label,
-                             "paper_row": row.paper_row or row.label, "setting": s.label,
-                             "n_households": s.n_households, "bc": bc, "seed": seed,
-                             "run_dir": str(res.run_dir), "computed": res.computed})  # fmt: skip
+                runs.append(
+                    {
+                        "row": row.key,
+                        "label": row.label,
+                        "paper_row": row.paper_row or row.label,
+                        "setting": s.label,
+                        "n_households": s.n_households,
+                        "bc": bc,
+                        "seed": seed,
+                        "run_dir": str(res.run_dir),
+                        "computed": res.computed,
+                    }
+                )
         ref_key = next((r.key for r in rows if r.algo == reference and r.key in learned), None)
         if "learned" in populations and ref_key is None:
-            raise ValueError(f"the learned population needs a row of {reference!r} in "
-                             f"{exp.name!r} at {s.label}")  # fmt: skip
+            raise ValueError(
+                f"the learned population needs a row of {reference!r} in {exp.name!r} at {s.label}"
+            )
         for seed in seeds:
             ref = learned[ref_key][seed] if ref_key is not None else None
             ref_name = ref.run_dir.name if ref is not None else ""
@@ -202,17 +234,30 @@ def compare_leaders(
             for pop in populations:
                 for row in rows:
                     res = learned[row.key][seed] if row.key in learned else None
-                    cell = {"row": row.key, "label": row.label,
-                            "paper_row": row.paper_row or row.label, "setting": s.label,
-                            "n_households": s.n_households, "bc": s.bc, "followers": pop,
-                            "followers_run": ref_name if pop == "learned" else ""}  # fmt: skip
-                    spec = {"comparison": "same-households", "variant": variant,
-                            "n_households": s.n_households, "seed": seed,
-                            "episodes": prof.episodes, "steps": prof.steps,
-                            "noise_std": noise_std, "leader_reward": reward,
-                            "reward_weights": list(weights), "followers": pop,
-                            "followers_run": cell["followers_run"],
-                            "leader": res.run_dir.name if res else row.government}  # fmt: skip
+                    cell = {
+                        "row": row.key,
+                        "label": row.label,
+                        "paper_row": row.paper_row or row.label,
+                        "setting": s.label,
+                        "n_households": s.n_households,
+                        "bc": s.bc,
+                        "followers": pop,
+                        "followers_run": ref_name if pop == "learned" else "",
+                    }
+                    spec = {
+                        "comparison": "same-households",
+                        "variant": variant,
+                        "n_households": s.n_households,
+                        "seed": seed,
+                        "episodes": prof.episodes,
+                        "steps": prof.steps,
+                        "noise_std": noise_std,
+                        "leader_reward": reward,
+                        "reward_weights": list(weights),
+                        "followers": pop,
+                        "followers_run": cell["followers_run"],
+                        "leader": res.run_dir.name if res else row.government,
+                    }
                     if pop == "clone":
                         spec["bc_epochs"] = clone_epochs
                     if pop == "exact":
@@ -223,59 +268,116 @@ def compare_leaders(
                     if res is None and row.government in ("saez", "saez-paper"):
                         spec.update(welfare_weight=welfare_weight, elasticity=float(elasticity))
 
-                    def compute(row=row, res=res, pop=pop, seed=seed, s=s, ref=ref,
-                                clone_epochs=clone_epochs):  # fmt: skip
+                    def compute(
+                        row=row,
+                        res=res,
+                        pop=pop,
+                        seed=seed,
+                        s=s,
+                        ref=ref,
+                        clone_epochs=clone_epochs,
+                    ):
                         params = economy_params(variant)
                         if res is not None:
                             own = learned_policy(res.policy_state, noise_std=noise_std, seed=seed)
                             gov = own.leader
                         elif row.government == BEST_E6:
                             own = None
-                            gov = best_e6_leader(params, s.n_households, seed, reward, weights,
-                                                 prof.e6_points, prof.exact_grid)[0]  # fmt: skip
+                            gov = best_e6_leader(
+                                params,
+                                s.n_households,
+                                seed,
+                                reward,
+                                weights,
+                                prof.e6_points,
+                                prof.exact_grid,
+                            )[0]
                         else:
                             own = None
                             gov = fixed_government(row.government, elasticity, welfare_weight, seed)
                         if pop == "exact":
                             try:
-                                hh, _ = exact_population(params, gov, s.n_households, seed,
-                                                         prof.exact_refine,
-                                                         prof.exact_grid)  # fmt: skip
+                                hh, _ = exact_population(
+                                    params,
+                                    gov,
+                                    s.n_households,
+                                    seed,
+                                    prof.exact_refine,
+                                    prof.exact_grid,
+                                )
                             except ValueError as exc:
                                 return {
                                     "episodes": pd.DataFrame(),
                                     "note": pd.DataFrame({"reason": [str(exc)]}),
                                 }
                         elif pop == "clone":
-                            hh = ClonedHouseholds(variant, epochs=clone_epochs, seed=seed,
-                                                  noise_std=noise_std)  # fmt: skip
+                            hh = ClonedHouseholds(
+                                variant, epochs=clone_epochs, seed=seed, noise_std=noise_std
+                            )
                         elif res is not None and res.run_dir == ref.run_dir:
                             hh = own.followers  # the reference run with its own followers
                         else:
-                            hh = learned_policy(ref.policy_state, noise_std=noise_std,
-                                                seed=seed).followers  # fmt: skip
-                        ev = evaluate(gov, hh, variant=variant, n_households=s.n_households,
-                                      n_episodes=prof.episodes, seeds=(seed,), steps=prof.steps,
-                                      leader_reward=reward, reward_weights=weights)  # fmt: skip
+                            hh = learned_policy(
+                                ref.policy_state, noise_std=noise_std, seed=seed
+                            ).followers
+                        ev = evaluate(
+                            gov,
+                            hh,
+                            variant=variant,
+                            n_households=s.n_households,
+                            n_episodes=prof.episodes,
+                            seeds=(seed,),
+                            steps=prof.steps,
+                            leader_reward=reward,
+                            reward_weights=weights,
+                        )
                         return {"episodes": ev.episodes}
 
                     t1 = time.perf_counter()
                     ep = cached_tables(root, "evaluation", spec, compute)["episodes"]
                     if not len(ep):
                         if progress is not None:
-                            progress(f"{row.label:20s} {s.label:10s} {pop:8s} seed {seed}: no "
-                                     "stationary equilibrium, no exact households")  # fmt: skip
+                            progress(
+                                f"{row.label:20s} {s.label:10s} {pop:8s} seed {seed}: no "
+                                "stationary equilibrium, no exact households"
+                            )
                         continue
                     if progress is not None:
-                        progress(f"{row.label:20s} {s.label:10s} {pop:8s} seed {seed}: "
-                                 f"evaluated ({time.perf_counter() - t1:.1f} s)")  # fmt: skip
+                        progress(
+                            f"{row.label:20s} {s.label:10s} {pop:8s} seed {seed}: "
+                            f"evaluated ({time.perf_counter() - t1:.1f} s)"
+                        )
                     frames.append(ep.assign(**cell, run=res.run_dir.name if res else ""))
-    cols = ["followers", "row", "label", "paper_row", "setting", "n_households", "bc", "seed",
-            "episode"]  # fmt: skip
+    cols = [
+        "followers",
+        "row",
+        "label",
+        "paper_row",
+        "setting",
+        "n_households",
+        "bc",
+        "seed",
+        "episode",
+    ]
     episodes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     rest = [c for c in episodes.columns if c not in cols]
-    run_cols = ["row", "label", "paper_row", "setting", "n_households", "bc", "seed",
-                "run_dir", "computed"]  # fmt: skip
-    return Collected(experiment=exp, profile=profile, variant=variant,
-                     episodes=episodes[cols + rest], runs=pd.DataFrame(runs, columns=run_cols),
-                     missing=exp.missing(), seconds=time.perf_counter() - t0)  # fmt: skip
+    run_cols = [
+        "row",
+        "label",
+        "paper_row",
+        "setting",
+        "n_households",
+        "bc",
+        "seed",
+        "run_dir",
+        "computed",
+    ]
+    return Collected(
+        experiment=exp,
+        profile=profile,
+        variant=variant,
+        episodes=episodes[cols + rest],
+        runs=pd.DataFrame(runs, columns=run_cols),
+        missing=exp.missing(),
+        seconds=time.perf_counter() - t0,
+    )

@@ -103,32 +103,47 @@ def household_share(
         state = res.policy_state
         for p in shares:
             k = round((1.0 - float(p)) * n_households)
-            spec = {"variant": variant, "n_households": n_households, "seed": seed,
-                    "share": float(p), "episodes": prof.episodes, "steps": prof.steps,
-                    "run": res.run_dir.name, "noise_std": noise_std,
-                    "bc_epochs": bc_epochs}  # fmt: skip
+            spec = {
+                "variant": variant,
+                "n_households": n_households,
+                "seed": seed,
+                "share": float(p),
+                "episodes": prof.episodes,
+                "steps": prof.steps,
+                "run": res.run_dir.name,
+                "noise_std": noise_std,
+                "bc_epochs": bc_epochs,
+            }
 
             def compute(state=state, seed=seed, k=k):
                 pol = learned_policy(state, noise_std=noise_std, seed=seed)
-                cloned = ClonedHouseholds(variant, epochs=bc_epochs, seed=seed,
-                                          noise_std=noise_std)  # fmt: skip
+                cloned = ClonedHouseholds(variant, epochs=bc_epochs, seed=seed, noise_std=noise_std)
                 mixed = MixedHouseholds(cloned, pol.followers, k)
                 cfg = state["config"]
                 params = economy_params(variant, **cfg.get("economy", {}))
-                means = GroupMeans({"real-data (BC)": range(k),
-                                    "SMFG": range(k, n_households)},
-                                   money_unit=params.money_unit)  # fmt: skip
-                ev = evaluate(pol.leader, mixed, n_households=n_households,
-                              n_episodes=prof.episodes, seeds=(seed,), steps=prof.steps,
-                              params=params, on_step=means)  # fmt: skip
+                means = GroupMeans(
+                    {"real-data (BC)": range(k), "SMFG": range(k, n_households)},
+                    money_unit=params.money_unit,
+                )
+                ev = evaluate(
+                    pol.leader,
+                    mixed,
+                    n_households=n_households,
+                    n_episodes=prof.episodes,
+                    seeds=(seed,),
+                    steps=prof.steps,
+                    params=params,
+                    on_step=means,
+                )
                 g = means.table().rename(columns={"economy": "episode"})
                 return {"groups": g, "episodes": ev.episodes}
 
             t1 = time.perf_counter()
             out = cached_tables(root, "household_share", spec, compute)
             if progress is not None:
-                progress(f"SMFG share {p:.0%} seed {seed}: evaluated "
-                         f"({time.perf_counter() - t1:.1f} s)")  # fmt: skip
+                progress(
+                    f"SMFG share {p:.0%} seed {seed}: evaluated ({time.perf_counter() - t1:.1f} s)"
+                )
             groups.append(out["groups"].assign(share=float(p), seed=seed))
             episodes.append(out["episodes"].assign(share=float(p)))
     return {
@@ -153,8 +168,12 @@ def bc_losses(
     ('nll' or 'mse'), split ('train' or 'validation'), epoch (0 = before training), value;
     and wall_s per network. Cached in ``root/evaluations``."""
     epochs = ARTEFACT_PROFILES[check_profile(profile)].bc_epochs if epochs is None else epochs
-    spec = {"variant": check_variant(variant), "epochs": int(epochs), "seed": int(seed),
-            "food_share": float(food_share)}  # fmt: skip
+    spec = {
+        "variant": check_variant(variant),
+        "epochs": int(epochs),
+        "seed": int(seed),
+        "food_share": float(food_share),
+    }
 
     def compute():
         t0 = time.perf_counter()
@@ -169,11 +188,21 @@ def bc_losses(
         for name, res in fits.items():
             for split, hist in (("train", res.train_loss), ("validation", res.valid_loss)):
                 for ep, v in enumerate(hist):
-                    rows.append({"network": name, "loss": res.loss, "split": split, "epoch": ep,
-                                 "value": v, "wall_s": res.wall_s})  # fmt: skip
+                    rows.append(
+                        {
+                            "network": name,
+                            "loss": res.loss,
+                            "split": split,
+                            "epoch": ep,
+                            "value": v,
+                            "wall_s": res.wall_s,
+                        }
+                    )
         if progress is not None:
-            progress(f"behaviour cloning: 4 networks x {epochs} epochs in "
-                     f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
+            progress(
+                f"behaviour cloning: 4 networks x {epochs} epochs in "
+                f"{time.perf_counter() - t0:.1f} s"
+            )
         return {"losses": pd.DataFrame(rows)}
 
     return cached_tables(root, "bc_loss", spec, compute)["losses"]

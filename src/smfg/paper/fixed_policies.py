@@ -116,13 +116,18 @@ def run_grid(
                         steps=prof.steps,
                     )
                     df = res.episodes.assign(
-                        variant=variant, n_households=n, households=rule, policy=label,
-                        policy_name=name, seconds=res.seconds,
-                    )  # fmt: skip
+                        variant=variant,
+                        n_households=n,
+                        households=rule,
+                        policy=label,
+                        policy_name=name,
+                        seconds=res.seconds,
+                    )
                     frames.append(df)
                     if progress is not None:
-                        progress(f"{variant:8s} N={n:<5d} {rule:6s} {label:16s} "
-                                 f"{res.seconds:6.1f} s")  # fmt: skip
+                        progress(
+                            f"{variant:8s} N={n:<5d} {rule:6s} {label:16s} {res.seconds:6.1f} s"
+                        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -169,11 +174,19 @@ def compare_with_paper(summary: pd.DataFrame, variant: str, households: str) -> 
             note = "paper's dies in year 1"
         else:
             note = f"differs x{ratio:.2g}"
-        out.append({
-            "N": n, "policy": row.policy, "paper row": PAPER_ROW[row.policy_name],
-            "ours: per-capita GDP": row.per_capita_gdp, "paper: per-capita GDP": p_gdp,
-            "ratio": ratio, "ours: years": row.years, "paper: years": p_years, "note": note,
-        })  # fmt: skip
+        out.append(
+            {
+                "N": n,
+                "policy": row.policy,
+                "paper row": PAPER_ROW[row.policy_name],
+                "ours: per-capita GDP": row.per_capita_gdp,
+                "paper: per-capita GDP": p_gdp,
+                "ratio": ratio,
+                "ours: years": row.years,
+                "paper: years": p_years,
+                "note": note,
+            }
+        )
     return pd.DataFrame(out)
 
 

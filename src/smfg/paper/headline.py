@@ -42,9 +42,22 @@ __all__ = [
 
 #: The columns of :func:`headline_table`.
 HEADLINE_COLUMNS = (
-    "quantity", "source", "row", "label", "setting", "metric", "economy", "paper", "ours",
-    "low", "high", "median", "n_seeds", "horizon", "interval",
-)  # fmt: skip
+    "quantity",
+    "source",
+    "row",
+    "label",
+    "setting",
+    "metric",
+    "economy",
+    "paper",
+    "ours",
+    "low",
+    "high",
+    "median",
+    "n_seeds",
+    "horizon",
+    "interval",
+)
 
 #: Table 1's metrics the paper gives for SMFRL, in its order.
 TABLE1_METRICS = ("per_capita_gdp", "social_welfare", "years")
@@ -86,8 +99,15 @@ def _quantities(source: str) -> list[dict]:
             for m in metrics:
                 p = paper.get((row.paper_row or row.label, s.label, m), math.nan)
                 if math.isfinite(p):
-                    out.append({"row": row.key, "label": row.label, "setting": s.label,
-                                "metric": m, "paper": float(p)})  # fmt: skip
+                    out.append(
+                        {
+                            "row": row.key,
+                            "label": row.label,
+                            "setting": s.label,
+                            "metric": m,
+                            "paper": float(p),
+                        }
+                    )
     return out
 
 
@@ -104,16 +124,21 @@ def _levels(episodes: pd.DataFrame | None, source: str, economy: str, keep_missi
         if cell is None and not keep_missing:
             continue
         m = q["metric"]
-        out.append({
-            "quantity": f"{source}: {q['label']}, {q['setting']}, {_METRIC_WORDS[m]}",
-            "source": source, **q, "economy": economy,
-            "ours": cell[m] if cell else math.nan,
-            "low": cell[f"{m}_lo"] if cell else math.nan,
-            "high": cell[f"{m}_hi"] if cell else math.nan,
-            "median": cell.get(f"{m}_median", math.nan) if cell else math.nan,
-            "n_seeds": int(cell["n_seeds"]) if cell else 0,
-            "horizon": cell.get("horizon", math.nan) if cell else math.nan, "interval": _LEVEL,
-        })  # fmt: skip
+        out.append(
+            {
+                "quantity": f"{source}: {q['label']}, {q['setting']}, {_METRIC_WORDS[m]}",
+                "source": source,
+                **q,
+                "economy": economy,
+                "ours": cell[m] if cell else math.nan,
+                "low": cell[f"{m}_lo"] if cell else math.nan,
+                "high": cell[f"{m}_hi"] if cell else math.nan,
+                "median": cell.get(f"{m}_median", math.nan) if cell else math.nan,
+                "n_seeds": int(cell["n_seeds"]) if cell else 0,
+                "horizon": cell.get("horizon", math.nan) if cell else math.nan,
+                "interval": _LEVEL,
+            }
+        )
     return out
 
 
@@ -147,12 +172,25 @@ def _ratios(
         elif not keep_missing:
             continue
         label = f"{labels['smfrl']} / {labels[den]}"
-        out.append({
-            "quantity": f"abstract: {label}, {setting} ({words})", "source": "abstract",
-            "row": den, "label": label, "setting": setting, "metric": "ratio",
-            "economy": economy, "paper": factor, "ours": float(ours), "low": low, "high": high,
-            "median": math.nan, "n_seeds": n, "horizon": math.nan, "interval": _RATIO,
-        })  # fmt: skip
+        out.append(
+            {
+                "quantity": f"abstract: {label}, {setting} ({words})",
+                "source": "abstract",
+                "row": den,
+                "label": label,
+                "setting": setting,
+                "metric": "ratio",
+                "economy": economy,
+                "paper": factor,
+                "ours": float(ours),
+                "low": low,
+                "high": high,
+                "median": math.nan,
+                "n_seeds": n,
+                "horizon": math.nan,
+                "interval": _RATIO,
+            }
+        )
     return out
 
 
@@ -232,10 +270,15 @@ def profile_table() -> pd.DataFrame:
     for name in PROFILES:
         cfg, art = smfrl_config(name), ARTEFACT_PROFILES[name]
         horizon = economy_params(cfg.variant, **cfg.economy).T
-        rows.append({
-            "profile": name, "SMFRL epochs": cfg.epochs, "steps per epoch": cfg.steps_per_epoch,
-            "follower batch": cfg.follower_batch, "seeds per cell": art.seeds,
-            "evaluation episodes per seed": art.episodes,
-            "evaluation years (at most)": art.steps if art.steps is not None else horizon,
-        })  # fmt: skip
+        rows.append(
+            {
+                "profile": name,
+                "SMFRL epochs": cfg.epochs,
+                "steps per epoch": cfg.steps_per_epoch,
+                "follower batch": cfg.follower_batch,
+                "seeds per cell": art.seeds,
+                "evaluation episodes per seed": art.episodes,
+                "evaluation years (at most)": art.steps if art.steps is not None else horizon,
+            }
+        )
     return pd.DataFrame(rows)

@@ -35,12 +35,16 @@ _T1_YEARS = {"Rule-based": (1, 217.45, 1), "SMFRL": (300, 300, 300)}
 
 def _paper_table1() -> pd.DataFrame:
     rows = []
-    for metric, table in (("per_capita_gdp", _T1_GDP), ("social_welfare", _T1_WELFARE),
-                          ("years", _T1_YEARS)):  # fmt: skip
+    for metric, table in (
+        ("per_capita_gdp", _T1_GDP),
+        ("social_welfare", _T1_WELFARE),
+        ("years", _T1_YEARS),
+    ):
         for label, values in table.items():
             for setting, v in zip(_T1_SETTINGS, values, strict=True):
-                rows.append({"paper_row": label, "setting": setting, "metric": metric,
-                             "value": float(v)})  # fmt: skip
+                rows.append(
+                    {"paper_row": label, "setting": setting, "metric": metric, "value": float(v)}
+                )
     return pd.DataFrame(rows)
 
 
@@ -50,10 +54,22 @@ def _paper_table3() -> pd.DataFrame:
         for setting, col in (("N=100", "gdp_100"), ("N=1000", "gdp_1000")):
             v = getattr(r, col)
             if v == v:
-                rows.append({"paper_row": r.policy, "setting": setting,
-                             "metric": "per_capita_gdp", "value": float(v)})  # fmt: skip
-        rows.append({"paper_row": r.policy, "setting": "N=100", "metric": "years",
-                     "value": float(r.years_100)})  # fmt: skip
+                rows.append(
+                    {
+                        "paper_row": r.policy,
+                        "setting": setting,
+                        "metric": "per_capita_gdp",
+                        "value": float(v),
+                    }
+                )
+        rows.append(
+            {
+                "paper_row": r.policy,
+                "setting": "N=100",
+                "metric": "years",
+                "value": float(r.years_100),
+            }
+        )
     return pd.DataFrame(rows)
 
 

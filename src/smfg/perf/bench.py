@@ -47,8 +47,15 @@ def bench_env(
     """
     tuned = tune_allocator() if tuned_malloc else False
     params = economy_params(variant, T=10**9)
-    env = SMFGEnv(params, n_households, n_envs=n_envs, seed=seed, dtype=dtype, device=device,
-                  step_impl=step_impl)  # fmt: skip
+    env = SMFGEnv(
+        params,
+        n_households,
+        n_envs=n_envs,
+        seed=seed,
+        dtype=dtype,
+        device=device,
+        step_impl=step_impl,
+    )
     env.reset()
     s, f = RULES[variant]
     act = torch.empty(n_envs, n_households, 2, dtype=env.dtype, device=env.device)
@@ -103,8 +110,10 @@ def bench_step_impls(
     (compilation; less when inductor's cache on disk already holds the graph)."""
     tune_allocator()
     params = economy_params(variant, T=10**9)
-    envs = {impl: SMFGEnv(params, n_households, n_envs=n_envs, seed=seed, dtype=dtype,
-                          step_impl=impl) for impl in ("eager", "compiled")}  # fmt: skip
+    envs = {
+        impl: SMFGEnv(params, n_households, n_envs=n_envs, seed=seed, dtype=dtype, step_impl=impl)
+        for impl in ("eager", "compiled")
+    }
     s, f = RULES[variant]
     act = torch.empty(n_envs, n_households, 2, dtype=envs["eager"].dtype)
     act[..., 0], act[..., 1] = s, f
@@ -283,8 +292,9 @@ def bench_training(
         tr.epoch += 1
         t3, c3 = time.perf_counter(), time.process_time()
         upd, upd_cpu = (t2 - t1) * scale, (c2 - c1) * scale
-        times.append((t1 - t0 + upd + t3 - t2, t1 - t0 + upd, t3 - t2,
-                      c1 - c0 + upd_cpu + c3 - c2, upd))  # fmt: skip
+        times.append(
+            (t1 - t0 + upd + t3 - t2, t1 - t0 + upd, t3 - t2, c1 - c0 + upd_cpu + c3 - c2, upd)
+        )
     steady = times[1:] or times  # the first epoch pays for lazy initialisation
     mean = [sum(x[i] for x in steady) / len(steady) for i in range(5)]
     return {
@@ -399,8 +409,9 @@ def bench_algorithm(
     for _ in range(epochs):
         t0, c0 = time.perf_counter(), time.process_time()
         m = tr.train_epoch()
-        times.append((time.perf_counter() - t0, m["train_s"], m["eval_s"],
-                      time.process_time() - c0))  # fmt: skip
+        times.append(
+            (time.perf_counter() - t0, m["train_s"], m["eval_s"], time.process_time() - c0)
+        )
     steady = times[1:] or times  # the first epoch pays for lazy initialisation
     mean = [sum(x[i] for x in steady) / len(steady) for i in range(4)]
     return {
@@ -459,8 +470,10 @@ def format_algorithms(rows: list) -> str:
                 cells.append("n/a | n/a | n/a")
                 continue
             ratio = f"{r['epoch_s'] / ref['epoch_s']:.2f}" if ref else "n/a"
-            cells.append(f"{r['epoch_s']:.2f} ({r['train_s']:.2f} + {r['eval_s']:.2f}) | "
-                         f"{r['epoch_cpu_s']:.2f} | {ratio}")  # fmt: skip
+            cells.append(
+                f"{r['epoch_s']:.2f} ({r['train_s']:.2f} + {r['eval_s']:.2f}) | "
+                f"{r['epoch_cpu_s']:.2f} | {ratio}"
+            )
         batch = next((r.get("follower_batch") for r in rows if r["algo"] == algo), None)
         name = f"{algo} ({batch} batch)" if batch else algo
         lines.append(f"| {name} | " + " | ".join(cells) + " |")

@@ -109,16 +109,29 @@ DEFAULT_BENCH: dict[str, list[dict]] = {
         ]
     ],
     "results": [
-        {"kind": "env", "variant": v, "n_households": n, "n_envs": 1, "dtype": "float32",
-         "tuned_malloc": True, "step_ms": ms}
+        {
+            "kind": "env",
+            "variant": v,
+            "n_households": n,
+            "n_envs": 1,
+            "dtype": "float32",
+            "tuned_malloc": True,
+            "step_ms": ms,
+        }
         for v, n, ms in [
-            ("taxai", 100, 1.31), ("taxai", 1000, 1.51), ("taxai", 10000, 2.24),
-            ("taxai", 100000, 11.2), ("taxai", 1000000, 113.0),
-            ("clearing", 100, 1.04), ("clearing", 1000, 1.07), ("clearing", 10000, 2.3),
-            ("clearing", 100000, 12.1), ("clearing", 1000000, 106.0),
+            ("taxai", 100, 1.31),
+            ("taxai", 1000, 1.51),
+            ("taxai", 10000, 2.24),
+            ("taxai", 100000, 11.2),
+            ("taxai", 1000000, 113.0),
+            ("clearing", 100, 1.04),
+            ("clearing", 1000, 1.07),
+            ("clearing", 10000, 2.3),
+            ("clearing", 100000, 12.1),
+            ("clearing", 1000000, 106.0),
         ]
     ],
-}  # fmt: skip
+}
 
 
 # ----------------------------------------------------------------------------- calibration
@@ -426,5 +439,14 @@ def estimate(
     wall = None
     if workers >= 1:
         wall = wall_seconds(costs, workers) + (SWEEP_START_S if costs else 0.0)
-    return Estimate(len(specs), counts["new"], counts["partial"], counts["done"],
-                    sum(costs), workers, wall, cal.source, costs)  # fmt: skip
+    return Estimate(
+        len(specs),
+        counts["new"],
+        counts["partial"],
+        counts["done"],
+        sum(costs),
+        workers,
+        wall,
+        cal.source,
+        costs,
+    )

@@ -288,8 +288,9 @@ def _evaluation_rows(results: list[dict], progress: Progress) -> pd.DataFrame:
     return pd.DataFrame(results)
 
 
-def _training_tasks(sizes, variant, profile, epochs, batches=("joint", "sampled"),
-                    joint_updates=None) -> list[Task]:  # fmt: skip
+def _training_tasks(
+    sizes, variant, profile, epochs, batches=("joint", "sampled"), joint_updates=None
+) -> list[Task]:
     joint_updates = joint_updates or {}
     return [
         (
@@ -303,7 +304,7 @@ def _training_tasks(sizes, variant, profile, epochs, batches=("joint", "sampled"
                 follower_batch=batch,
                 updates_timed=joint_updates.get(int(n)) if batch == "joint" else None,
             ),
-        )  # fmt: skip
+        )
         for batch in batches
         for n in sorted(sizes)
     ]
@@ -410,8 +411,14 @@ def measure_costs(
     ev = _evaluation_tasks(
         prof.eval_sizes, prof.env_variants, prof.eval_steps, "us-federal-2022", "fixed"
     )
-    tr = _training_tasks(prof.train_sizes, "taxai", prof.train_profile, prof.train_epochs,
-                         prof.train_batches, prof.joint_updates_timed)  # fmt: skip
+    tr = _training_tasks(
+        prof.train_sizes,
+        "taxai",
+        prof.train_profile,
+        prof.train_epochs,
+        prof.train_batches,
+        prof.joint_updates_timed,
+    )
     if prof.one_process:
         res = _in_children(env + ev + tr, True)
         a, b = len(env), len(env) + len(ev)
