@@ -6,10 +6,11 @@ cash on hand and a work share ``f``, both in the action box ``[0.001, 0.99]``, a
 is this period's ability drawn. This is the problem the environment's followers face, so its
 solution is the best response that exploitability compares a learned policy with. The
 endogenous grid method does not apply (both choices precede the shock, and the share applies
-to realised cash), so it is solved by policy iteration: improvement by golden-section search,
-alternating between ``s`` and ``f`` (the objective is concave in each), evaluation of the
-policy on the grid (:mod:`smfg.certify.evaluation`) to convergence; started from the
-``known`` solution (:mod:`smfg.certify.egm`).
+to realised cash), so it is solved by policy iteration: improvement by bisection on the
+slope in ``s`` and golden-section search in ``f``, alternating between them (the objective is
+concave in each), then jointly; evaluation of the policy on the grid
+(:mod:`smfg.certify.evaluation`) to convergence; started from the ``known`` solution
+(:mod:`smfg.certify.egm`).
 
 Arrays are [na, ne] over (assets, last period's ability state), or flattened to [na ne]; a
 leading axis [ne] runs over this period's realised state.
@@ -20,7 +21,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 
@@ -131,8 +131,9 @@ class _EnvStates:
         floor_free = (1.0 - self.hh.s_hi) * low / self.tc > _C_FLOOR
         return _EnvCash(X, self.hh.v(f), bool(floor_free), bool(low > 0.0))
 
-    def q(self, s: np.ndarray, cash: _EnvCash) -> np.ndarray:
-        """The objective at saving shares ``s`` [m] and the work shares of ``cash``."""
+    def _segments(self, s: np.ndarray, cash: _EnvCash):
+        """Next assets ``s x`` [ne, m] at saving shares ``s`` [m] (held in [0, a_max]) and the
+        table index of each one's segment, in the scratch buffers: (buffers, a')."""
         if self._buf is None:
             shape = (self.ne, self.m)
             self._buf = (
@@ -142,8 +143,7 @@ class _EnvStates:
                 np.empty(shape, dtype=np.int64),
             )
         b1, b2, b3, ib = self._buf
-        X = cash.X
-        np.multiply(X, s, out=b1)  # next assets, held in [0, a_max]
+        np.multiply(cash.X, s, out=b1)  # next assets, held in [0, a_max]
         np.minimum(b1, self.a_max, out=b1)
         if not cash.positive:
             np.maximum(b1, 0.0, out=b1)
@@ -153,6 +153,12 @@ class _EnvStates:
         np.subtract(b2, self.c0, out=b2)
         np.add(b2, _MAGIC, out=b2)
         np.add(b2.view(np.int64), self.koff, out=ib)  # k na + lo
+        return self._buf
+
+    def q(self, s: np.ndarray, cash: _EnvCash) -> np.ndarray:
+        """The objective at saving shares ``s`` [m] and the work shares of ``cash``."""
+        b1, b2, b3, ib = self._segments(s, cash)
+        X = cash.X
         self.tab_B.take(ib, out=b2, mode="clip")
         self.tab_S.take(ib, out=b3, mode="clip")
         np.multiply(b3, b1, out=b3)
@@ -167,24 +173,64 @@ class _EnvStates:
         np.multiply(b1, self.Pk, out=b1)
         return b1.sum(0) - cash.vf
 
+    def slope(self, s: np.ndarray, cash: _EnvCash) -> np.ndarray:
+        """The objective's derivative in s at saving shares ``s`` [m], from the right (V's
+        slope is its segment's, above a_max 0): ``E[x (beta V'(a') - u'(c)/(1+tau_c))]``."""
+        b1, b2, b3, ib = self._segments(s, cash)
+        X = cash.X
+        self.tab_S.take(ib, out=b3, mode="clip")  # beta V'(a')
+        held = b1 >= self.a_max  # V is flat above a_max (and below 0), whatever the segment
+        if not cash.positive:
+            held |= b1 <= 0.0
+        if held.any():
+            b3[held] = 0.0
+        hh = self.hh
+        if hh.sigma == 2.0 and cash.floor_free:  # u'(c)/(1+tau_c) = (1+tau_c)/((1-s) x)^2
+            np.multiply(X, 1.0 - s, out=b2)
+            np.multiply(b2, b2, out=b2)
+            np.divide(self.tc, b2, out=b2)
+        else:
+            c = X * ((1.0 - s) * (1.0 / self.tc))
+            b2 = hh.u_c(c) / self.tc
+            b2[c <= _C_FLOOR] = 0.0  # u is held at the floor
+        np.subtract(b3, b2, out=b3)
+        np.multiply(b3, X, out=b3)
+        np.multiply(b3, self.Pk, out=b3)
+        return b3.sum(0)
+
+
+@dataclass(frozen=True)
+class _InS:
+    """The objective in s at fixed work shares (their cash), callable, with its slope in s:
+    searched by bisection on the slope (:func:`_bisect_max`)."""
+
+    st: _EnvStates
+    cash: _EnvCash
+
+    def __call__(self, s: np.ndarray) -> np.ndarray:
+        return self.st.q(s, self.cash)
+
+    def slope(self, s: np.ndarray) -> np.ndarray:
+        return self.st.slope(s, self.cash)
+
 
 def _search(factory, old, lo_bound, hi_bound, half_width, tol):
     """Golden section in [old - half_width, old + half_width] within the bounds; points whose
     maximum lands on an inner edge of that bracket are searched again on the full range,
     alone. ``factory(rel)``: the objective at the states ``rel`` (indices into ``old``; None:
-    all of them). ``half_width``: a number, or one per state (then :func:`_golden_groups`
+    all of them). ``half_width``: a number, or one per state (then :func:`_search_groups`
     searches the states of much narrower brackets apart)."""
     lo = np.maximum(old - half_width, lo_bound)
     hi = np.minimum(old + half_width, hi_bound)
     if np.ndim(half_width):
-        x, fx = _golden_groups(factory, lo, hi, tol)
+        x, fx = _search_groups(factory, lo, hi, tol)
     else:
-        x, fx = _golden_max(factory(None), lo, hi, tol)
+        x, fx = _maximise(factory(None), lo, hi, tol)
     edge = ((x <= lo + 2 * tol) & (lo > lo_bound)) | ((x >= hi - 2 * tol) & (hi < hi_bound))
     if edge.any():  # (a bracket of the full range has no inner edge)
         rel = np.flatnonzero(edge)
         full = np.ones(len(rel))
-        x2, fx2 = _golden_max(factory(rel), full * lo_bound, full * hi_bound, tol)
+        x2, fx2 = _maximise(factory(rel), full * lo_bound, full * hi_bound, tol)
         x, fx = x.copy(), fx.copy()
         x[rel], fx[rel] = x2, fx2
     return x, fx
@@ -195,24 +241,24 @@ _CALL_STATES = 400.0
 about 25 us, over the cost of one more state of seven draws, about 0.06 us)."""
 
 
-def _golden_groups(factory, lo, hi, tol):
-    """:func:`_golden_max` of ``factory``'s objective on the brackets [lo, hi] of each state,
-    in two groups where that costs less: golden section takes as many steps for every state
-    as the widest bracket needs, so the states of much narrower brackets (most of them, once
+def _search_groups(factory, lo, hi, tol):
+    """:func:`_maximise` ``factory``'s objective on the brackets [lo, hi] of each state, in
+    two groups where that costs less: a search takes as many steps for every state as the
+    widest bracket needs, so the states of much narrower brackets (most of them, once
     a policy has settled) are searched apart, in fewer steps. The split minimises the
     evaluations' cost, each :data:`_CALL_STATES` plus its states."""
     width = hi - lo
     m = len(width)
     order = np.argsort(width, kind="stable")
-    steps = np.log(np.maximum(width[order], tol) / tol) / -math.log(_GOLDEN) + 4.0
+    steps = np.log(np.maximum(width[order], tol) / tol) / -math.log(_GOLDEN) + 4.0  # (golden)
     i = np.arange(1, m)  # the i narrowest apart
     cost = steps[i - 1] * (_CALL_STATES + i) + steps[-1] * (_CALL_STATES + m - i)
     k = int(np.argmin(cost)) if m > 1 else 0
     if m < 2 or cost[k] >= 0.9 * steps[-1] * (_CALL_STATES + m):
-        return _golden_max(factory(None), lo, hi, tol)
+        return _maximise(factory(None), lo, hi, tol)
     x, fx = np.empty(m), np.empty(m)
     for rel in (np.sort(order[: k + 1]), np.sort(order[k + 1 :])):
-        x[rel], fx[rel] = _golden_max(factory(rel), lo[rel], hi[rel], tol)
+        x[rel], fx[rel] = _maximise(factory(rel), lo[rel], hi[rel], tol)
     return x, fx
 
 
@@ -220,9 +266,7 @@ def _q_at_s(st: _EnvStates, cash: _EnvCash):
     """The objective in s at fixed work shares (their cash ``cash``), for :func:`_search`."""
 
     def factory(rel):
-        if rel is None:
-            return partial(st.q, cash=cash)
-        return partial(st.subset(rel).q, cash=cash.subset(rel))
+        return _InS(st, cash) if rel is None else _InS(st.subset(rel), cash.subset(rel))
 
     return factory
 
@@ -238,13 +282,13 @@ def _q_at_f(st: _EnvStates, s: np.ndarray):
 
 
 def _q_best_s(st: _EnvStates, s0: np.ndarray, width: float, tol: float):
-    """The objective in f of the best s at each f (golden section in s), for :func:`_search`.
+    """The objective in f of the best s at each f (searched in s), for :func:`_search`.
 
     The first searches in s span ``s0`` +- ``width``. Later ones, while the search in f
     closes in, span the line through the last two maxima, widened by twice their distance
     and more the farther f lies beyond them (the best s moves little with f, and a kink of
-    the interpolated value can at most turn its slope round), at most ``width``: the golden
-    section then takes fewer steps, and a maximum on the edge of that span is searched
+    the interpolated value can at most turn its slope round), at most ``width``: the search
+    then takes fewer steps, and a maximum on the edge of that span is searched
     again on the full range by :func:`_search`.
     """
     hh = st.hh
@@ -272,6 +316,36 @@ def _q_best_s(st: _EnvStates, s0: np.ndarray, width: float, tol: float):
         return best
 
     return factory
+
+
+def _maximise(fun, lo, hi, tol):
+    """The maximum of ``fun`` on [lo, hi] per state: by bisection on its slope where it has
+    one (``fun.slope``), else by golden section. Returns (argmax, max)."""
+    if hasattr(fun, "slope"):
+        return _bisect_max(fun, lo, hi, tol)
+    return _golden_max(fun, lo, hi, tol)
+
+
+def _bisect_max(fun, lo, hi, tol):
+    """Vectorised bisection on the slope (from the right) of a concave ``fun`` on [lo, hi]:
+    the bracket halves at each evaluation where golden section keeps 0.618 of it; then the
+    better of its middle and the two ends. Returns (argmax, max). Where ``fun`` is not
+    concave, a local maximum (the bracket always has a rising left end and a falling right
+    end)."""
+    a, b = lo.copy(), hi.copy()
+    width = max(float(np.max(hi - lo)), tol)
+    for _ in range(max(int(math.ceil(math.log2(width / tol))), 1)):
+        mid = 0.5 * (a + b)
+        up = fun.slope(mid) > 0.0  # rising: the maximum is above mid
+        a = np.where(up, mid, a)
+        b = np.where(up, b, mid)
+    x = 0.5 * (a + b)
+    fx = fun(x)
+    for end in (lo, hi):
+        fe = fun(end)
+        better = fe > fx
+        x, fx = np.where(better, end, x), np.where(better, fe, fx)
+    return x, fx
 
 
 def _golden_max(fun, lo, hi, tol):
@@ -319,23 +393,23 @@ def solve_env(
     """The stationary problem in the ``env`` timing (the environment's), by modified policy
     iteration.
 
-    Each improvement maximises the objective over the saving share (golden section, f held),
-    then over the work share (s held), in a bracket around the current policy that widens
-    where the maximum reaches its edge; ``sweeps`` applications of the new policy's Bellman
-    operator then evaluate it approximately. Once that converges, improvements search both
-    shares jointly (golden section over f of the maximum over s) until it converges again:
-    alternating searches can stall at a kink of the interpolated value. The first joint search
-    looks within 0.02 of the policy, later ones within ten times each state's last move (at
-    least 1e-4); a maximum on the edge of a bracket is searched again on the full range.
+    Each improvement maximises the objective over the saving share (bisection on its slope, f
+    held), then over the work share (golden section, s held), in a bracket around the current
+    policy that widens where the maximum reaches its edge; ``sweeps`` applications of the new
+    policy's Bellman operator then evaluate it approximately. Once that converges, improvements
+    search both shares jointly (golden section over f of the maximum over s) until it converges
+    again: alternating searches can stall at a kink of the interpolated value. The first joint
+    search looks within 0.02 of the policy, later ones within ten times each state's last move
+    (at least 1e-4); a maximum on the edge of a bracket is searched again on the full range.
     Convergence: the Bellman residual ``TV - V`` bounds the distance to the fixed point
     (McQueen-Porteus: within beta/(1-beta) times its span) by ``tol`` relative to the value's
-    scale. The final policy is then evaluated exactly. Shares are not required to settle:
-    where the objective is flat (the work share of the very rich) they wander within the
-    search tolerance at no cost. ``init``: a solution whose shares start the iteration
-    (default: the ``known`` timing's at the same prices, read as shares). Under an income-tax
-    schedule whose rate falls somewhere the objective in the work share need not be unimodal:
-    golden section then finds a maximum near the starting (``known``-timing) policy, not
-    necessarily the global one.
+    scale. The final policy is then evaluated exactly. Shares are not required to settle: where
+    the objective is flat (the work share of the very rich) they wander within the search
+    tolerance at no cost. ``init``: a solution whose shares start the iteration (default: the
+    ``known`` timing's at the same prices, read as shares). Under an income-tax schedule whose
+    rate falls somewhere the objective in the work share need not be unimodal: golden section
+    then finds a maximum near the starting (``known``-timing) policy, not necessarily the global
+    one.
     """
     _check_inputs(hh, prices, ability, fiscal)
     t0 = time.perf_counter()
