@@ -190,3 +190,20 @@ def test_batched_seeds_equal_separate_runs_with_a_late_leader_and_price_taking_f
             rows[1][k]["leader_q_loss"]
         )
         assert _params_close(alone.policy_state(), batch.policy_states()[k])
+
+
+def test_batched_seeds_equal_separate_runs_with_the_solving_settings():
+    """The stable leader's trust region (its anchor taken per seed) and initial action, and
+    the household followers, batch as separate runs do; the leader's mean action too."""
+    from smfg.algos.smfrl import SOLVING
+
+    over = {**TINY, **dict(SOLVING), "follower_updates": 4}
+    batch = BatchedSMFRL(SMFRLConfig(**over), [0, 5])
+    rows = [batch.train_epoch() for _ in range(2)]
+    for k, seed in enumerate((0, 5)):
+        alone = SMFRLTrainer(SMFRLConfig(**{**over, "seed": seed}))
+        for epoch in range(2):
+            row = alone.train_epoch()
+            for key in (*KEYS, "leader_c0", "leader_c4"):
+                assert _close(row[key], rows[epoch][k][key]), (seed, epoch, key)
+        assert _params_close(alone.policy_state(), batch.policy_states()[k])

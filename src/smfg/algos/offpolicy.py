@@ -94,7 +94,8 @@ from smfg.config import economy_params
 from smfg.env import Observation, RunningNormalizer, reward_floor
 
 __all__ = ["OffPolicyConfig", "PROFILES", "Learner", "OffPolicyTrainer", "OffPolicyPolicy",
-           "TwinCritic", "LEADER_METHODS"]  # fmt: skip
+           "TwinCritic", "LEADER_METHODS", "STABLE_LEADER", "HOUSEHOLD_FOLLOWERS",
+           "start_at"]  # fmt: skip
 
 LEADER_METHODS = ("td3", "ddpg")
 
@@ -169,6 +170,19 @@ class OffPolicyConfig(BaseConfig):
     leader plays its initial actor with its full exploration noise, so that the followers
     learn to respond to a spread of policies, and the leader's critic first sees households
     that have adapted (a two-timescale start: the followers settle, then the leader moves)."""
+    leader_trust: float | None = None
+    """The leader's trust region (None: none, the original's). Each epoch the leader's actor may
+    move about this far, in the Euclidean norm of its output (the box [-1, 1]^5), from where it
+    stood when the epoch's updates began: its loss becomes -Q_l / mean |Q_l| (the critic's scale
+    divided out, as TD3+BC does) plus mean((||pi_l(s) - pi_anchor(s)|| - leader_trust)_+^2) /
+    leader_trust^2 over the batch's states. An actor that follows its critic's gradient runs to
+    where the critic extrapolates, the corners of the box (measured in `clearing`: within three
+    epochs), which the critic has never seen; a radius of about the exploration noise keeps it
+    where its critic was fitted (book:learning-choices)."""
+    leader_init: tuple[float, ...] | None = None
+    """The leader's initial action: E1's five numbers in (0, 1) (None: the network's own, about
+    0.5 each, i.e. a 10% asset tax and spending of 15% of output). The actor's output layer is
+    scaled down 10 times and its bias set so that every state starts near these numbers."""
     policy_delay: int = 2
     """TD3: one leader actor update every this many critic updates."""
     target_noise: float = 0.2
@@ -197,6 +211,13 @@ class OffPolicyConfig(BaseConfig):
             v = getattr(self, name)
             if (v is not None or name not in optional) and not 0.0 <= v <= 2.0:
                 self._bad(name, "[0, 2]" + (" or None" if name in optional else ""))
+        if self.leader_trust is not None and not 0.0 < self.leader_trust <= 4.0:
+            self._bad("leader_trust", "(0, 4] or None")
+        if self.leader_init is not None:
+            init = tuple(self.leader_init)
+            if len(init) != LEADER_ACT or not all(0.0 < float(v) < 1.0 for v in init):
+                self._bad("leader_init", f"{LEADER_ACT} numbers in (0, 1), or None")
+            object.__setattr__(self, "leader_init", tuple(float(v) for v in init))
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
             self._bad("max_grad_norm", "> 0 or None")
         if not 0.0 < self.leader_noise_decay <= 1.0:
@@ -266,6 +287,20 @@ PROFILES = {
                   eval_episodes=10, eval_steps=None, bc_epochs=30, bc_follower_lr=1e-6),
 }  # fmt: skip
 
+#: A leader that learns in `clearing` without running to the corners of its box
+#: (book:learning-solving): a trust region of 0.1 an epoch in the actor's output space (about
+#: the exploration noise), and a start near the free market: every E1 number at 0.05 (income
+#: and asset tax levels of 1%, spending of 1.5% of output), where the tanh still has slope.
+STABLE_LEADER = (("leader_trust", 0.1), ("leader_init", (0.05,) * LEADER_ACT))
+
+#: Followers that learn the households' own problem (book:learning-solving): the households'
+#: discount beta = 0.96, independent exploration draws of 0.1 per household, and three
+#: follower updates per environment step of the quick profile (300 an epoch).
+HOUSEHOLD_FOLLOWERS = (
+    ("follower_gamma", 0.96), ("follower_noise_std", 0.1),
+    ("follower_noise_per_household", True), ("follower_updates", 300),
+)  # fmt: skip
+
 # --- networks ------------------------------------------------------------------------------
 
 
@@ -308,6 +343,18 @@ class ObsActor(DeterministicActor):
         if torch.is_grad_enabled() or self.net[0].weight.dim() != 2:  # 3-D: a seeds batch's
             return self.net(s_f)
         return rowwise(self.net, s_f)
+
+
+@torch.no_grad()
+def start_at(actor: DeterministicActor, init: tuple[float, ...], raw: bool = False) -> None:
+    """Make ``actor`` start near the environment action ``init`` (E1's numbers in (0, 1)) in
+    every state: its output layer's weights scaled down 10 times and its bias the inverse of
+    the action mapping (``raw``: the actor's output is sent unscaled)."""
+    last = [m for m in actor.net if isinstance(m, nn.Linear)][-1]
+    c = torch.tensor(init, dtype=last.bias.dtype)
+    u = c if raw else 2.0 * c - 1.0
+    last.weight.mul_(0.1)
+    last.bias.copy_(torch.atanh(u.clamp(-0.999, 0.999)))
 
 
 class TwinCritic(nn.Module):
@@ -390,6 +437,8 @@ class Learner:
                 mods["actor_f"] = make_network(self.bc_name)
             self.nets = Networks(**mods, norm_l=RunningNormalizer(LEADER_OBS),
                                  norm_f=RunningNormalizer(HH_OBS))  # fmt: skip
+        if cfg.leader_init is not None and self.nets.actor_l is not None:
+            start_at(self.nets.actor_l, cfg.leader_init, self.leader_raw)
         self.gen = torch.Generator().manual_seed(cfg.seed + 104729)
         lr_f = cfg.follower_learning_rate
         self.followers_update = self.followers_learn and lr_f > 0
@@ -524,6 +573,9 @@ class Learner:
             eps = gaussian_noise((cfg.batch_size, LEADER_ACT), cfg.target_noise, self.gen)
             b["smooth"] = eps.clamp(-cfg.target_noise_clip, cfg.target_noise_clip)
         b.update(self.leader_extra(idx))
+        if cfg.leader_trust is not None:
+            with torch.no_grad():
+                b["anchor"] = self.anchor_l(b["s_l"])
         return b
 
     def follower_batch(self) -> dict:
@@ -591,8 +643,25 @@ class Learner:
         return (q - y.unsqueeze(-1)).pow(2).mean(-2).sum(-1)
 
     def leader_actor_loss(self, nets, targets, b: dict) -> Tensor:
-        q = self._q_l(nets.critic_l, b["s_l"], nets.actor_l(b["s_l"]), *self.leader_x(b))
-        return -q[..., 0].mean(-1)
+        a_l = nets.actor_l(b["s_l"])
+        q = self._q_l(nets.critic_l, b["s_l"], a_l, *self.leader_x(b))
+        return self.leader_pi_objective(q[..., 0], a_l, b)
+
+    def leader_pi_objective(self, q: Tensor, a_l: Tensor, b: dict) -> Tensor:
+        """The leader actor's loss from its critic's values ``q`` [..., B] at its actions
+        ``a_l`` [..., B, 5]: -mean Q, or with ``leader_trust`` the trust region's loss."""
+        if "anchor" not in b:
+            return -q.mean(-1)
+        delta = self.cfg.leader_trust
+        scale = q.abs().mean(-1, keepdim=True).detach().clamp_min(1e-8)
+        dist = (a_l - b["anchor"]).norm(dim=-1)
+        return -(q / scale).mean(-1) + (dist - delta).clamp_min(0.0).pow(2).mean(-1) / delta**2
+
+    @torch.no_grad()
+    def refresh_anchor(self) -> None:
+        """The trust region's anchor: the leader's actor as it is now (``leader_trust``)."""
+        if self.cfg.leader_trust is not None and self.nets.actor_l is not None:
+            self.anchor_l = copy.deepcopy(self.nets.actor_l).requires_grad_(False)
 
     def follower_critic_loss(self, nets, targets, b: dict) -> Tensor:
         with torch.no_grad():
@@ -650,6 +719,7 @@ class Learner:
         delayed TD3 actor and its target move on its own steps only)."""
         cfg, out = self.cfg, {}
         fns = {"leader": self.leader_update, "follower": self.follower_update}
+        self.refresh_anchor()
         for side, n_updates, names in self.sides():
             q, pis = 0.0, []
             for _ in range(n_updates):
@@ -743,10 +813,16 @@ class OffPolicyTrainer(TrainerBase):
         """Counters of an epoch's collection; the leader's noise of this epoch."""
         self.leader_noise = self.cfg.leader_noise(self.epoch)
         self.ended = self.failed = 0
+        self.leader_sum, self.leader_n = torch.zeros(LEADER_ACT, dtype=torch.float64), 0
 
     def end_collect(self) -> dict:
+        """The epoch's counters, and the leader's mean action (E1's five numbers in [0, 1],
+        exploration included) over the epoch's steps: ``leader_c0`` .. ``leader_c4``."""
+        mean = (self.leader_sum / max(self.leader_n, 1)).tolist()
         return {"episodes_ended": self.ended, "episodes_failed": self.failed,
-                "leader_noise": self.leader_noise, **self.take_nonfinite()}  # fmt: skip
+                "leader_noise": self.leader_noise,
+                **{f"leader_c{k}": v for k, v in enumerate(mean)},
+                **self.take_nonfinite()}  # fmt: skip
 
     def record(self, u_l, u_f, r_l, r_f, next_obs, terminated, done, t) -> Observation:
         """Store one step taken from ``self.obs`` with actor outputs (u_l, u_f): rewards made
@@ -772,6 +848,9 @@ class OffPolicyTrainer(TrainerBase):
         L.store(self.obs.leader, u_l, r_l, nxt.leader, self.obs.households, u_f, r_f,
                 nxt.households, terminated)  # fmt: skip
         self.ended += int(done.sum())
+        if hasattr(self, "leader_sum"):
+            self.leader_sum += leader_env_action(u_l, L.leader_raw).double().sum(0)
+            self.leader_n += u_l.shape[0]
         return nxt
 
     def update(self) -> dict:

@@ -275,6 +275,8 @@ class BatchedTrainer:
             "follower": (L0.follower_critic_loss, L0.follower_actor_loss),
         }
         L0.leader_paused = self.epoch < cfg.leader_start_epoch
+        for m in ms:  # the members hold this epoch's networks (scattered after the last)
+            m.learner.refresh_anchor()
         for side, n_updates, (actor, critic) in L0.sides():
             q_fn, pi_fn = losses[side]
             q = pi = torch.zeros(K, dtype=torch.float64)

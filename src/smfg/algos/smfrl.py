@@ -70,7 +70,9 @@ from smfg.algos.core import (
     ReplayBuffer,
 )
 from smfg.algos.offpolicy import (
+    HOUSEHOLD_FOLLOWERS,
     PROFILES,
+    STABLE_LEADER,
     Learner,
     OffPolicyConfig,
     OffPolicyPolicy,
@@ -142,6 +144,13 @@ SMFRL_PROFILES = {
     "quick": {**PROFILES["quick"], "follower_batch": "sampled"},
     "paper": {**PROFILES["paper"], "follower_batch": "joint"},
 }
+
+
+#: The settings with which SMFRL solves its game in `clearing` (book:learning-solving): the
+#: stable leader, followers that learn the households' own problem, and the follower gradient
+#: of a price taker (``follower_gradient="own"``: the Nash condition that certification
+#: measures exploitability against).
+SOLVING = (*STABLE_LEADER, *HOUSEHOLD_FOLLOWERS, ("follower_gradient", "own"))
 
 
 def smfrl_config(profile: str = "quick", **overrides) -> SMFRLConfig:
@@ -231,7 +240,7 @@ class SMFRLLearner(Learner):
         if "cur" in b:
             _, mean = joint_response(nets.actor_f, b["cur"], a_l)
             mf = torch.cat([mf[..., :HH_OBS], mean], -1)
-        return -self._q_l(nets.critic_l, b["s_l"], a_l, mf)[..., 0].mean(-1)
+        return self.leader_pi_objective(self._q_l(nets.critic_l, b["s_l"], a_l, mf)[..., 0], a_l, b)
 
     # the followers, joint (book:learning-follower-batch): ``batch_size`` steps, all N of each ---
     def follower_batch(self) -> dict:
@@ -341,4 +350,4 @@ def config_from_spec(spec: dict) -> SMFRLConfig:
 __all__ = ["SMFRLConfig", "SMFRLLearner", "SMFRLTrainer", "LearnedPolicy", "smfrl_config",
            "config_from_spec", "joint_response", "FOLLOWER_BATCHES", "LEADER_GRADIENTS",
            "FOLLOWER_GRADIENTS",
-           "SMFRL_PROFILES"]  # fmt: skip
+           "SMFRL_PROFILES", "SOLVING"]  # fmt: skip
