@@ -44,7 +44,7 @@ from smfg.certify.primitives import (
 from smfg.certify.progress import report_step
 
 
-def _endogenous_points(hh, fiscal, prices, c, a_next, weh, a0, f0, iters: int = 50):
+def _endogenous_points(hh, fiscal, prices, c, a_next, weh, a0, f0, iters: int = 50, weh2=None):
     """Assets and work share at which consumption ``c`` and saving ``a_next`` are optimal.
 
     Two equations in (a, f): the labour condition ``chi f^(1/phi) = lam weh x_y`` and the
@@ -54,7 +54,7 @@ def _endogenous_points(hh, fiscal, prices, c, a_next, weh, a0, f0, iters: int = 
     that do not change between iterations made once; every product and sum is the one
     :func:`_budget` and the Jacobian ``J11 = chi k f^(k-1) - lam weh^2 x_yy``, ``J12 = -lam
     weh r x_yy`` with ``x_yy = -Tax''`` give, with the signs moved where IEEE arithmetic
-    makes that exact.)
+    makes that exact. ``weh2``: ``weh**2`` if already made.)
     """
     tc = 1.0 + fiscal.tau_c
     lam = hh.u_c(c) / tc
@@ -66,7 +66,7 @@ def _endogenous_points(hh, fiscal, prices, c, a_next, weh, a0, f0, iters: int = 
     k = 1.0 / hh.phi
     if not fixed:
         lw = lam * weh
-        lw2, lwr = lam * weh**2, lw * r
+        lw2, lwr = lam * (weh**2 if weh2 is None else weh2), lw * r
         chi_k = hh.chi * k
     for it in range(iters):
         y = weh * f
@@ -120,6 +120,8 @@ class _ColumnInterp:
         cols = np.arange(ne)
         self.shape, self.n = (m, ne), n
         self.x = np.repeat(np.asarray(x_new, dtype=np.float64), ne)  # [m ne], flat
+        self._flat = np.empty(n * ne + 2)  # for :meth:`of`
+        self._flat[-2:] = (-np.inf, np.inf)
         if j is None:  # counted from the first point at or above each node
             first = np.searchsorted(x_new, xp.ravel(), side="left") * ne + np.tile(cols, n)
             j = np.bincount(first, minlength=(m + 1) * ne)[: m * ne].reshape(m, ne).cumsum(0)
@@ -130,12 +132,11 @@ class _ColumnInterp:
         n, ne = self.n, self.shape[1]
         cols = np.tile(np.arange(ne), self.shape[0])
         self.j = j
-        self.below = j == 0  # below the first node: the first node's value
-        self.any_below = bool(self.below.any())
         left = np.maximum(j - 1, 0)
         # the segment's slope (the last one above the last node) and its anchor node: the
-        # left end inside, the last node at or above it, the first node (slope 0) below it
-        self.seg = np.minimum(left, n - 2) * ne + cols
+        # left end inside, the last node at or above it, the first node (slope 0, kept after
+        # the last segment's) below it
+        self.seg = np.where(j == 0, (n - 1) * ne, np.minimum(left, n - 2) * ne + cols)
         self.anchor = np.where(j == n, n - 1, left) * ne + cols
         # the nodes either side of each point (-inf and +inf beyond the ends), to check it
         self.lo = np.where(j == 0, n * ne, (j - 1) * ne + cols)
@@ -148,7 +149,10 @@ class _ColumnInterp:
         most, else counted anew)."""
         if prev is None or prev.shape != (len(x_new), xp.shape[1]) or prev.n != xp.shape[0]:
             return cls(x_new, xp)
-        flat = np.concatenate([xp.ravel(), (-np.inf, np.inf)])
+        flat = getattr(prev, "_flat", None)  # the nodes, then -inf and +inf
+        if flat is None or flat.size != xp.size + 2:
+            flat = prev._flat = np.array([*xp.ravel(), -np.inf, np.inf])
+        flat[:-2] = xp.ravel()
         cur = prev
         for _ in range(4):
             up = flat.take(cur.hi) <= cur.x  # the node above is no longer above
@@ -158,7 +162,7 @@ class _ColumnInterp:
             j = cur.j + up - down
             if cur is prev:  # a new object: prev may be another solution's
                 cur = object.__new__(cls)
-                cur.shape, cur.n, cur.x = prev.shape, prev.n, prev.x
+                cur.shape, cur.n, cur.x, cur._flat = prev.shape, prev.n, prev.x, flat
             cur._set(j)
         return cls(x_new, xp)
 
@@ -181,10 +185,13 @@ def _interp_cols(
         xa = w.x - xp.ravel().take(w.anchor)
         out = []
         for fp in fps:
-            fp = np.ascontiguousarray(np.broadcast_to(fp, xp.shape))
-            slope = ((fp[1:] - fp[:-1]) / dx).ravel().take(w.seg)
-            if w.any_below:
-                slope[w.below.ravel()] = 0.0
+            if fp.shape != xp.shape:
+                fp = np.broadcast_to(fp, xp.shape)
+            fp = np.ascontiguousarray(fp)
+            slopes = np.empty(dx.size + 1)  # and a last one of 0, the points' below the first
+            slopes[-1] = 0.0
+            np.divide(fp[1:] - fp[:-1], dx, out=slopes[:-1].reshape(dx.shape))
+            slope = slopes.take(w.seg)
             out.append((slope * xa + fp.ravel().take(w.anchor)).reshape(w.shape))
     return out
 
@@ -242,7 +249,9 @@ def egm_step(
         a0 = a_k.copy()
     else:
         a0, f0 = warm["a_endo"], warm["f_endo"]
-    a_endo, f_endo = _endogenous_points(hh, fiscal, prices, c_endo, a_k, weh, a0, f0, newton)
+    a_endo, f_endo = _endogenous_points(
+        hh, fiscal, prices, c_endo, a_k, weh, a0, f0, newton, t.weh2
+    )
     where = _ColumnInterp.of(a, a_endo, None if warm is None else warm.get("interp"))
     a_next, f = _interp_cols(a, a_endo, [a_k, f_endo], where)
     f = f.clip(hh.f_lo, hh.f_hi) if hh.labour is None else f
@@ -252,7 +261,7 @@ def egm_step(
     any_bound = bool(bound.any())
     a_next = np.maximum(a_next, a[0])
     if any_bound:
-        a_next[:rows] = np.where(bound, a[0], a_next[:rows])
+        np.copyto(a_next[:rows], a[0], where=bound)
     if exact:
         f, c, x_a = _static_choice(hh, fiscal, prices, a[:, None], a_next, weh, f)
     else:
@@ -269,7 +278,7 @@ def egm_step(
             # the static choice at a' = a_min does not change between steps: solved once
             at_min = t.at_min(rows)
             for z, z_min in zip((f, c, x_a), at_min, strict=True):
-                z[:rows] = np.where(bound, z_min[:rows], z[:rows])
+                np.copyto(z[:rows], z_min[:rows], where=bound)
     Va = hh.u_c(c) / tc * x_a
     return {
         "c": c,
@@ -299,6 +308,7 @@ class _EgmTerms:
         full = partial(_full, shape)
         self.weh1 = _labour_wage(hh, prices, ability)[None, :]
         self.weh = full(self.weh1)
+        self.weh2 = self.weh**2
         self.a_k = full(a[:, None])
         Ta, Ta1 = _grid_asset_tax(fiscal, a)
         self.ra, self.a1r = full(prices.r * a[:, None]), full((1.0 + prices.r) * a[:, None])
