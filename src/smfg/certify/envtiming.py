@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -58,9 +60,12 @@ class _EnvCash:
     floor_free: bool
     positive: bool
     """Whether all cash is positive (so are next assets)."""
+    dX: np.ndarray | None = None
+    """Cash's derivative in the work share, ``W e h_max (1 - Tax'(i))`` (if asked for)."""
 
     def subset(self, rel: np.ndarray) -> _EnvCash:
-        return _EnvCash(self.X[:, rel], self.vf[rel], self.floor_free, self.positive)
+        dX = None if self.dX is None else self.dX[:, rel]
+        return _EnvCash(self.X[:, rel], self.vf[rel], self.floor_free, self.positive, dX)
 
 
 class _EnvStates:
@@ -120,16 +125,18 @@ class _EnvStates:
         self.tab_B = (beta * np.concatenate([B, V[-1:]])).T.ravel()
         self.tab_S = (beta * np.concatenate([S, np.zeros((1, V.shape[1]))])).T.ravel()
 
-    def cash(self, f: np.ndarray) -> _EnvCash:
-        """Cash on hand at work shares ``f`` [m] (E20, as :func:`cash_on_hand`)."""
+    def cash(self, f: np.ndarray, slope: bool = False) -> _EnvCash:
+        """Cash on hand at work shares ``f`` [m] (E20, as :func:`cash_on_hand`); ``slope``:
+        with its derivative in f."""
         y = self.weh * f
-        T = _income_tax3(self.fiscal, y + self.ra, 0)[0]
+        T, T1, _ = _income_tax3(self.fiscal, y + self.ra, 1 if slope else 0)
+        dX = self.weh * (1.0 - T1) if slope else None
         X = y + self.a1r - T - self.Ta
         if self.prices.tr != 0.0:
             X = X + self.prices.tr
         low = float(X.min())
         floor_free = (1.0 - self.hh.s_hi) * low / self.tc > _C_FLOOR
-        return _EnvCash(X, self.hh.v(f), bool(floor_free), bool(low > 0.0))
+        return _EnvCash(X, self.hh.v(f), bool(floor_free), bool(low > 0.0), dX)
 
     def _segments(self, s: np.ndarray, cash: _EnvCash):
         """Next assets ``s x`` [ne, m] at saving shares ``s`` [m] (held in [0, a_max]) and the
@@ -198,20 +205,43 @@ class _EnvStates:
         np.multiply(b3, self.Pk, out=b3)
         return b3.sum(0)
 
+    def slope_f(self, s: np.ndarray, f: np.ndarray, cash: _EnvCash) -> np.ndarray:
+        """The objective's derivative in f at saving shares ``s`` and work shares ``f`` [m]
+        (their cash ``cash``, made with its slope), from the right as :meth:`slope`:
+        ``E[x_f (u'(c) (1-s)/(1+tau_c) + beta V'(a') s)] - v'(f)``."""
+        b1, b2, b3, ib = self._segments(s, cash)
+        X = cash.X
+        self.tab_S.take(ib, out=b3, mode="clip")  # beta V'(a')
+        held = b1 >= self.a_max
+        if not cash.positive:
+            held |= b1 <= 0.0
+        if held.any():
+            b3[held] = 0.0
+        np.multiply(b3, s, out=b3)
+        hh = self.hh
+        if hh.sigma == 2.0 and cash.floor_free:  # u'(c) (1-s)/(1+tau_c) = (1+tau_c)/((1-s) x^2)
+            np.multiply(X, X, out=b2)
+            np.divide(self.tc / (1.0 - s), b2, out=b2)
+        else:
+            c = X * ((1.0 - s) * (1.0 / self.tc))
+            b2 = hh.u_c(c) * ((1.0 - s) / self.tc)
+            b2[c <= _C_FLOOR] = 0.0
+        np.add(b3, b2, out=b3)
+        np.multiply(b3, cash.dX, out=b3)
+        np.multiply(b3, self.Pk, out=b3)
+        return b3.sum(0) - hh.v_f(f)
+
 
 @dataclass(frozen=True)
-class _InS:
-    """The objective in s at fixed work shares (their cash), callable, with its slope in s:
-    searched by bisection on the slope (:func:`_bisect_max`)."""
+class _Objective:
+    """An objective of each state, callable, with its slope (from the right): searched by
+    bisection on the slope (:func:`_bisect_max`)."""
 
-    st: _EnvStates
-    cash: _EnvCash
+    value: Callable[[np.ndarray], np.ndarray]
+    slope: Callable[[np.ndarray], np.ndarray]
 
-    def __call__(self, s: np.ndarray) -> np.ndarray:
-        return self.st.q(s, self.cash)
-
-    def slope(self, s: np.ndarray) -> np.ndarray:
-        return self.st.slope(s, self.cash)
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.value(x)
 
 
 def _search(factory, old, lo_bound, hi_bound, half_width, tol):
@@ -266,7 +296,8 @@ def _q_at_s(st: _EnvStates, cash: _EnvCash):
     """The objective in s at fixed work shares (their cash ``cash``), for :func:`_search`."""
 
     def factory(rel):
-        return _InS(st, cash) if rel is None else _InS(st.subset(rel), cash.subset(rel))
+        sub, c = (st, cash) if rel is None else (st.subset(rel), cash.subset(rel))
+        return _Objective(partial(sub.q, cash=c), partial(sub.slope, cash=c))
 
     return factory
 
@@ -276,7 +307,10 @@ def _q_at_f(st: _EnvStates, s: np.ndarray):
 
     def factory(rel):
         sub, s_sub = (st, s) if rel is None else (st.subset(rel), s[rel])
-        return lambda f: sub.q(s_sub, sub.cash(f))
+        return _Objective(
+            lambda f: sub.q(s_sub, sub.cash(f)),
+            lambda f: sub.slope_f(s_sub, f, sub.cash(f, slope=True)),
+        )
 
     return factory
 
