@@ -215,3 +215,44 @@ def test_the_certified_page_sweeps_the_runs_it_trains():
     grads = {dict(r.overrides).get("leader_gradient") for _, r in reqs if r.algo == "smfrl"}
     assert grads == {"nash", "stackelberg"}
     assert all(dict(r.overrides)["certify_every"] == 1 for _, r in reqs)
+
+
+def test_rows_differ_by_the_algorithm_and_the_solving_settings():
+    from smfg.algos.offpolicy import STABLE_LEADER
+    from smfg.algos.smfrl import SOLVING
+
+    rows = {label: dict(over) for label, (_, over) in cc.CURVE_ROWS.items()}
+    assert "leader_trust" not in rows[cc.ORIGINAL]  # the original's settings, unchanged
+    for label in ("SMFRL (nash)", "SMFRL (stackelberg)"):
+        assert {k: rows[label][k] for k in dict(SOLVING)} == dict(SOLVING)
+    for label in ("DDPG", "MF-MARL"):  # the baselines' leaders are the same stable leader
+        assert {k: rows[label][k] for k in dict(STABLE_LEADER)} == dict(STABLE_LEADER)
+
+
+def test_leader_actions_read_the_metrics_in_e1_units(tmp_path):
+    from smfg.config import economy_params
+
+    p = economy_params("clearing")
+    for seed, c in ((0, 0.1), (1, 0.3)):
+        d = tmp_path / f"run{seed}"
+        d.mkdir()
+        pd.DataFrame({"epoch": [1, 2], **{f"leader_c{k}": [c, c / 2] for k in range(5)}}).to_csv(
+            d / "metrics.csv", index=False
+        )
+    (tmp_path / "fixed").mkdir()  # a run without a learned leader has no such columns
+    pd.DataFrame({"epoch": [1, 2]}).to_csv(tmp_path / "fixed" / "metrics.csv", index=False)
+    dirs = [str(tmp_path / x) for x in ("run0", "run1", "fixed")]
+    runs = pd.DataFrame({"label": ["A", "A", "B"], "seed": [0, 1, 0], "run_dir": dirs})
+    a = cc.leader_actions(runs).set_index(["label", "epoch"])
+    assert list(a.index) == [("A", 1), ("A", 2)]
+    assert a.loc[("A", 1), "tau"] == pytest.approx(0.2 * p.tau_max)  # mean of 0.1 and 0.3
+    assert a.loc[("A", 2), "g"] == pytest.approx(0.1 * p.g_max)
+    assert list(cc.leader_actions(runs, epochs=[2]).epoch) == [2]
+
+
+def test_start_gap_fact():
+    start = pd.DataFrame({"seed": [0, 1, 2], "start_gap_pct": [10.0, 11.0, 12.0]})
+    table = pd.DataFrame(columns=["label", "epoch"])
+    f = cc.curve_facts(table, start=start)
+    assert f["cc_start_gap"].startswith("11 [")
+    assert "cc_start_gap" not in cc.curve_facts(table)

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from smfg.algos.smfrl import smfrl_config
+from smfg.algos.smfrl import SOLVING, smfrl_config
 from smfg.config import VARIANTS, check_profile
 from smfg.env import LEADER_REWARDS, check_reward_weights
 from smfg.runs import algorithms
@@ -367,7 +367,12 @@ EXPERIMENTS: dict[str, Experiment] = {
             _TABLE3_SETTINGS,
             variant="clearing",
             objectives=("output", "welfare_ce"),
-            train_overrides=(("*", "bc_follower_lr", 1e-4), ("smfrl", "epochs", 60)),
+            # SMFRL with the settings that solve its game (book:learning-solving)
+            train_overrides=(
+                ("*", "bc_follower_lr", 1e-4),
+                ("smfrl", "epochs", 60),
+                *(("smfrl", k, v) for k, v in SOLVING),
+            ),  # fmt: skip
         ),
     )
 }

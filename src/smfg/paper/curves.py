@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from smfg.algos.offpolicy import HOUSEHOLD_FOLLOWERS, STABLE_LEADER
+from smfg.algos.smfrl import SOLVING
+from smfg.certify import Fiscal, e6_grid, leader_gap
+from smfg.config import economy_params
 from smfg.paper.aggregate import format_interval
 from smfg.paper.artefacts import ARTEFACT_PROFILES, RunRequest
 from smfg.paper.collection import train_requests
@@ -29,7 +33,9 @@ __all__ = [
     "CURVE_PROFILE_SETTINGS",
     "CURVE_ROWS",
     "CURVE_TARGETS",
-    "FOLLOWERS_FIRST",
+    "ORIGINAL",
+    "leader_actions",
+    "start_gap",
     "certified_requests",
     "certified_table",
     "curve_facts",
@@ -37,20 +43,18 @@ __all__ = [
 ]
 
 #: The rows of the certified learning page: label -> (algorithm, training overrides). SMFRL
-#: with each leader gradient, and two baselines of the DDPG family whose leaders learn.
-#: The followers-first row's options (book:learning-choices): the leader waits a quarter of
-#: the quick profile's epochs, the followers discount at the households' own beta and explore
-#: with independent draws of a larger noise.
-FOLLOWERS_FIRST = (
-    ("leader_start_epoch", 10), ("follower_gamma", 0.96), ("follower_noise_std", 0.1),
-    ("follower_noise_per_household", True),
-)  # fmt: skip
+#: with the original's settings, SMFRL with the settings that solve its game
+#: (:data:`smfg.algos.smfrl.SOLVING`, book:learning-solving) under each leader gradient, and two
+#: baselines of the DDPG family whose leaders learn, with the same stable leader (and MF-MARL
+#: with the same household followers), so that the rows differ by what each algorithm's
+#: critics and actors see.
+ORIGINAL = "SMFRL (nash, original settings)"
 CURVE_ROWS = {
-    "SMFRL (nash)": ("smfrl", (("leader_gradient", "nash"),)),
-    "SMFRL (stackelberg)": ("smfrl", (("leader_gradient", "stackelberg"),)),
-    "SMFRL (nash, followers first)": ("smfrl", (("leader_gradient", "nash"), *FOLLOWERS_FIRST)),
-    "DDPG": ("ddpg", ()),
-    "MF-MARL": ("mfmarl", ()),
+    ORIGINAL: ("smfrl", (("leader_gradient", "nash"),)),
+    "SMFRL (nash)": ("smfrl", (("leader_gradient", "nash"), *SOLVING)),
+    "SMFRL (stackelberg)": ("smfrl", (("leader_gradient", "stackelberg"), *SOLVING)),
+    "DDPG": ("ddpg", STABLE_LEADER),
+    "MF-MARL": ("mfmarl", (*STABLE_LEADER, *HOUSEHOLD_FOLLOWERS)),
 }
 #: Epochs between certifications and training epochs, by profile.
 CURVE_EVERY = {"smoke": 1, "quick": 5, "paper": 50}
@@ -195,14 +199,20 @@ CURVE_TARGETS = {"cev_median_pct": 5.0, "leader_gap_pct": 10.0}
 
 
 def curve_facts(table: pd.DataFrame, nash: str = "SMFRL (nash)",
-                stackelberg: str = "SMFRL (stackelberg)") -> dict[str, str]:  # fmt: skip
+                stackelberg: str = "SMFRL (stackelberg)",
+                original: str = ORIGINAL,
+                start: pd.DataFrame | None = None) -> dict[str, str]:  # fmt: skip
     """What the certified learning page states, from :func:`certified_table`: for each SMFRL
-    row, its followers' median gain and its leader's gap (mean and 95% interval across seeds)
-    and whether each meets :data:`CURVE_TARGETS`; and which leader gradient ended with the
-    higher leader return. Keys ``cc_*``; 'n/a' where a row is missing."""
+    row (``nash``, ``stack`` and ``orig``, the original's settings), its followers' median
+    gain and its leader's gap (mean and 95% interval across seeds) and whether each meets
+    :data:`CURVE_TARGETS`; and which leader gradient ended with the higher leader return.
+    Keys ``cc_*``; 'n/a' where a row is missing. With ``start`` (:func:`start_gap`'s), the
+    untrained stable leader's gap at its start (``cc_start_gap``, mean and 95% interval)."""
     t = table.set_index("label")
     out = {}
-    for key, label in (("nash", nash), ("stack", stackelberg)):
+    if start is not None and len(start):
+        out["cc_start_gap"] = format_interval(*mean_interval(start.start_gap_pct.tolist()))
+    for key, label in (("nash", nash), ("stack", stackelberg), ("orig", original)):
         if label not in t.index:
             out.update({f"cc_{key}_{k}": "n/a" for k in ("cev", "gap", "cev_ok", "gap_ok")})
             continue
@@ -226,3 +236,63 @@ def curve_facts(table: pd.DataFrame, nash: str = "SMFRL (nash)",
         out.update(cc_better_gradient="n/a", cc_return_nash="n/a", cc_return_stack="n/a")
     out["cc_epoch"] = f"{int(table.epoch.max())}" if len(table) else "n/a"
     return out
+
+
+#: E1's scale of each of the leader's five numbers, by its name in economic units.
+_E1 = (("tau", "tau_max"), ("xi", "xi_max"), ("tau_a", "tau_a_max"), ("xi_a", "xi_a_max"),
+       ("g", "g_max"))  # fmt: skip
+
+
+def leader_actions(runs: pd.DataFrame, epochs: Iterable[int] | None = None) -> pd.DataFrame:
+    """The leaders' mean action, epoch by epoch, in E1's units (tau, xi, tau_a, xi_a and g as
+    a share of output), averaged over each row's seeds: from the ``leader_c0`` .. ``leader_c4``
+    columns of the runs' metrics (the training episodes' mean, exploration included). One
+    row per (label, epoch), at ``epochs`` (default: every epoch); rows without a learned
+    leader are left out."""
+    params = economy_params("clearing")
+    frames = []
+    for r in runs.itertuples():
+        m = pd.read_csv(Path(r.run_dir) / "metrics.csv")
+        if "leader_c0" not in m:
+            continue
+        f = pd.DataFrame({"label": r.label, "seed": r.seed, "epoch": m["epoch"]})
+        for k, (name, scale) in enumerate(_E1):
+            f[name] = m[f"leader_c{k}"] * getattr(params, scale)
+        frames.append(f)
+    if not frames:
+        return pd.DataFrame(columns=["label", "epoch", *(n for n, _ in _E1)])
+    out = pd.concat(frames, ignore_index=True)
+    if epochs is not None:
+        out = out[out.epoch.isin(set(epochs))]
+    names = [n for n, _ in _E1]
+    return out.groupby(["label", "epoch"], sort=False)[names].mean().reset_index()
+
+
+def start_gap(
+    seeds: Iterable[int],
+    n_households: int = 100,
+    leader_reward: str = "output",
+    settings: dict | None = None,
+    start: tuple[float, ...] | None = None,
+) -> pd.DataFrame:
+    """What a stable leader has before it learns: its start (``leader_init`` of
+    :data:`~smfg.algos.offpolicy.STABLE_LEADER` unless ``start`` is given) as a constant E1
+    policy, with households best-responding, against the best E6 grid point, on the same grid,
+    households and shocks as a run's certification (``settings``: the runs'
+    ``certify_settings``). One row per seed: ``start_return``, ``best_return`` and
+    ``start_gap_pct`` (in percent of the best's magnitude)."""
+    params = economy_params("clearing")
+    c = dict(STABLE_LEADER)["leader_init"] if start is None else start
+    numbers = [ci * getattr(params, scale) for ci, (_, scale) in zip(c, _E1, strict=True)]
+    fiscal = Fiscal(*numbers, params.tau_c)
+    st = curve_settings(settings)
+    rows = []
+    for seed in seeds:
+        res = leader_gap(params, 0.0, int(n_households), int(seed), leader_reward=leader_reward,
+                         grid=e6_grid(params, st["grid_points"]), extra={"start": fiscal},
+                         na=st["grid_na"], ne=st["ne"])  # fmt: skip
+        mine = [r for r in res["rows"] if not r["on_grid"]][0]["leader_return"]
+        best = res["best"]["leader_return"]
+        rows.append({"seed": int(seed), "start_return": mine, "best_return": best,
+                     "start_gap_pct": 100.0 * (best - mine) / abs(best)})  # fmt: skip
+    return pd.DataFrame(rows)
