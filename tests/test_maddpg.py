@@ -19,7 +19,7 @@ from smfg.algos.core import (
     soft_update,
 )
 from smfg.algos.maddpg import MADDPGLearner, maddpg_config
-from smfg.algos.offpolicy import ObsActor, TwinCritic
+from smfg.algos.offpolicy import ObsActor, TwinCritic, frozen
 
 # --- the old critic inputs, kept as the reference --------------------------------------------
 
@@ -139,6 +139,43 @@ def test_losses_and_gradients_equal_the_old_concatenated_inputs():
             gns, gos = _grads(ln, getattr(new.nets, net)), _grads(lo, getattr(old.nets, net))
             for gn, go in zip(gns, gos, strict=True):
                 assert _close(gn, go), (loss, net)
+
+
+def _rel(a, b) -> float:
+    a, b = a.detach(), b.detach()
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
+
+
+def _rel_all(gs_a, gs_b) -> float:
+    """A module's gradients' largest difference relative to its largest gradient."""
+    big = max(float(g.abs().max()) for g in gs_b)
+    return max(float((a - b).abs().max()) for a, b in zip(gs_a, gs_b, strict=True)) / big
+
+
+def test_float32_losses_and_gradients_equal_the_reference_to_1e_5():
+    """In the training's float32 and as the training calls them (an actor's loss through its
+    frozen critic, whose first layer is then used through views of its weight), the losses equal
+    the concatenated reference's to 1e-5 relative, and the gradients of the critic and of the
+    actor to 1e-5 of the module's largest gradient, at N = 11 and at N = 40."""
+    for n in (N, 40):
+        new, old = _learners(torch.float32, n=n)
+        _store((new, old), STEPS, seed=6)
+        for side, (critic, actor) in (("leader", ("critic_l", "actor_l")),
+                                      ("follower", ("critic_f", "actor_f"))):  # fmt: skip
+            bn, bo = getattr(new, f"{side}_batch")(), getattr(old, f"{side}_batch")()
+            ln = getattr(new, f"{side}_critic_loss")(new.nets, new.targets, bn)
+            lo = getattr(old, f"{side}_critic_loss")(old.nets, old.targets, bo)
+            assert _rel(ln, lo) <= 1e-5, (n, side)
+            gns, gos = _grads(ln, getattr(new.nets, critic)), _grads(lo, getattr(old.nets, critic))
+            assert _rel_all(gns, gos) <= 1e-5, (n, side, "critic grads")
+            losses = []
+            for L, b in ((new, bn), (old, bo)):
+                with frozen(getattr(L.nets, critic)):
+                    loss = getattr(L, f"{side}_actor_loss")(L.nets, L.targets, b)
+                    losses.append((loss, _grads(loss, getattr(L.nets, actor))))
+            (ln, gns), (lo, gos) = losses
+            assert _rel(ln, lo) <= 1e-5, (n, side, "actor loss")
+            assert _rel_all(gns, gos) <= 1e-5, (n, side, "actor grads")
 
 
 def test_the_own_slot_gradient_reaches_the_action_as_before():

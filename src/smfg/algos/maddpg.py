@@ -135,12 +135,16 @@ class JointCritic(Critic):
             # target): the concatenation, whose weight gradient needs no split
             return self.net(torch.cat([own, joint], -1)).squeeze(-1)
         own = own.unflatten(-2, (joint.shape[-2], -1))  # [..., G, k, d_own]
-        # contiguous weight blocks: a sliced weight takes addmm's slow backward path
-        w_own, w_joint = lin.weight[..., :k].contiguous(), lin.weight[..., k:].contiguous()
+        W = lin.weight
+        w_own, w_joint = W.split([k, W.shape[-1] - k], -1)
+        if W.requires_grad and torch.is_grad_enabled():
+            # contiguous blocks: a strided weight takes addmm's slow backward path; split's
+            # backward concatenates the blocks' gradients (two slices' would each zero a W)
+            w_own, w_joint = w_own.contiguous(), w_joint.contiguous()
         h = linear(own, w_own, lin.bias) + linear(joint, w_joint).unsqueeze(-2)
         h = h.flatten(-3, -2)
         if slot is not None:
-            w = lin.weight[..., self.slots_at :].unflatten(-1, (-1, HH_ACT)).movedim(-2, -3)
+            w = W[..., self.slots_at :].unflatten(-1, (-1, HH_ACT)).movedim(-2, -3)
             w_i = torch.take_along_dim(w, slot[..., None, None], dim=-3)  # [..., B, 128, 2]
             h = h + (w_i @ delta.unsqueeze(-1)).squeeze(-1)
         return self.net[1:](h).squeeze(-1)
