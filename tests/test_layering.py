@@ -228,17 +228,8 @@ def test_the_cycle_check_sees_a_hidden_cycle(tmp_path):
 NOTEBOOKS = sorted((SRC.parents[1] / "notebooks").glob("*.md"))
 
 #: Imports some notebooks still make below the paper layer (issue 18, reported, not yet moved):
-#: the certification page calls the solver checks of smfg.certify and reads calibration and
-#: settings from config, algos and runs; the scaling page is a performance study (smfg.perf).
+#: the scaling page is a performance study (smfg.perf).
 NOTEBOOK_EXCEPTIONS = {
-    "certification": {
-        "smfg.algos.smfrl.smfrl_config",
-        "smfg.certify.checks",
-        "smfg.certify.e6_grid",
-        "smfg.config.economy_params",
-        "smfg.runs.certify.MIN_WINDOW",
-        "smfg.runs.curves.CURVE_SETTINGS",
-    },
     "scaling": {"smfg.perf.scaling"},
 }
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from smfg.paper import mean_field as mf
 from smfg.perf import scaling as sc
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,9 +18,9 @@ POLICIES = (("free-market", "fixed"), ("us-federal-2022", "survey"))
 def test_mean_field_check_gives_every_metric_with_intervals_and_caches(tmp_path: Path):
     kw = dict(sizes=(20, 50), policies=POLICIES, variant="clearing", seeds=3, episodes=1,
               steps=5)  # fmt: skip
-    check = sc.mean_field_check(root=tmp_path, **kw)
-    assert len(check) == 2 * 2 * len(sc.CHECK_METRICS)
-    assert set(check.metric) == set(sc.CHECK_METRICS) and (check.n_seeds == 3).all()
+    check = mf.mean_field_check(root=tmp_path, **kw)
+    assert len(check) == 2 * 2 * len(mf.CHECK_METRICS)
+    assert set(check.metric) == set(mf.CHECK_METRICS) and (check.n_seeds == 3).all()
     finite = check[check.metric != "years"]  # years: 5 for every seed, a zero-width interval
     assert (finite.ci_low < finite["mean"]).all() and (finite["mean"] < finite.ci_high).all()
     wide = check.pivot_table(index=["government", "n_households"], columns="metric",
@@ -29,9 +30,9 @@ def test_mean_field_check_gives_every_metric_with_intervals_and_caches(tmp_path:
     assert (wide.years == 5).all()
     # cached: one file per cell, read back equal
     assert len(list((tmp_path / "evaluations").glob("mean_field-*.json"))) == 4
-    pd.testing.assert_frame_equal(sc.mean_field_check(root=tmp_path, **kw), check)
+    pd.testing.assert_frame_equal(mf.mean_field_check(root=tmp_path, **kw), check)
     # seeds evaluated one at a time (max_rows below one seed's rows) equal the batched seeds
-    pd.testing.assert_frame_equal(sc.mean_field_check(max_rows=10, **kw), check)
+    pd.testing.assert_frame_equal(mf.mean_field_check(max_rows=10, **kw), check)
 
 
 def test_convergence_table_and_settling_summary():
@@ -41,13 +42,13 @@ def test_convergence_table_and_settling_summary():
                      "metric": "per_capita_gdp", "mean": m, "ci_low": m - 2.0,
                      "ci_high": m + 2.0, "n_seeds": 5})  # fmt: skip
     check = pd.DataFrame(rows)
-    table = sc.convergence_table(check)
+    table = mf.convergence_table(check)
     assert list(table.N) == [100, 1_000, 10_000, 100_000]
     assert list(table["per_capita_gdp gap"]) == ["-10.0%", "-1.0%", "+1.0%", "+0.0%"]
     assert table.per_capita_gdp.iloc[0] == "90 [88, 92]"
-    s = sc.settling_summary(check, tolerance=0.02).iloc[0]
+    s = mf.settling_summary(check, tolerance=0.02).iloc[0]
     assert s.settles_from == 1_000 and s.largest_gap == "10.0%" and s.overlap_two_largest
-    s = sc.settling_summary(check, tolerance=0.005).iloc[0]
+    s = mf.settling_summary(check, tolerance=0.005).iloc[0]
     assert s.settles_from == 100_000
 
 

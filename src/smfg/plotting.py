@@ -503,7 +503,7 @@ def plot_mean_field(
     """The mean-field check: one panel per metric, its mean and 95% interval across seeds
     against N (log axis), one line per policy pair.
 
-    ``check`` as :func:`smfg.perf.scaling.mean_field_check` returns it.
+    ``check`` as :func:`smfg.paper.mean_field.mean_field_check` returns it.
     """
     labels = [f"{g} / {h} households" for g, h in zip(check.government, check.households,
                                                        strict=True)]  # fmt: skip

@@ -13,9 +13,11 @@ One module per job:
 - :mod:`.figure_data`: the data of the figures that are not tables of cells;
 - :mod:`.aggregate`, :mod:`.facts`, :mod:`.headline`: tables, a page's facts, the headline;
 - :mod:`.pages`: a page's set-up (:func:`page_setup`), header and the one-profile check;
-- :mod:`.fixed_policies`, :mod:`.simulate`, :mod:`.audit`, :mod:`.certify_run`,
-  :mod:`.curves`, :mod:`.specs`: the fixed-policy grids, simulations, the audit's scans, the
-  certification pages' runs and tables, and the runs each artefact needs for a sweep.
+- :mod:`.fixed_policies`, :mod:`.simulate`, :mod:`.audit`, :mod:`.certification`,
+  :mod:`.certify_run`, :mod:`.curves`, :mod:`.mean_field`, :mod:`.specs`: the fixed-policy
+  grids, simulations, the audit's scans, the certification page's solver checks and facts,
+  the certification pages' runs and tables, the mean-field check and the runs each artefact
+  needs for a sweep.
 
 A notebook imports from here (the names of ``__all__``) and from :mod:`smfg.plotting` only.
 """
@@ -57,6 +59,7 @@ _SUBMODULES = (
     "aggregate",
     "artefacts",
     "audit",
+    "certification",
     "certify_run",
     "collection",
     "comparison",
@@ -65,6 +68,7 @@ _SUBMODULES = (
     "figure_data",
     "fixed_policies",
     "headline",
+    "mean_field",
     "pages",
     "simulate",
     "specs",
