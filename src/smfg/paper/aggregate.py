@@ -1,11 +1,10 @@
-"""Aggregation of the artefacts' cells: across-seed intervals, the paper beside ours, the
-multi-objective score of Figure 4 (b), training curves, the headline ratios.
+"""Aggregation of the artefacts' cells: the paper beside ours, the multi-objective score of
+Figure 4 (b), training curves, the headline ratios, behaviour cloning's losses and the actions'
+distributions.
 
-Pure pandas on the tidy tables of :mod:`smfg.paper.collection` (one row per cell, seed
-and episode). A seed is the unit of replication: episodes are averaged within a seed first,
-then the mean and a 95% interval are taken across seeds (book:model-evaluation), each within its
-metric's range (:func:`smfg.stats.seed_interval`: a t-interval on the log scale for GDP, the logit
-scale for Ginis and years / T, plain for welfare; :func:`interval_note` says so on a page).
+Pure pandas on the tidy tables of :mod:`smfg.paper.collection`. The intervals across seeds
+are :mod:`smfg.paper.cells`', the leaders' tables :mod:`smfg.paper.leaders`'; both are
+re-exported here, so that ``aggregate`` stays the one name a page imports for its tables.
 """
 
 from __future__ import annotations
@@ -17,7 +16,28 @@ import numpy as np
 import pandas as pd
 
 from smfg.evaluate import episode_horizon
-from smfg.stats import interval_method, mean_interval, metric_range, seed_interval, seed_spread
+from smfg.paper.cells import (
+    CELL,
+    LEADER_TABLE_METRICS,
+    METRIC_LABELS,
+    TABLE_METRICS,
+    format_interval,
+    interval_note,
+    per_seed,
+    summarise_cells,
+)
+from smfg.paper.leaders import (
+    FIXED_ROWS,
+    VERDICT_AGAINST,
+    format_leader_table,
+    format_verdict_table,
+    leader_facts,
+    leader_table,
+    paired_gain,
+    verdict_facts,
+    verdict_table,
+)
+from smfg.stats import mean_interval, metric_range, seed_interval
 
 __all__ = [
     "METRIC_LABELS",
@@ -41,119 +61,12 @@ __all__ = [
     "paper_note",
     "per_seed",
     "summarise_cells",
+    "CELL",
+    "VERDICT_AGAINST",
+    "format_verdict_table",
+    "verdict_facts",
+    "verdict_table",
 ]
-
-#: The five metrics of book:model-metrics, the columns of the paper's tables.
-TABLE_METRICS = ("per_capita_gdp", "social_welfare", "income_gini", "wealth_gini", "years")
-METRIC_LABELS = {
-    "per_capita_gdp": "per-capita GDP",
-    "social_welfare": "social welfare",
-    "income_gini": "income Gini",
-    "wealth_gini": "wealth Gini",
-    "years": "years",
-}
-CELL = ("row", "setting")
-
-
-def per_seed(
-    episodes: pd.DataFrame, keys: Sequence[str] = CELL, metrics: Sequence[str] = TABLE_METRICS
-) -> pd.DataFrame:
-    """Each seed's mean over its episodes, per cell: keys, seed, metrics."""
-    keys = list(keys)
-    return episodes.groupby([*keys, "seed"], sort=False)[list(metrics)].mean().reset_index()
-
-
-def summarise_cells(
-    episodes: pd.DataFrame, keys: Sequence[str] = CELL, metrics: Sequence[str] = TABLE_METRICS
-) -> pd.DataFrame:
-    """Per cell: mean and 95% interval across seeds (``<m>``, ``<m>_lo``, ``<m>_hi``), the
-    number of seeds, and the cell's descriptive columns (label, paper_row, n_households, bc)
-    when present."""
-    keys = list(keys)
-    seeds = per_seed(episodes, keys, metrics)
-    extra = [c for c in ("label", "paper_row", "n_households", "bc") if c in episodes.columns]
-    extra = [c for c in extra if c not in keys]
-    first = episodes.groupby(keys, sort=False)[extra].first() if extra else None
-    horizons = _horizons(episodes, keys)
-    rows = []
-    for cell, df in seeds.groupby(keys, sort=False):
-        cell = cell if isinstance(cell, tuple) else (cell,)
-        row = dict(zip(keys, cell, strict=True))
-        if first is not None:
-            row.update(first.loc[cell if len(cell) > 1 else cell[0]].to_dict())
-        T = horizons.get(cell)
-        for m in metrics:
-            mean, lo, hi = seed_interval(df[m].tolist(), m, T)
-            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = mean, lo, hi
-            if metric_range(m).heavy_tailed:
-                row[f"{m}_median"], row[f"{m}_min"], row[f"{m}_max"] = seed_spread(df[m])
-        row["n_seeds"] = len(df)
-        row["horizon"] = math.nan if T is None else T
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _horizons(episodes: pd.DataFrame, keys: Sequence[str]) -> dict[tuple, float]:
-    """Each cell's horizon T (the ``horizon`` column's largest value), where known."""
-    if "horizon" not in episodes.columns:
-        return {}
-    h = episodes.groupby(list(keys), sort=False)["horizon"].max()
-    return {
-        (k if isinstance(k, tuple) else (k,)): float(v) for k, v in h.items() if math.isfinite(v)
-    }
-
-
-def interval_note(table: pd.DataFrame, metrics: Sequence[str] | None = None) -> str:
-    """The line a page prints under a table of intervals: across how many seeds and, per
-    metric, how :func:`smfg.stats.seed_interval` bounded it; heavy-tailed metrics whose
-    median and range the table holds (``<m>_median``) are named as shown beside the mean.
-
-    ``table``: a summary with the seeds per cell (``n_seeds`` or ``seeds``) and, where the
-    years are bounded by it, the horizon (``horizon``): :func:`summarise_cells`',
-    :func:`leader_table`'s, :func:`~smfg.paper.curves.certified_table`'s, or a long
-    one with ``metric`` and ``ci_method`` columns (:func:`smfg.evaluate.summarise`'s).
-    ``metrics``: the ones shown (default :data:`TABLE_METRICS`, or a long table's).
-    """
-    col = "n_seeds" if "n_seeds" in table else "seeds"
-    counts = sorted({int(n) for n in table[col]}) if col in table else []
-    if not counts:
-        return "no cell computed: no intervals"
-    if counts[-1] < 2:
-        return f"{counts[-1]} seed per cell: no intervals, means only"
-    seeds = str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
-    horizon = float(table["horizon"].max()) if "horizon" in table else math.nan
-    horizon = horizon if math.isfinite(horizon) else None
-    long = {"metric", "ci_method"} <= set(table.columns)
-    if metrics is None:
-        metrics = list(dict.fromkeys(table["metric"])) if long else TABLE_METRICS
-    methods = table.groupby("metric")["ci_method"].first().to_dict() if long else {}
-    labels = {**LEADER_TABLE_METRICS, **METRIC_LABELS}
-    by_method: dict[str, list[str]] = {}
-    for m in metrics:
-        how = methods.get(m) or interval_method(m, horizon)
-        by_method.setdefault(how, []).append(labels.get(m, m))
-    parts = "; ".join(f"{', '.join(ms)}: {how}" for how, ms in by_method.items())
-    heavy = [labels.get(m, m) for m in metrics if f"{m}_median" in table]
-    tail = (
-        f". {', '.join(heavy)}: heavy-tailed across seeds, so the median [smallest, "
-        "largest] of the seeds stands beside the mean"
-        if heavy
-        else ""
-    )
-    return f"95% intervals across {seeds} seeds, each within its range ({parts}){tail}."
-
-
-def format_interval(mean: float, lo: float, hi: float, digits: int = 3) -> str:
-    """'mean [lo, hi]' in ``digits`` significant digits; the mean alone without an interval."""
-
-    def f(x: float) -> str:
-        return f"{x:.{digits}g}"
-
-    if not math.isfinite(mean):
-        return "n/a"
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return f(mean)
-    return f"{f(mean)} [{f(lo)}, {f(hi)}]"
 
 
 def paper_note(ours_gdp: float, paper_gdp: float, ours_years: float, paper_years: float) -> str:
@@ -454,235 +367,3 @@ def action_table(dists: pd.DataFrame, low: float = 0.001, high: float = 0.99) ->
             }
         )
     return pd.DataFrame(rows)
-
-
-#: The columns of :func:`leader_table`, in order, with the book's names.
-LEADER_TABLE_METRICS = {
-    "per_capita_gdp": "output per household ($)",
-    "welfare_ce_pct": "welfare, CE % vs free market",
-    "income_gini": "income Gini",
-    "wealth_gini": "wealth Gini",
-    "years": "years",
-    "leader_return": "leader's objective",
-}
-
-
-def _leader_seeds(episodes: pd.DataFrame, keys: list[str], baseline: str) -> pd.DataFrame:
-    """Per ``keys`` and seed, the means of :func:`leader_table`'s metrics and the welfare in
-    CE % relative to ``baseline``'s row of the same seed (and other keys)."""
-    ms = ["per_capita_gdp", "welfare_ce", "income_gini", "wealth_gini", "years", "leader_return"]
-    seeds = per_seed(episodes, keys, ms)
-    group = [k for k in keys if k != "row"]
-    base = seeds[seeds.row == baseline].set_index([*group, "seed"])["welfare_ce"]
-    idx = pd.MultiIndex.from_frame(seeds[[*group, "seed"]]) if group else seeds["seed"]
-    ref = base.reindex(idx).to_numpy()
-    seeds["welfare_ce_pct"] = 100.0 * (seeds["welfare_ce"].to_numpy() / ref - 1.0)
-    return seeds
-
-
-def leader_table(
-    episodes: pd.DataFrame, baseline: str = "free-market", keys: Sequence[str] = ("row",)
-) -> pd.DataFrame:
-    """What each leader is judged on, against one follower population: per ``keys`` (a
-    row, and e.g. the setting), mean and 95% interval across seeds (within each metric's
-    range, :func:`smfg.stats.seed_interval`) of output per household,
-    utilitarian welfare in consumption-equivalent percent relative to ``baseline`` (each
-    seed against the baseline of the same seed, so the same households and shocks), both
-    Ginis, years survived and the leader's objective (``leader_return``: every row scored
-    with the same reward). ``episodes``: :func:`smfg.paper.comparison.compare_leaders`'
-    rows of one population (and one objective)."""
-    keys = list(keys)
-    seeds = _leader_seeds(episodes, keys, baseline)
-    horizons = _horizons(episodes, keys)
-    out = []
-    labels = episodes.groupby(keys, sort=False)["label"].first() if "label" in episodes else None
-    for cell, df in seeds.groupby(keys, sort=False):
-        cell = cell if isinstance(cell, tuple) else (cell,)
-        rec = dict(zip(keys, cell, strict=True))
-        if labels is not None:
-            rec["label"] = labels.loc[cell if len(cell) > 1 else cell[0]]
-        T = horizons.get(cell)
-        for m in LEADER_TABLE_METRICS:
-            mean, lo, hi = seed_interval(df[m].tolist(), m, T)
-            rec[m], rec[f"{m}_lo"], rec[f"{m}_hi"] = mean, lo, hi
-            if metric_range(m).heavy_tailed:
-                rec[f"{m}_median"], rec[f"{m}_min"], rec[f"{m}_max"] = seed_spread(df[m])
-        rec["n_seeds"] = len(df)
-        rec["horizon"] = math.nan if T is None else T
-        out.append(rec)
-    return pd.DataFrame(out)
-
-
-def format_leader_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """:func:`leader_table` as a page shows it: setting, leader, 'mean [lo, hi]' per metric
-    under the book's names (a heavy-tailed one also 'median [smallest, largest]'), seeds."""
-    out = pd.DataFrame({k: table[k] for k in ("setting",) if k in table})
-    out["leader"] = table["label"] if "label" in table else table["row"]
-    for m, name in LEADER_TABLE_METRICS.items():
-        out[name] = [
-            format_interval(r[m], r[f"{m}_lo"], r[f"{m}_hi"], digits)
-            for r in table.to_dict("records")
-        ]
-        if f"{m}_median" in table:
-            out[f"{name}: median [range]"] = [
-                format_interval(r[f"{m}_median"], r[f"{m}_min"], r[f"{m}_max"], digits)
-                for r in table.to_dict("records")
-            ]
-    out["seeds"] = table["n_seeds"].astype(int)
-    return out.reset_index(drop=True)
-
-
-#: Table 3's fixed governments (rows of the registry's experiments)
-FIXED_ROWS = ("free-market", "saez", "saez-paper", "us-federal-2022", "best-e6")
-#: The fixed leaders the verdict compares the learned one with: the paper's classical method
-#: (Saez), the 2022 US federal tax and the best E6 policy with households best-responding.
-VERDICT_AGAINST = ("saez", "us-federal-2022", "best-e6")
-
-
-def leader_facts(episodes: pd.DataFrame, learned_row: str = "smfrl") -> dict[str, str]:
-    """The facts the `clearing` page states, from :func:`~smfg.paper.comparison.
-    compare_leaders` episodes of both objectives (an ``objective`` column): at the largest
-    setting and against the learned followers, the learned leader's welfare in CE % vs the
-    free market (welfare objective) and its output objective beside the best fixed
-    policy's, and the shortest evaluation episode of any learned leader. 'n/a' where the
-    page did not run an objective or population."""
-    out = {"cl_setting": "n/a"}
-    learned = episodes[~episodes.row.isin(FIXED_ROWS)]
-    out["cl_years_min_learned"] = f"{learned.years.min():.0f}" if len(learned) else "n/a"
-    if not len(episodes):
-        return out
-    setting = episodes.setting.iloc[-1]
-    out["cl_setting"] = setting
-    for obj, metric, tag in (
-        ("welfare_ce", "welfare_ce_pct", "welfare"),
-        ("output", "leader_return", "output"),
-    ):
-        sel = episodes[
-            (episodes.objective == obj)
-            & (episodes.followers == "learned")
-            & (episodes.setting == setting)
-        ]
-        keys = (
-            f"cl_{tag}_smfg",
-            f"cl_{tag}_best_fixed",
-            f"cl_{tag}_best_fixed_policy",
-            f"cl_{tag}_gain",
-        )
-        out.update(dict.fromkeys(keys, "n/a"))
-        if not len(sel) or learned_row not in set(sel.row):
-            continue
-        tab = leader_table(sel).set_index("row")
-        fixed = tab.loc[[r for r in FIXED_ROWS if r in tab.index]]
-        best = fixed[metric].idxmax()
-        r = tab.loc[learned_row]
-        out[keys[0]] = format_interval(r[metric], r[f"{metric}_lo"], r[f"{metric}_hi"])
-        out[keys[1]] = f"{fixed.loc[best, metric]:.3g}"
-        out[keys[2]] = str(fixed.loc[best, "label"])
-        out[keys[3]] = format_interval(*paired_gain(sel, learned_row, best, metric))
-    return out
-
-
-def paired_gain(
-    episodes: pd.DataFrame, row: str, baseline: str, metric: str = "leader_return"
-) -> tuple[float, float, float]:
-    """Mean and 95% t-interval across seeds of ``row``'s ``metric`` minus ``baseline``'s, seed
-    by seed (the same households and shocks: a paired comparison, which removes what the
-    seeds' economies have in common). ``metric``: a column of :func:`leader_table`'s."""
-    seeds = _leader_seeds(episodes, ["row"], "free-market").set_index(["row", "seed"])[metric]
-    diff = (seeds.loc[row] - seeds.loc[baseline]).dropna()
-    return mean_interval(diff.tolist())  # a difference is unbounded: the t-interval
-
-
-def verdict_table(
-    episodes: pd.DataFrame,
-    learned_row: str = "smfrl",
-    against: Sequence[str] = VERDICT_AGAINST,
-) -> pd.DataFrame:
-    """The paper's claims 2 and 3 in a market-clearing economy: per objective, follower
-    population and setting, the learned leader against each fixed leader of ``against``,
-    seed by seed (the same households and shocks; with exact households, each leader's own
-    best-responding households): its output per household as a multiple of the fixed
-    leader's, its welfare minus the fixed leader's in CE percentage points (both relative to
-    the free market of the seed), and its objective minus the fixed leader's; each as the
-    mean and 95% interval across seeds (the ratio's t-interval on the log scale, the
-    differences' plain). ``episodes``: :func:`~smfg.paper.comparison.compare_leaders` rows
-    with an ``objective`` column."""
-    rows = []
-    for (obj, pop, setting), sel in episodes.groupby(
-        ["objective", "followers", "setting"], sort=False
-    ):
-        if learned_row not in set(sel.row):
-            continue
-        seeds = _leader_seeds(sel, ["row"], "free-market").set_index(["row", "seed"])
-        mine = seeds.loc[learned_row]
-        for base in against:
-            if base not in set(sel.row):
-                continue
-            other = seeds.loc[base].reindex(mine.index)
-            ratio = (mine.per_capita_gdp / other.per_capita_gdp).dropna().tolist()
-            dw = (mine.welfare_ce_pct - other.welfare_ce_pct).dropna().tolist()
-            dr = (mine.leader_return - other.leader_return).dropna().tolist()
-            label = str(sel[sel.row == base].label.iloc[0])
-            rec = {
-                "objective": obj,
-                "followers": pop,
-                "setting": setting,
-                "against": base,
-                "label": label,
-                "seeds": len(ratio),
-            }
-            for name, vals in (
-                ("output_ratio", ratio),
-                ("welfare_diff_pct", dw),
-                ("objective_diff", dr),
-            ):
-                mean, lo, hi = seed_interval(vals, name)  # the ratio on the log scale
-                rec[name], rec[f"{name}_lo"], rec[f"{name}_hi"] = mean, lo, hi
-            rows.append(rec)
-    return pd.DataFrame(rows)
-
-
-def format_verdict_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """:func:`verdict_table` as the page shows it: 'mean [lo, hi]' per comparison."""
-    out = table[["objective", "followers", "setting", "label", "seeds"]].rename(
-        columns={"label": "learned leader against"}
-    )
-    names = {
-        "output_ratio": "output per household, x the fixed leader's",
-        "welfare_diff_pct": "welfare, CE points above the fixed leader",
-        "objective_diff": "objective above the fixed leader",
-    }
-    for m, name in names.items():
-        out[name] = [
-            format_interval(a, b, c, digits)
-            for a, b, c in zip(table[m], table[f"{m}_lo"], table[f"{m}_hi"], strict=True)
-        ]
-    return out
-
-
-def verdict_facts(table: pd.DataFrame, followers: str = "exact") -> dict[str, str]:
-    """What the verdict states, from :func:`verdict_table`: at the largest setting and with
-    ``followers``, the learned leader's output as a multiple of each fixed leader's (output
-    objective) and its welfare above each (welfare objective), as 'mean [lo, hi]'. Keys
-    ``vd_<objective>_<against>`` (against: saez, us, e6), ``vd_setting`` and
-    ``vd_followers``; 'n/a' where the page did not compute one."""
-    tags = {"saez": "saez", "us-federal-2022": "us", "best-e6": "e6"}
-    out = {"vd_setting": "n/a", "vd_followers": followers}
-    for obj, metric in (("output", "output_ratio"), ("welfare_ce", "welfare_diff_pct")):
-        for tag in tags.values():
-            out[f"vd_{obj}_{tag}"] = "n/a"
-        sel = (
-            table[(table.objective == obj) & (table.followers == followers)]
-            if len(table)
-            else table
-        )
-        if not len(sel):
-            continue
-        setting = sel.setting.iloc[-1]
-        out["vd_setting"] = str(setting)
-        for _, r in sel[sel.setting == setting].iterrows():
-            if r.against in tags:
-                out[f"vd_{obj}_{tags[r.against]}"] = format_interval(
-                    r[metric], r[f"{metric}_lo"], r[f"{metric}_hi"]
-                )
-    return out
