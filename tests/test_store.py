@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from smfg.runs import hashing
 from smfg.runs import store as store_mod
 from smfg.runs.store import (
     RunStore,
@@ -304,7 +305,7 @@ def test_run_dirs_follow_the_spec(tmp_path, monkeypatch):
     assert config_hash({**SPEC, "net": Net(8)}) == config_hash(SPEC)
 
     before = store.run_dir(SPEC)
-    monkeypatch.setattr(store_mod, "CODE_VERSION", "smfg-999.0.0")
+    monkeypatch.setattr(hashing, "CODE_VERSION", "smfg-999.0.0")
     assert store.run_dir(SPEC) != before
 
 

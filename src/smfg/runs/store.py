@@ -60,64 +60,81 @@ as with any pickle.
 from __future__ import annotations
 
 import contextlib
-import csv
-import dataclasses
-import hashlib
-import io
 import json
-import math
 import os
 import re
-import shutil
 import socket
-import tempfile
 import time
 import warnings
-import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
 import pandas as pd
-import torch
 
-import smfg
+from smfg.runs.durable import (
+    TMP_PREFIX,
+    MetricsLog,
+    atomic_torch_save,
+    atomic_write,
+    atomic_write_bytes,
+    atomic_write_text,
+    read_lines,
+    read_metrics,
+)
+from smfg.runs.hashing import CODE_VERSION, HASH_CHARS, canonical_spec, config_hash
+from smfg.runs.rundir import (
+    CKPT_DIR,
+    CONFIG_FILE,
+    CORRUPT_DIR,
+    DONE_FILE,
+    LOCK_FILE,
+    METRICS_FILE,
+    POLICY_FILE,
+    Status,
+    checkpoints,
+    ckpt_name,
+    dir_status,
+    done_epochs,
+    list_runs,
+    move_aside,
+    read_checkpoint,
+    read_policy,
+)
 
 try:  # advisory lock against two processes computing the same run (POSIX only)
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
+__all__ = [
+    "CKPT_DIR",
+    "CODE_VERSION",
+    "CONFIG_FILE",
+    "CORRUPT_DIR",
+    "DONE_FILE",
+    "HASH_CHARS",
+    "LOCK_FILE",
+    "METRICS_FILE",
+    "POLICY_FILE",
+    "CorruptRunError",
+    "RunLockedError",
+    "RunResult",
+    "RunStore",
+    "Status",
+    "Trainer",
+    "atomic_torch_save",
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "canonical_spec",
+    "config_hash",
+    "list_runs",
+]
 
-def _code_version() -> str:
-    version = getattr(smfg, "__version__", None)
-    if version is None:  # smfg/__init__ still importing: fall back to the installed metadata
-        from importlib.metadata import version as _dist_version
-
-        version = _dist_version("smfg")
-    return f"smfg-{version}"
-
-
-#: Part of every run's hash; computed once at import. Bumping ``smfg.__version__`` changes it
-#: and so invalidates every cached run.
-CODE_VERSION: str = _code_version()
-
-HASH_CHARS = 16
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.csv"
-POLICY_FILE = "policy.pt"
-DONE_FILE = "DONE"
-LOCK_FILE = ".lock"
-CKPT_DIR = "checkpoints"
-CORRUPT_DIR = "corrupt"
-_CKPT_RE = re.compile(r"^ckpt-(\d{6,})\.pt$")
 _ALGO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-_TMP_PREFIX = ".tmp-"
-
-Status = Literal["done", "partial", "new"]
 
 
 @runtime_checkable
@@ -156,229 +173,12 @@ class RunResult:
     """Messages about corrupt checkpoints (or a finished run's policy) that were moved aside."""
 
 
-# ----------------------------------------------------------------------------- hashing
-
-
-def _canonical(obj: Any, where: str) -> Any:
-    """A JSON-ready copy of ``obj``: dataclasses as dicts, tuples as lists, numpy scalars."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        obj = dataclasses.asdict(obj)
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if obj is None or isinstance(obj, (bool, int, str)):
-        return obj
-    if isinstance(obj, float):
-        if not math.isfinite(obj):
-            raise ValueError(f"spec key {where!r} is {obj!r}; only finite floats are allowed")
-        return obj
-    if isinstance(obj, Mapping):
-        out = {}
-        for k, v in obj.items():
-            if not isinstance(k, str):
-                raise ValueError(
-                    f"spec key {where or '<root>'!r} has a {type(k).__name__} key {k!r}; "
-                    "dict keys must be str"
-                )
-            out[k] = _canonical(v, f"{where}.{k}" if where else k)
-        return out
-    if isinstance(obj, (list, tuple)):
-        return [_canonical(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-    raise ValueError(
-        f"spec key {where or '<root>'!r} holds a {type(obj).__name__} ({obj!r:.60}), which is "
-        "not JSON-serialisable; allowed: None, bool, int, finite float, str, list, tuple, "
-        "dict with str keys, dataclass"
-    )
-
-
-def canonical_spec(spec: Mapping[str, Any] | Any) -> dict[str, Any]:
-    """The spec as a plain JSON-ready dict; ValueError naming the first bad key."""
-    canon = _canonical(spec, "")
-    if not isinstance(canon, dict):
-        raise ValueError(f"a run spec must be a dict or a dataclass, got {type(spec).__name__}")
-    return canon
-
-
-def _canonical_json(obj: Any) -> str:
-    # json writes floats with repr, which round-trips exactly
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def config_hash(spec: Mapping[str, Any] | Any) -> str:
-    """First 16 hex digits of sha256 over the canonical JSON of the spec and CODE_VERSION."""
-    payload = {"code_version": CODE_VERSION, "spec": canonical_spec(spec)}
-    return hashlib.sha256(_canonical_json(payload).encode("ascii")).hexdigest()[:HASH_CHARS]
-
-
-# ----------------------------------------------------------------------------- atomic files
-
-
-def _fsync_dir(path: Path) -> None:
-    # makes the rename itself durable; not possible on every platform
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it where /proc tells it (Linux)."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    mask = os.umask(0o022)  # elsewhere: set and restore (not atomic against other threads)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` all or nothing: ``write(f)`` fills a temp file that then replaces it.
-
-    The file gets the mode ``open`` would give it (``0o666 & ~umask``), not mkstemp's 0600.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX + path.name + ".", dir=path.parent)
-    try:
-        with contextlib.suppress(OSError):  # e.g. a filesystem without POSIX modes
-            os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write bytes to ``path`` atomically."""
-    atomic_write(path, lambda f: f.write(data))
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write UTF-8 text to ``path`` atomically."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_torch_save(path: str | os.PathLike, obj: Any) -> None:
-    """torch.save ``obj`` to ``path`` atomically."""
-    atomic_write(path, lambda f: torch.save(obj, f))
-
-
-# ----------------------------------------------------------------------------- metrics CSV
-
-
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, torch.Tensor | np.ndarray | np.generic):
-        v = v.item()
-    if isinstance(v, bool):
-        return str(int(v))
-    if isinstance(v, int):
-        return str(v)
-    return repr(float(v))
-
-
-def _csv_line(values: list[str]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(values)
-    return buf.getvalue()
-
-
-def _read_lines(path: Path) -> list[str]:
-    """Complete lines (with their newline) of a text file; a torn last line is dropped."""
-    if not path.exists():
-        return []
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines.pop()
-    return lines
-
-
-class _MetricsLog:
-    """Appends one fsynced row per epoch; the header comes from the first epoch's keys."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        lines = _read_lines(path)
-        self.columns: list[str] | None = next(csv.reader([lines[0]])) if lines else None
-        self.rows = max(len(lines) - 1, 0)
-
-    def truncate(self, rows: int) -> None:
-        lines = _read_lines(self.path)
-        if rows == 0:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-            self.columns, self.rows = None, 0
-            return
-        if len(lines) - 1 < rows:
-            raise RuntimeError(f"{self.path} has {max(len(lines) - 1, 0)} rows, need {rows}")
-        atomic_write_text(self.path, "".join(lines[: rows + 1]))
-        self.rows = rows
-
-    def append(self, row: dict[str, Any]) -> None:
-        text = ""
-        if self.columns is None:
-            self.columns = list(row)
-            text = _csv_line(self.columns)
-        extra = [k for k in row if k not in self.columns]
-        if extra:
-            raise ValueError(
-                f"epoch {row.get('epoch')} returned metrics {extra} that earlier epochs did not; "
-                f"the first epoch fixes the columns {self.columns} (return nan until available)"
-            )
-        text += _csv_line([_cell(row.get(k)) for k in self.columns])
-        with open(self.path, "a", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        self.rows += 1
-
-
-def _read_metrics(path: Path) -> pd.DataFrame:
-    lines = _read_lines(path)
-    if not lines:
-        return pd.DataFrame({"epoch": pd.Series([], dtype="int64")})
-    return pd.read_csv(io.StringIO("".join(lines)))
-
-
 # ----------------------------------------------------------------------------- the store
-
-
-def _ckpt_name(epoch: int) -> str:
-    return f"ckpt-{epoch:06d}.pt"
-
-
-def _checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """(epoch, path) of every checkpoint, oldest first."""
-    d = run_dir / CKPT_DIR
-    if not d.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in d.iterdir() if (m := _CKPT_RE.match(p.name))]
-    return sorted(found)
 
 
 def _check_positive(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name}={value!r} is not allowed; it must be an integer >= 1")
-
-
-def _find_key(obj: Any, key: str) -> Any:
-    """The value of ``key`` in a nested dict, searched breadth first; None if absent."""
-    queue = [obj]
-    while queue:
-        node = queue.pop(0)
-        if isinstance(node, dict):
-            if key in node:
-                return node[key]
-            queue.extend(v for v in node.values() if isinstance(v, dict))
-    return None
 
 
 class RunLockedError(RuntimeError):
@@ -461,7 +261,7 @@ class RunStore:
     def checkpoint_epoch(self, spec: Mapping[str, Any] | Any) -> int:
         """The epoch of the run's newest checkpoint (0 without one): where a resume starts,
         unless that checkpoint turns out to be corrupt."""
-        found = _checkpoints(self.run_dir(spec))
+        found = checkpoints(self.run_dir(spec))
         return found[-1][0] if found else 0
 
     def epochs_done(self, spec_or_dir: Mapping[str, Any] | str | os.PathLike) -> int:
@@ -476,14 +276,14 @@ class RunStore:
 
     def status(self, spec: Mapping[str, Any] | Any) -> Status:
         """'done' (DONE written), 'partial' (directory without DONE) or 'new'."""
-        return _status(self.run_dir(spec))
+        return dir_status(self.run_dir(spec))
 
     def load_metrics(self, spec_or_dir: Mapping[str, Any] | str | os.PathLike) -> pd.DataFrame:
         """The run's metrics (empty before its first epoch); FileNotFoundError for a new run."""
         d = self._dir_of(spec_or_dir)
         if not d.is_dir():
             raise FileNotFoundError(f"no run directory {d}: the run has not been started")
-        return _read_metrics(d / METRICS_FILE)
+        return read_metrics(d / METRICS_FILE)
 
     def load_policy(
         self,
@@ -501,10 +301,10 @@ class RunStore:
             raise FileNotFoundError(f"no run directory {d}")
         if not (d / DONE_FILE).exists():
             raise FileNotFoundError(
-                f"{d} holds no finished run (status {_status(d)!r}): no {POLICY_FILE} to load; "
+                f"{d} holds no finished run (status {dir_status(d)!r}): no {POLICY_FILE} to load; "
                 "finish it with `smfg train` (the same options) or `smfg sweep`"
             )
-        policy, reason = _read_policy(d / POLICY_FILE)
+        policy, reason = read_policy(d / POLICY_FILE)
         if policy is not None:
             return policy
         if make_trainer is None:
@@ -527,12 +327,12 @@ class RunStore:
         d = self._dir_of(spec_or_dir)
         config, digest = self._stored_config(d)
         with _locked(d):
-            policy, reason = _read_policy(d / POLICY_FILE)
+            policy, reason = read_policy(d / POLICY_FILE)
             if policy is not None:  # rebuilt by another process meanwhile
                 return policy
-            epochs = _done_epochs(d)
-            found = dict(_checkpoints(d))
-            rows = max(len(_read_lines(d / METRICS_FILE)) - 1, 0)
+            epochs = done_epochs(d)
+            found = dict(checkpoints(d))
+            rows = max(len(read_lines(d / METRICS_FILE)) - 1, 0)
             if epochs is None or epochs not in found:
                 why = f"{DONE_FILE} records no epoch count" if epochs is None else (
                     f"no checkpoint of its last epoch {epochs} in {d / CKPT_DIR}")  # fmt: skip
@@ -541,7 +341,7 @@ class RunStore:
                     f"rebuilt ({why}); `smfg train` with the run's options (in {CONFIG_FILE}) "
                     "resumes it from its newest usable checkpoint"
                 )
-            ckpt, bad = _read_checkpoint(found[epochs], epochs, digest, rows)
+            ckpt, bad = read_checkpoint(found[epochs], epochs, digest, rows)
             if ckpt is None:
                 raise CorruptRunError(
                     f"{d / POLICY_FILE} of a finished run is unusable ({reason}) and so is "
@@ -558,7 +358,7 @@ class RunStore:
             policy = trainer.policy_state()
             moved = ""
             if (d / POLICY_FILE).exists():
-                moved = f"; moved it to {_move_aside(d / POLICY_FILE, d / CKPT_DIR / CORRUPT_DIR)}"
+                moved = f"; moved it to {move_aside(d / POLICY_FILE, d / CKPT_DIR / CORRUPT_DIR)}"
             atomic_torch_save(d / POLICY_FILE, policy)
         warnings.warn(
             f"{d / POLICY_FILE} was unusable ({reason}){moved}; rebuilt it from "
@@ -614,13 +414,13 @@ class RunStore:
         reopened: list[str] = []
         with _locked(run_dir):
             if (run_dir / DONE_FILE).exists():  # finished by another process meanwhile
-                if _read_policy(run_dir / POLICY_FILE)[0] is not None:
+                if read_policy(run_dir / POLICY_FILE)[0] is not None:
                     return self._load_done(run_dir)
                 # a finished run whose policy cannot be rebuilt: unfinish it and resume
                 aside = run_dir / CKPT_DIR / CORRUPT_DIR
                 for name in (POLICY_FILE, DONE_FILE):
                     if (run_dir / name).exists():
-                        _move_aside(run_dir / name, aside)
+                        move_aside(run_dir / name, aside)
                 _warn(
                     reopened,
                     f"{run_dir / POLICY_FILE} could not be rebuilt from a checkpoint of the "
@@ -652,7 +452,7 @@ class RunStore:
     def _load_done(self, run_dir: Path, make_trainer: Callable | None = None) -> RunResult:
         return RunResult(
             run_dir=run_dir,
-            metrics=_read_metrics(run_dir / METRICS_FILE),
+            metrics=read_metrics(run_dir / METRICS_FILE),
             policy_state=self.load_policy(run_dir, make_trainer),
             resumed_from=None,
             computed=False,
@@ -671,9 +471,9 @@ class RunStore:
     ) -> RunResult:
         ckpt_dir = run_dir / CKPT_DIR
         for d in (run_dir, ckpt_dir):  # temp files of a killed write are partial by definition
-            for tmp in d.glob(_TMP_PREFIX + "*"):
+            for tmp in d.glob(TMP_PREFIX + "*"):
                 tmp.unlink(missing_ok=True)
-        log = _MetricsLog(run_dir / METRICS_FILE)
+        log = MetricsLog(run_dir / METRICS_FILE)
         messages: list[str] = []
         trainer = make_trainer(spec)
         if trainer.epoch != 0:
@@ -725,7 +525,7 @@ class RunStore:
             atomic_write_text(run_dir / DONE_FILE, json.dumps(marker, indent=2) + "\n")
         return RunResult(
             run_dir=run_dir,
-            metrics=_read_metrics(run_dir / METRICS_FILE),
+            metrics=read_metrics(run_dir / METRICS_FILE),
             policy_state=policy,
             resumed_from=resumed_from,
             computed=True,
@@ -734,7 +534,7 @@ class RunStore:
         )
 
     def _save_checkpoint(
-        self, run_dir: Path, digest: str, trainer: Trainer, log: _MetricsLog, keep: int
+        self, run_dir: Path, digest: str, trainer: Trainer, log: MetricsLog, keep: int
     ) -> None:
         ckpt = {
             "epoch": trainer.epoch,
@@ -743,8 +543,8 @@ class RunStore:
             "hash": digest,
             "code_version": CODE_VERSION,
         }
-        atomic_torch_save(run_dir / CKPT_DIR / _ckpt_name(trainer.epoch), ckpt)
-        for _, old in _checkpoints(run_dir)[:-keep]:
+        atomic_torch_save(run_dir / CKPT_DIR / ckpt_name(trainer.epoch), ckpt)
+        for _, old in checkpoints(run_dir)[:-keep]:
             old.unlink(missing_ok=True)
 
     def _resume(
@@ -752,15 +552,15 @@ class RunStore:
         run_dir: Path,
         digest: str,
         trainer: Trainer,
-        log: _MetricsLog,
+        log: MetricsLog,
         messages: list[str],
     ) -> int | None:
         """Load the newest checkpoint that loads into ``trainer``; its epoch, or None."""
-        candidates = _checkpoints(run_dir)
+        candidates = checkpoints(run_dir)
         for epoch, path in reversed(candidates):
-            ckpt, reason = _read_checkpoint(path, epoch, digest, log.rows)
+            ckpt, reason = read_checkpoint(path, epoch, digest, log.rows)
             if ckpt is None:
-                moved = _move_aside(path)
+                moved = move_aside(path)
                 _warn(
                     messages,
                     f"checkpoint {path} is unusable ({reason}); moved it to {moved} and falling "
@@ -787,129 +587,3 @@ class RunStore:
 def _warn(messages: list[str], message: str) -> None:
     messages.append(message)
     warnings.warn(message, RuntimeWarning, stacklevel=5)
-
-
-def _read_checkpoint(
-    path: Path, epoch: int, digest: str, rows_on_disk: int
-) -> tuple[dict | None, str]:
-    """(checkpoint, "") if ``path`` loads and is consistent, else (None, the reason)."""
-    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
-        return None, "not a zip archive: truncated or overwritten"
-    try:  # CRC of every member: catches flipped bytes that would otherwise load silently
-        with zipfile.ZipFile(path) as z:
-            bad = z.testzip()
-    except Exception as e:
-        return None, f"damaged zip archive: {type(e).__name__}: {e}"[:300]
-    if bad is not None:
-        return None, f"damaged zip archive: CRC mismatch in member {bad!r}"
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # damaged members, unpickling errors: all mean "corrupt"
-        return None, f"torch.load failed: {type(e).__name__}: {e}".strip()[:300]
-    if not isinstance(ckpt, dict):
-        return None, f"holds a {type(ckpt).__name__}, not a checkpoint dict"
-    missing = [k for k in ("epoch", "trainer", "metrics_rows") if k not in ckpt]
-    if missing:
-        return None, f"missing keys {missing}"
-    if ckpt["epoch"] != epoch:
-        return None, f"records epoch {ckpt['epoch']!r} but is named for epoch {epoch}"
-    if ckpt.get("hash", digest) != digest:
-        return None, f"belongs to run {ckpt['hash']!r}, not {digest!r}"
-    if not isinstance(ckpt["trainer"], dict):
-        return None, f"trainer state is a {type(ckpt['trainer']).__name__}, not a dict"
-    rows = ckpt["metrics_rows"]
-    if not isinstance(rows, int) or not 0 <= rows <= rows_on_disk:
-        return None, f"needs {rows!r} metrics rows but {METRICS_FILE} holds {rows_on_disk}"
-    return ckpt, ""
-
-
-def _read_policy(path: Path) -> tuple[dict | None, str]:
-    """(policy state, "") if ``path`` loads, else (None, the reason)."""
-    if not path.exists():
-        return None, "missing"
-    if not zipfile.is_zipfile(path):
-        return None, "not a zip archive: truncated or overwritten"
-    try:
-        with zipfile.ZipFile(path) as z:
-            bad = z.testzip()
-        if bad is not None:
-            return None, f"damaged zip archive: CRC mismatch in member {bad!r}"
-        policy = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # damaged members, unpickling errors: all mean "corrupt"
-        return None, f"{type(e).__name__}: {e}".strip().splitlines()[0][:300]
-    if not isinstance(policy, dict):
-        return None, f"holds a {type(policy).__name__}, not a policy dict"
-    return policy, ""
-
-
-def _done_epochs(run_dir: Path) -> int | None:
-    """The epoch count the DONE marker records, or None."""
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        epochs = json.loads((run_dir / DONE_FILE).read_text(encoding="utf-8")).get("epochs")
-        return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
-    return None
-
-
-def _move_aside(path: Path, dest_dir: Path | None = None) -> Path:
-    """Move a bad file into ``dest_dir`` (default: checkpoints/corrupt/ beside it) without
-    overwriting an older one."""
-    dest_dir = path.parent / CORRUPT_DIR if dest_dir is None else dest_dir
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    dest = dest_dir / path.name
-    n = 1
-    while dest.exists():
-        dest = dest_dir / f"{path.name}.{n}"
-        n += 1
-    shutil.move(path, dest)
-    return dest
-
-
-def _status(run_dir: Path) -> Status:
-    if (run_dir / DONE_FILE).exists():
-        return "done"
-    return "partial" if run_dir.is_dir() else "new"
-
-
-def list_runs(root: str | os.PathLike = "results") -> pd.DataFrame:
-    """One row per run directory under ``root``: algo, hash, status, epochs, n_epochs, path.
-
-    ``epochs`` counts complete metrics rows; ``checkpoint_epoch`` is the newest checkpoint's
-    epoch (where a resume would start); ``n_epochs`` is the spec's ``n_epochs`` key (searched
-    in nested dicts too) when present.
-    """
-    columns = [
-        "algo",
-        "hash",
-        "status",
-        "epochs",
-        "checkpoint_epoch",
-        "n_epochs",
-        "code_version",
-        "path",
-    ]
-    rows = []
-    root = Path(root)
-    for d in sorted(root.iterdir()) if root.is_dir() else []:
-        if not d.is_dir() or "-" not in d.name:
-            continue
-        algo, _, digest = d.name.rpartition("-")
-        if len(digest) != HASH_CHARS:
-            continue
-        spec, code_version = {}, None
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            config = json.loads((d / CONFIG_FILE).read_text(encoding="utf-8"))
-            spec, code_version = config.get("spec", {}), config.get("code_version")
-        ckpts = _checkpoints(d)
-        rows.append(
-            {
-                "algo": algo,
-                "hash": digest,
-                "status": _status(d),
-                "epochs": max(len(_read_lines(d / METRICS_FILE)) - 1, 0),
-                "checkpoint_epoch": ckpts[-1][0] if ckpts else 0,
-                "n_epochs": _find_key(spec, "n_epochs"),
-                "code_version": code_version,
-                "path": str(d),
-            }
-        )
-    return pd.DataFrame(rows, columns=columns)
