@@ -504,14 +504,14 @@ def _sweep(args: argparse.Namespace) -> int:
 def _sweep_workers(args: argparse.Namespace, client) -> int:
     """The workers a sweep runs on: the cluster's threads, the LocalCluster's processes, the
     pool's processes (one per core by default) or this process."""
-    from smfg.runs import sweep as sw
+    from smfg.runs.executors import cores
 
     if client is not None:
         return int(sum(client.nthreads().values()))
     if args.local_workers:
         return int(args.local_workers)
     if args.workers is None:
-        return sw._cores()
+        return cores()
     return max(int(args.workers), 1)
 
 
