@@ -14,14 +14,49 @@ import resource
 import subprocess
 import sys
 import time
-from dataclasses import replace
 
 import torch
 
 from smfg.config import economy_params
 from smfg.economy.reference import ref_gini, ref_step
 from smfg.env import SMFGEnv
+from smfg.perf.bench_training import (
+    BENCH_ALGORITHMS,
+    algorithm_row,
+    bench_algorithm,
+    bench_seeds,
+    bench_training,
+    format_algorithms,
+    secs,
+    seeds_row,
+    training_row,
+)
 from smfg.runtime import tune_allocator
+
+__all__ = [
+    "BENCH_ALGORITHMS",
+    "RULES",
+    "SIZES",
+    "STEP_IMPL_SHAPES",
+    "TRAINING_SIZES",
+    "algorithm_row",
+    "bench_algorithm",
+    "bench_algorithms",
+    "bench_all",
+    "bench_env",
+    "bench_household",
+    "bench_reference",
+    "bench_seeds",
+    "bench_step_impls",
+    "bench_training",
+    "env_row",
+    "format_algorithms",
+    "format_step_impls",
+    "format_table",
+    "seeds_row",
+    "step_impl_row",
+    "training_row",
+]
 
 RULES = {"taxai": (0.99, 0.9), "clearing": (0.8, 1.0 / 3.0)}
 SIZES = (100, 1_000, 10_000, 100_000, 1_000_000)
@@ -245,241 +280,6 @@ def bench_reference(
     }
 
 
-def bench_training(
-    n_households: int = 100,
-    variant: str = "taxai",
-    epochs: int = 3,
-    threads: int | None = 1,
-    profile: str = "paper",
-    follower_batch: str | None = None,
-    updates_timed: int | None = None,
-) -> dict:
-    """Seconds per SMFRL epoch with the paper's settings (300 steps, 100 + 100 updates of
-    batch 128, 10 evaluation episodes of 300 steps), and the replay buffer's memory for the
-    paper's run length (1,000 epochs of 300 steps, under its memory cap). Another
-    ``profile`` times that profile's epoch and replay buffer instead.
-
-    ``follower_batch``: 'joint' (the original's, the ``paper`` profile's) or 'sampled' (None: the
-    profile's). ``updates_timed``: time only this many leader and follower updates per epoch
-    and project the update phase to the profile's count (an update's cost does not change
-    within an epoch); the row then says ``projected_from_updates``. Collection and
-    evaluation are always timed in full.
-    """
-    from smfg.algos.smfrl import SMFRLTrainer, smfrl_config
-
-    if threads is not None:
-        torch.set_num_threads(threads)
-    tune_allocator()  # as smfg.runs.train.train does
-    over = {"eval_steps": 300} if profile == "paper" else {}
-    if follower_batch is not None:
-        over["follower_batch"] = follower_batch
-    cfg = smfrl_config(profile, variant=variant, n_households=n_households, **over)
-    tr = SMFRLTrainer(cfg)
-    L = tr.learner
-    scale = 1.0
-    if updates_timed is not None and updates_timed < max(cfg.leader_updates, 1):
-        # the learner reads its update counts from its config: a copy with fewer updates
-        L.cfg = replace(cfg, leader_updates=updates_timed, follower_updates=updates_timed)
-        scale = cfg.leader_updates / updates_timed
-    times = []
-    for _ in range(epochs):
-        t0, c0 = time.perf_counter(), time.process_time()
-        tr.collect()
-        t1, c1 = time.perf_counter(), time.process_time()
-        tr.update()
-        t2, c2 = time.perf_counter(), time.process_time()
-        tr.evaluate()
-        tr.epoch += 1
-        t3, c3 = time.perf_counter(), time.process_time()
-        upd, upd_cpu = (t2 - t1) * scale, (c2 - c1) * scale
-        times.append(
-            (t1 - t0 + upd + t3 - t2, t1 - t0 + upd, t3 - t2, c1 - c0 + upd_cpu + c3 - c2, upd)
-        )
-    steady = times[1:] or times  # the first epoch pays for lazy initialisation
-    mean = [sum(x[i] for x in steady) / len(steady) for i in range(5)]
-    return {
-        "kind": "smfrl-epoch",
-        "profile": profile,
-        "follower_batch": cfg.follower_batch,
-        "variant": variant,
-        "n_households": n_households,
-        "n_envs": 1,
-        "dtype": cfg.dtype,
-        "device": "cpu",
-        "threads": torch.get_num_threads(),
-        "epochs_timed": len(steady),
-        "projected_from_updates": updates_timed if scale != 1.0 else None,
-        "epoch_s": mean[0],
-        "train_s": mean[1],
-        "eval_s": mean[2],
-        "update_s": mean[4],
-        # CPU seconds of this process: on a machine shared with other work, closer than the
-        # wall time to what the epoch costs on an idle one
-        "epoch_cpu_s": mean[3],
-        "load_average_1min": os.getloadavg()[0],
-        "replay_capacity_steps": L.buf.capacity,
-        "replay_mb": L.buf.nbytes / 1e6,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        "original_epoch_s": {100: "30-42", 1000: "390"}.get(n_households, "n/a"),
-        "target_epoch_s": {100: 3.0, 1000: 8.0}.get(n_households),
-    }
-
-
-def bench_seeds(
-    n_households: int = 100, k: int = 5, variant: str = "taxai", epochs: int = 2, threads: int = 1
-) -> dict:
-    """Seconds per epoch of K seeds trained as one batch (smfg.algos.seeds) against one seed
-    alone, quick profile, BC start, in the same process: K seeds one after the other cost K
-    times one seed; the target for the batch is at most 2 times one seed."""
-    from smfg.algos.seeds import BatchedSMFRL
-    from smfg.algos.smfrl import SMFRLTrainer, smfrl_config
-
-    torch.set_num_threads(threads)
-    tune_allocator()
-    cfg = smfrl_config("quick", variant=variant, n_households=n_households, bc=True)
-
-    def per_epoch(trainer) -> tuple[float, float]:
-        trainer.train_epoch()  # lazy initialisation
-        t0, c0 = time.perf_counter(), time.process_time()
-        for _ in range(epochs):
-            trainer.train_epoch()
-        return (time.perf_counter() - t0) / epochs, (time.process_time() - c0) / epochs
-
-    one, one_cpu = per_epoch(SMFRLTrainer(cfg))
-    batch, batch_cpu = per_epoch(BatchedSMFRL(cfg, list(range(k))))
-    return {
-        "kind": "smfrl-seeds",
-        "variant": variant,
-        "n_households": n_households,
-        "seeds": k,
-        "threads": threads,
-        "one_seed_epoch_s": one,
-        "batch_epoch_s": batch,
-        "ratio_to_one_seed": batch / one,
-        "one_seed_epoch_cpu_s": one_cpu,
-        "batch_epoch_cpu_s": batch_cpu,
-        "load_average_1min": os.getloadavg()[0],
-        "target_ratio": 2.0,
-    }
-
-
-def seeds_row(r: dict) -> str:
-    """One line of a batched-seeds row (what ``smfg bench --seeds-batch`` prints)."""
-    return (
-        f"smfrl {r['seeds']} seeds batched, {r['variant']} N={r['n_households']}, "
-        f"{r['threads']} thread(s): {r['batch_epoch_s']:.2f} s per epoch against "
-        f"{r['one_seed_epoch_s']:.2f} s for one seed alone (x{r['ratio_to_one_seed']:.2f}; "
-        f"{r['seeds']} one after the other: x{r['seeds']})"
-    )
-
-
-#: The algorithms of ``make bench``'s epoch table, SMFRL first (the baselines of Table 2).
-BENCH_ALGORITHMS = ("smfrl", "rule_based", "ddpg", "iddpg", "maddpg", "mfmarl", "ppo")
-
-
-def bench_algorithm(
-    algo: str,
-    n_households: int = 100,
-    variant: str = "taxai",
-    epochs: int = 3,
-    threads: int | None = 1,
-) -> dict:
-    """Seconds per epoch of any registered algorithm with its paper profile (300 steps; the
-    DDPG family 100 + 100 updates of batch 128; PPO 4 passes of 4 minibatches in its joint
-    phase, the planner learning; 10 evaluation episodes capped at 300 steps), so that every
-    algorithm is timed by the same code, in one ``make bench`` run.
-
-    SMFRL is timed with the 'sampled' follower batch (128 (step, household) pairs, as the
-    other DDPG-family followers sample theirs), not the paper profile's 'joint' batch
-    (book:learning-follower-batch), whose epochs :func:`bench_training` times apart; the row
-    says which (``follower_batch``)."""
-    from smfg.runs.algorithms import ALGORITHMS, check_algo
-
-    if threads is not None:
-        torch.set_num_threads(threads)
-    tune_allocator()  # as smfg.runs.train.train does
-    build, trainer_cls, _ = ALGORITHMS[check_algo(algo)]
-    over = {"eval_steps": 300}
-    if algo == "ppo":  # time the joint phase: households and planner both acting and learning
-        over.update(household_epochs=0, planner_freeze_epochs=0)
-    if algo == "smfrl":  # like for like with the other followers' (step, household) batches
-        over["follower_batch"] = "sampled"
-    tr = trainer_cls(build("paper", variant=variant, n_households=n_households, **over))
-    times = []
-    for _ in range(epochs):
-        t0, c0 = time.perf_counter(), time.process_time()
-        m = tr.train_epoch()
-        times.append(
-            (time.perf_counter() - t0, m["train_s"], m["eval_s"], time.process_time() - c0)
-        )
-    steady = times[1:] or times  # the first epoch pays for lazy initialisation
-    mean = [sum(x[i] for x in steady) / len(steady) for i in range(4)]
-    return {
-        "kind": "algo-epoch",
-        "algo": algo,
-        "follower_batch": over.get("follower_batch"),
-        "variant": variant,
-        "n_households": n_households,
-        "threads": torch.get_num_threads(),
-        "epochs_timed": len(steady),
-        "epoch_s": mean[0],
-        "train_s": mean[1],
-        "eval_s": mean[2],
-        "epoch_cpu_s": mean[3],
-        "load_average_1min": os.getloadavg()[0],
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-    }
-
-
-def bench_algorithms(sizes=(100, 1000), algorithms=BENCH_ALGORITHMS, progress=print) -> list:
-    """:func:`bench_algorithm` for each algorithm and N, each in its own process."""
-    rows = []
-    for algo in algorithms:
-        for n in sizes:
-            res = _run_child(
-                ["--training", "--algo", algo, "--households", str(n), "--variant", "taxai"]
-            )
-            rows.append(res)
-            progress(algorithm_row(res))
-    return rows
-
-
-def algorithm_row(r: dict) -> str:
-    """One line of an algorithm's epoch row (``smfg bench --training --algo``)."""
-    return (
-        f"{r['algo']:>10s} epoch {r['variant']} N={r['n_households']:>5d}: {r['epoch_s']:.2f} s "
-        f"(train {r['train_s']:.2f} + eval {r['eval_s']:.2f}; CPU {r['epoch_cpu_s']:.2f} s; "
-        f"load {r['load_average_1min']:.1f}), peak RSS {r['peak_rss_mb']:.0f} MB"
-    )
-
-
-def format_algorithms(rows: list) -> str:
-    """Markdown: seconds per epoch of each algorithm at each N, beside SMFRL's (its sampled
-    follower batch, :func:`bench_algorithm`)."""
-    sizes = sorted({r["n_households"] for r in rows})
-    by = {(r["algo"], r["n_households"]): r for r in rows}
-    head = "| algorithm | " + " | ".join(
-        f"N={n:,} s/epoch (train + eval) | CPU s | x SMFRL" for n in sizes
-    )
-    lines = [head + " |", "|---" + "|---:|---:|---:" * len(sizes) + "|"]
-    for algo in dict.fromkeys(r["algo"] for r in rows):
-        cells = []
-        for n in sizes:
-            r, ref = by.get((algo, n)), by.get(("smfrl", n))
-            if r is None:
-                cells.append("n/a | n/a | n/a")
-                continue
-            ratio = f"{r['epoch_s'] / ref['epoch_s']:.2f}" if ref else "n/a"
-            cells.append(
-                f"{r['epoch_s']:.2f} ({r['train_s']:.2f} + {r['eval_s']:.2f}) | "
-                f"{r['epoch_cpu_s']:.2f} | {ratio}"
-            )
-        batch = next((r.get("follower_batch") for r in rows if r["algo"] == algo), None)
-        name = f"{algo} ({batch} batch)" if batch else algo
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def bench_household(na: int = 500, ne: int = 7, repeats: int = 3) -> dict:
     """Seconds for the stationary household problem of `clearing` on ``na`` assets x ``ne``
     abilities (free market, the calibration's wage, r = 3.5%): the endogenous grid method
@@ -535,6 +335,19 @@ def _run_child(args: list[str]) -> dict:
         text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_algorithms(sizes=(100, 1000), algorithms=BENCH_ALGORITHMS, progress=print) -> list:
+    """:func:`bench_algorithm` for each algorithm and N, each in its own process."""
+    rows = []
+    for algo in algorithms:
+        for n in sizes:
+            res = _run_child(
+                ["--training", "--algo", algo, "--households", str(n), "--variant", "taxai"]
+            )
+            rows.append(res)
+            progress(algorithm_row(res))
+    return rows
 
 
 def bench_all(sizes=SIZES, progress=print) -> dict:
@@ -615,23 +428,6 @@ def _progress_row(res: dict, row, progress) -> dict:
     return res
 
 
-def training_row(r: dict) -> str:
-    """One line of an SMFRL epoch row (what ``smfg bench --training`` prints)."""
-    proj = r.get("projected_from_updates")
-    return (
-        f"smfrl epoch {r['variant']} N={r['n_households']:>5d} "
-        f"{r.get('follower_batch', 'sampled')} batch: {r['epoch_s']:.2f} s "
-        f"{f'(updates projected from {proj}) ' if proj else ''}"
-        f"(train {r['train_s']:.2f} + eval {r['eval_s']:.2f}; CPU {_num(r.get('epoch_cpu_s'))} s), "
-        f"replay {r['replay_mb']:.0f} MB "
-        f"for {r['replay_capacity_steps']} steps, peak RSS {r['peak_rss_mb']:.0f} MB"
-    )
-
-
-def _num(x) -> str:
-    return "n/a" if x is None else f"{x:.2f}"
-
-
 def env_row(r: dict) -> str:
     """One line of an environment-step row (``smfg bench`` for one shape)."""
     return (
@@ -675,7 +471,7 @@ def format_table(report: dict) -> str:
             batch += f" (updates projected from {proj})" if proj else ""
             lines.append(
                 f"| {r['variant']} | {batch} | {r['n_households']:,} | {r['epoch_s']:.2f} | "
-                f"{r['train_s']:.2f} | {r['eval_s']:.2f} | {_num(r.get('epoch_cpu_s'))} | "
+                f"{r['train_s']:.2f} | {r['eval_s']:.2f} | {secs(r.get('epoch_cpu_s'))} | "
                 f"{r['original_epoch_s']} | "
                 f"{r['target_epoch_s']} | {speedup} | "
                 f"{r['replay_mb']:.0f} ({r['replay_capacity_steps']:,}) | {r['peak_rss_mb']:.0f} |"
