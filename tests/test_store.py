@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from smfg.runs import hashing
+from smfg.runs import lock as lock_mod
 from smfg.runs import store as store_mod
 from smfg.runs.store import (
     RunStore,
@@ -410,12 +411,12 @@ def test_trainer_contract_is_checked(tmp_path):
         RunStore(tmp_path).run(SPEC, Skips)
 
 
-@pytest.mark.skipif(store_mod.fcntl is None, reason="advisory locks are POSIX only")
+@pytest.mark.skipif(lock_mod.fcntl is None, reason="advisory locks are POSIX only")
 def test_a_run_being_computed_elsewhere_is_refused(tmp_path):
     store = RunStore(tmp_path)
     store.run(SPEC, ToyTrainer, stop_after=1)
     with open(store.run_dir(SPEC) / ".lock", "a") as f:  # another process holds the run
-        store_mod.fcntl.flock(f.fileno(), store_mod.fcntl.LOCK_EX)
+        lock_mod.fcntl.flock(f.fileno(), lock_mod.fcntl.LOCK_EX)
         with pytest.raises(RuntimeError, match="another process"):
             store.run(SPEC, ToyTrainer)
     assert store.run(SPEC, ToyTrainer).resumed_from == 1
@@ -487,16 +488,16 @@ def test_a_policy_that_cannot_be_rebuilt_resumes_training(tmp_path, reference):
     assert_identical(reference, again)
 
 
-@pytest.mark.skipif(store_mod.fcntl is None, reason="advisory locks are POSIX only")
+@pytest.mark.skipif(lock_mod.fcntl is None, reason="advisory locks are POSIX only")
 def test_a_locked_run_names_its_holder(tmp_path):
     import socket
 
     store = RunStore(tmp_path)
     store.run(SPEC, ToyTrainer, stop_after=1)
-    with store_mod._locked(store.run_dir(SPEC)):  # as another process would hold it
+    with lock_mod.locked(store.run_dir(SPEC)):  # as another process would hold it
         with open(store.run_dir(SPEC) / ".lock", "a") as f:  # a second open file: refused
             with pytest.raises(BlockingIOError):
-                store_mod.fcntl.flock(f.fileno(), store_mod.fcntl.LOCK_EX | store_mod.fcntl.LOCK_NB)
+                lock_mod.fcntl.flock(f.fileno(), lock_mod.fcntl.LOCK_EX | lock_mod.fcntl.LOCK_NB)
         with pytest.raises(store_mod.RunLockedError) as caught:
             store.run(SPEC, ToyTrainer)
     assert f"pid {os.getpid()} on host {socket.gethostname()}" in str(caught.value)

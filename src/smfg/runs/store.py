@@ -18,13 +18,10 @@ state gives the same bytes), with a warning; when that checkpoint is unusable to
 resumes from the newest one that loads. An interrupted run resumes from its
 newest checkpoint that loads and, as the trainer owns all its random state, ends bit-identical
 to an uninterrupted run; metrics rows written after that checkpoint are dropped and
-recomputed. Every whole-file write is atomic (temporary file in the same directory, flush,
-fsync, ``os.replace``); metrics rows are appended with flush and fsync. Files are created
-with the user's umask (``0o666 & ~umask``, as ``open`` does), so that the other workers of a
-cluster can read a shared store.
-
-While a process computes or repairs a run it holds an advisory lock on ``.lock``, which
-records its pid and host; another process is told who holds it (:class:`RunLockedError`).
+recomputed. Every whole-file write is atomic and metrics rows are appended with flush and
+fsync (:mod:`smfg.runs.durable`); the directory's files are read back by
+:mod:`smfg.runs.rundir`. While a process computes or repairs a run it holds the run's lock
+(:mod:`smfg.runs.lock`); another process is told who holds it (:class:`RunLockedError`).
 
 The trainer protocol (SMFRL and the baselines implement it)::
 
@@ -48,9 +45,8 @@ A trainer must draw every random number from generators it owns and saves (the g
 numpy and ``random`` states are not saved), or a resumed run will differ from an
 uninterrupted one.
 
-The hash covers the spec and :data:`CODE_VERSION` (``smfg.__version__``): bumping the package
-version invalidates every cached run, which is the intended way to say "the code changed the
-results". Edits that do not bump it reuse old runs.
+The hash covers the spec and :data:`CODE_VERSION` (:mod:`smfg.runs.hashing`): bumping
+``smfg.__version__`` invalidates every cached run.
 
 Checkpoints and policies are loaded with ``torch.load(weights_only=False)`` (trainer states
 may hold numpy arrays or other plain Python objects): open only run directories you trust,
@@ -63,10 +59,9 @@ import contextlib
 import json
 import os
 import re
-import socket
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,6 +80,7 @@ from smfg.runs.durable import (
     read_metrics,
 )
 from smfg.runs.hashing import CODE_VERSION, HASH_CHARS, canonical_spec, config_hash
+from smfg.runs.lock import RunLockedError, locked
 from smfg.runs.rundir import (
     CKPT_DIR,
     CONFIG_FILE,
@@ -103,11 +99,6 @@ from smfg.runs.rundir import (
     read_checkpoint,
     read_policy,
 )
-
-try:  # advisory lock against two processes computing the same run (POSIX only)
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
 
 __all__ = [
     "CKPT_DIR",
@@ -181,57 +172,8 @@ def _check_positive(name: str, value: Any) -> None:
         raise ValueError(f"{name}={value!r} is not allowed; it must be an integer >= 1")
 
 
-class RunLockedError(RuntimeError):
-    """Another process holds the run's lock (it is computing or repairing the run)."""
-
-    def __init__(self, run_dir: Path, holder: str):
-        self.run_dir, self.holder = run_dir, holder
-        who = f" ({holder})" if holder else ""
-        super().__init__(
-            f"{run_dir} is being computed by another process{who}; wait for it to finish "
-            "(or stop it), then run the same command again"
-        )
-
-
 class CorruptRunError(RuntimeError):
     """A finished run whose policy cannot be read nor rebuilt from its checkpoints."""
-
-
-def _lock_holder() -> str:
-    return (
-        f"pid {os.getpid()} on host {socket.gethostname()} since "
-        f"{datetime.now(UTC).isoformat(timespec='seconds')}"
-    )
-
-
-@contextlib.contextmanager
-def _locked(run_dir: Path) -> Iterator[None]:
-    """Holds an exclusive advisory lock on the run; released when the process dies.
-
-    The lock file records who holds it (pid, host, since when), for the message of a
-    process that finds it held.
-    """
-    if fcntl is None:  # pragma: no cover - Windows
-        yield
-        return
-    with open(run_dir / LOCK_FILE, "a+") as f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            raise RunLockedError(run_dir, f.read(200).strip()) from None
-        try:
-            f.seek(0)
-            f.truncate()
-            f.write(_lock_holder() + "\n")
-            f.flush()
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                f.seek(0)
-                f.truncate()
-                f.flush()
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 class RunStore:
@@ -326,7 +268,7 @@ class RunStore:
         """
         d = self._dir_of(spec_or_dir)
         config, digest = self._stored_config(d)
-        with _locked(d):
+        with locked(d):
             policy, reason = read_policy(d / POLICY_FILE)
             if policy is not None:  # rebuilt by another process meanwhile
                 return policy
@@ -412,7 +354,7 @@ class RunStore:
 
         (run_dir / CKPT_DIR).mkdir(parents=True, exist_ok=True)
         reopened: list[str] = []
-        with _locked(run_dir):
+        with locked(run_dir):
             if (run_dir / DONE_FILE).exists():  # finished by another process meanwhile
                 if read_policy(run_dir / POLICY_FILE)[0] is not None:
                     return self._load_done(run_dir)
