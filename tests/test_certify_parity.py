@@ -81,22 +81,32 @@ def _rel(a, b):
 @pytest.mark.parametrize("name", list(FISCALS))
 @pytest.mark.parametrize("labour", [None, 0.3])
 def test_egm_equals_the_old_solver(name, labour):
+    """The old solver stops where consumption changes by less than tol = 1e-9 in a step, at
+    a distance of about tol rho/(1-rho), rho ~ 0.963 the contraction, from the fixed point:
+    2.4e-8 in consumption, 4.7e-8 in Va. The new one takes Newton's method to the fixed
+    point after 30 steps and stops by the same test, far closer (2e-13): the two agree
+    within 1e-7 (relative), the new one with at most as many steps (Jacobians counted), and
+    both solve a tight reference (tol 1e-13) within what the old one's test promises."""
     hh = Household.from_params(P, labour=labour)
     fis, grid, ab = FISCALS[name], AssetGrid(120, 200.0), ability_grid(P, 5)
     new = solve_known(hh, fis, PRICES, grid, ab, tol=1e-9)
     old = solve_known_reference(hh, fis, PRICES, grid, ab, tol=1e-9)
-    assert new.iterations == old.iterations
+    assert new.converged and new.iterations <= old.iterations
     for key in ("c", "f", "a_next", "Va", "s", "V"):
-        assert _rel(getattr(new, key), getattr(old, key)) < 1e-11, key
+        assert _rel(getattr(new, key), getattr(old, key)) < 1e-7, key
+    tight = solve_known_reference(hh, fis, PRICES, grid, ab, tol=1e-13, value=False)
+    assert _rel(new.c, tight.c) <= _rel(old.c, tight.c) + 1e-12
     e_new, e_old = euler_errors(new), euler_errors(old)
     np.testing.assert_array_equal(np.isnan(e_new), np.isnan(e_old))
-    assert np.nanmax(np.abs(e_new - e_old)) < 1e-6  # log10 units, at errors of ~1e-7
+    # log10 units, at errors of ~1e-5 to 1e-7: means within 1.2e-5, points within 2.4e-3
+    assert abs(np.nanmean(e_new) - np.nanmean(e_old)) < 1e-4
+    assert np.nanmax(np.abs(e_new - e_old)) < 1e-2
     # warm started at other prices from each one's own solution, as the equilibrium does
     other = Prices(0.03, PRICES.W * 1.02)
     new2 = solve_known(hh, fis, other, grid, ab, tol=1e-9, init=new, value=False)
     old2 = solve_known_reference(hh, fis, other, grid, ab, tol=1e-9, init=old, value=False)
-    assert new2.iterations == old2.iterations
-    assert _rel(new2.c, old2.c) < 1e-11
+    assert new2.converged and new2.iterations <= old2.iterations
+    assert _rel(new2.c, old2.c) < 1e-7
 
 
 @pytest.mark.parametrize("name", list(FISCALS))
