@@ -76,8 +76,12 @@ __all__ = [
 
 #: The four networks of book:learning-bc / Figure 7, and the loss each is trained with.
 NETWORKS = ("mlp_gaussian", "lstm_gaussian", "follower_actor", "maddpg_actor")
-LOSSES = {"mlp_gaussian": "nll", "lstm_gaussian": "nll", "follower_actor": "mse",
-          "maddpg_actor": "mse"}  # fmt: skip
+LOSSES = {
+    "mlp_gaussian": "nll",
+    "lstm_gaussian": "nll",
+    "follower_actor": "mse",
+    "maddpg_actor": "mse",
+}
 
 DEFAULT_EPOCHS = 30
 DEFAULT_BATCH = 256
@@ -467,8 +471,8 @@ def _pretrained_state(
     paper_quirks: bool,
 ) -> tuple[dict, dict]:
     name = "follower_actor"
-    res = train_all(variant, params, None, food_share, epochs, seed=seed, networks=(name,),
-                    paper_quirks=paper_quirks)[name]  # fmt: skip
+    kw = dict(seed=seed, networks=(name,), paper_quirks=paper_quirks)
+    res = train_all(variant, params, None, food_share, epochs, **kw)[name]
     return res.state_dict, res.normalizer
 
 
@@ -488,8 +492,9 @@ def pretrained_follower(
     ``paper_quirks`` must match the run's follower action mapping.
     """
     params = economy_params(variant) if params is None else params
-    sd, nsd = _pretrained_state(variant, params, int(epochs), int(seed), float(food_share),
-                                bool(paper_quirks))  # fmt: skip
+    sd, nsd = _pretrained_state(
+        variant, params, int(epochs), int(seed), float(food_share), bool(paper_quirks)
+    )
     norm = RunningNormalizer(HH_OBS)
     norm.load_state_dict(nsd)
     return _load("follower_actor", sd), norm

@@ -124,8 +124,9 @@ class BaseConfig:
             if getattr(self, name) is not None and not getattr(self, name) > 0:
                 self._bad(name, "> 0 or None")
         # a JSON spec stores the weights as a list: the config holds a tuple
-        object.__setattr__(self, "leader_reward_weights",
-                           check_reward_weights(self.leader_reward_weights))  # fmt: skip
+        object.__setattr__(
+            self, "leader_reward_weights", check_reward_weights(self.leader_reward_weights)
+        )
         economy_params(self.variant, **self.economy)  # validates the overrides
         self._ints(("certify_every",), 0)
         if self.certify_every and self.variant != "clearing":
@@ -245,13 +246,24 @@ class TrainerBase:
         self.cfg = cfg
         self.params = economy_params(cfg.variant, **cfg.economy)
         N = cfg.n_households
-        self.env = SMFGEnv(self.params, N, n_envs=getattr(cfg, "n_envs", 1), seed=cfg.seed,
-                           dtype=cfg.dtype,
-                           leader_reward=cfg.leader_reward,
-                           reward_weights=cfg.leader_reward_weights)  # fmt: skip
-        self.eval_env = SMFGEnv(self.params, N, n_envs=cfg.eval_episodes, seed=cfg.seed,
-                                dtype=cfg.dtype, leader_reward=cfg.leader_reward,
-                           reward_weights=cfg.leader_reward_weights)  # fmt: skip
+        self.env = SMFGEnv(
+            self.params,
+            N,
+            n_envs=getattr(cfg, "n_envs", 1),
+            seed=cfg.seed,
+            dtype=cfg.dtype,
+            leader_reward=cfg.leader_reward,
+            reward_weights=cfg.leader_reward_weights,
+        )
+        self.eval_env = SMFGEnv(
+            self.params,
+            N,
+            n_envs=cfg.eval_episodes,
+            seed=cfg.seed,
+            dtype=cfg.dtype,
+            leader_reward=cfg.leader_reward,
+            reward_weights=cfg.leader_reward_weights,
+        )
         self.eval_env.gens[0].manual_seed(cfg.seed + EVAL_SEED_OFFSET)  # other shocks
         self.gen = torch.Generator().manual_seed(cfg.seed + 104729)
         self.nonfinite = {"nonfinite_rewards": 0, "nonfinite_obs": 0}

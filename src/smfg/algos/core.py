@@ -238,20 +238,31 @@ class ReplayBuffer:
     """
 
     FIELDS = {
-        "l_obs": (LEADER_OBS,), "l_act": (LEADER_ACT,), "l_rew": (), "l_next": (LEADER_OBS,),
-        "h_obs": ("H", HH_OBS), "h_act": ("H", HH_ACT), "h_rew": ("H",),
-        "h_next": ("H", HH_OBS), "mf": (2 * HH_OBS,), "mf_next": (2 * HH_OBS,), "term": (),
-    }  # fmt: skip
+        "l_obs": (LEADER_OBS,),
+        "l_act": (LEADER_ACT,),
+        "l_rew": (),
+        "l_next": (LEADER_OBS,),
+        "h_obs": ("H", HH_OBS),
+        "h_act": ("H", HH_ACT),
+        "h_rew": ("H",),
+        "h_next": ("H", HH_OBS),
+        "mf": (2 * HH_OBS,),
+        "mf_next": (2 * HH_OBS,),
+        "term": (),
+    }
 
     def __init__(self, capacity: int, n_households: int, dtype=torch.float32, device="cpu"):
         if int(capacity) != capacity or capacity < 1:
             raise ValueError(f"ReplayBuffer capacity = {capacity!r}: allowed an integer >= 1")
         self.capacity, self.H = int(capacity), int(n_households)
         self.data = {
-            k: torch.zeros((self.capacity, *(self.H if d == "H" else d for d in shape)),
-                           dtype=dtype, device=device)
+            k: torch.zeros(
+                (self.capacity, *(self.H if d == "H" else d for d in shape)),
+                dtype=dtype,
+                device=device,
+            )
             for k, shape in self.FIELDS.items()
-        }  # fmt: skip
+        }
         self.pos = 0
         self.size = 0
 
@@ -286,8 +297,13 @@ class ReplayBuffer:
 
     def state_dict(self) -> dict:
         n = self.size
-        return {"pos": self.pos, "size": n, "capacity": self.capacity, "H": self.H,
-                "data": {k: v[:n].clone() for k, v in self.data.items()}}  # fmt: skip
+        return {
+            "pos": self.pos,
+            "size": n,
+            "capacity": self.capacity,
+            "H": self.H,
+            "data": {k: v[:n].clone() for k, v in self.data.items()},
+        }
 
     def load_state_dict(self, d: dict) -> None:
         if d["capacity"] != self.capacity or d["H"] != self.H:

@@ -79,5 +79,11 @@ def config_from_spec(spec: dict) -> DDPGConfig:
     return common.config_from_spec(DDPGConfig, spec)
 
 
-__all__ = ["DDPGConfig", "DDPGLearner", "DDPGTrainer", "LearnedPolicy", "ddpg_config",
-           "config_from_spec"]  # fmt: skip
+__all__ = [
+    "DDPGConfig",
+    "DDPGLearner",
+    "DDPGTrainer",
+    "LearnedPolicy",
+    "ddpg_config",
+    "config_from_spec",
+]

@@ -82,5 +82,11 @@ def config_from_spec(spec: dict) -> IDDPGConfig:
     return common.config_from_spec(IDDPGConfig, spec)
 
 
-__all__ = ["IDDPGConfig", "IDDPGLearner", "IDDPGTrainer", "LearnedPolicy", "iddpg_config",
-           "config_from_spec"]  # fmt: skip
+__all__ = [
+    "IDDPGConfig",
+    "IDDPGLearner",
+    "IDDPGTrainer",
+    "LearnedPolicy",
+    "iddpg_config",
+    "config_from_spec",
+]

@@ -123,8 +123,14 @@ class JointCritic(Critic):
         super().__init__(d_own + d_joint)
         self.d_own, self.slots_at = d_own, slots_at
 
-    def forward(self, s: Tensor, a: Tensor, joint: Tensor, slot: Tensor | None = None,
-                delta: Tensor | None = None) -> Tensor:  # fmt: skip
+    def forward(
+        self,
+        s: Tensor,
+        a: Tensor,
+        joint: Tensor,
+        slot: Tensor | None = None,
+        delta: Tensor | None = None,
+    ) -> Tensor:
         """s, a: [..., B, d] own inputs of B rows; joint: [..., G, d_joint], one per step of G
         (B = G k: the rows of a step are consecutive); slot [..., B] and delta [..., B, 2]:
         the own action's slot and its move. Returns [..., B]."""
@@ -193,8 +199,12 @@ class MADDPGLearner(Learner):
             x is y and v == w for (x, v), (y, w) in zip(key, old["key"], strict=True)
         )
         if not fresh:
-            self._cache = {"key": key, "slot": torch.full((self.buf.capacity,), -1), "used": 0,
-                           "rows": old["rows"] if old is not None else None}  # fmt: skip
+            self._cache = {
+                "key": key,
+                "slot": torch.full((self.buf.capacity,), -1),
+                "used": 0,
+                "rows": old["rows"] if old is not None else None,
+            }
         c = self._cache
         new = steps[c["slot"][steps] < 0].unique()
         if new.numel():
@@ -214,8 +224,11 @@ class MADDPGLearner(Learner):
 
     def leader_extra(self, idx):
         S, A, S2 = self._joint(idx)
-        return {"SA": torch.cat([S.flatten(-2), A.flatten(-2)], -1), "S2": S2,
-                "A2": self._next_actions(idx)}  # fmt: skip
+        return {
+            "SA": torch.cat([S.flatten(-2), A.flatten(-2)], -1),
+            "S2": S2,
+            "A2": self._next_actions(idx),
+        }
 
     def leader_x(self, b):
         return (b["SA"],)
@@ -234,8 +247,9 @@ class MADDPGLearner(Learner):
         n, D = self.nets, self.buf.data
         js = j[:: self.cfg.households_per_step]  # the distinct steps, each k times in j
         S, A, S2 = self._joint(js)
-        joint = torch.cat([n.norm_l(D["l_obs"][js]), D["l_act"][js], S.flatten(1), A.flatten(1)],
-                          -1)  # fmt: skip
+        joint = torch.cat(
+            [n.norm_l(D["l_obs"][js]), D["l_act"][js], S.flatten(1), A.flatten(1)], -1
+        )
         return {"joint": joint, "S2": S2, "slot": i}
 
     def follower_x(self, b):
@@ -273,5 +287,12 @@ def config_from_spec(spec: dict) -> MADDPGConfig:
     return common.config_from_spec(MADDPGConfig, spec)
 
 
-__all__ = ["MADDPGConfig", "MADDPGLearner", "MADDPGTrainer", "LearnedPolicy", "maddpg_config",
-           "config_from_spec", "JointCritic"]  # fmt: skip
+__all__ = [
+    "MADDPGConfig",
+    "MADDPGLearner",
+    "MADDPGTrainer",
+    "LearnedPolicy",
+    "maddpg_config",
+    "config_from_spec",
+    "JointCritic",
+]

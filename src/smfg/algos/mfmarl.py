@@ -83,9 +83,11 @@ class MFMARLLearner(Learner):
 
     def follower_extra(self, j, i):
         n, D = self.nets, self.buf.data
-        return {"mf": torch.cat([n.norm_f(D["mf"][j, :HH_OBS]), D["mf"][j, HH_OBS:]], -1),
-                "mf_obs2": n.norm_f(D["mf_next"][j, :HH_OBS]),
-                "nxt": self._households("h_next", j)}  # fmt: skip
+        return {
+            "mf": torch.cat([n.norm_f(D["mf"][j, :HH_OBS]), D["mf"][j, HH_OBS:]], -1),
+            "mf_obs2": n.norm_f(D["mf_next"][j, :HH_OBS]),
+            "nxt": self._households("h_next", j),
+        }
 
     # MeanFieldCritic(s_f, a_f, a_l, L_f) with a_l = None: it has no leader input
     def follower_x(self, b):
@@ -116,5 +118,11 @@ def config_from_spec(spec: dict) -> MFMARLConfig:
     return common.config_from_spec(MFMARLConfig, spec)
 
 
-__all__ = ["MFMARLConfig", "MFMARLLearner", "MFMARLTrainer", "LearnedPolicy", "mfmarl_config",
-           "config_from_spec"]  # fmt: skip
+__all__ = [
+    "MFMARLConfig",
+    "MFMARLLearner",
+    "MFMARLTrainer",
+    "LearnedPolicy",
+    "mfmarl_config",
+    "config_from_spec",
+]

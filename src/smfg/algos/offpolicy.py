@@ -93,9 +93,18 @@ from smfg.algos.core import (
 from smfg.config import economy_params
 from smfg.env import Observation, RunningNormalizer, reward_floor
 
-__all__ = ["OffPolicyConfig", "PROFILES", "Learner", "OffPolicyTrainer", "OffPolicyPolicy",
-           "TwinCritic", "LEADER_METHODS", "STABLE_LEADER", "HOUSEHOLD_FOLLOWERS",
-           "start_at"]  # fmt: skip
+__all__ = [
+    "OffPolicyConfig",
+    "PROFILES",
+    "Learner",
+    "OffPolicyTrainer",
+    "OffPolicyPolicy",
+    "TwinCritic",
+    "LEADER_METHODS",
+    "STABLE_LEADER",
+    "HOUSEHOLD_FOLLOWERS",
+    "start_at",
+]
 
 LEADER_METHODS = ("td3", "ddpg")
 
@@ -297,9 +306,11 @@ STABLE_LEADER = (("leader_trust", 0.1), ("leader_init", (0.05,) * LEADER_ACT))
 #: discount beta = 0.96, independent exploration draws of 0.1 per household, and three
 #: follower updates per environment step of the quick profile (300 an epoch).
 HOUSEHOLD_FOLLOWERS = (
-    ("follower_gamma", 0.96), ("follower_noise_std", 0.1),
-    ("follower_noise_per_household", True), ("follower_updates", 300),
-)  # fmt: skip
+    ("follower_gamma", 0.96),
+    ("follower_noise_std", 0.1),
+    ("follower_noise_per_household", True),
+    ("follower_updates", 300),
+)
 
 # --- networks ------------------------------------------------------------------------------
 
@@ -435,8 +446,9 @@ class Learner:
                 from smfg.algos.bc import make_network
 
                 mods["actor_f"] = make_network(self.bc_name)
-            self.nets = Networks(**mods, norm_l=RunningNormalizer(LEADER_OBS),
-                                 norm_f=RunningNormalizer(HH_OBS))  # fmt: skip
+            self.nets = Networks(
+                **mods, norm_l=RunningNormalizer(LEADER_OBS), norm_f=RunningNormalizer(HH_OBS)
+            )
         if cfg.leader_init is not None and self.nets.actor_l is not None:
             start_at(self.nets.actor_l, cfg.leader_init, self.leader_raw)
         self.gen = torch.Generator().manual_seed(cfg.seed + 104729)
@@ -448,8 +460,9 @@ class Learner:
         self.leader_steps = 0
         self.leader_paused = False  # set by the trainer before ``leader_start_epoch``
         if cfg.bc and train:
-            actor, norm = bc_network(self.bc_name, cfg.variant, self.params, cfg.bc_epochs,
-                                     cfg.seed)  # fmt: skip
+            actor, norm = bc_network(
+                self.bc_name, cfg.variant, self.params, cfg.bc_epochs, cfg.seed
+            )
             self.nets.actor_f.load_state_dict(actor.state_dict())
             self.nets.norm_f.load_state_dict(norm.state_dict())
         if train and self.learns:
@@ -467,22 +480,33 @@ class Learner:
         cfg, n = self.cfg, self.nets
         self.targets = copy.deepcopy(n)
         lr = cfg.learning_rate
-        lrs = {"actor_l": cfg.leader_actor_lr or lr, "critic_l": cfg.leader_critic_lr or lr,
-               "actor_f": cfg.follower_learning_rate, "critic_f": lr}  # fmt: skip
+        lrs = {
+            "actor_l": cfg.leader_actor_lr or lr,
+            "critic_l": cfg.leader_critic_lr or lr,
+            "actor_f": cfg.follower_learning_rate,
+            "critic_f": lr,
+        }
         learned = (["actor_l", "critic_l"] if self.leader_learns else []) + (
             ["actor_f", "critic_f"] if self.followers_update else []
         )
         self.opt = {
-            k: torch.optim.Adam(getattr(n, k).parameters(), lr=lrs[k],
-                                eps=1e-5 if k.endswith("_f") else 1e-8, foreach=True)
+            k: torch.optim.Adam(
+                getattr(n, k).parameters(),
+                lr=lrs[k],
+                eps=1e-5 if k.endswith("_f") else 1e-8,
+                foreach=True,
+            )
             for k in learned
-        }  # fmt: skip
+        }
         self.sched = {
             k: torch.optim.lr_scheduler.StepLR(o, cfg.lr_decay_every, cfg.lr_decay)
             for k, o in self.opt.items()
         }
-        cap = min(cfg.replay_steps, cfg.epochs * cfg.steps_per_epoch * cfg.n_envs,
-                  ReplayBuffer.capacity_for(cfg.replay_memory_gb * 1e9, self.H))  # fmt: skip
+        cap = min(
+            cfg.replay_steps,
+            cfg.epochs * cfg.steps_per_epoch * cfg.n_envs,
+            ReplayBuffer.capacity_for(cfg.replay_memory_gb * 1e9, self.H),
+        )
         self.buf = ReplayBuffer(cap, self.H)
         self.updates = 0
 
@@ -496,8 +520,9 @@ class Learner:
         return exploration(n.actor_l(n.norm_l(signed_log(leader_obs.float()))), noise_std, gen)
 
     @torch.no_grad()
-    def follower_u(self, hh_obs: Tensor, u_l: Tensor, noise_std: float, gen,
-                   per_household: bool = False) -> Tensor:  # fmt: skip
+    def follower_u(
+        self, hh_obs: Tensor, u_l: Tensor, noise_std: float, gen, per_household: bool = False
+    ) -> Tensor:
         """Household actor outputs u_f [E, H, 2] from raw observations [E, H, 2] and u_l."""
         n = self.nets
         if n.actor_f is None:
@@ -505,8 +530,15 @@ class Learner:
         u = n.actor_f(n.norm_f(signed_log(hh_obs.float())), u_l.unsqueeze(-2))
         return exploration(u, noise_std, gen, per_household)
 
-    def act(self, leader_obs: Tensor, hh_obs: Tensor, noise_std: float, gen: torch.Generator,
-            leader_noise_std: float | None = None, per_household: bool = False):  # fmt: skip
+    def act(
+        self,
+        leader_obs: Tensor,
+        hh_obs: Tensor,
+        noise_std: float,
+        gen: torch.Generator,
+        leader_noise_std: float | None = None,
+        per_household: bool = False,
+    ):
         """(u_l [E, 5], u_f [E, H, 2]): actor outputs with exploration noise (the leader's
         ``leader_noise_std``, default ``noise_std``; the households' one draw per economy,
         or per household)."""
@@ -516,9 +548,8 @@ class Learner:
 
     def collect_act(self, obs: Observation, gen: torch.Generator, leader_noise: float):
         """``act`` with the collection's noises (``follower_noise``, per household or not)."""
-        cfg = self.cfg
-        return self.act(obs.leader, obs.households, cfg.follower_noise, gen, leader_noise,
-                        cfg.follower_noise_per_household)  # fmt: skip
+        noise, per_household = self.cfg.follower_noise, self.cfg.follower_noise_per_household
+        return self.act(obs.leader, obs.households, noise, gen, leader_noise, per_household)
 
     def env_actions(self, u_l: Tensor, u_f: Tensor) -> tuple[Tensor, Tensor]:
         """Actor outputs -> the environment's raw actions (book:model-actions; the module doc
@@ -533,8 +564,9 @@ class Learner:
         return a_l, follower_env_action(u_f)
 
     # replay --------------------------------------------------------------------------------
-    def store(self, leader_obs, u_l, r_l, leader_next, hh_obs, u_f, r_f, hh_next,
-              terminated) -> None:  # fmt: skip
+    def store(
+        self, leader_obs, u_l, r_l, leader_next, hh_obs, u_f, r_f, hh_next, terminated
+    ) -> None:
         """One step of E economies (raw, finite observations) into the replay; ``terminated``
         [E] cuts the bootstrap (an economy that failed; not the time limit). The leader
         normaliser follows the observations; the follower normaliser those of learned
@@ -542,12 +574,18 @@ class Learner:
         l_obs, h_obs = signed_log(leader_obs.float()), signed_log(hh_obs.float())
         l_next, h_next = signed_log(leader_next.float()), signed_log(hh_next.float())
         self.buf.add(
-            l_obs=l_obs, l_act=u_l, l_rew=r_l, l_next=l_next,
-            h_obs=h_obs, h_act=u_f, h_rew=r_f, h_next=h_next,
+            l_obs=l_obs,
+            l_act=u_l,
+            l_rew=r_l,
+            l_next=l_next,
+            h_obs=h_obs,
+            h_act=u_f,
+            h_rew=r_f,
+            h_next=h_next,
             mf=torch.cat([h_obs.mean(1), u_f.mean(1)], -1),
             mf_next=torch.cat([h_next.mean(1), torch.zeros_like(u_f[:, 0])], -1),
             term=terminated.float(),
-        )  # fmt: skip
+        )
         self.nets.norm_l.update(l_obs)
         if self.norm_f_moves:
             self.nets.norm_f.update(h_obs)
@@ -567,8 +605,13 @@ class Learner:
         """``batch_size`` steps for the leader (and TD3's target smoothing noise)."""
         cfg, n, D = self.cfg, self.nets, self.buf.data
         idx = self.buf.sample_steps(cfg.batch_size, self.gen)
-        b = {"s_l": n.norm_l(D["l_obs"][idx]), "s_l2": n.norm_l(D["l_next"][idx]),
-             "a_l": D["l_act"][idx], "r_l": D["l_rew"][idx], "term": D["term"][idx]}  # fmt: skip
+        b = {
+            "s_l": n.norm_l(D["l_obs"][idx]),
+            "s_l2": n.norm_l(D["l_next"][idx]),
+            "a_l": D["l_act"][idx],
+            "r_l": D["l_rew"][idx],
+            "term": D["term"][idx],
+        }
         if self.twin:
             eps = gaussian_noise((cfg.batch_size, LEADER_ACT), cfg.target_noise, self.gen)
             b["smooth"] = eps.clamp(-cfg.target_noise_clip, cfg.target_noise_clip)
@@ -582,9 +625,15 @@ class Learner:
         """``batch_size`` (step, household) pairs for the followers."""
         n, D = self.nets, self.buf.data
         j, i = self.sample_pairs()
-        b = {"s_f": n.norm_f(D["h_obs"][j, i]), "s_f2": n.norm_f(D["h_next"][j, i]),
-             "a_f": D["h_act"][j, i], "r_f": D["h_rew"][j, i], "term": D["term"][j],
-             "a_l": D["l_act"][j], "s_l2": n.norm_l(D["l_next"][j])}  # fmt: skip
+        b = {
+            "s_f": n.norm_f(D["h_obs"][j, i]),
+            "s_f2": n.norm_f(D["h_next"][j, i]),
+            "a_f": D["h_act"][j, i],
+            "r_f": D["h_rew"][j, i],
+            "term": D["term"][j],
+            "a_l": D["l_act"][j],
+            "s_l2": n.norm_l(D["l_next"][j]),
+        }
         b.update(self.follower_extra(j, i))
         return b
 
@@ -742,8 +791,9 @@ class Learner:
     # state ---------------------------------------------------------------------------------
     def policy_state(self) -> dict:
         n = self.nets
-        return module_states({"actor_l": n.actor_l, "actor_f": n.actor_f, "norm_l": n.norm_l,
-                              "norm_f": n.norm_f})  # fmt: skip
+        return module_states(
+            {"actor_l": n.actor_l, "actor_f": n.actor_f, "norm_l": n.norm_l, "norm_f": n.norm_f}
+        )
 
     def load_policy_state(self, d: dict) -> None:
         for k in ("actor_l", "actor_f", "norm_l", "norm_f"):
@@ -802,8 +852,8 @@ class OffPolicyTrainer(TrainerBase):
         for _ in range(cfg.steps_per_epoch):
             u_l, u_f = L.collect_act(self.obs, self.gen, self.leader_noise)
             out = env.step(*L.env_actions(u_l, u_f))
-            nxt = self.record(u_l, u_f, out.leader_reward, out.household_reward, out.obs,
-                              out.terminated, out.done, env.state.t)  # fmt: skip
+            rewards = (out.leader_reward, out.household_reward)
+            nxt = self.record(u_l, u_f, *rewards, out.obs, out.terminated, out.done, env.state.t)
             if bool(out.done.any()):
                 nxt = self.finite_obs(env.reset(mask=out.done))
             self.obs = nxt
@@ -819,10 +869,13 @@ class OffPolicyTrainer(TrainerBase):
         """The epoch's counters, and the leader's mean action (E1's five numbers in [0, 1],
         exploration included) over the epoch's steps: ``leader_c0`` .. ``leader_c4``."""
         mean = (self.leader_sum / max(self.leader_n, 1)).tolist()
-        return {"episodes_ended": self.ended, "episodes_failed": self.failed,
-                "leader_noise": self.leader_noise,
-                **{f"leader_c{k}": v for k, v in enumerate(mean)},
-                **self.take_nonfinite()}  # fmt: skip
+        return {
+            "episodes_ended": self.ended,
+            "episodes_failed": self.failed,
+            "leader_noise": self.leader_noise,
+            **{f"leader_c{k}": v for k, v in enumerate(mean)},
+            **self.take_nonfinite(),
+        }
 
     def record(self, u_l, u_f, r_l, r_f, next_obs, terminated, done, t) -> Observation:
         """Store one step taken from ``self.obs`` with actor outputs (u_l, u_f): rewards made
@@ -837,16 +890,17 @@ class OffPolicyTrainer(TrainerBase):
                 lost = (self.params.T - t).clamp_min(0).to(r_l.dtype)
                 g = cfg.gamma
                 years = g * (1.0 - g**lost) / (1.0 - g)
-                r_l = torch.where(terminated, r_l + L.ending_floor(self.r_l_seen_min) * years,
-                                  r_l)  # fmt: skip
+                r_l = torch.where(terminated, r_l + L.ending_floor(self.r_l_seen_min) * years, r_l)
                 # households too: a lost year is worth their lowest reward (E25's utility
                 # is negative, so without this an ending would be a gain to them)
                 gf = cfg.follower_discount
                 years_f = gf * (1.0 - gf**lost) / (1.0 - gf)
                 lost_f = self.household_floor() * years_f.unsqueeze(-1)
                 r_f = torch.where(terminated.unsqueeze(-1), r_f + lost_f, r_f)
-        L.store(self.obs.leader, u_l, r_l, nxt.leader, self.obs.households, u_f, r_f,
-                nxt.households, terminated)  # fmt: skip
+        obs = self.obs
+        L.store(
+            obs.leader, u_l, r_l, nxt.leader, obs.households, u_f, r_f, nxt.households, terminated
+        )
         self.ended += int(done.sum())
         if hasattr(self, "leader_sum"):
             self.leader_sum += leader_env_action(u_l, L.leader_raw).double().sum(0)

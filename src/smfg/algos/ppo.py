@@ -122,8 +122,15 @@ def ppo_config(profile: str = "quick", **overrides) -> PPOConfig:
 # --- PPO's pieces, on plain tensors --------------------------------------------------------
 
 
-def gae(rewards: Tensor, values: Tensor, dones: Tensor, last_value: Tensor, gamma: float,
-        lam: float, paper_quirks: bool = False) -> tuple[Tensor, Tensor]:  # fmt: skip
+def gae(
+    rewards: Tensor,
+    values: Tensor,
+    dones: Tensor,
+    last_value: Tensor,
+    gamma: float,
+    lam: float,
+    paper_quirks: bool = False,
+) -> tuple[Tensor, Tensor]:
     """Generalised advantage estimation: (advantages, returns), each [T, ...].
 
     rewards, values, dones: [T, ...]; ``dones[t] = 1`` when the episode ended at step t (the
@@ -238,9 +245,21 @@ class Rollout:
         def z(*shape):
             return torch.zeros(T, E, *shape)
 
-        return cls(s_l=z(LEADER_OBS), u_l=z(LEADER_ACT), logp_l=z(), v_l=z(), r_l=z(),
-                   s_f=z(H, HH_OBS), u_f=z(H, HH_ACT), logp_f=z(H), v_f=z(H), r_f=z(H),
-                   done=z(), first=z(), hc=[])  # fmt: skip
+        return cls(
+            s_l=z(LEADER_OBS),
+            u_l=z(LEADER_ACT),
+            logp_l=z(),
+            v_l=z(),
+            r_l=z(),
+            s_f=z(H, HH_OBS),
+            u_f=z(H, HH_ACT),
+            logp_f=z(H),
+            v_f=z(H),
+            r_f=z(H),
+            done=z(),
+            first=z(),
+            hc=[],
+        )
 
 
 class PPOLearner:
@@ -254,8 +273,9 @@ class PPOLearner:
         self.nets = Networks.build(cfg.seed)
         self.gen = torch.Generator().manual_seed(cfg.seed + 104729)
         if cfg.bc and train:
-            actor, norm = common.bc_network("lstm_gaussian", cfg.variant, self.params,
-                                            cfg.bc_epochs, cfg.seed)  # fmt: skip
+            actor, norm = common.bc_network(
+                "lstm_gaussian", cfg.variant, self.params, cfg.bc_epochs, cfg.seed
+            )
             self.nets.actor_f.load_state_dict(actor.state_dict())
             self.nets.norm_f.load_state_dict(norm.state_dict())
         n = self.nets
@@ -276,8 +296,17 @@ class PPOLearner:
         return self.nets.norm_l(l), self.nets.norm_f(h)
 
     @torch.no_grad()
-    def policy(self, s_l, s_f, hc, first, gen, planner_acts: bool, sample: bool = True,
-               noise_std: float = 0.0) -> dict:  # fmt: skip
+    def policy(
+        self,
+        s_l,
+        s_f,
+        hc,
+        first,
+        gen,
+        planner_acts: bool,
+        sample: bool = True,
+        noise_std: float = 0.0,
+    ) -> dict:
         """One step for E economies: the planner (or the free market) then the households.
 
         ``first`` [E]: 1 where an episode begins (the LSTM state is zeroed); ``sample``: draw
@@ -337,9 +366,11 @@ class PPOLearner:
                 mean, std, _ = n.actor_l(s[mb])
                 a = adv[mb]
                 a = (a - a.mean()) / (a.std(unbiased=False) + 1e-8)
-                loss = (clipped_surrogate(_log_prob(mean, std, u[mb]), lp[mb], a, cfg.clip)
-                        + cfg.vf_coef * (n.critic_l(s[mb]) - ret[mb]).pow(2).mean()
-                        - cfg.ent_coef * _entropy(std).mean())  # fmt: skip
+                loss = (
+                    clipped_surrogate(_log_prob(mean, std, u[mb]), lp[mb], a, cfg.clip)
+                    + cfg.vf_coef * (n.critic_l(s[mb]) - ret[mb]).pow(2).mean()
+                    - cfg.ent_coef * _entropy(std).mean()
+                )
                 self._step("leader", loss, params)
                 total += loss.item()
         return total / (cfg.update_epochs * cfg.minibatches)
@@ -371,22 +402,27 @@ class PPOLearner:
         for _ in range(cfg.update_epochs):
             perm = torch.randperm(s.shape[1], generator=self.gen)
             for mb in perm.chunk(cfg.minibatches):
-                mean, std, _ = lstm_unroll(n.actor_f, s[:, mb], first[:, mb],
-                                           (h0[:, mb], c0[:, mb]))  # fmt: skip
+                mean, std, _ = lstm_unroll(
+                    n.actor_f, s[:, mb], first[:, mb], (h0[:, mb], c0[:, mb])
+                )
                 a = a_all[:, mb]
                 a = (a - a.mean()) / (a.std(unbiased=False) + 1e-8)
                 v = n.critic_f(s[:, mb], ul[:, mb])
-                loss = (clipped_surrogate(_log_prob(mean, std, u[:, mb]), lp[:, mb], a, cfg.clip)
-                        + cfg.vf_coef * (v - r_all[:, mb]).pow(2).mean()
-                        - cfg.ent_coef * _entropy(std).mean())  # fmt: skip
+                loss = (
+                    clipped_surrogate(_log_prob(mean, std, u[:, mb]), lp[:, mb], a, cfg.clip)
+                    + cfg.vf_coef * (v - r_all[:, mb]).pow(2).mean()
+                    - cfg.ent_coef * _entropy(std).mean()
+                )
                 self._step("follower", loss, params)
                 total += loss.item()
         return total / (cfg.update_epochs * cfg.minibatches)
 
     # state ---------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"nets": module_states(self.nets.modules()),
-                "opt": {k: o.state_dict() for k, o in self.opt.items()}}  # fmt: skip
+        return {
+            "nets": module_states(self.nets.modules()),
+            "opt": {k: o.state_dict() for k, o in self.opt.items()},
+        }
 
     def load_state_dict(self, d: dict) -> None:
         for k, v in d["nets"].items():
@@ -463,8 +499,9 @@ class PPOTrainer(TrainerBase):
     def act(self, obs, carry, noise_std, gen):
         L = self.learner
         s_l, s_f = L.normalise(obs.leader, obs.households, update=False)
-        p = L.policy(s_l, s_f, carry, torch.zeros(obs.leader.shape[0]), gen, self.planner_acts,
-                     sample=False, noise_std=noise_std)  # fmt: skip
+        first = torch.zeros(obs.leader.shape[0])
+        kw = dict(sample=False, noise_std=noise_std)
+        p = L.policy(s_l, s_f, carry, first, gen, self.planner_acts, **kw)
         return (*L.env_actions(p["u_l"], p["u_f"]), p["hc"])
 
     def _state(self) -> dict:
@@ -476,9 +513,11 @@ class PPOTrainer(TrainerBase):
 
     def policy_state(self) -> dict:
         n = self.learner.nets
-        return {**self._policy_header(), "planner_acts": self.planner_acts,
-                **module_states({k: getattr(n, k) for k in ("actor_l", "actor_f", "norm_l",
-                                                            "norm_f")})}  # fmt: skip
+        return {
+            **self._policy_header(),
+            "planner_acts": self.planner_acts,
+            **module_states({k: getattr(n, k) for k in ("actor_l", "actor_f", "norm_l", "norm_f")}),
+        }
 
 
 # --- policies for evaluation ---------------------------------------------------------------
@@ -551,5 +590,15 @@ def config_from_spec(spec: dict) -> PPOConfig:
     return common.config_from_spec(PPOConfig, spec)
 
 
-__all__ = ["PPOConfig", "PPOLearner", "PPOTrainer", "LearnedPolicy", "Rollout", "ppo_config",
-           "config_from_spec", "gae", "clipped_surrogate", "lstm_unroll"]  # fmt: skip
+__all__ = [
+    "PPOConfig",
+    "PPOLearner",
+    "PPOTrainer",
+    "LearnedPolicy",
+    "Rollout",
+    "ppo_config",
+    "config_from_spec",
+    "gae",
+    "clipped_surrogate",
+    "lstm_unroll",
+]

@@ -74,5 +74,10 @@ def config_from_spec(spec: dict) -> RuleBasedConfig:
     return common.config_from_spec(RuleBasedConfig, spec)
 
 
-__all__ = ["RuleBasedConfig", "RuleBasedTrainer", "LearnedPolicy", "rule_based_config",
-           "config_from_spec"]  # fmt: skip
+__all__ = [
+    "RuleBasedConfig",
+    "RuleBasedTrainer",
+    "LearnedPolicy",
+    "rule_based_config",
+    "config_from_spec",
+]

@@ -82,8 +82,10 @@ def _stacked_module(template: nn.Module, modules: list[nn.Module]) -> nn.Module:
             setattr(out.get_submodule(parent), attr, stacked)
     names = [p for p, _ in out.named_parameters()]
     if sorted(names) != sorted(params):
-        raise ValueError(f"{type(template).__name__}: only linear layers' parameters can be "
-                         f"stacked, not {sorted(set(params) - set(names))}")  # fmt: skip
+        raise ValueError(
+            f"{type(template).__name__}: only linear layers' parameters can be "
+            f"stacked, not {sorted(set(params) - set(names))}"
+        )
     return out
 
 
@@ -136,8 +138,11 @@ class BatchedTrainer:
         self.names = [n for n in NETS if getattr(L0.nets, n) is not None]
         self.modules = {n: getattr(L0.nets, n) for n in self.names}
         N, K = cfg.n_households, len(seeds)
-        kw = dict(dtype=cfg.dtype, leader_reward=cfg.leader_reward,
-                  reward_weights=cfg.leader_reward_weights)  # fmt: skip
+        kw = dict(
+            dtype=cfg.dtype,
+            leader_reward=cfg.leader_reward,
+            reward_weights=cfg.leader_reward_weights,
+        )
         self.env = SMFGEnv(self.params, N, n_envs=K * cfg.n_envs, seed=seeds, **kw)
         self.eval_env = SMFGEnv(self.params, N, n_envs=K * cfg.eval_episodes, seed=seeds, **kw)
         self.gather()
@@ -165,15 +170,18 @@ class BatchedTrainer:
                 t.requires_grad_(False)
         for n, o in L0.opt.items():
             g = o.param_groups[0]
-            self.opt[n] = torch.optim.Adam(list(self.P[n].values()), lr=g["lr"], betas=g["betas"],
-                                           eps=g["eps"], fused=True)  # fmt: skip
+            self.opt[n] = torch.optim.Adam(
+                list(self.P[n].values()), lr=g["lr"], betas=g["betas"], eps=g["eps"], fused=True
+            )
             sd = o.state_dict()
             states = [m.learner.opt[n].state_dict()["state"] for m in ms]
             sd["state"] = {
-                i: {k: (v if k == "step" else torch.stack([s[i][k] for s in states]))
-                    for k, v in states[0][i].items()}
+                i: {
+                    k: (v if k == "step" else torch.stack([s[i][k] for s in states]))
+                    for k, v in states[0][i].items()
+                }
                 for i in states[0]
-            }  # fmt: skip
+            }
             self.opt[n].load_state_dict(sd)
             self.sched[n] = torch.optim.lr_scheduler.StepLR(
                 self.opt[n], self.cfg.lr_decay_every, self.cfg.lr_decay
@@ -182,19 +190,24 @@ class BatchedTrainer:
 
     def _stack_modules(self, nets_of) -> tuple[_Nets, dict]:
         """The members' networks stacked, and their parameters by network and name."""
-        mods = {n: _stacked_module(self.modules[n], [getattr(nets_of(m), n) for m in self.members])
-                for n in self.names}  # fmt: skip
+        mods = {
+            n: _stacked_module(self.modules[n], [getattr(nets_of(m), n) for m in self.members])
+            for n in self.names
+        }
         return _Nets(mods), {n: dict(mod.named_parameters()) for n, mod in mods.items()}
 
     def _gather_env(self) -> None:
         ms = self.members
-        st = {f.name: torch.cat([getattr(m.env.state, f.name) for m in ms]) for f in
-              fields(ms[0].env.state)}  # fmt: skip
+        st = {
+            f.name: torch.cat([getattr(m.env.state, f.name) for m in ms])
+            for f in fields(ms[0].env.state)
+        }
         self.env.state = type(ms[0].env.state)(**st)
         for k, m in enumerate(ms):
             self.env.gens[k].set_state(m.env.gens[0].get_state())
-        self.env.metrics.sums = {k: torch.cat([m.env.metrics.sums[k] for m in ms])
-                                 for k in ms[0].env.metrics.sums}  # fmt: skip
+        self.env.metrics.sums = {
+            k: torch.cat([m.env.metrics.sums[k] for m in ms]) for k in ms[0].env.metrics.sums
+        }
         self.env.metrics.years = torch.cat([m.env.metrics.years for m in ms])
 
     def scatter(self) -> None:
@@ -218,12 +231,15 @@ class BatchedTrainer:
                 L.opt[n].load_state_dict(sd)
                 L.sched[n].load_state_dict(self.sched[n].state_dict())
         for k, m in enumerate(self.members):
-            st = {f.name: getattr(self.env.state, f.name)[self._sl(k)].clone()
-                  for f in fields(self.env.state)}  # fmt: skip
+            st = {
+                f.name: getattr(self.env.state, f.name)[self._sl(k)].clone()
+                for f in fields(self.env.state)
+            }
             m.env.state = type(self.env.state)(**st)
             m.env.gens[0].set_state(self.env.gens[k].get_state())
-            m.env.metrics.sums = {key: v[self._sl(k)].clone()
-                                  for key, v in self.env.metrics.sums.items()}  # fmt: skip
+            m.env.metrics.sums = {
+                key: v[self._sl(k)].clone() for key, v in self.env.metrics.sums.items()
+            }
             m.env.metrics.years = self.env.metrics.years[self._sl(k)].clone()
 
     def _sl(self, k: int, E: int | None = None) -> slice:
@@ -243,9 +259,10 @@ class BatchedTrainer:
             out = env.step(torch.cat([a[0] for a in acts]), torch.cat([a[1] for a in acts]))
             for k, (m, (u_l, u_f)) in enumerate(zip(ms, us, strict=True)):
                 sl = self._sl(k)
-                m.obs = m.record(u_l, u_f, out.leader_reward[sl], out.household_reward[sl],
-                                 Observation(out.obs.leader[sl], out.obs.households[sl]),
-                                 out.terminated[sl], out.done[sl], env.state.t[sl])  # fmt: skip
+                rewards = (out.leader_reward[sl], out.household_reward[sl])
+                nxt = Observation(out.obs.leader[sl], out.obs.households[sl])
+                ends = (out.terminated[sl], out.done[sl], env.state.t[sl])
+                m.obs = m.record(u_l, u_f, *rewards, nxt, *ends)
             if bool(out.done.any()):
                 fresh = env.reset(mask=out.done)
                 for k, m in enumerate(ms):
@@ -282,8 +299,10 @@ class BatchedTrainer:
             q = pi = torch.zeros(K, dtype=torch.float64)
             n_pi = 0
             for _ in range(n_updates):
-                make = [m.learner.leader_batch if side == "leader" else m.learner.follower_batch
-                        for m in ms]  # fmt: skip
+                make = [
+                    m.learner.leader_batch if side == "leader" else m.learner.follower_batch
+                    for m in ms
+                ]
                 batches = [f() for f in make]
                 q = q + self._descend(critic, q_fn, batches).double()
                 stepped = [critic]

@@ -217,9 +217,11 @@ class SMFRLLearner(Learner):
     # the leader: Q_l(s_l, a_l, L_f), L_f' from the target follower actor ------------------
     def leader_extra(self, idx: Tensor) -> dict:
         D = self.buf.data
-        b = {"mf": self._mean_field(D["mf"][idx]),
-             "mf_obs2": self.nets.norm_f(D["mf_next"][idx, :HH_OBS]),
-             "nxt": self._households("h_next", idx)}  # fmt: skip
+        b = {
+            "mf": self._mean_field(D["mf"][idx]),
+            "mf_obs2": self.nets.norm_f(D["mf_next"][idx, :HH_OBS]),
+            "nxt": self._households("h_next", idx),
+        }
         if self.cfg.leader_gradient == "stackelberg":
             b["cur"] = self._households("h_obs", idx)
         return b
@@ -249,11 +251,16 @@ class SMFRLLearner(Learner):
         n, D = self.nets, self.buf.data
         js = self.buf.sample_steps(self.cfg.batch_size, self.gen)
         return {
-            "s_f": n.norm_f(D["h_obs"][js]), "s_f2": n.norm_f(D["h_next"][js]),
-            "a_f": D["h_act"][js], "r_f": D["h_rew"][js], "term": D["term"][js],
-            "a_l": D["l_act"][js], "mf": self._mean_field(D["mf"][js]),
-            "mf_obs2": n.norm_f(D["mf_next"][js, :HH_OBS]), "s_l2": n.norm_l(D["l_next"][js]),
-        }  # fmt: skip
+            "s_f": n.norm_f(D["h_obs"][js]),
+            "s_f2": n.norm_f(D["h_next"][js]),
+            "a_f": D["h_act"][js],
+            "r_f": D["h_rew"][js],
+            "term": D["term"][js],
+            "a_l": D["l_act"][js],
+            "mf": self._mean_field(D["mf"][js]),
+            "mf_obs2": n.norm_f(D["mf_next"][js, :HH_OBS]),
+            "s_l2": n.norm_l(D["l_next"][js]),
+        }
 
     def _joint_critic_loss(self, nets, targets, b: dict) -> Tensor:
         with torch.no_grad():
@@ -283,15 +290,19 @@ class SMFRLLearner(Learner):
         j, i = js.repeat_interleave(k), hh.reshape(-1)
         m = cfg.mf_sample
         return {
-            "s_f": n.norm_f(D["h_obs"][j, i]), "s_f2": n.norm_f(D["h_next"][j, i]),
-            "a_f": D["h_act"][j, i], "r_f": D["h_rew"][j, i], "term": D["term"][j],
-            "a_l": D["l_act"][j], "a_ls": D["l_act"][js],
+            "s_f": n.norm_f(D["h_obs"][j, i]),
+            "s_f2": n.norm_f(D["h_next"][j, i]),
+            "a_f": D["h_act"][j, i],
+            "r_f": D["h_rew"][j, i],
+            "term": D["term"][j],
+            "a_l": D["l_act"][j],
+            "a_ls": D["l_act"][js],
             "mf": self._mean_field(D["mf"][j]),
             "mf_obs2": n.norm_f(D["mf_next"][j, :HH_OBS]),
             "s_l2s": n.norm_l(D["l_next"][js]),
             "nxt": n.norm_f(_subsample(self.buf, "h_next", js, m, gen)),
             "cur": n.norm_f(_subsample(self.buf, "h_obs", js, m, gen)),
-        }  # fmt: skip
+        }
 
     def follower_critic_loss(self, nets, targets, b: dict) -> Tensor:
         """TD error of Q_f against y_f = r_f + gamma Q_f'(s_f', pi_f'(s_f', a_l'), a_l', L_f')."""
@@ -347,7 +358,17 @@ def config_from_spec(spec: dict) -> SMFRLConfig:
     return common.config_from_spec(SMFRLConfig, spec)
 
 
-__all__ = ["SMFRLConfig", "SMFRLLearner", "SMFRLTrainer", "LearnedPolicy", "smfrl_config",
-           "config_from_spec", "joint_response", "FOLLOWER_BATCHES", "LEADER_GRADIENTS",
-           "FOLLOWER_GRADIENTS",
-           "SMFRL_PROFILES", "SOLVING"]  # fmt: skip
+__all__ = [
+    "SMFRLConfig",
+    "SMFRLLearner",
+    "SMFRLTrainer",
+    "LearnedPolicy",
+    "smfrl_config",
+    "config_from_spec",
+    "joint_response",
+    "FOLLOWER_BATCHES",
+    "LEADER_GRADIENTS",
+    "FOLLOWER_GRADIENTS",
+    "SMFRL_PROFILES",
+    "SOLVING",
+]
