@@ -372,9 +372,12 @@ def elasticity_from_flat_tax_runs(
         hh.reset(env)
         base = schedule_base_action(params, n_replicates, env.dtype, env.device)
         gov = GovAction(
-            tau=torch.full_like(base.tau, tau), xi=torch.zeros_like(base.xi), tau_a=base.tau_a,
-            xi_a=base.xi_a, g=base.g,
-        )  # fmt: skip
+            tau=torch.full_like(base.tau, tau),
+            xi=torch.zeros_like(base.xi),
+            tau_a=base.tau_a,
+            xi_a=base.xi_a,
+            g=base.g,
+        )
         gov_raw = raw_from_gov_action(gov, params)
         sum_log = torch.zeros((), dtype=env.dtype, device=env.device)
         count = torch.zeros((), dtype=env.dtype, device=env.device)
@@ -563,9 +566,14 @@ class Saez(GovernmentPolicy):
 
     def _update_proper(self) -> None:
         lo, rates = saez_schedule(
-            self._buf, self.elasticity, self.n_brackets, self.top_share, self.n_points,
-            self.welfare_weight, self._floor,
-        )  # fmt: skip
+            self._buf,
+            self.elasticity,
+            self.n_brackets,
+            self.top_share,
+            self.n_points,
+            self.welfare_weight,
+            self._floor,
+        )
         self._brackets, self._rates = lo, rates
 
     def _update_paper(self) -> None:
