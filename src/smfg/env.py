@@ -155,8 +155,8 @@ def reward_floor(
     utility is unbounded below) and ``weighted`` have none: a learner then uses the lowest
     reward it has seen (:class:`smfg.algos.offpolicy.Learner`).
     """
-    return {"gdp": -100.0, "gdp_gini": -1.0 - gini_weight, "output": 0.0,
-            "welfare_ce": 0.0}.get(name)  # fmt: skip
+    floors = {"gdp": -100.0, "gdp_gini": -1.0 - gini_weight, "output": 0.0, "welfare_ce": 0.0}
+    return floors.get(name)
 
 
 def leader_reward(
@@ -354,13 +354,9 @@ class SMFGEnv:
         self.seeds = seeds
         self.group = n_envs // len(seeds)
         self.gens = [torch.Generator(device="cpu").manual_seed(k) for k in seeds]
-        self.households = concat_households(
-            [
-                draw_households(params, self.group, n_households, g, self.dtype, self.device,
-                                table, shared_households)
-                for g in self.gens
-            ]
-        )  # fmt: skip
+        where = (self.dtype, self.device, table, shared_households)
+        draws = [draw_households(params, self.group, n_households, g, *where) for g in self.gens]
+        self.households = concat_households(draws)
         self.state: EconState | None = None
         self.metrics = M.EpisodeMetrics(n_envs)
         self.step_impl = step_impl
@@ -428,8 +424,16 @@ class SMFGEnv:
                 f"[{self.n_envs}, {self.n_households}, 2]"
             )
         before = self.state
-        args = (before, leader_action, household_action, self._shocks(), self.params,
-                self.leader_reward_name, self.gini_weight, self.reward_weights)  # fmt: skip
+        args = (
+            before,
+            leader_action,
+            household_action,
+            self._shocks(),
+            self.params,
+            self.leader_reward_name,
+            self.gini_weight,
+            self.reward_weights,
+        )
         out = None
         if compiled:
             try:
@@ -446,8 +450,8 @@ class SMFGEnv:
             out = _step_core(*args)
         self.state, flows, obs_leader, obs_households, r_leader, values, done_now, term = out
         self.metrics.add(values, flows.active)
-        return StepResult(Observation(obs_leader, obs_households), r_leader, flows.u, done_now,
-                          flows, term, done_now & ~term)  # fmt: skip
+        obs = Observation(obs_leader, obs_households)
+        return StepResult(obs, r_leader, flows.u, done_now, flows, term, done_now & ~term)
 
     def episode_metrics(self) -> dict[str, Tensor]:
         """The metrics (book:model-metrics) of the current episodes so far: [E] each."""

@@ -92,10 +92,14 @@ class EvalResult:
         """The summary as {metric: {mean, ci_low, ci_high, ci_method}} plus the settings (for
         --json)."""
         out = {
-            row.metric: {"mean": row.mean, "ci_low": row.ci_low, "ci_high": row.ci_high,
-                         "ci_method": row.ci_method}
+            row.metric: {
+                "mean": row.mean,
+                "ci_low": row.ci_low,
+                "ci_high": row.ci_high,
+                "ci_method": row.ci_method,
+            }
             for row in self.summary.itertuples()
-        }  # fmt: skip
+        }
         return {"settings": self.settings, "seconds": self.seconds, "metrics": out}
 
 
@@ -116,8 +120,16 @@ def summarise(episodes: pd.DataFrame, metrics: Sequence[str] = METRICS) -> pd.Da
     rows = []
     for m in metrics:
         mean, lo, hi = seed_interval(per_seed[m].tolist(), m, T)
-        rows.append({"metric": m, "mean": mean, "ci_low": lo, "ci_high": hi,
-                     "n_seeds": len(per_seed), "ci_method": interval_method(m, T)})  # fmt: skip
+        rows.append(
+            {
+                "metric": m,
+                "mean": mean,
+                "ci_low": lo,
+                "ci_high": hi,
+                "n_seeds": len(per_seed),
+                "ci_method": interval_method(m, T),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -166,8 +178,15 @@ def evaluate(
     K = len(seeds)
     E = K * n_episodes
     t0 = time.perf_counter()
-    env = SMFGEnv(params, n_households, n_envs=E, seed=list(seeds), dtype=dtype,
-                  leader_reward=leader_reward, reward_weights=reward_weights)  # fmt: skip
+    env = SMFGEnv(
+        params,
+        n_households,
+        n_envs=E,
+        seed=list(seeds),
+        dtype=dtype,
+        leader_reward=leader_reward,
+        reward_weights=reward_weights,
+    )
     obs = env.reset()
     gov_policy.reset(env)
     household_policy.reset(env)
@@ -180,8 +199,9 @@ def evaluate(
     y0 = initial_output(params, n_households) / n_households
 
     def noise(shape_tail: tuple) -> Tensor:
-        parts = [torch.randn((n_episodes, *shape_tail), generator=g, dtype=env.dtype)
-                 for g in noise_gens]  # fmt: skip
+        parts = [
+            torch.randn((n_episodes, *shape_tail), generator=g, dtype=env.dtype) for g in noise_gens
+        ]
         return noise_std * torch.cat(parts).to(env.device)
 
     for t in range(T):

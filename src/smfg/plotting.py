@@ -154,9 +154,14 @@ def plot_audit(
         ax.set_title(title)
         if hidden:
             ax.text(
-                0.98, 0.02, f"{hidden} non-positive value(s) not shown", transform=ax.transAxes,
-                ha="right", fontsize="small", color="0.35",
-            )  # fmt: skip
+                0.98,
+                0.02,
+                f"{hidden} non-positive value(s) not shown",
+                transform=ax.transAxes,
+                ha="right",
+                fontsize="small",
+                color="0.35",
+            )
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4))
     return fig
@@ -196,8 +201,16 @@ def plot_efficiency_equity(
                 if pts.empty:
                     continue
                 size = 30 + 170 * (pts.social_welfare - w.min()) / span
-                ax.scatter(pts.wealth_gini, pts.per_capita_gdp, s=size, color=colours[h],
-                           alpha=0.75, edgecolor="white", linewidth=0.5, label=h)  # fmt: skip
+                ax.scatter(
+                    pts.wealth_gini,
+                    pts.per_capita_gdp,
+                    s=size,
+                    color=colours[h],
+                    alpha=0.75,
+                    edgecolor="white",
+                    linewidth=0.5,
+                    label=h,
+                )
             ax.set_yscale("log")
             ax.set_title(f"{r}, {columns} = {c}")
             ax.set_xlabel("wealth Gini (post-tax assets)")
@@ -209,8 +222,9 @@ def plot_efficiency_equity(
 
 def _band(ax, x, mean, lo, hi, colour, label, linestyle="-") -> None:
     """A mean line with its interval as a shaded band (no band where the interval is NaN)."""
-    ax.plot(x, mean, color=colour, label=label, linestyle=linestyle,
-            marker="o" if len(x) <= 3 else None)  # fmt: skip
+    ax.plot(
+        x, mean, color=colour, label=label, linestyle=linestyle, marker="o" if len(x) <= 3 else None
+    )
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
     ok = np.isfinite(lo) & np.isfinite(hi)
     if ok.any():
@@ -265,8 +279,13 @@ def plot_training_curves(
             if references is not None and len(references):
                 ref = references[(references[rows] == r) & (references.metric == m)]
                 for rec in ref.itertuples():
-                    ax.axhline(rec.mean, color=colours[getattr(rec, hue)], linestyle="--",
-                               linewidth=1.2, label=f"{getattr(rec, hue)} (fixed)")  # fmt: skip
+                    ax.axhline(
+                        rec.mean,
+                        color=colours[getattr(rec, hue)],
+                        linestyle="--",
+                        linewidth=1.2,
+                        label=f"{getattr(rec, hue)} (fixed)",
+                    )
             if m == "per_capita_gdp":
                 ax.set_yscale("log")
             ax.set_title(f"{r}: {METRIC_AXES.get(m, m)}", fontsize="medium")
@@ -387,8 +406,15 @@ def plot_household_share(
             mean = g["mean"].to_numpy()
             err = np.vstack([mean - lo, hi - mean])
             err = np.where(np.isfinite(err), err, 0.0)
-            ax.bar(x + (k - (len(types) - 1) / 2) * width, mean, width, color=colours[t],
-                   label=t, yerr=err, capsize=2)  # fmt: skip
+            ax.bar(
+                x + (k - (len(types) - 1) / 2) * width,
+                mean,
+                width,
+                color=colours[t],
+                label=t,
+                yerr=err,
+                capsize=2,
+            )
         if q in ("wealth", "income", "consumption"):
             ax.set_yscale("log")
         ax.set_xticks(x, [f"{s:.0%}" for s in shares])
@@ -430,8 +456,14 @@ def plot_bc_loss(losses: pd.DataFrame) -> Figure:
         sub = losses[losses.network == n]
         for split, g in sub.groupby("split", sort=False):
             g = g.sort_values("epoch")
-            ax.plot(g.epoch, g.value, linestyle=styles.get(split, "-"), color=colours[split],
-                    marker="o" if len(g) <= 5 else None, label=split)  # fmt: skip
+            ax.plot(
+                g.epoch,
+                g.value,
+                linestyle=styles.get(split, "-"),
+                color=colours[split],
+                marker="o" if len(g) <= 5 else None,
+                label=split,
+            )
         kind = sub.loss.iloc[0]
         ax.set_title(n.replace("_", " "), fontsize="medium")
         ax.set_xlabel("epoch")
@@ -454,14 +486,19 @@ def plot_scaling(env: pd.DataFrame, training: pd.DataFrame) -> Figure:
     colours = _colours([*env.variant, "SMFRL epoch"])
     for v, g in env.groupby("variant", sort=False):
         g = g.sort_values("n_households")
-        ax_rate.plot(g.n_households, g.household_steps_per_s, marker="o", color=colours[v],
-                     linestyle=_VARIANT_STYLE.get(v, "-"), label=f"smfg, {v}")  # fmt: skip
-        ax_mem.plot(g.n_households, g.peak_rss_mb, marker="o", color=colours[v],
-                    linestyle=_VARIANT_STYLE.get(v, "-"), label=f"env step, {v}")  # fmt: skip
+        style = dict(marker="o", color=colours[v], linestyle=_VARIANT_STYLE.get(v, "-"))
+        ax_rate.plot(g.n_households, g.household_steps_per_s, **style, label=f"smfg, {v}")
+        ax_mem.plot(g.n_households, g.peak_rss_mb, **style, label=f"env step, {v}")
     orig = env.drop_duplicates("n_households").dropna(subset=["original_household_steps_per_s"])
     if len(orig):
-        ax_rate.plot(orig.n_households, orig.original_household_steps_per_s, "kx", markersize=8,
-                     linestyle=":", label="original simulator")  # fmt: skip
+        ax_rate.plot(
+            orig.n_households,
+            orig.original_household_steps_per_s,
+            "kx",
+            markersize=8,
+            linestyle=":",
+            label="original simulator",
+        )
     ax_rate.set_title("Environment step", fontsize="medium")
     ax_rate.set_ylabel("household-steps per second")
     if len(training):
@@ -470,17 +507,25 @@ def plot_scaling(env: pd.DataFrame, training: pd.DataFrame) -> Figure:
             t = t.assign(follower_batch="sampled")
         c = colours["SMFRL epoch"]
         for batch, g in t.groupby("follower_batch", sort=False):
-            style = "-" if batch == "joint" else "--"
-            ax_epoch.plot(g.n_households, g.epoch_s, marker="o", color=c, linestyle=style,
-                          label=f"smfg, {batch} batch")  # fmt: skip
-            ax_mem.plot(g.n_households, g.peak_rss_mb, marker="s", color=c, linestyle=style,
-                        label=f"SMFRL training, {batch} batch")  # fmt: skip
+            style = dict(color=c, linestyle="-" if batch == "joint" else "--")
+            x = g.n_households
+            ax_epoch.plot(x, g.epoch_s, marker="o", **style, label=f"smfg, {batch} batch")
+            ax_mem.plot(
+                x, g.peak_rss_mb, marker="s", **style, label=f"SMFRL training, {batch} batch"
+            )
         o = t.dropna(subset=["original_epoch_s_low"])
         if len(o):
             mid = (o.original_epoch_s_low + o.original_epoch_s_high) / 2
             half = (o.original_epoch_s_high - o.original_epoch_s_low) / 2
-            ax_epoch.errorbar(o.n_households, mid, yerr=half, fmt="kx", markersize=8, capsize=4,
-                              label="original code")  # fmt: skip
+            ax_epoch.errorbar(
+                o.n_households,
+                mid,
+                yerr=half,
+                fmt="kx",
+                markersize=8,
+                capsize=4,
+                label="original code",
+            )
         ax_epoch.set_title(f"SMFRL epoch ({t.profile.iloc[0]} profile)", fontsize="medium")
     ax_epoch.set_ylabel("seconds per epoch")
     ax_mem.set_title("Peak memory of the process", fontsize="medium")
@@ -497,16 +542,21 @@ def plot_scaling(env: pd.DataFrame, training: pd.DataFrame) -> Figure:
 def plot_mean_field(
     check: pd.DataFrame,
     metrics: tuple[str, ...] = (
-        "per_capita_gdp", "mean_utility", "income_gini", "wealth_gini", "years",
+        "per_capita_gdp",
+        "mean_utility",
+        "income_gini",
+        "wealth_gini",
+        "years",
     ),
-) -> Figure:  # fmt: skip
+) -> Figure:
     """The mean-field check: one panel per metric, its mean and 95% interval across seeds
     against N (log axis), one line per policy pair.
 
     ``check`` as :func:`smfg.paper.mean_field.mean_field_check` returns it.
     """
-    labels = [f"{g} / {h} households" for g, h in zip(check.government, check.households,
-                                                       strict=True)]  # fmt: skip
+    labels = [
+        f"{g} / {h} households" for g, h in zip(check.government, check.households, strict=True)
+    ]
     check = check.assign(label=labels)
     colours = _colours(check.label)
     axis = {**METRIC_AXES, "mean_utility": "mean utility per household"}
@@ -519,8 +569,9 @@ def plot_mean_field(
             x = g.n_households.to_numpy() * (1.0 + 0.06 * (k - 1))  # dodge the error bars
             lo = (g["mean"] - g.ci_low).clip(lower=0).fillna(0).to_numpy()
             hi = (g.ci_high - g["mean"]).clip(lower=0).fillna(0).to_numpy()
-            ax.errorbar(x, g["mean"], yerr=[lo, hi], marker="o", capsize=3, color=colours[lab],
-                        label=lab)  # fmt: skip
+            ax.errorbar(
+                x, g["mean"], yerr=[lo, hi], marker="o", capsize=3, color=colours[lab], label=lab
+            )
         ax.set_xscale("log")
         ax.set_title(axis.get(m, m), fontsize="medium")
         ax.set_xlabel("households N")
@@ -550,8 +601,13 @@ def plot_action_distributions(dists: pd.DataFrame) -> Figure:
         ax = axes[0, j]
         for label, g in frame[frame.action == a].groupby("label", sort=False):
             dens, edges = np.histogram(g.value, bins=bins, weights=g.weight, density=True)
-            ax.stairs(dens, edges, color=colours[label], label=label,
-                      linestyle="--" if label == "cloned" else "-")  # fmt: skip
+            ax.stairs(
+                dens,
+                edges,
+                color=colours[label],
+                label=label,
+                linestyle="--" if label == "cloned" else "-",
+            )
         ax.set_title(a, fontsize="medium")
         ax.set_xlabel(a)
         ax.set_ylabel("density")
@@ -562,8 +618,12 @@ def plot_action_distributions(dists: pd.DataFrame) -> Figure:
             if lab not in seen:
                 seen.add(lab)
                 handles.append((h, lab))
-    fig.legend([h for h, _ in handles], [lab for _, lab in handles], loc="outside lower center",
-               ncols=min(len(handles), 3))  # fmt: skip
+    fig.legend(
+        [h for h, _ in handles],
+        [lab for _, lab in handles],
+        loc="outside lower center",
+        ncols=min(len(handles), 3),
+    )
     return fig
 
 

@@ -169,8 +169,9 @@ def seed_interval(
     tol = 1e-9 * max(1.0, abs(m))
     bad = [v for v in x if v < lo_b - tol or v > hi_b + tol]
     if bad:
-        raise ValueError(f"metric {metric!r}: value {bad[0]!r} lies outside its range "
-                         f"[{lo_b}, {hi_b}]")  # fmt: skip
+        raise ValueError(
+            f"metric {metric!r}: value {bad[0]!r} lies outside its range [{lo_b}, {hi_b}]"
+        )
     sd = statistics.stdev(x)
     q = t_quantile_975(n - 1) * sd / math.sqrt(n)  # the t half-width on the metric's scale
     scale = metric_range(metric).scale(horizon)
