@@ -18,14 +18,17 @@ __all__ = ["ALGORITHMS", "algorithm", "algorithm_trainer", "check_algo"]
 ALGORITHMS: dict[str, tuple[Callable, type, Callable]] = {
     "smfrl": (smfrl.smfrl_config, smfrl.SMFRLTrainer, smfrl.config_from_spec),
     # the baselines of the paper's Table 2 (their modules also define LearnedPolicy)
-    "rule_based": (rule_based.rule_based_config, rule_based.RuleBasedTrainer,
-                   rule_based.config_from_spec),
+    "rule_based": (
+        rule_based.rule_based_config,
+        rule_based.RuleBasedTrainer,
+        rule_based.config_from_spec,
+    ),
     "ddpg": (ddpg.ddpg_config, ddpg.DDPGTrainer, ddpg.config_from_spec),
     "iddpg": (iddpg.iddpg_config, iddpg.IDDPGTrainer, iddpg.config_from_spec),
     "maddpg": (maddpg.maddpg_config, maddpg.MADDPGTrainer, maddpg.config_from_spec),
     "mfmarl": (mfmarl.mfmarl_config, mfmarl.MFMARLTrainer, mfmarl.config_from_spec),
     "ppo": (ppo.ppo_config, ppo.PPOTrainer, ppo.config_from_spec),
-}  # fmt: skip
+}
 
 
 def check_algo(algo: str) -> str:

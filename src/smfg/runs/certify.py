@@ -104,27 +104,41 @@ def certify_policies(
         )
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
-    pop = simulate(params, gov_policy, household_policy, n_households, seed,
-                   leader_reward=leader_reward, reward_weights=reward_weights)  # fmt: skip
-    say(f"simulated {pop.steps} years ({','.join(pop.termination)}), leader return "
-        f"{pop.leader_return:.4g}")  # fmt: skip
+    pop = simulate(
+        params,
+        gov_policy,
+        household_policy,
+        n_households,
+        seed,
+        leader_reward=leader_reward,
+        reward_weights=reward_weights,
+    )
+    say(
+        f"simulated {pop.steps} years ({','.join(pop.termination)}), leader return "
+        f"{pop.leader_return:.4g}"
+    )
     if pop.steps < st["burn_in"] + MIN_WINDOW:  # no stationary population to certify
-        fol = {"skipped": f"the episode ended in year {pop.steps} "
-                          f"({','.join(pop.termination)}), before the window"}  # fmt: skip
+        fol = {
+            "skipped": f"the episode ended in year {pop.steps} "
+            f"({','.join(pop.termination)}), before the window"
+        }
         env = stationary_environment(pop, params, st["burn_in"])
     else:
         say(
             f"followers: exact best response on {st['na']} asset x {st['ne']} ability points "
             f"for the {n_households} households' states of years {st['burn_in']}-{pop.steps}"
         )
-        expl, env = certify_followers(
-            params, pop, (lambda g: rule) if rule is not None else (
-                lambda g: rule_from_policy(household_policy, g)),
-            burn_in=st["burn_in"], na=st["na"], ne=st["ne"], seed=seed,
-        )  # fmt: skip
+
+        def rule_at(g):
+            return rule if rule is not None else rule_from_policy(household_policy, g)
+
+        grid = dict(burn_in=st["burn_in"], na=st["na"], ne=st["ne"])
+        expl, env = certify_followers(params, pop, rule_at, **grid, seed=seed)
         fol = expl.summary()
-        say(f"followers: median CEV {_pct(fol['cev_median_pct'])}, mean "
-            f"{_pct(fol['cev_mean_pct'])}{_inf_note(fol)}")  # fmt: skip
+        say(
+            f"followers: median CEV {_pct(fol['cev_median_pct'])}, mean "
+            f"{_pct(fol['cev_mean_pct'])}{_inf_note(fol)}"
+        )
     sl = slice(env.window[0], env.window[1])
     out = {
         "n_households": n_households,
@@ -149,12 +163,19 @@ def certify_policies(
             "with households best-responding"
         )
         learned_mean = Fiscal(**{**env.fiscal.__dict__})
-        gap = leader_gap(params, pop.leader_return, n_households, seed,
-                         leader_reward=leader_reward, reward_weights=reward_weights,
-                         grid=e6_grid(params, st["grid_points"]),
-                         extra={"window mean of this leader": learned_mean} if leader_mean
-                         else None,
-                         progress=say, na=st["grid_na"], ne=st["ne"])  # fmt: skip
+        gap = leader_gap(
+            params,
+            pop.leader_return,
+            n_households,
+            seed,
+            leader_reward=leader_reward,
+            reward_weights=reward_weights,
+            grid=e6_grid(params, st["grid_points"]),
+            extra={"window mean of this leader": learned_mean} if leader_mean else None,
+            progress=say,
+            na=st["grid_na"],
+            ne=st["ne"],
+        )
         out["leader"] = gap
         say(f"leader: gap {gap['gap']:.4g} to {gap['best']['policy']}")
     out["seconds"] = time.perf_counter() - t0
@@ -179,13 +200,23 @@ def certify_run(
         return json.loads(path.read_text())
     params = economy_params(cfg["variant"], **cfg.get("economy", {}))
     learned = learned_policy(state, noise_std=0.0, seed=int(cfg["seed"]))
-    out = certify_policies(params, learned.leader, learned.followers, int(cfg["n_households"]),
-                           int(cfg["seed"]), cfg.get("leader_reward", "gdp"), progress,
-                           reward_weights=cfg.get("leader_reward_weights", (1.0, 1.0, 1.0)),
-                           **st)  # fmt: skip
-    out = {"run_dir": str(run_dir), "algo": state.get("algo", "smfrl"),
-           "config": {k: cfg.get(k) for k in ("variant", "n_households", "seed", "bc", "epochs")},
-           **out}  # fmt: skip
+    out = certify_policies(
+        params,
+        learned.leader,
+        learned.followers,
+        int(cfg["n_households"]),
+        int(cfg["seed"]),
+        cfg.get("leader_reward", "gdp"),
+        progress,
+        reward_weights=cfg.get("leader_reward_weights", (1.0, 1.0, 1.0)),
+        **st,
+    )
+    out = {
+        "run_dir": str(run_dir),
+        "algo": state.get("algo", "smfrl"),
+        "config": {k: cfg.get(k) for k in ("variant", "n_households", "seed", "bc", "epochs")},
+        **out,
+    }
     atomic_write_text(path, json.dumps(out, indent=1) + "\n")
     return out
 
@@ -220,41 +251,56 @@ def format_report(res: dict) -> str:
     """A readable report of :func:`certify_run` or :func:`certify_policies`."""
     ep, fol = res["episode"], res["followers"]
     skipped = "skipped" in fol
-    inf_why = "" if skipped or fol["share_infinite"] == 0 else (
-        ": states where no finite scaling of the rule's consumption reaches the best "
-        "response's value")  # fmt: skip
+    inf_why = ""
+    if not skipped and fol["share_infinite"] != 0:
+        inf_why = (
+            ": states where no finite scaling of the rule's consumption reaches the best "
+            "response's value"
+        )
     lines = []
     if "run_dir" in res:
         c = res["config"]
-        lines.append(f"run {res['run_dir']} ({res['algo']}, {c['variant']}, N={c['n_households']}, "
-                     f"seed {c['seed']}, bc={c['bc']}, {c['epochs']} epochs)")  # fmt: skip
+        lines.append(
+            f"run {res['run_dir']} ({res['algo']}, {c['variant']}, N={c['n_households']}, "
+            f"seed {c['seed']}, bc={c['bc']}, {c['epochs']} epochs)"
+        )
     lines.append(
         f"episode: {ep['years']} years ({ep['termination']}), leader return "
         f"{ep['leader_return']:.4g}; window means r={ep['r']:.4g}, K/Y={ep['K_over_Y']:.4g}, "
         f"Y/N={ep['Y_per_household']:.4g}"
     )
-    lines += [f"followers: not certified: {fol['skipped']}"] if skipped else [
-        "followers (consumption-equivalent gain of the exact best response, env timing, at the "
-        "window's prices):",
-        f"  mean {_pct(fol['cev_mean_pct'])} (finite values {_pct(fol['cev_mean_finite_pct'])}, "
-        f"share infinite {fol['share_infinite']:.3g}{inf_why}), "
-        f"median {_pct(fol['cev_median_pct'])}, "
-        f"p10-p90 {_pct(fol['cev_p10_pct'])} to {_pct(fol['cev_p90_pct'])}",
-        f"  as a loss of the best response's consumption: mean {_pct(fol['loss_mean_pct'])}, "
-        f"median {_pct(fol['loss_median_pct'])}",
-        f"  prices r={fol['r']:.4g}, W={fol['W']:.4g}, tr={fol['tr']:.4g}; window "
-        f"{fol['window']}, capital drift {fol['capital_drift']:+.3g}; grid {fol['grid']}, "
-        f"best response in {fol['best_response_seconds']:.1f} s",
-    ]  # fmt: skip
+    if skipped:
+        lines.append(f"followers: not certified: {fol['skipped']}")
+    else:
+        lines += [
+            "followers (consumption-equivalent gain of the exact best response, env timing, "
+            "at the window's prices):",
+            f"  mean {_pct(fol['cev_mean_pct'])} "
+            f"(finite values {_pct(fol['cev_mean_finite_pct'])}, "
+            f"share infinite {fol['share_infinite']:.3g}{inf_why}), "
+            f"median {_pct(fol['cev_median_pct'])}, "
+            f"p10-p90 {_pct(fol['cev_p10_pct'])} to {_pct(fol['cev_p90_pct'])}",
+            f"  as a loss of the best response's consumption: "
+            f"mean {_pct(fol['loss_mean_pct'])}, median {_pct(fol['loss_median_pct'])}",
+            f"  prices r={fol['r']:.4g}, W={fol['W']:.4g}, tr={fol['tr']:.4g}; window "
+            f"{fol['window']}, capital drift {fol['capital_drift']:+.3g}; grid {fol['grid']}, "
+            f"best response in {fol['best_response_seconds']:.1f} s",
+        ]
     if not skipped and "rule_diff_s" in fol:  # (results cached before it was reported lack it)
-        lines.insert(-1, f"  the rule against the shares the window's households chose: mean "
-                         f"|difference| {fol['rule_diff_s']:.3g} (saving), "
-                         f"{fol['rule_diff_f']:.3g} (work)")  # fmt: skip
+        lines.insert(
+            -1,
+            f"  the rule against the shares the window's households chose: mean "
+            f"|difference| {fol['rule_diff_s']:.3g} (saving), "
+            f"{fol['rule_diff_f']:.3g} (work)",
+        )
     if not skipped and "saving_gap_mean" in fol:
-        lines.insert(-1, f"  the rule minus the best response, mean over the window's states: "
-                         f"saving share {fol['saving_gap_mean']:+.3g} (too little in "
-                         f"{fol['share_saving_too_little']:.0%} of states), work share "
-                         f"{fol['work_gap_mean']:+.3g}")  # fmt: skip
+        lines.insert(
+            -1,
+            f"  the rule minus the best response, mean over the window's states: "
+            f"saving share {fol['saving_gap_mean']:+.3g} (too little in "
+            f"{fol['share_saving_too_little']:.0%} of states), work share "
+            f"{fol['work_gap_mean']:+.3g}",
+        )
     if "leader" in res:
         g = res["leader"]
         lines.append(
@@ -264,8 +310,11 @@ def format_report(res: dict) -> str:
         )
         for row in g["rows"]:
             eq = row.get("equilibrium") or {}
-            extra = (f" r={eq['r']:.4g} K/Y={eq['K_over_Y']:.4g}" if eq else
-                     f" ({row.get('reason', '')[:60]})")  # fmt: skip
+            extra = (
+                f" r={eq['r']:.4g} K/Y={eq['K_over_Y']:.4g}"
+                if eq
+                else f" ({row.get('reason', '')[:60]})"
+            )
             lines.append(f"  {row['policy']:<36s} {row['leader_return']:>10.4g}{extra}")
     lines.append(f"{res['seconds']:.0f} s")
     return "\n".join(lines)

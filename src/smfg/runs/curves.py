@@ -116,11 +116,16 @@ def certify_point(policy_state: dict, settings: dict | None = None) -> dict:
     with _LOCK, torch.random.fork_rng(devices=[]):
         pol = learned_policy(policy_state, noise_std=0.0, seed=int(cfg["seed"]))
         res = certify_policies(
-            params, pol.leader, pol.followers, int(cfg["n_households"]), int(cfg["seed"]),
+            params,
+            pol.leader,
+            pol.followers,
+            int(cfg["n_households"]),
+            int(cfg["seed"]),
             cfg.get("leader_reward", "gdp"),
             reward_weights=cfg.get("leader_reward_weights", (1.0, 1.0, 1.0)),
-            leader_mean=False, **st,
-        )  # fmt: skip
+            leader_mean=False,
+            **st,
+        )
     fol, gap = res["followers"], res.get("leader", {})
     return {
         "cert_cev_median_pct": fol.get("cev_median_pct", math.nan),
@@ -203,12 +208,19 @@ def certified_curves(runs: Iterable) -> pd.DataFrame:
         m = m[m["cert_years"].notna()] if "cert_years" in m else m.iloc[:0]
         # the certification episode runs the economy's T steps at most
         horizon = economy_params(spec["variant"], **spec.get("economy", {})).T
-        frames.append(pd.DataFrame({
-            "algo": spec.get("algo", "run"), "seed": int(spec["seed"]),
-            "n_households": int(spec["n_households"]), "epoch": m["epoch"].astype(int),
-            "run_dir": str(run_dir), "horizon": float(horizon),
-            **{k: m[k].astype(float) if k in m else math.nan for k in CURVE_METRICS},
-        }))  # fmt: skip
+        frames.append(
+            pd.DataFrame(
+                {
+                    "algo": spec.get("algo", "run"),
+                    "seed": int(spec["seed"]),
+                    "n_households": int(spec["n_households"]),
+                    "epoch": m["epoch"].astype(int),
+                    "run_dir": str(run_dir),
+                    "horizon": float(horizon),
+                    **{k: m[k].astype(float) if k in m else math.nan for k in CURVE_METRICS},
+                }
+            )
+        )
     columns = ["algo", "seed", "n_households", "epoch", "run_dir", "horizon", *CURVE_METRICS]
     if not frames:
         return pd.DataFrame(columns=columns)

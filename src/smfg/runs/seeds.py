@@ -45,8 +45,9 @@ class _Shared:
         try:
             if self.batched is None:  # after every seed has resumed (or not) from disk
                 m0 = self.members[0]
-                self.batched = BatchedTrainer(m0.cfg, [m.cfg.seed for m in self.members],
-                                              members=self.members)  # fmt: skip
+                self.batched = BatchedTrainer(
+                    m0.cfg, [m.cfg.seed for m in self.members], members=self.members
+                )
             self.rows = self.batched.train_epoch()
             self.batched.scatter()
         except BaseException as e:
@@ -118,8 +119,14 @@ def train_seeds(
             report = None
             if progress is not None:
                 report = lambda epoch, row, s=s: progress(s, epoch, row)  # noqa: E731
-            results[k] = train(algo, profile, root=root, checkpoint_every=checkpoint_every,
-                               progress=report, **{**overrides, "seed": s})  # fmt: skip
+            results[k] = train(
+                algo,
+                profile,
+                root=root,
+                checkpoint_every=checkpoint_every,
+                progress=report,
+                **{**overrides, "seed": s},
+            )
     return results
 
 

@@ -276,8 +276,11 @@ class RunStore:
             found = dict(checkpoints(d))
             rows = max(len(read_lines(d / METRICS_FILE)) - 1, 0)
             if epochs is None or epochs not in found:
-                why = f"{DONE_FILE} records no epoch count" if epochs is None else (
-                    f"no checkpoint of its last epoch {epochs} in {d / CKPT_DIR}")  # fmt: skip
+                why = (
+                    f"{DONE_FILE} records no epoch count"
+                    if epochs is None
+                    else f"no checkpoint of its last epoch {epochs} in {d / CKPT_DIR}"
+                )
                 raise CorruptRunError(
                     f"{d / POLICY_FILE} of a finished run is unusable ({reason}) and cannot be "
                     f"rebuilt ({why}); `smfg train` with the run's options (in {CONFIG_FILE}) "

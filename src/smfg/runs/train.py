@@ -78,9 +78,12 @@ def train(
     spec = run_spec(algo, profile, **overrides)
     tune_allocator()  # small-tensor updates run ~40% faster (smfg.runtime)
     return RunStore(root).run(
-        spec, make_trainer, checkpoint_every=checkpoint_every, progress=progress,
+        spec,
+        make_trainer,
+        checkpoint_every=checkpoint_every,
+        progress=progress,
         stop_after=stop_after,
-    )  # fmt: skip
+    )
 
 
 def evaluate_trained(
@@ -103,9 +106,16 @@ def evaluate_trained(
         res = train(algo, profile, root=root, seed=seed, **overrides)
         cfg = res.policy_state["config"]
         pol = learned_policy(res.policy_state, noise_std=noise_std, seed=seed)
-        ev = evaluate(pol.leader, pol.followers, variant=cfg["variant"],
-                      n_households=cfg["n_households"], n_episodes=n_episodes, seeds=(seed,),
-                      leader_reward=cfg["leader_reward"], **cfg["economy"])  # fmt: skip
+        ev = evaluate(
+            pol.leader,
+            pol.followers,
+            variant=cfg["variant"],
+            n_households=cfg["n_households"],
+            n_episodes=n_episodes,
+            seeds=(seed,),
+            leader_reward=cfg["leader_reward"],
+            **cfg["economy"],
+        )
         frames.append(ev.episodes.assign(run_dir=str(res.run_dir)))
     episodes = pd.concat(frames, ignore_index=True)
     return episodes, summarise(episodes)
