@@ -372,7 +372,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 ("*", "bc_follower_lr", 1e-4),
                 ("smfrl", "epochs", 60),
                 *(("smfrl", k, v) for k, v in SOLVING),
-            ),  # fmt: skip
+            ),
         ),
     )
 }

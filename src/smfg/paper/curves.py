@@ -94,8 +94,10 @@ def certified_requests(
     out = []
     for label, (algo, over) in rows.items():
         own = tuple(sorted({**common, **dict(over)}.items()))
-        out += [(label, RunRequest(algo, profile, "clearing", int(n_households), True, int(s),
-                                   own)) for s in seeds]  # fmt: skip
+        out += [
+            (label, RunRequest(algo, profile, "clearing", int(n_households), True, int(s), own))
+            for s in seeds
+        ]
     return out
 
 
@@ -135,12 +137,20 @@ def train_certified(
         mine = [r for r in fin.get("rows", []) if not r.get("on_grid")]
         br = mine[0]["leader_return"] if mine else math.nan
         best = fin.get("best", {}).get("leader_return", math.nan)
-        out.append({"label": label, "algo": req.algo, "seed": req.seed,
-                    "run_dir": str(res.run_dir), "follower_batch": cfg.get("follower_batch", ""),
-                    "epochs": int(cfg["epochs"]), "final_br_return": br,
-                    "final_best_return": best,
-                    "final_br_gap_pct": 100.0 * (best - br) / abs(best),
-                    "final_saving_gap": saving_gap})  # fmt: skip
+        out.append(
+            {
+                "label": label,
+                "algo": req.algo,
+                "seed": req.seed,
+                "run_dir": str(res.run_dir),
+                "follower_batch": cfg.get("follower_batch", ""),
+                "epochs": int(cfg["epochs"]),
+                "final_br_return": br,
+                "final_best_return": best,
+                "final_br_gap_pct": 100.0 * (best - br) / abs(best),
+                "final_saving_gap": saving_gap,
+            }
+        )
         frames.append(certified_curves([res.run_dir]).assign(label=label))
     curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     curves["cert_best_return"] = curves.cert_leader_return + curves.cert_leader_gap
@@ -163,10 +173,15 @@ def certified_table(
         curves.sort_values(["seed", "epoch"], kind="stable").groupby("run_dir", sort=False).tail(1)
     )
     metrics = (
-        "cert_cev_median_pct", "cert_loss_median_pct", "cert_saving_gap", "cert_leader_return",
+        "cert_cev_median_pct",
+        "cert_loss_median_pct",
+        "cert_saving_gap",
+        "cert_leader_return",
         "cert_best_return",
-        "cert_leader_gap", "cert_leader_gap_pct", "cert_years",
-    )  # fmt: skip
+        "cert_leader_gap",
+        "cert_leader_gap_pct",
+        "cert_years",
+    )
     rows = []
     for cell, g in last.groupby(list(keys), sort=False):
         cell = cell if isinstance(cell, tuple) else (cell,)
@@ -182,8 +197,10 @@ def certified_table(
         row["cev_median_by_seed"] = ", ".join(f"{v:.3g}" for v in g.cert_cev_median_pct)
         if runs is not None and "final_br_gap_pct" in runs:
             r = runs[runs.run_dir.isin(set(g.run_dir))]
-            for key, col in (("br_gap_pct", "final_br_gap_pct"),
-                             ("final_saving_gap", "final_saving_gap")):  # fmt: skip
+            for key, col in (
+                ("br_gap_pct", "final_br_gap_pct"),
+                ("final_saving_gap", "final_saving_gap"),
+            ):
                 vals = r[col].replace([math.inf, -math.inf], math.nan).dropna().tolist()
                 mean, lo, hi = mean_interval(vals) if vals else (math.nan,) * 3
                 row[key], row[f"{key}_lo"], row[f"{key}_hi"] = mean, lo, hi
@@ -198,10 +215,13 @@ def certified_table(
 CURVE_TARGETS = {"cev_median_pct": 5.0, "leader_gap_pct": 10.0}
 
 
-def curve_facts(table: pd.DataFrame, nash: str = "SMFRL (nash)",
-                stackelberg: str = "SMFRL (stackelberg)",
-                original: str = ORIGINAL,
-                start: pd.DataFrame | None = None) -> dict[str, str]:  # fmt: skip
+def curve_facts(
+    table: pd.DataFrame,
+    nash: str = "SMFRL (nash)",
+    stackelberg: str = "SMFRL (stackelberg)",
+    original: str = ORIGINAL,
+    start: pd.DataFrame | None = None,
+) -> dict[str, str]:
     """What the certified learning page states, from :func:`certified_table`: for each SMFRL
     row (``nash``, ``stack`` and ``orig``, the original's settings), its followers' median
     gain and its leader's gap (mean and 95% interval across seeds) and whether each meets
@@ -222,8 +242,9 @@ def curve_facts(table: pd.DataFrame, nash: str = "SMFRL (nash)",
         has_br = "br_gap_pct" in r and math.isfinite(r["br_gap_pct"])
         gkey = "br_gap_pct" if has_br else "cert_leader_gap_pct"
         gap = r[gkey]
-        out[f"cc_{key}_cev"] = format_interval(cev, r["cert_cev_median_pct_lo"],
-                                               r["cert_cev_median_pct_hi"])  # fmt: skip
+        out[f"cc_{key}_cev"] = format_interval(
+            cev, r["cert_cev_median_pct_lo"], r["cert_cev_median_pct_hi"]
+        )
         out[f"cc_{key}_gap"] = format_interval(gap, r[f"{gkey}_lo"], r[f"{gkey}_hi"])
         out[f"cc_{key}_cev_ok"] = "meets" if cev <= CURVE_TARGETS["cev_median_pct"] else "misses"
         out[f"cc_{key}_gap_ok"] = "meets" if gap <= CURVE_TARGETS["leader_gap_pct"] else "misses"
@@ -239,8 +260,13 @@ def curve_facts(table: pd.DataFrame, nash: str = "SMFRL (nash)",
 
 
 #: E1's scale of each of the leader's five numbers, by its name in economic units.
-_E1 = (("tau", "tau_max"), ("xi", "xi_max"), ("tau_a", "tau_a_max"), ("xi_a", "xi_a_max"),
-       ("g", "g_max"))  # fmt: skip
+_E1 = (
+    ("tau", "tau_max"),
+    ("xi", "xi_max"),
+    ("tau_a", "tau_a_max"),
+    ("xi_a", "xi_a_max"),
+    ("g", "g_max"),
+)
 
 
 def leader_actions(runs: pd.DataFrame, epochs: Iterable[int] | None = None) -> pd.DataFrame:
@@ -288,11 +314,25 @@ def start_gap(
     st = curve_settings(settings)
     rows = []
     for seed in seeds:
-        res = leader_gap(params, 0.0, int(n_households), int(seed), leader_reward=leader_reward,
-                         grid=e6_grid(params, st["grid_points"]), extra={"start": fiscal},
-                         na=st["grid_na"], ne=st["ne"])  # fmt: skip
+        res = leader_gap(
+            params,
+            0.0,
+            int(n_households),
+            int(seed),
+            leader_reward=leader_reward,
+            grid=e6_grid(params, st["grid_points"]),
+            extra={"start": fiscal},
+            na=st["grid_na"],
+            ne=st["ne"],
+        )
         mine = [r for r in res["rows"] if not r["on_grid"]][0]["leader_return"]
         best = res["best"]["leader_return"]
-        rows.append({"seed": int(seed), "start_return": mine, "best_return": best,
-                     "start_gap_pct": 100.0 * (best - mine) / abs(best)})  # fmt: skip
+        rows.append(
+            {
+                "seed": int(seed),
+                "start_return": mine,
+                "best_return": best,
+                "start_gap_pct": 100.0 * (best - mine) / abs(best),
+            }
+        )
     return pd.DataFrame(rows)
