@@ -130,9 +130,15 @@ def egm_step(
         if bound.any():
             ii, jj = np.nonzero(bound)
             fb, cb, xb = _static_choice(
-                hh, fiscal, prices, a[ii], a[0], weh[0, jj],
-                None if warm is None else warm["f"][ii, jj], iters=min(newton, 100),
-            )  # fmt: skip
+                hh,
+                fiscal,
+                prices,
+                a[ii],
+                a[0],
+                weh[0, jj],
+                None if warm is None else warm["f"][ii, jj],
+                iters=min(newton, 100),
+            )
             f[ii, jj], c[ii, jj], x_a[ii, jj] = fb, cb, xb
     Va = hh.u_c(c) / tc * x_a
     return {"c": c, "f": f, "a_next": a_next, "Va": Va, "a_endo": a_endo, "f_endo": f_endo}
@@ -186,10 +192,22 @@ def solve_known(
     weh = _labour_wage(hh, prices, ability)
     x = cash_on_hand(fiscal, prices, agrid.a[:, None], weh * step["f"])
     sol = Solution(
-        "known", hh, fiscal, prices, agrid, ability, s=step["a_next"] / x, f=step["f"],
-        V=np.zeros_like(c), c=c, a_next=step["a_next"], Va=Va, iterations=it,
-        converged=converged, info={"warm": warm},
-    )  # fmt: skip
+        "known",
+        hh,
+        fiscal,
+        prices,
+        agrid,
+        ability,
+        s=step["a_next"] / x,
+        f=step["f"],
+        V=np.zeros_like(c),
+        c=c,
+        a_next=step["a_next"],
+        Va=Va,
+        iterations=it,
+        converged=converged,
+        info={"warm": warm},
+    )
     if value:
         sol.V, sol.info["Vc"], sol.info["Vh"] = value_known(sol)
     sol.seconds = time.perf_counter() - t0
@@ -293,20 +311,22 @@ def solve_env(
         obj = _EnvObjective(hh, fiscal, prices, agrid, ability, V)
         x = obj.cash(f)
         if hh.labour is not None:
-            s_new, TV = _search(partial(_q_of_s, obj, f, x), s, hh.s_lo, hh.s_hi, width_s,
-                                share_tol)  # fmt: skip
+            s_new, TV = _search(
+                partial(_q_of_s, obj, f, x), s, hh.s_lo, hh.s_hi, width_s, share_tol
+            )
             f_new = f
         elif not joint:  # alternate: s given f, then f given s
-            s_new, _ = _search(partial(_q_of_s, obj, f, x), s, hh.s_lo, hh.s_hi, width_s,
-                               share_tol)  # fmt: skip
-            f_new, TV = _search(partial(_q_of_f, obj, s_new), f, hh.f_lo, hh.f_hi, width_f,
-                                share_tol)  # fmt: skip
+            s_new, _ = _search(partial(_q_of_s, obj, f, x), s, hh.s_lo, hh.s_hi, width_s, share_tol)
+            f_new, TV = _search(
+                partial(_q_of_f, obj, s_new), f, hh.f_lo, hh.f_hi, width_f, share_tol
+            )
         else:  # jointly: f by golden section on the best s for each f
             ws, wf = max(width_s, 0.02), max(width_f, 0.02)
-            f_new, _ = _search(partial(_q_best_s, obj, s, ws, 10 * share_tol, hh), f, hh.f_lo,
-                               hh.f_hi, wf, share_tol)  # fmt: skip
-            s_new, TV = _search(partial(_q_of_s, obj, f_new, obj.cash(f_new)), s, hh.s_lo,
-                                hh.s_hi, ws, share_tol)  # fmt: skip
+            q_f = partial(_q_best_s, obj, s, ws, 10 * share_tol, hh)
+            f_new, _ = _search(q_f, f, hh.f_lo, hh.f_hi, wf, share_tol)
+            s_new, TV = _search(
+                partial(_q_of_s, obj, f_new, obj.cash(f_new)), s, hh.s_lo, hh.s_hi, ws, share_tol
+            )
             joint_iterations += 1
         d = TV - V
         scale = 1.0 + np.abs(V).max()
@@ -332,8 +352,23 @@ def solve_env(
             V = R + hh.beta * (w0 * V[lo, cols] + w1 * V[lo + 1, cols]).sum(-1)
     _, Vc, Vh = value_env(hh, fiscal, prices, agrid, ability, s, f)
     return Solution(
-        "env", hh, fiscal, prices, agrid, ability, s=s, f=f, V=Vc + Vh, iterations=it,
-        seconds=time.perf_counter() - t0, converged=converged,
-        info={"Vc": Vc, "Vh": Vh, "bellman_span": float(d.max() - d.min()),
-              "last_share_change": float(max(ds, df)), "joint_iterations": joint_iterations},
-    )  # fmt: skip
+        "env",
+        hh,
+        fiscal,
+        prices,
+        agrid,
+        ability,
+        s=s,
+        f=f,
+        V=Vc + Vh,
+        iterations=it,
+        seconds=time.perf_counter() - t0,
+        converged=converged,
+        info={
+            "Vc": Vc,
+            "Vh": Vh,
+            "bellman_span": float(d.max() - d.min()),
+            "last_share_change": float(max(ds, df)),
+            "joint_iterations": joint_iterations,
+        },
+    )

@@ -36,10 +36,15 @@ def test_scan_facts_read_a_hand_made_scan():
         {
             "saving": [0.5, 0.6, 0.7, 0.8, 0.9],
             "years": [1, 2, 1, 5, 5],
-            "termination": ["goods_market", "negative_capital", "negative_capital, goods_market",
-                            "", ""],
+            "termination": [
+                "goods_market",
+                "negative_capital",
+                "negative_capital, goods_market",
+                "",
+                "",
+            ],
         }
-    )  # fmt: skip
+    )
     f = audit.scan_facts(scan, steps=5)
     assert f["threshold"] == 0.8 and f["monotone"] is True
     assert (f["below_years"], f["below_reason"]) == (1, "negative_capital, goods_market")

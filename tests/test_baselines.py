@@ -30,8 +30,14 @@ from smfg.runs.store import RunStore
 from smfg.runs.train import make_trainer, run_spec, train
 
 BASELINES = ("rule_based", "ddpg", "iddpg", "maddpg", "mfmarl", "ppo")
-TINY = dict(variant="clearing", n_households=20, epochs=4, steps_per_epoch=10, eval_episodes=2,
-            eval_steps=10)  # fmt: skip
+TINY = dict(
+    variant="clearing",
+    n_households=20,
+    epochs=4,
+    steps_per_epoch=10,
+    eval_episodes=2,
+    eval_steps=10,
+)
 TINY_OFF = dict(leader_updates=4, follower_updates=4, batch_size=16, mf_sample=8)
 TINY_PPO = dict(seq_len=5, household_epochs=1, planner_freeze_epochs=1, update_households=8)
 
@@ -58,8 +64,7 @@ def test_every_baseline_is_registered_with_its_profiles():
         spec = run_spec(algo, "smoke", bc=True, seed=3)
         assert spec["algo"] == algo and spec["bc"] and spec["seed"] == 3
         spec = run_spec(algo, "smoke", variant="clearing", n_households=20, seed=3)
-        assert make_trainer(spec).cfg == build("smoke", variant="clearing", n_households=20,
-                                               seed=3)  # fmt: skip
+        assert make_trainer(spec).cfg == build("smoke", variant="clearing", n_households=20, seed=3)
 
 
 @pytest.mark.parametrize(
@@ -77,8 +82,11 @@ def test_every_baseline_is_registered_with_its_profiles():
 )
 def test_bad_config_values_name_the_field(build, field, value, allowed):
     name = build("quick").__class__.__name__
-    with pytest.raises(ValueError, match=rf"{name}\.{field} = {value!r} is out of range: "
-                                         rf"allowed .*{allowed}"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=rf"{name}\.{field} = {value!r} is out of range: "
+        rf"allowed .*{allowed}",
+    ):
         build("quick", **{field: value})
     with pytest.raises(ValueError, match=r"no field\(s\) \['gama'\]"):
         build("quick", gama=0.9)
@@ -105,8 +113,15 @@ def test_four_epochs_straight_equal_two_a_kill_and_a_resume(tmp_path, algo):
     assert not again.computed  # a finished run is never recomputed
     # the trained policy runs through the evaluation harness
     pol = learned_policy(RunStore(tmp_path).load_policy(straight.run_dir), noise_std=0.01)
-    out = evaluate(pol.leader, pol.followers, variant="clearing", n_households=20,
-                   n_episodes=2, seeds=(0, 1), steps=10)  # fmt: skip
+    out = evaluate(
+        pol.leader,
+        pol.followers,
+        variant="clearing",
+        n_households=20,
+        n_episodes=2,
+        seeds=(0, 1),
+        steps=10,
+    )
     assert ((out.episodes.years >= 1) & (out.episodes.years <= 10)).all()
 
 
@@ -170,14 +185,26 @@ def test_non_finite_rewards_never_reach_a_learner():
 def test_train_and_evaluate_command_lines_take_any_algorithm(tmp_path, capsys):
     from smfg.cli import main
 
-    args = ["train", "--algo", "mfmarl", "--variant", "clearing", "--households", "20",
-            "--profile", "smoke", "--epochs", "1", "--results", str(tmp_path),
-            "--json"]  # fmt: skip
+    args = [
+        *"train --algo mfmarl --variant clearing --households 20".split(),
+        *"--profile smoke --epochs 1 --results".split(),
+        str(tmp_path),
+        "--json",
+    ]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["computed"] and out["epochs"] == 1 and "/mfmarl-" in out["run_dir"]
-    assert main(["evaluate", "--policy", out["run_dir"], "--episodes", "2", "--seeds", "1",
-                 "--steps", "5", "--json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                "--policy",
+                out["run_dir"],
+                *"--episodes 2 --seeds 1 --steps 5 --json".split(),
+            ]
+        )
+        == 0
+    )
     ev = json.loads(capsys.readouterr().out)
     assert ev["settings"]["government_policy"] == "mfmarl-leader"
     assert ev["metrics"]["years"]["mean"] == 5
@@ -276,8 +303,15 @@ def test_ppo_reaches_the_nash_equilibrium_of_the_one_step_game():
     """PPO's own policy/update on the same game, both sides stochastic (one-step episodes: every
     step ends its episode and begins the next, so the LSTM state is reset each step)."""
     T = 10
-    cfg = ppo.ppo_config("quick", variant="clearing", n_households=H_TOY, steps_per_epoch=T,
-                         seq_len=T, lr=1e-3, update_households=100)  # fmt: skip
+    cfg = ppo.ppo_config(
+        "quick",
+        variant="clearing",
+        n_households=H_TOY,
+        steps_per_epoch=T,
+        seq_len=T,
+        lr=1e-3,
+        update_households=100,
+    )
     L = ppo.PPOLearner(cfg)
     s_l, s_f, ones = torch.zeros(E_TOY, 6), torch.zeros(E_TOY, H_TOY, 2), torch.ones(E_TOY)
     for _ in range(PPO_ITERS):
@@ -306,9 +340,18 @@ PPO_ITERS = 25
 
 
 def test_maddpg_trains_at_a_thousand_households():
-    cfg = maddpg.maddpg_config("smoke", variant="taxai", n_households=1000, epochs=1,
-                               steps_per_epoch=5, leader_updates=2, follower_updates=2,
-                               batch_size=16, eval_episodes=1, eval_steps=3)  # fmt: skip
+    cfg = maddpg.maddpg_config(
+        "smoke",
+        variant="taxai",
+        n_households=1000,
+        epochs=1,
+        steps_per_epoch=5,
+        leader_updates=2,
+        follower_updates=2,
+        batch_size=16,
+        eval_episodes=1,
+        eval_steps=3,
+    )
     tr = maddpg.MADDPGTrainer(cfg)
     assert tr.learner.nets.critic_l.q1.net[0].in_features == 4 * 1000 + 11  # TD3: twin critics
     assert tr.learner.nets.critic_f.net[0].in_features == 4 * 1000 + 15

@@ -163,8 +163,12 @@ def test_fit_recovers_a_linear_gaussian_policy(network):
 # (validation loss initial -> final: taxai NLL 2.01 -> 1.33, 2.22 -> 1.33, MSE 0.424 -> 0.221,
 # 0.429 -> 0.221; clearing NLL 1.84 -> 0.82, 2.11 -> 0.83, MSE 0.467 -> 0.122, 0.366 -> 0.112).
 # Asserted: about half the observed fall.
-MIN_FALL = {("taxai", "nll"): 1.25, ("taxai", "mse"): 1.45,
-            ("clearing", "nll"): 1.6, ("clearing", "mse"): 2.0}  # fmt: skip
+MIN_FALL = {
+    ("taxai", "nll"): 1.25,
+    ("taxai", "mse"): 1.45,
+    ("clearing", "nll"): 1.6,
+    ("clearing", "mse"): 2.0,
+}
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

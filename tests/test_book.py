@@ -98,11 +98,13 @@ def built_book(tmp_path_factory) -> Path:
     # (the clearing comparison at N = 100 only and the two training-heavy `clearing` pages with
     # one seed: more cells add minutes, not checks; the results summary reads the clearing
     # comparison's cells, so it asks for the same)
-    extra = {"audit_taxai_dynamics": {"n_households": 50},
-             "clearing_policies": {"sizes": "100", "seeds": 1},
-             "certification": {"sizes": "100", "seeds": 1},
-             "certified_learning": {"seeds": 1},
-             "results_summary": {"clearing_sizes": "100", "clearing_seeds": 1}}  # fmt: skip
+    extra = {
+        "audit_taxai_dynamics": {"n_households": 50},
+        "clearing_policies": {"sizes": "100", "seeds": 1},
+        "certification": {"sizes": "100", "seeds": 1},
+        "certified_learning": {"seeds": 1},
+        "results_summary": {"clearing_sizes": "100", "clearing_seeds": 1},
+    }
     timings = {}
     for path in NOTEBOOKS:
         nb = jupytext.read(path)
@@ -111,8 +113,11 @@ def built_book(tmp_path_factory) -> Path:
             "display_name": "Python 3",
             "language": "python",
         }
-        params = {"profile": "smoke", "figures_dir": str(src / "figures"),
-                  **extra.get(path.stem, {})}  # fmt: skip
+        params = {
+            "profile": "smoke",
+            "figures_dir": str(src / "figures"),
+            **extra.get(path.stem, {}),
+        }
         first = next(c for c in nb.cells if c.cell_type == "code").source
         if "\nresults_root = " in f"\n{first}":
             params["results_root"] = str(src / "results")
@@ -257,11 +262,18 @@ def test_executed_notebooks_pass_nbval(built_book: Path):
     nbs = sorted(str(p) for p in executed.glob("*.ipynb"))
     assert len(nbs) == len(NOTEBOOKS)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q",
-         "--rootdir", str(executed), *nbs],
-        capture_output=True, text=True, timeout=900, cwd=str(executed),
+        [
+            sys.executable,
+            *"-m pytest --nbval-lax -p no:cacheprovider -q --rootdir".split(),
+            str(executed),
+            *nbs,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=str(executed),
         env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, f"nbval failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
 
 
@@ -280,15 +292,30 @@ def test_book_builds_offline(built_book: Path):
     assert IMG_SRC.search(audit), "the audit page shows no figure"
 
 
+#: headless Chromium with TOOLCHAIN.md's flags
+_CHROMIUM = (
+    "chromium",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
 def _dump_dom(url: str) -> str:
     """The DOM of a page after scripts ran, from headless Chromium (TOOLCHAIN.md's flags)."""
     with tempfile.TemporaryDirectory() as profile:
         cmd = [
-            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
-            "--dump-dom", url,
-        ]  # fmt: skip
+            *_CHROMIUM,
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            url,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"chromium failed on {url}:\n{proc.stderr[-2000:]}"
     return proc.stdout
@@ -306,11 +333,14 @@ def _screenshot(url: str, out: Path) -> None:
     """A full-height screenshot of a page after scripts ran (1280 px wide)."""
     with tempfile.TemporaryDirectory() as profile:
         cmd = [
-            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
-            "--hide-scrollbars", "--window-size=1280,4000", f"--screenshot={out}", url,
-        ]  # fmt: skip
+            *_CHROMIUM,
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=10000",
+            "--hide-scrollbars",
+            "--window-size=1280,4000",
+            f"--screenshot={out}",
+            url,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and out.is_file(), f"no screenshot of {url}:\n{proc.stderr[-2000:]}"
 

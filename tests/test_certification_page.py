@@ -78,8 +78,12 @@ def test_equilibrium_checks_glue_the_rates_move_and_whether_capital_is_above_the
     chp = cr.chapter_profile("smoke")
     out = cn.equilibrium_checks("smoke")
     assert [kw["na"] for _, kw in seen] == [chp.grid[0], chp.coarse_na, chp.grid[0]]
-    assert seen[0][1] == {"labour": 1 / 3, "ne": chp.grid[1], "r_bracket": (-0.05, 0.06),
-                          "na": chp.grid[0]}  # fmt: skip
+    assert seen[0][1] == {
+        "labour": 1 / 3,
+        "ne": chp.grid[1],
+        "r_bracket": (-0.05, 0.06),
+        "na": chp.grid[0],
+    }
     assert seen[2][0] is not None and seen[2][1]["r_guess"] == 0.01
     assert out.facts["eq0_r_moves"] == "0.34" and out.facts["eqf_more"] == more
     assert (out.facts["eq0_r_pct"], out.facts["eq0c_r_pct"], out.facts["eqf_r"]) == (

@@ -92,8 +92,9 @@ def test_e6_equals_the_economys_tax_and_its_derivative():
     for tau, xi in [(0.0002, 0.00005), (0.198, 0.0495), (0.1, 0.0)]:
         ours = e6_tax(x, tau, xi)
         f64 = torch.float64
-        theirs = tax_e6(torch.tensor(x)[None], torch.tensor([tau], dtype=f64),
-                        torch.tensor([xi], dtype=f64))[0]  # fmt: skip
+        theirs = tax_e6(
+            torch.tensor(x)[None], torch.tensor([tau], dtype=f64), torch.tensor([xi], dtype=f64)
+        )[0]
         # (Tax = x - k x^(1-xi) cancels when tau is small: agreement to rounding of x)
         assert np.allclose(ours, theirs.numpy(), rtol=1e-9, atol=1e-14 * np.abs(x).max())
         h = 1e-6 * np.maximum(x[3:], 1.0)
@@ -119,14 +120,14 @@ def test_brock_mirman_saving_rule_is_alpha_beta_y():
         for _ in range(T - 1):
             K.append(alpha * beta * A * K[-1] ** alpha)
         K = np.array(K)
-        prices = [Prices(alpha * A * k ** (alpha - 1) - 1.0, (1 - alpha) * A * k**alpha)
-                  for k in K]  # fmt: skip
+        prices = [Prices(alpha * A * k ** (alpha - 1) - 1.0, (1 - alpha) * A * k**alpha) for k in K]
         path = solve_known_path(hh, [Fiscal()] * T, prices, grid, one)
         a, worst = k0, 0.0
         for t in range(80):
             lo, w = grid.locate(np.array([a]))
-            a_next = float(path[t]["a_next"][lo[0], 0] * (1 - w[0])
-                           + path[t]["a_next"][lo[0] + 1, 0] * w[0])  # fmt: skip
+            a_next = float(
+                path[t]["a_next"][lo[0], 0] * (1 - w[0]) + path[t]["a_next"][lo[0] + 1, 0] * w[0]
+            )
             worst = max(worst, abs(a_next - alpha * beta * A * K[t] ** alpha))
             a = a_next
         assert worst < 1e-6, (k0, worst)
@@ -136,8 +137,14 @@ def test_brock_mirman_saving_rule_is_alpha_beta_y():
 def standard_solution():
     """The clearing calibration under the free market: 500 assets x 7 abilities."""
     hh = Household.from_params(CLEARING)
-    return solve_known(hh, FREE_MARKET, calibration_prices(), AssetGrid(500, 200.0),
-                       ability_grid(CLEARING, 7), tol=1e-9)  # fmt: skip
+    return solve_known(
+        hh,
+        FREE_MARKET,
+        calibration_prices(),
+        AssetGrid(500, 200.0),
+        ability_grid(CLEARING, 7),
+        tol=1e-9,
+    )
 
 
 def test_euler_errors_on_the_standard_calibration(standard_solution):
@@ -224,8 +231,15 @@ def half_saving_population():
 def test_exploitability_of_the_best_response_is_zero_and_of_half_saving_positive(
     half_saving_population,
 ):
-    res, env = certify_followers(CLEARING, half_saving_population, lambda g: fixed_rule(0.5, 1 / 3),
-                                 burn_in=60, na=150, ne=5, a_max=2000.0)  # fmt: skip
+    res, env = certify_followers(
+        CLEARING,
+        half_saving_population,
+        lambda g: fixed_rule(0.5, 1 / 3),
+        burn_in=60,
+        na=150,
+        ne=5,
+        a_max=2000.0,
+    )
     s = res.summary()
     # saving half of cash on hand starves capital (r about 29%): a household that saved
     # would gain more than doubling its consumption; stated in the book's chapter
@@ -234,15 +248,26 @@ def test_exploitability_of_the_best_response_is_zero_and_of_half_saving_positive
     assert 40.0 < s["loss_mean_pct"] < 90.0
     # the best response itself, solved again from another start, is not exploitable
     best = res.best
-    again = solve_env(best.household, best.fiscal, best.prices, best.agrid, best.ability,
-                      init=_crude_start(best))  # fmt: skip
-    res_br = exploitability(GridRule(again), best.household, env.fiscal, env.prices, best.agrid,
-                            best.ability, env.e, env.a, best=best)  # fmt: skip
+    again = solve_env(
+        best.household, best.fiscal, best.prices, best.agrid, best.ability, init=_crude_start(best)
+    )
+    res_br = exploitability(
+        GridRule(again),
+        best.household,
+        env.fiscal,
+        env.prices,
+        best.agrid,
+        best.ability,
+        env.e,
+        env.a,
+        best=best,
+    )
     assert np.abs(res_br.cev).max() < 1e-4
     # and every deviation from it loses
     s_dev = np.clip(best.s - 0.02, 0.001, 0.99)
-    V_dev, _, _ = value_env(best.household, best.fiscal, best.prices, best.agrid, best.ability,
-                            s_dev, best.f)  # fmt: skip
+    V_dev, _, _ = value_env(
+        best.household, best.fiscal, best.prices, best.agrid, best.ability, s_dev, best.f
+    )
     assert (V_dev <= best.V + 1e-9 * np.abs(best.V).max()).all()
 
 
@@ -250,9 +275,17 @@ def _crude_start(sol):
     """A poor first guess: save 0.6 and work 0.3 everywhere."""
     from smfg.certify.primitives import Solution
 
-    return Solution("env", sol.household, sol.fiscal, sol.prices, sol.agrid, sol.ability,
-                    s=np.full_like(sol.s, 0.6), f=np.full_like(sol.f, 0.3),
-                    V=np.zeros_like(sol.V))  # fmt: skip
+    return Solution(
+        "env",
+        sol.household,
+        sol.fiscal,
+        sol.prices,
+        sol.agrid,
+        sol.ability,
+        s=np.full_like(sol.s, 0.6),
+        f=np.full_like(sol.f, 0.3),
+        V=np.zeros_like(sol.V),
+    )
 
 
 # --- the stationary equilibrium ------------------------------------------------------------
@@ -266,8 +299,7 @@ def test_stationary_equilibrium_without_government_and_inelastic_labour():
     p = CLEARING
     rates = []
     for na in (150, 300):
-        eq = stationary_equilibrium(p, None, labour=1 / 3, na=na, ne=7,
-                                    r_bracket=(-0.05, 0.06))  # fmt: skip
+        eq = stationary_equilibrium(p, None, labour=1 / 3, na=na, ne=7, r_bracket=(-0.05, 0.06))
         assert eq.capital_residual < 1e-6
         assert eq.r < 1 / p.beta - 1 - 1e-3
         assert eq.tr == 0 and eq.taxes == 0 and eq.hours == pytest.approx(1 / 3)
@@ -292,10 +324,14 @@ def test_leader_gap_ranks_grid_points_with_best_responding_households():
     from smfg.certify import leader_gap
 
     low, high = CLEARING.action_low, CLEARING.action_high
-    grid = [(0.2 * low, 0.05 * low, 0.3 * low), (0.2 * high, 0.05 * low, 0.3 * low),
-            (0.2 * low, 0.05 * low, 0.3 * high)]  # fmt: skip
-    res = leader_gap(CLEARING, learned_return=-5.0, n_households=20, seed=0, steps=60,
-                     grid=grid, na=60, ne=3)  # fmt: skip
+    grid = [
+        (0.2 * low, 0.05 * low, 0.3 * low),
+        (0.2 * high, 0.05 * low, 0.3 * low),
+        (0.2 * low, 0.05 * low, 0.3 * high),
+    ]
+    res = leader_gap(
+        CLEARING, learned_return=-5.0, n_households=20, seed=0, steps=60, grid=grid, na=60, ne=3
+    )
     free, taxed, spend = res["rows"]
     assert free["feasible"] and taxed["feasible"] and not spend["feasible"]
     assert "larger than its pay" in spend["reason"]
@@ -319,8 +355,11 @@ def test_cli_certify_reports_and_caches_a_run(tmp_path, capsys):
     from smfg.runs.train import train
 
     res = train("smfrl", "smoke", root=tmp_path, variant="clearing", n_households=10, seed=0)
-    args = ["certify", str(res.run_dir), "--grid", "80", "--abilities", "3", "--burn-in", "100",
-            "--leader-grid", "0", "--json"]  # fmt: skip
+    args = [
+        "certify",
+        str(res.run_dir),
+        *"--grid 80 --abilities 3 --burn-in 100 --leader-grid 0 --json".split(),
+    ]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["config"]["variant"] == "clearing" and out["config"]["n_households"] == 10

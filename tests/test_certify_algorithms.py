@@ -51,8 +51,9 @@ def test_lstm_households_are_read_with_a_settled_memory(tmp_path):
     env = stationary_environment(pop, params, burn_in=60)
 
     def diff(memory_steps):
-        s, f = rule_from_policy(pol.followers, env.gov_raw, batch=500,
-                                memory_steps=memory_steps)(env.e, env.a)  # fmt: skip
+        s, f = rule_from_policy(pol.followers, env.gov_raw, batch=500, memory_steps=memory_steps)(
+            env.e, env.a
+        )
         return np.abs(s - env.s).mean() + np.abs(f - env.f).mean()
 
     assert diff(20) < diff(0) / 3

@@ -136,25 +136,46 @@ def test_chapter_runs_are_the_clearing_comparisons_smfrl_runs():
 
 def _result(n, seed, r, cev, skipped=False, gap=10.0):
     """A certification result as certify_run returns it, with made-up numbers."""
-    fol = {"skipped": "the episode ended in year 3"} if skipped else {
-        "cev_median_pct": cev, "cev_mean_pct": math.inf if cev > 100 else cev,
-        "share_infinite": 0.1 if cev > 100 else 0.0, "loss_mean_pct": cev / 2,
-        "capital_drift": 0.01, "saving_gap_mean": -0.1}  # fmt: skip
+    fol = (
+        {"skipped": "the episode ended in year 3"}
+        if skipped
+        else {
+            "cev_median_pct": cev,
+            "cev_mean_pct": math.inf if cev > 100 else cev,
+            "share_infinite": 0.1 if cev > 100 else 0.0,
+            "loss_mean_pct": cev / 2,
+            "capital_drift": 0.01,
+            "saving_gap_mean": -0.1,
+        }
+    )
     return {
-        "run_dir": f"/store/smfrl-{n}-{seed}", "n_households": n, "seed": seed,
-        "episode": {"years": 3 if skipped else 300, "leader_return": 100.0, "r": r,
-                    "K_over_Y": 2.0},
+        "run_dir": f"/store/smfrl-{n}-{seed}",
+        "n_households": n,
+        "seed": seed,
+        "episode": {
+            "years": 3 if skipped else 300,
+            "leader_return": 100.0,
+            "r": r,
+            "K_over_Y": 2.0,
+        },
         "followers": fol,
-        "leader": {"best": {"policy": "tau=0.0002", "leader_return": 100.0 + gap}, "gap": gap,
-                   "rows": [{"policy": "tau=0.0002", "on_grid": True, "leader_return": 110.0},
-                            {"policy": "window mean", "on_grid": False,
-                             "leader_return": 2500.0}]},
-    }  # fmt: skip
+        "leader": {
+            "best": {"policy": "tau=0.0002", "leader_return": 100.0 + gap},
+            "gap": gap,
+            "rows": [
+                {"policy": "tau=0.0002", "on_grid": True, "leader_return": 110.0},
+                {"policy": "window mean", "on_grid": False, "leader_return": 2500.0},
+            ],
+        },
+    }
 
 
 def test_run_table_formats_and_states_the_facts():
-    results = [_result(1000, 0, 0.2, 5.0), _result(100, 1, 0.005, 300.0, gap=-5.0),
-               _result(100, 0, 0.3, 0.5, skipped=True)]  # fmt: skip
+    results = [
+        _result(1000, 0, 0.2, 5.0),
+        _result(100, 1, 0.005, 300.0, gap=-5.0),
+        _result(100, 0, 0.3, 0.5, skipped=True),
+    ]
     table = cr.run_table(results)
     assert list(table.n_households) == [100, 100, 1000] and list(table.seed) == [0, 1, 0]
     assert table.r_pct.tolist() == pytest.approx([30.0, 0.5, 20.0])
@@ -162,9 +183,14 @@ def test_run_table_formats_and_states_the_facts():
     shown = cr.format_table(table)
     assert "CEV mean (%)" in shown and "inf" in set(shown["CEV mean (%)"])
     assert set(shown["own taxes, BR households"]) == {"2,500"}
-    baselines = pd.concat([cr.run_table([_result(100, 0, -0.05, 400.0, gap=-200.0)]).assign(
-        households=cr.BASELINES["bc"]), cr.run_table([_result(100, 0, 0.03, 9.0)]).assign(
-        households=cr.BASELINES["fixed"])])  # fmt: skip
+    baselines = pd.concat(
+        [
+            cr.run_table([_result(100, 0, -0.05, 400.0, gap=-200.0)]).assign(
+                households=cr.BASELINES["bc"]
+            ),
+            cr.run_table([_result(100, 0, 0.03, 9.0)]).assign(households=cr.BASELINES["fixed"]),
+        ]
+    )
     f = cr.run_facts(table, baselines, free_market_r=0.01)
     assert (f["cr_runs"], f["cr_certified"], f["cr_skipped"]) == ("3", "2", "1")
     assert (f["cr_r_lo"], f["cr_r_hi"], f["cr_r_above"]) == ("0.5", "20", "1")
@@ -177,8 +203,7 @@ def test_run_table_formats_and_states_the_facts():
 
 def test_check_facts_glue_numbers_percentages_and_truth_values():
     f = cr.check_facts("t", {"r": 0.0123456, "na": 500, "ok": True, "grid": [1, 2], "x": 2e-10})
-    assert f == {"t_r": "0.0123", "t_r_pct": "1.23", "t_na": "500", "t_ok": "yes",
-                 "t_x": "2e-10"}  # fmt: skip
+    assert f == {"t_r": "0.0123", "t_r_pct": "1.23", "t_na": "500", "t_ok": "yes", "t_x": "2e-10"}
 
 
 def test_baselines_certify_each_kind_and_seed_once(tmp_path, monkeypatch):
@@ -191,10 +216,12 @@ def test_baselines_certify_each_kind_and_seed_once(tmp_path, monkeypatch):
     monkeypatch.setattr(cr, "certify_policies", fake)
     monkeypatch.setattr(cr, "ClonedHouseholds", lambda variant, epochs, seed: "clone")
     bl = cr.certify_baselines("smoke", tmp_path, n_households=20, seeds=2)
-    assert sorted(calls) == [("FixedShares", 20, 0, "output", True, False),
-                             ("FixedShares", 20, 1, "output", True, False),
-                             ("str", 20, 0, "output", False, False),
-                             ("str", 20, 1, "output", False, False)]  # fmt: skip
+    assert sorted(calls) == [
+        ("FixedShares", 20, 0, "output", True, False),
+        ("FixedShares", 20, 1, "output", True, False),
+        ("str", 20, 0, "output", False, False),
+        ("str", 20, 1, "output", False, False),
+    ]
     assert list(bl.households) == [cr.BASELINES["bc"]] * 2 + [cr.BASELINES["fixed"]] * 2
     assert np.allclose(bl.r_pct, [1.0, 2.0, 1.0, 2.0])
     again = cr.certify_baselines("smoke", tmp_path, n_households=20, seeds=2)  # from the cache

@@ -68,8 +68,9 @@ def test_interpolation_of_all_columns_equals_np_interp_to_the_bit():
         moved = np.sort(xp * (1 + 1e-3 * rng.standard_normal(xp.shape)), axis=0)
         where = _ColumnInterp.of(grid, moved, _ColumnInterp(grid, xp))
         np.testing.assert_array_equal(where.j, _ColumnInterp(grid, moved).j)
-        for got, w in zip(_interp_cols(grid, moved, fps, where), _interp_loop(grid, moved, fps),
-                          strict=True):  # fmt: skip
+        for got, w in zip(
+            _interp_cols(grid, moved, fps, where), _interp_loop(grid, moved, fps), strict=True
+        ):
             assert np.array_equal(got, w)
         prev = where
 

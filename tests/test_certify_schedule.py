@@ -49,8 +49,14 @@ def _one_thread():
 def two_brackets():
     """10% up to the middle ability's labour income, 30% above: 200 assets x 5 abilities."""
     hh = Household.from_params(CLEARING)
-    return solve_known(hh, TWO_BRACKETS, calibration_prices(), AssetGrid(200, 200.0),
-                       ability_grid(CLEARING, 5), tol=1e-9)  # fmt: skip
+    return solve_known(
+        hh,
+        TWO_BRACKETS,
+        calibration_prices(),
+        AssetGrid(200, 200.0),
+        ability_grid(CLEARING, 5),
+        tol=1e-9,
+    )
 
 
 def _income(sol):
@@ -76,10 +82,20 @@ def test_schedule_tax_equals_the_economys_tax_piecewise():
     ]
     for lo, rates in schedules:
         fis = Fiscal(tau_c=0.065, brackets=lo, rates=rates)
-        x = np.concatenate([rng.uniform(-2, 12, 500), rng.lognormal(0, 2, 200), lo,
-                            np.nextafter(lo, -np.inf), [-5.0, 0.0, 1e4]])  # fmt: skip
-        theirs = tax_piecewise(torch.tensor(x)[None], torch.tensor([lo], dtype=torch.float64),
-                               torch.tensor([rates], dtype=torch.float64))[0].numpy()  # fmt: skip
+        x = np.concatenate(
+            [
+                rng.uniform(-2, 12, 500),
+                rng.lognormal(0, 2, 200),
+                lo,
+                np.nextafter(lo, -np.inf),
+                [-5.0, 0.0, 1e4],
+            ]
+        )
+        theirs = tax_piecewise(
+            torch.tensor(x)[None],
+            torch.tensor([lo], dtype=torch.float64),
+            torch.tensor([rates], dtype=torch.float64),
+        )[0].numpy()
         assert np.abs(fis.income_tax(x) - theirs).max() < 1e-12, lo
         assert np.abs(schedule_tax(x, lo, rates) - theirs).max() < 1e-12, lo
         h = 1e-7

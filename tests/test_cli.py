@@ -6,15 +6,30 @@ from smfg.cli import main
 
 
 def test_simulate_json_gives_the_documented_keys(capsys):
-    rc = main(["simulate", "--variant", "taxai", "--households", "100", "--saving", "0.99",
-               "--work", "0.9", "--steps", "300", "--seed", "0", "--json"])  # fmt: skip
+    rc = main(
+        [
+            *"simulate --variant taxai --households 100 --saving 0.99".split(),
+            *"--work 0.9 --steps 300 --seed 0 --json".split(),
+        ]
+    )
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"per_capita_gdp", "social_welfare", "income_gini", "wealth_gini",
-                        "years", "termination", "max_residuals"}  # fmt: skip
+    assert set(out) == {
+        "per_capita_gdp",
+        "social_welfare",
+        "income_gini",
+        "wealth_gini",
+        "years",
+        "termination",
+        "max_residuals",
+    }
     assert out["years"] == 300 and 1e12 <= out["per_capita_gdp"] <= 1e14
-    assert set(out["max_residuals"]) == {"household_budget", "government_budget",
-                                         "goods_market", "capital_market"}  # fmt: skip
+    assert set(out["max_residuals"]) == {
+        "household_budget",
+        "government_budget",
+        "goods_market",
+        "capital_market",
+    }
     assert out["max_residuals"]["household_budget"] < 1e-10
 
 

@@ -34,8 +34,17 @@ def _one_thread(_threads):
 
 
 def train_args(root, variant="clearing", epochs=2, *extra):
-    return ["train", "--variant", variant, *SMOKE, "--epochs", str(epochs), "--results",
-            str(root), *extra]  # fmt: skip
+    return [
+        "train",
+        "--variant",
+        variant,
+        *SMOKE,
+        "--epochs",
+        str(epochs),
+        "--results",
+        str(root),
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -94,63 +103,129 @@ BAD_YAML = "grid:\n  variant: [taxai, clearing\n  seed: [0, 1]\n"
 #: {root}: their run store, {tmp}: a scratch directory holding bad.yaml, bad.json, good.json
 CASES = {
     "evaluate --households 0": (
-        ["evaluate", "--policy", "{clearing}", "--households", "0"], 2, ["--households", "0"]),
+        ["evaluate", "--policy", "{clearing}", "--households", "0"],
+        2,
+        ["--households", "0"],
+    ),
     "evaluate --steps 0": (["evaluate", "--steps", "0"], 2, ["--steps", "0", ">= 1"]),
     "evaluate --steps -3": (["evaluate", "--steps", "-3"], 2, ["--steps", "-3"]),
     "evaluate --episodes 0": (["evaluate", "--episodes", "0"], 2, ["--episodes", "0"]),
     "evaluate --seeds 0": (["evaluate", "--seeds", "0"], 2, ["--seeds", "0"]),
     "evaluate --noise 2": (["evaluate", "--noise", "2"], 2, ["--noise", "2", "[0, 1]"]),
     "evaluate missing run directory": (
-        ["evaluate", "--policy", "{tmp}/nope"], 2, ["no run directory", "nope"]),
+        ["evaluate", "--policy", "{tmp}/nope"],
+        2,
+        ["no run directory", "nope"],
+    ),
     "evaluate unknown policy": (
-        ["evaluate", "--policy", "nonsense"], 2, ["nonsense", "neither", "free-market"]),
+        ["evaluate", "--policy", "nonsense"],
+        2,
+        ["nonsense", "neither", "free-market"],
+    ),
     "evaluate --saving with the run's followers": (
-        ["evaluate", "--policy", "{clearing}", "--saving", "0.5"], 2, ["--saving", "fixed"]),
+        ["evaluate", "--policy", "{clearing}", "--saving", "0.5"],
+        2,
+        ["--saving", "fixed"],
+    ),
     "evaluate --work with random households": (
-        ["evaluate", "--households-policy", "random", "--work", "0.5"], 2, ["--work", "random"]),
+        ["evaluate", "--households-policy", "random", "--work", "0.5"],
+        2,
+        ["--work", "random"],
+    ),
     "evaluate --elasticity on the free market": (
-        ["evaluate", "--elasticity", "0.5"], 2, ["--elasticity", "free-market", "saez"]),
+        ["evaluate", "--elasticity", "0.5"],
+        2,
+        ["--elasticity", "free-market", "saez"],
+    ),
     "simulate --households 0": (["simulate", "--households", "0"], 2, ["--households", "0"]),
     "simulate --steps 0": (["simulate", "--steps", "0"], 2, ["--steps", "0"]),
     "simulate --saving 1.7": (["simulate", "--saving", "1.7"], 2, ["--saving", "1.7", "[0, 1]"]),
     "simulate --leader-action nan": (
-        ["simulate", "--leader-action", "nan", "0", "0", "0", "0"], 2, ["--leader-action", "nan"]),
+        ["simulate", "--leader-action", "nan", "0", "0", "0", "0"],
+        2,
+        ["--leader-action", "nan"],
+    ),
     "simulate unknown variant": (["simulate", "--variant", "mars"], 2, ["--variant", "mars"]),
     "train --threads 0": (
-        ["train", "--threads", "0", "--results", "{root}"], 2, ["--threads", "0"]),
+        ["train", "--threads", "0", "--results", "{root}"],
+        2,
+        ["--threads", "0"],
+    ),
     "train --epochs 0": (["train", "--epochs", "0", "--results", "{root}"], 2, ["--epochs", "0"]),
     "train --seed with --seeds": (
-        ["train", "--seed", "1", "--seeds", "0", "1", "--results", "{root}"], 2, ["--seed"]),
+        ["train", "--seed", "1", "--seeds", "0", "1", "--results", "{root}"],
+        2,
+        ["--seed"],
+    ),
     "train unknown algorithm": (
-        ["train", "--algo", "nope", "--results", "{root}"], 2, ["'nope'", "smfrl"]),
+        ["train", "--algo", "nope", "--results", "{root}"],
+        2,
+        ["'nope'", "smfrl"],
+    ),
     "train unknown profile": (["train", "--profile", "huge"], 2, ["--profile", "huge", "smoke"]),
     "sweep YAML syntax error": (
-        ["sweep", "--file", "{tmp}/bad.yaml", "--results", "{root}"], 2, ["bad.yaml", "line 3"]),
+        ["sweep", "--file", "{tmp}/bad.yaml", "--results", "{root}"],
+        2,
+        ["bad.yaml", "line 3"],
+    ),
     "sweep JSON syntax error": (
-        ["sweep", "--file", "{tmp}/bad.json", "--results", "{root}"], 2, ["bad.json", "line 1"]),
+        ["sweep", "--file", "{tmp}/bad.json", "--results", "{root}"],
+        2,
+        ["bad.json", "line 1"],
+    ),
     "sweep missing file": (
-        ["sweep", "--file", "{tmp}/none.yaml", "--results", "{root}"], 2, ["none.yaml"]),
+        ["sweep", "--file", "{tmp}/none.yaml", "--results", "{root}"],
+        2,
+        ["none.yaml"],
+    ),
     "sweep --profile with --file": (
-        ["sweep", "--file", "{tmp}/good.json", "--profile", "smoke"], 2, ["--profile", "file"]),
+        ["sweep", "--file", "{tmp}/good.json", "--profile", "smoke"],
+        2,
+        ["--profile", "file"],
+    ),
     "sweep grid option with --experiment": (
-        ["sweep", "--experiment", "table1_algorithms", "--households", "10"], 2, ["--households"]),
+        ["sweep", "--experiment", "table1_algorithms", "--households", "10"],
+        2,
+        ["--households"],
+    ),
     "sweep unknown experiment": (
-        ["sweep", "--experiment", "nope", "--dry-run"], 2, ["'nope'", "table1_algorithms"]),
+        ["sweep", "--experiment", "nope", "--dry-run"],
+        2,
+        ["'nope'", "table1_algorithms"],
+    ),
     "sweep unreachable scheduler": (
-        ["sweep", "--scheduler", "tcp://127.0.0.1:1", *SMOKE, "--epochs", "1", "--results",
-         "{root}"], 2, ["tcp://127.0.0.1:1", "scheduler"]),
+        [
+            *"sweep --scheduler tcp://127.0.0.1:1".split(),
+            *SMOKE,
+            *"--epochs 1 --results".split(),
+            "{root}",
+        ],
+        2,
+        ["tcp://127.0.0.1:1", "scheduler"],
+    ),
     "sweep --scheduler and --local-workers": (
-        ["sweep", "--scheduler", "tcp://127.0.0.1:1", "--local-workers", "2"], 2,
-        ["--scheduler", "--local-workers"]),
+        ["sweep", "--scheduler", "tcp://127.0.0.1:1", "--local-workers", "2"],
+        2,
+        ["--scheduler", "--local-workers"],
+    ),
     "sweep --workers with a cluster": (
-        ["sweep", "--local-workers", "2", "--workers", "2"], 2, ["--workers"]),
+        ["sweep", "--local-workers", "2", "--workers", "2"],
+        2,
+        ["--workers"],
+    ),
     "sweep --workers -1": (["sweep", "--workers", "-1"], 2, ["--workers", "-1"]),
     "bench --device foo": (["bench", "--device", "foo"], 2, ["--device", "foo"]),
     "bench --all --households 10": (
-        ["bench", "--all", "--households", "10"], 2, ["--households", "--all"]),
+        ["bench", "--all", "--households", "10"],
+        2,
+        ["--households", "--all"],
+    ),
     "bench --out without --all": (["bench", "--out", "{tmp}/b.json"], 2, ["--out"]),
     "bench --reference --dtype": (
-        ["bench", "--reference", "--dtype", "float32"], 2, ["--dtype", "--reference"]),
+        ["bench", "--reference", "--dtype", "float32"],
+        2,
+        ["--dtype", "--reference"],
+    ),
     "bench two modes": (["bench", "--training", "--reference"], 2, ["--training", "--reference"]),
     "bench --algo without --training": (["bench", "--algo", "ddpg"], 2, ["--algo", "--training"]),
     "bench --households 0": (["bench", "--households", "0"], 2, ["--households", "0"]),
@@ -159,7 +234,7 @@ CASES = {
     "certify a taxai run": (["certify", "{taxai}", "--leader-grid", "0"], 2, ["'clearing'"]),
     "unknown command": (["frobnicate"], 2, ["frobnicate", "simulate"]),
     "unknown option": (["evaluate", "--housholds", "3"], 2, ["--housholds"]),
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="module")
@@ -211,8 +286,9 @@ def test_a_run_locked_by_another_process_names_it(store, tmp_path, capsys):
         time.sleep(60)
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", holder, str(run_dir / ".lock")],
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder, str(run_dir / ".lock")], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "locked"
         capsys.readouterr()
@@ -242,12 +318,19 @@ def test_a_damaged_policy_is_rebuilt_bit_identical(store, tmp_path, command, cap
     original = (run_dir / "policy.pt").read_bytes()
     _truncate(run_dir / "policy.pt")
     argv = {
-        "evaluate": ["evaluate", "--policy", str(run_dir), "--episodes", "1", "--seeds", "1",
-                     "--steps", "3", "--json"],
-        "certify": ["certify", str(run_dir), "--grid", "40", "--abilities", "3",
-                    "--burn-in", "10", "--leader-grid", "0", "--json"],
+        "evaluate": [
+            "evaluate",
+            "--policy",
+            str(run_dir),
+            *"--episodes 1 --seeds 1 --steps 3 --json".split(),
+        ],
+        "certify": [
+            "certify",
+            str(run_dir),
+            *"--grid 40 --abilities 3 --burn-in 10 --leader-grid 0 --json".split(),
+        ],
         "train": train_args(root, "clearing", 2, "--json"),
-    }[command]  # fmt: skip
+    }[command]
     assert main(argv) == 0
     out, err = capsys.readouterr()
     strict(out.strip().splitlines()[-1])
@@ -278,9 +361,13 @@ def test_a_policy_that_cannot_be_rebuilt_says_so_and_train_repairs_it(store, tmp
 
 def test_an_interrupted_training_says_how_to_resume(tmp_path, capsys):
     argv = train_args(tmp_path, "clearing", 8)
-    proc = subprocess.Popen([sys.executable, "-m", "smfg", *argv], stderr=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smfg", *argv],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     first = proc.stderr.readline()  # the first progress line comes after the first epoch
     assert "1/8 epochs" in first and "ETA" in first, first
     proc.send_signal(signal.SIGINT)
@@ -299,8 +386,12 @@ def test_an_interrupted_training_says_how_to_resume(tmp_path, capsys):
 
 def test_progress_goes_to_stderr_and_json_is_strict(store, capsys):
     run_dir = store[1]["clearing"]
-    args = ["evaluate", "--policy", str(run_dir), "--episodes", "2", "--seeds", "1",
-            "--steps", "20", "--json"]  # fmt: skip
+    args = [
+        "evaluate",
+        "--policy",
+        str(run_dir),
+        *"--episodes 2 --seeds 1 --steps 20 --json".split(),
+    ]
     assert main(args) == 0
     out, err = capsys.readouterr()
     res = strict(out)  # one JSON object on stdout, nothing else
@@ -312,8 +403,12 @@ def test_progress_goes_to_stderr_and_json_is_strict(store, capsys):
     assert lines[-1].startswith("evaluate clearing N=10: 20/20 steps (100%)")
     assert "2/2 episodes" in lines[-1]
 
-    args = ["certify", str(run_dir), "--grid", "40", "--abilities", "3", "--burn-in", "10",
-            "--leader-grid", "0", "--no-cache", "--json"]  # fmt: skip
+    args = [
+        "certify",
+        str(run_dir),
+        *"--grid 40 --abilities 3 --burn-in 10 --leader-grid 0".split(),
+        *"--no-cache --json".split(),
+    ]
     assert main(args) == 0
     out, err = capsys.readouterr()
     res = strict(out)
@@ -332,17 +427,25 @@ def test_sweep_reports_epochs_across_its_runs(tmp_path, capsys):
     from smfg.runs import sweep as sw
     from smfg.runs.train import run_spec
 
-    specs = [run_spec("smfrl", "smoke", variant="clearing", n_households=10, epochs=3, seed=s)
-             for s in (0, 1)]  # fmt: skip
+    specs = [
+        run_spec("smfrl", "smoke", variant="clearing", n_households=10, epochs=3, seed=s)
+        for s in (0, 1)
+    ]
     seen = []
-    res = sw.sweep(specs, tmp_path, workers=0, epochs_progress=lambda d, t: seen.append((d, t)),
-                   poll_s=0.05)  # fmt: skip
+    res = sw.sweep(
+        specs, tmp_path, workers=0, epochs_progress=lambda d, t: seen.append((d, t)), poll_s=0.05
+    )
     assert res.ok
     assert seen[-1] == (6, 6) and all(t == 6 for _, t in seen)
     assert any(0 < d < 6 for d, _ in seen)  # it moved while the runs trained
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
-    args = ["sweep", "--variant", "clearing", *SMOKE, "--epochs", "3", "--seeds", "0", "1",
-            "--workers", "0", "--results", str(tmp_path), "--json"]  # fmt: skip
+    args = [
+        *"sweep --variant clearing".split(),
+        *SMOKE,
+        *"--epochs 3 --seeds 0 1 --workers 0 --results".split(),
+        str(tmp_path),
+        "--json",
+    ]
     assert main(args) == 0  # all cached now: the lines still go to stderr
     out, err = capsys.readouterr()
     assert strict(out)["ok"] and "[2/2]" in err and "sweep: 2/2 runs done" in err
@@ -382,8 +485,13 @@ def test_one_default_economy_and_each_economys_own_rule(store, monkeypatch, caps
 
     monkeypatch.setattr(smfg.evaluate, "household_policy", spy)
     for variant, shares in (("clearing", (0.8, 1 / 3)), ("taxai", (0.99, 0.9))):
-        args = ["evaluate", "--policy", str(store[1][variant]), "--households-policy", "fixed",
-                "--episodes", "1", "--seeds", "1", "--steps", "2", "--json"]  # fmt: skip
+        args = [
+            "evaluate",
+            "--policy",
+            str(store[1][variant]),
+            *"--households-policy fixed --episodes 1 --seeds 1 --steps 2".split(),
+            "--json",
+        ]
         assert main(args) == 0
         assert rules[-1] == ("fixed", *shares)
         assert strict(capsys.readouterr().out)["settings"]["variant"] == variant
@@ -403,13 +511,15 @@ def test_help_starts_without_the_library_and_shows_defaults():
         print(heavy, time.process_time() - t0)
         """
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True).stdout.split()  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out[0] == "[]", out  # nothing heavy imported
     assert float(out[1]) < 0.5  # CPU seconds for every help page
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "smfg", "--version"], capture_output=True,
-                          text=True, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "smfg", "--version"], capture_output=True, text=True, check=True
+    )
     assert time.perf_counter() - t0 < 3.0  # (wall time of a fresh interpreter, on a busy box)
     from smfg import __version__
 
@@ -436,8 +546,13 @@ def test_make_bench_children_are_accepted_and_keep_taxai(monkeypatch, capsys):
     from smfg.perf import bench
 
     #: where each bench function takes its variant (the CLI passes them positionally)
-    where = {"bench_env": 0, "bench_reference": 0, "bench_training": 1, "bench_seeds": 2,
-             "bench_algorithm": 2}  # fmt: skip
+    where = {
+        "bench_env": 0,
+        "bench_reference": 0,
+        "bench_training": 1,
+        "bench_seeds": 2,
+        "bench_algorithm": 2,
+    }
     variants = []
 
     def stub(name):

@@ -37,8 +37,13 @@ def test_make_runs_trains_on_a_dask_cluster_into_the_shared_store(sandbox: Path,
         distributed.Client(cluster) as client,
     ):
         pids = {int(p) for p in client.run(os.getpid).values()}
-        args = ["runs", "PROFILE=smoke", f"EXPERIMENT={EXPERIMENT}", f"RESULTS={store}",
-                f"SCHEDULER={cluster.scheduler_address}"]  # fmt: skip
+        args = [
+            "runs",
+            "PROFILE=smoke",
+            f"EXPERIMENT={EXPERIMENT}",
+            f"RESULTS={store}",
+            f"SCHEDULER={cluster.scheduler_address}",
+        ]
         r = make(sandbox, *args)
         assert r.returncode == 0, r.stdout + r.stderr
         assert f"--scheduler {cluster.scheduler_address} --results {store}" in r.stdout
@@ -66,6 +71,12 @@ def test_make_runs_trains_on_a_dask_cluster_into_the_shared_store(sandbox: Path,
 
 
 def test_make_runs_fails_fast_without_a_scheduler(sandbox: Path, tmp_path):  # noqa: F811
-    r = make(sandbox, "runs", "PROFILE=smoke", f"EXPERIMENT={EXPERIMENT}",
-             f"RESULTS={tmp_path / 'r'}", "SCHEDULER=tcp://127.0.0.1:9")  # fmt: skip
+    r = make(
+        sandbox,
+        "runs",
+        "PROFILE=smoke",
+        f"EXPERIMENT={EXPERIMENT}",
+        f"RESULTS={tmp_path / 'r'}",
+        "SCHEDULER=tcp://127.0.0.1:9",
+    )
     assert r.returncode != 0 and "no Dask scheduler answers at tcp://127.0.0.1:9" in r.stderr

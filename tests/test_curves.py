@@ -131,15 +131,22 @@ def _synthetic_curves() -> pd.DataFrame:
     for algo, scale in (("smfrl", 1.0), ("ppo", 3.0)):
         for seed in range(3):
             for epoch in (5, 10, 15, 20):
-                rows.append({"algo": algo, "seed": seed, "n_households": 100, "epoch": epoch,
-                             "run_dir": f"{algo}-{seed}",
-                             "cert_cev_median_pct": scale * 50 / epoch + rng.uniform(0, 1),
-                             "cert_cev_mean_pct": math.inf,
-                             "cert_loss_median_pct": 10.0 / epoch,
-                             "cert_leader_gap": scale * (20 - epoch) + rng.normal(),
-                             "cert_leader_return": 100.0 - epoch,
-                             "cert_years": min(300.0, 60.0 * epoch / 5 + seed),
-                             "cert_s": 2.0})  # fmt: skip
+                rows.append(
+                    {
+                        "algo": algo,
+                        "seed": seed,
+                        "n_households": 100,
+                        "epoch": epoch,
+                        "run_dir": f"{algo}-{seed}",
+                        "cert_cev_median_pct": scale * 50 / epoch + rng.uniform(0, 1),
+                        "cert_cev_mean_pct": math.inf,
+                        "cert_loss_median_pct": 10.0 / epoch,
+                        "cert_leader_gap": scale * (20 - epoch) + rng.normal(),
+                        "cert_leader_return": 100.0 - epoch,
+                        "cert_years": min(300.0, 60.0 * epoch / 5 + seed),
+                        "cert_s": 2.0,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -176,15 +183,26 @@ def test_certified_curves_plot_one_line_and_band_per_algorithm(tmp_path):
 
 def test_certified_table_takes_each_runs_last_point_and_the_facts_judge_the_targets():
     rows = []
-    for label, cevs, rets in (("SMFRL (nash)", (40.0, 3.0), (100.0, 95.0)),
-                              ("SMFRL (stackelberg)", (30.0, 8.0), (100.0, 99.0))):  # fmt: skip
+    for label, cevs, rets in (
+        ("SMFRL (nash)", (40.0, 3.0), (100.0, 95.0)),
+        ("SMFRL (stackelberg)", (30.0, 8.0), (100.0, 99.0)),
+    ):
         for seed, (cev_last, ret_last) in enumerate(zip(cevs, rets, strict=True)):
             for epoch, cev, ret in ((5, 500.0, 10.0), (10, cev_last, ret_last)):
-                rows.append({"label": label, "seed": seed, "epoch": epoch,
-                             "run_dir": f"{label}-{seed}", "cert_cev_median_pct": cev,
-                             "cert_loss_median_pct": cev / 2, "cert_saving_gap": -0.1,
-                             "cert_leader_return": ret,
-                             "cert_leader_gap": 100.0 - ret, "cert_years": 300.0})  # fmt: skip
+                rows.append(
+                    {
+                        "label": label,
+                        "seed": seed,
+                        "epoch": epoch,
+                        "run_dir": f"{label}-{seed}",
+                        "cert_cev_median_pct": cev,
+                        "cert_loss_median_pct": cev / 2,
+                        "cert_saving_gap": -0.1,
+                        "cert_leader_return": ret,
+                        "cert_leader_gap": 100.0 - ret,
+                        "cert_years": 300.0,
+                    }
+                )
     curves = pd.DataFrame(rows)
     curves["cert_best_return"] = curves.cert_leader_return + curves.cert_leader_gap
     curves["cert_leader_gap_pct"] = 100.0 * curves.cert_leader_gap / curves.cert_best_return
@@ -196,8 +214,13 @@ def test_certified_table_takes_each_runs_last_point_and_the_facts_judge_the_targ
     f = cc.curve_facts(t.reset_index())
     assert f["cc_nash_cev_ok"] == "misses" and f["cc_stack_gap_ok"] == "meets"
     # with the runs' like-for-like gaps (best-responding households), those judge the leader
-    runs = pd.DataFrame({"run_dir": [f"SMFRL (stackelberg)-{k}" for k in (0, 1)],
-                         "final_br_gap_pct": [30.0, 50.0], "final_saving_gap": -0.1})  # fmt: skip
+    runs = pd.DataFrame(
+        {
+            "run_dir": [f"SMFRL (stackelberg)-{k}" for k in (0, 1)],
+            "final_br_gap_pct": [30.0, 50.0],
+            "final_saving_gap": -0.1,
+        }
+    )
     t2 = cc.certified_table(curves, runs=runs).set_index("label")
     assert t2.loc["SMFRL (stackelberg)", "br_gap_pct"] == 40.0
     assert cc.curve_facts(t2.reset_index())["cc_stack_gap_ok"] == "misses"

@@ -26,16 +26,18 @@ from smfg.paper.simulate import simulate_fixed_rule
 )
 def test_clearing_identities_hold_for_300_steps_under_random_actions(over):
     p, st, gen = make_state("clearing", n_envs=3, n_households=40, seed=11, **over)
-    worst = dict.fromkeys(("household_budget", "government_budget", "goods_market",
-                           "capital_market"), 0.0)  # fmt: skip
+    worst = dict.fromkeys(
+        ("household_budget", "government_budget", "goods_market", "capital_market"), 0.0
+    )
     # random valid policies that finance spending and debt service: income tax rate
     # 0.06-0.2, spending up to 6% of output (lump-sum taxes beyond what poor households can
     # pay would end the episode as `negative_assets`, which is right but ends the test)
     lo = torch.tensor([0.3, 0.0, 0.0, 0.0, 0.0], dtype=torch.float64)
     hi = torch.tensor([0.99, 0.99, 0.2, 0.99, 0.2], dtype=torch.float64)
     for _ in range(300):
-        gov = GovAction.from_raw(lo + (hi - lo) * torch.rand(3, 5, generator=gen,
-                                 dtype=torch.float64), p)  # fmt: skip
+        gov = GovAction.from_raw(
+            lo + (hi - lo) * torch.rand(3, 5, generator=gen, dtype=torch.float64), p
+        )
         s, f = random_actions(gen, 3, 40, (0.6, 0.95), (0.1, 0.9))
         st, fl = step(st, gov, s, f, draw_shocks(gen, 3, 40, torch.float64), p)
         for k, v in fl.residuals().items():
@@ -179,9 +181,15 @@ def test_transfer_closes_the_budget_including_consumption_tax():
 
 @pytest.mark.parametrize(
     "field,value,fragment",
-    [("alpha", 1.5, "alpha"), ("beta", 1.0, "beta"), ("closure", "tax", "closure"),
-     ("T", 0, "T"), ("p_super", -0.1, "p_super"), ("sigma_e", -1.0, "sigma_e")],
-)  # fmt: skip
+    [
+        ("alpha", 1.5, "alpha"),
+        ("beta", 1.0, "beta"),
+        ("closure", "tax", "closure"),
+        ("T", 0, "T"),
+        ("p_super", -0.1, "p_super"),
+        ("sigma_e", -1.0, "sigma_e"),
+    ],
+)
 def test_out_of_range_config_values_name_the_field_and_what_is_allowed(field, value, fragment):
     with pytest.raises(ValueError, match=rf"{fragment}.*{value!r}.*allowed"):
         EconomyParams(**{field: value})

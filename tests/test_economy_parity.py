@@ -75,16 +75,20 @@ def test_step_matches_reference_for_50_steps(variant, over, s_range, f_range):
 def test_goods_constraint_step_matches_reference():
     # saving 50%: C + G > Y in 'taxai', consumption scaled by (Y - G)/C (book:model-taxai)
     p, st, gen = make_state("taxai", n_households=100, seed=1)
-    ref = {"a": st.a[0].tolist(), "e": st.e[0].tolist(), "sup": st.superstar[0].tolist(),
-           "K": float(st.K[0]), "B": float(st.B[0])}  # fmt: skip
+    ref = {
+        "a": st.a[0].tolist(),
+        "e": st.e[0].tolist(),
+        "sup": st.superstar[0].tolist(),
+        "K": float(st.K[0]),
+        "B": float(st.B[0]),
+    }
     gov = random_gov(gen, 1, p, high=0.01)
     s = torch.full((1, 100), 0.5, dtype=torch.float64)
     f = torch.full((1, 100), 0.9, dtype=torch.float64)
     sh = draw_shocks(gen, 1, 100, torch.float64)
     st, fl = step(st, gov, s, f, sh, p)
     g = {k: float(getattr(gov, k)[0]) for k in ("tau", "xi", "tau_a", "xi_a", "g")}
-    _, rfl = ref_step(ref, g, s[0].tolist(), f[0].tolist(), sh.eps[0].tolist(),
-                      sh.u[0].tolist(), p)  # fmt: skip
+    _, rfl = ref_step(ref, g, s[0].tolist(), f[0].tolist(), sh.eps[0].tolist(), sh.u[0].tolist(), p)
     assert int(fl.terminated[0]) & 1
     _close(fl.C[0] + fl.G[0], fl.Y[0])  # consumption scaled to exhaust output
     for key in ("c", "a_next", "u"):

@@ -20,9 +20,14 @@ def brute_leader_obs(a, income, e):
     top, bot = wi[: n // 10], wi[n // 2 :]
     itop, ibot = ii[: n // 10], ii[n // 2 :]
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-    return [mean([a[k] for k in top]), mean([income[k] for k in itop]),
-            mean([e[k] for k in itop]), mean([a[k] for k in bot]),
-            mean([income[k] for k in ibot]), mean([e[k] for k in ibot])]  # fmt: skip
+    return [
+        mean([a[k] for k in top]),
+        mean([income[k] for k in itop]),
+        mean([e[k] for k in itop]),
+        mean([a[k] for k in bot]),
+        mean([income[k] for k in ibot]),
+        mean([e[k] for k in ibot]),
+    ]
 
 
 @pytest.mark.parametrize("variant", ["taxai", "clearing"])
@@ -122,8 +127,13 @@ def test_weighted_reward_uses_the_given_weights_a1_a2_a3():
     term by term: each weight alone gives its own term, and the sum is linear in the weights."""
     terms = []
     for w in [(1, 0, 0), (0, 1, 0), (0, 0, 1), (2.0, -0.5, 0.25)]:
-        env = SMFGEnv(economy_params("taxai"), 30, seed=1, leader_reward="weighted",
-                      reward_weights="{},{},{}".format(*w))  # fmt: skip
+        env = SMFGEnv(
+            economy_params("taxai"),
+            30,
+            seed=1,
+            leader_reward="weighted",
+            reward_weights="{},{},{}".format(*w),
+        )
         env.reset()
         before = env.state
         out = env.step(torch.full((1, 5), 0.3), torch.full((1, 30, 2), 0.98))

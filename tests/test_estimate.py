@@ -58,8 +58,13 @@ def test_the_bench_epoch_is_the_estimate_of_a_bench_shaped_epoch():
         train = row["train_s"] * row["epoch_cpu_s"] / row["epoch_s"]
         assert train <= est <= train + max(row["eval_s"], 300 * 0.01) + 1e-9
     for row in report["training"]:
-        spec = run_spec("smfrl", "paper", variant="taxai", n_households=row["n_households"],
-                        follower_batch=row["follower_batch"])  # fmt: skip
+        spec = run_spec(
+            "smfrl",
+            "paper",
+            variant="taxai",
+            n_households=row["n_households"],
+            follower_batch=row["follower_batch"],
+        )
         k = row["epoch_cpu_s"] / row["epoch_s"]
         # the training part is the bench's; the evaluation adds at most its floor of full-length
         # episodes (the bench's SMFRL economies end in year 1)

@@ -54,8 +54,12 @@ def test_k_seeds_in_one_batch_equal_k_separate_runs():
     how = batch.summary.set_index("metric").ci_method
     assert how["years"].endswith("years / T (T = 25)") and how["social_welfare"].startswith("pl")
     for r in batch.summary.itertuples():  # every interval inside its metric's range
-        lo, hi = {"per_capita_gdp": (0, math.inf), "years": (0, 25), "income_gini": (0, 1),
-                  "wealth_gini": (0, 1)}.get(r.metric, (-math.inf, math.inf))  # fmt: skip
+        lo, hi = {
+            "per_capita_gdp": (0, math.inf),
+            "years": (0, 25),
+            "income_gini": (0, 1),
+            "wealth_gini": (0, 1),
+        }.get(r.metric, (-math.inf, math.inf))
         assert lo <= r.ci_low <= r.mean <= r.ci_high <= hi, r
 
 
@@ -80,13 +84,21 @@ def test_interval_shrinks_as_seeds_grow_on_a_synthetic_case():
 
 
 def test_taxai_fixed_rule_evaluation_reproduces_the_audit_numbers():
-    res = evaluate(Leader(), Fixed(0.99, 0.9), variant="taxai", n_households=100,
-                   n_episodes=2, seeds=(0, 1), steps=300)  # fmt: skip
+    res = evaluate(
+        Leader(),
+        Fixed(0.99, 0.9),
+        variant="taxai",
+        n_households=100,
+        n_episodes=2,
+        seeds=(0, 1),
+        steps=300,
+    )
     s = res.summary.set_index("metric")
     assert s.loc["years", "mean"] == 300
     assert 1e12 <= s.loc["per_capita_gdp", "mean"] <= 1e14
-    low = evaluate(Leader(), Fixed(0.5, 0.9), variant="taxai", n_households=100,
-                   n_episodes=2, seeds=(0, 1))  # fmt: skip
+    low = evaluate(
+        Leader(), Fixed(0.5, 0.9), variant="taxai", n_households=100, n_episodes=2, seeds=(0, 1)
+    )
     assert (low.episodes.years == 1).all()
     assert low.episodes.termination.str.contains("goods_market").all()
 

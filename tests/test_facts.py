@@ -62,12 +62,24 @@ NOTES = [
 
 
 def table1_inputs():
-    s = summary([("rule-based", "N=100", 1.0, 144_000.0),
-                 ("rule-based", "N=100-BC", 217.4, 3.66e11),
-                 ("smfrl", "N=100", 1.0, 142_123.0),
-                 ("ddpg", "N=100", 300.0, 1e13)])  # fmt: skip
-    c = pd.DataFrame({"row": "smfrl", "label": "SMFRL", "setting": "N=100", "seed": 0,
-                      "epoch": [1, 2, 3], "per_capita_gdp": 1.0})  # fmt: skip
+    s = summary(
+        [
+            ("rule-based", "N=100", 1.0, 144_000.0),
+            ("rule-based", "N=100-BC", 217.4, 3.66e11),
+            ("smfrl", "N=100", 1.0, 142_123.0),
+            ("ddpg", "N=100", 300.0, 1e13),
+        ]
+    )
+    c = pd.DataFrame(
+        {
+            "row": "smfrl",
+            "label": "SMFRL",
+            "setting": "N=100",
+            "seed": 0,
+            "epoch": [1, 2, 3],
+            "per_capita_gdp": 1.0,
+        }
+    )
     return comparison(NOTES), s, [SimpleNamespace(label="DDPG")], c
 
 
@@ -102,13 +114,28 @@ def test_table1_facts_without_cells_or_runs():
 
 
 def table3_inputs():
-    s = summary([("free-market", "N=100", 1.25, 1.4e5), ("saez", "N=100", 10.84, 2e6),
-                 ("us-federal-2022", "N=1000", 3.0, 1.3e5), ("ppo", "N=100", 50.0, 1e9),
-                 ("smfrl", "N=100", 1.0, 121_000.0),
-                 ("smfrl", "N=1000", 1.0, 124_499.0)])  # fmt: skip
-    e = episodes([("free-market", 1, 1e5), ("free-market", 1, 2e5), ("free-market", 2, 9e9),
-                  ("saez", 1, 3e5), ("saez", 30, 9e9), ("us-federal-2022", 1, 4e5),
-                  ("ppo", 1, 7e7), ("smfrl", 1, 7e7)])  # fmt: skip
+    s = summary(
+        [
+            ("free-market", "N=100", 1.25, 1.4e5),
+            ("saez", "N=100", 10.84, 2e6),
+            ("us-federal-2022", "N=1000", 3.0, 1.3e5),
+            ("ppo", "N=100", 50.0, 1e9),
+            ("smfrl", "N=100", 1.0, 121_000.0),
+            ("smfrl", "N=1000", 1.0, 124_499.0),
+        ]
+    )
+    e = episodes(
+        [
+            ("free-market", 1, 1e5),
+            ("free-market", 1, 2e5),
+            ("free-market", 2, 9e9),
+            ("saez", 1, 3e5),
+            ("saez", 30, 9e9),
+            ("us-federal-2022", 1, 4e5),
+            ("ppo", 1, 7e7),
+            ("smfrl", 1, 7e7),
+        ]
+    )
     return comparison(NOTES), s, e
 
 
@@ -143,9 +170,13 @@ def test_table3_cloned_and_rule_facts_by_hand():
         "t3_bc_saving_p90": "0.46",
         "t3_bc_work": "0.40",
     }
-    grid = pd.DataFrame({"households": ["fixed", "fixed", "survey", "survey", "bc"],
-                         "years": [59.6, 120.0, 1.0, 31.84, 0.5],
-                         "per_capita_gdp": [5e12, 3.08e9, 1e5, 1e6, 1.0]})  # fmt: skip
+    grid = pd.DataFrame(
+        {
+            "households": ["fixed", "fixed", "survey", "survey", "bc"],
+            "years": [59.6, 120.0, 1.0, 31.84, 0.5],
+            "per_capita_gdp": [5e12, 3.08e9, 1e5, 1e6, 1.0],
+        }
+    )
     assert facts.table3_rule_facts(grid) == {
         "t3_rule_years_min": "60",
         "t3_rule_gdp_min": "3.08e+09",
@@ -160,11 +191,15 @@ def test_table3_cloned_and_rule_facts_by_hand():
 
 
 def test_fig2_facts_read_the_last_epoch_by_setting():
-    c = curves([("SMFRL", "N=100-BC", 2, "per_capita_gdp", 1.2e5),
-                ("SMFRL", "N=100", 2, "per_capita_gdp", 1.41e5),
-                ("SMFRL", "N=100", 1, "per_capita_gdp", 9.0),
-                ("SMFRL", "N=1000-BC", 1, "per_capita_gdp", 9.0),  # ends before the last epoch
-                ("DDPG", "N=100", 2, "per_capita_gdp", 7.0)])  # fmt: skip
+    c = curves(
+        [
+            ("SMFRL", "N=100-BC", 2, "per_capita_gdp", 1.2e5),
+            ("SMFRL", "N=100", 2, "per_capita_gdp", 1.41e5),
+            ("SMFRL", "N=100", 1, "per_capita_gdp", 9.0),
+            ("SMFRL", "N=1000-BC", 1, "per_capita_gdp", 9.0),  # ends before the last epoch
+            ("DDPG", "N=100", 2, "per_capita_gdp", 7.0),
+        ]
+    )
     assert facts.fig2_facts(c) == {"f2_epochs": 2, "f2_smfrl_gdp": "1.41e+05, 1.2e+05"}
     table = facts.last_epoch_table(c)
     assert list(table.index) == [("N=100", "DDPG"), ("N=100", "SMFRL"), ("N=100-BC", "SMFRL")]
@@ -173,13 +208,22 @@ def test_fig2_facts_read_the_last_epoch_by_setting():
 
 
 def test_fig3_facts_by_hand():
-    c = curves([("SMFG", "N=1000", 3, "years", 2.0), ("SMFG", "N=100", 3, "years", 1.0),
-                ("SMFG", "N=100", 3, "per_capita_gdp", 1e5),
-                ("SMFG", "N=100", 2, "years", 9.0)])  # fmt: skip
-    refs = pd.DataFrame({"setting": ["N=1000", "N=1000", "N=100", "N=100", "N=100"],
-                         "label": ["Free Market", "Saez", "Free Market", "US Federal", "Saez"],
-                         "metric": ["years", "years", "years", "years", "per_capita_gdp"],
-                         "mean": [1.0, 10.84, 1.25, 1.1, 1e9]})  # fmt: skip
+    c = curves(
+        [
+            ("SMFG", "N=1000", 3, "years", 2.0),
+            ("SMFG", "N=100", 3, "years", 1.0),
+            ("SMFG", "N=100", 3, "per_capita_gdp", 1e5),
+            ("SMFG", "N=100", 2, "years", 9.0),
+        ]
+    )
+    refs = pd.DataFrame(
+        {
+            "setting": ["N=1000", "N=1000", "N=100", "N=100", "N=100"],
+            "label": ["Free Market", "Saez", "Free Market", "US Federal", "Saez"],
+            "metric": ["years", "years", "years", "years", "per_capita_gdp"],
+            "mean": [1.0, 10.84, 1.25, 1.1, 1e9],
+        }
+    )
     assert facts.fig3_facts(c, refs) == {
         "f3_epochs": 3,
         "f3_fixed_years": "1.25, 10.8",  # N=100, then N=1000
@@ -193,31 +237,47 @@ def test_fig3_facts_by_hand():
 
 
 def test_fig4_facts_by_hand():
-    seeds = pd.DataFrame({"label": ["Saez", "SMFG", "Free Market"], "setting": "N=100",
-                          "seed": [0, 0, 1], "per_capita_gdp": [1e5, 7.54e7, 2e5],
-                          "wealth_gini": [0.889, 0.9551, 0.9],
-                          "social_welfare": 1.0})  # fmt: skip
+    seeds = pd.DataFrame(
+        {
+            "label": ["Saez", "SMFG", "Free Market"],
+            "setting": "N=100",
+            "seed": [0, 0, 1],
+            "per_capita_gdp": [1e5, 7.54e7, 2e5],
+            "wealth_gini": [0.889, 0.9551, 0.9],
+            "social_welfare": 1.0,
+        }
+    )
     assert facts.fig4_seed_facts(seeds) == {
         "f4_gini_lo": "0.889",
         "f4_gini_hi": "0.955",
         "f4_gdp_span": "754",
     }
     assert set(facts.fig4_seed_facts(seeds.iloc[0:0]).values()) == {"n/a"}
-    best = pd.DataFrame({"setting": ["N=100"] * 6 + ["N=1000"] * 2,
-                         "objective": ["paper"] * 3 + ["equality"] * 3 + ["paper"] * 2,
-                         "alpha": [0.0, 1.0, 2.0] * 2 + [0.0, 1.0],
-                         "best": ["A", "A", "B", "A", "A", "A", "C", "D"],
-                         "score": 1.0})  # fmt: skip
+    best = pd.DataFrame(
+        {
+            "setting": ["N=100"] * 6 + ["N=1000"] * 2,
+            "objective": ["paper"] * 3 + ["equality"] * 3 + ["paper"] * 2,
+            "alpha": [0.0, 1.0, 2.0] * 2 + [0.0, 1.0],
+            "best": ["A", "A", "B", "A", "A", "A", "C", "D"],
+            "score": 1.0,
+        }
+    )
     assert facts.fig4_ranking_facts(best) == {"f4_changes": 2}
     assert facts.fig4_ranking_facts(best.iloc[0:0]) == {"f4_changes": 0}
 
 
 def test_fig6_facts_name_each_settings_highest_gdp_seed():
-    seeds = pd.DataFrame({"setting": ["N=100-BC", "N=100-BC", "N=100", "N=100"],
-                          "label": ["IDDPG", "SMFRL", "MADDPG", "SMFRL"], "seed": [1, 0, 1, 0],
-                          "per_capita_gdp": [3.25e7, 1e5, 1.63e5, 1.2e5],
-                          "wealth_gini": 0.9, "social_welfare": 1.0,
-                          "years": [40.0, 1.0, 1.0, 1.0]})  # fmt: skip
+    seeds = pd.DataFrame(
+        {
+            "setting": ["N=100-BC", "N=100-BC", "N=100", "N=100"],
+            "label": ["IDDPG", "SMFRL", "MADDPG", "SMFRL"],
+            "seed": [1, 0, 1, 0],
+            "per_capita_gdp": [3.25e7, 1e5, 1.63e5, 1.2e5],
+            "wealth_gini": 0.9,
+            "social_welfare": 1.0,
+            "years": [40.0, 1.0, 1.0, 1.0],
+        }
+    )
     assert facts.fig6_facts(seeds) == {
         "f6_top": "N=100: MADDPG (seed 1, 1.63e+05 dollars, 1 years); "
         "N=100-BC: IDDPG (seed 1, 3.25e+07 dollars, 40 years)"
@@ -229,14 +289,27 @@ def test_fig6_facts_name_each_settings_highest_gdp_seed():
 
 
 def fig5_inputs():
-    g = pd.DataFrame([(0.5, "SMFG", "utility", 0.942), (0.5, "real-data (BC)", "utility", 0.9534),
-                      (0.5, "SMFG", "saving_share", 0.2951),
-                      (0.5, "real-data (BC)", "saving_share", 0.304),
-                      (0.0, "real-data (BC)", "utility", 0.5)],
-                     columns=["share", "group", "quantity", "mean"])  # fmt: skip
-    a = pd.DataFrame([(1.0, "per_capita_gdp", 1.21e5), (0.0, "per_capita_gdp", 1.29e5),
-                      (0.5, "per_capita_gdp", 9.0), (1.0, "years", 3.0), (0.0, "years", 1.0),
-                      (0.5, "years", 9.0)], columns=["share", "metric", "mean"])  # fmt: skip
+    g = pd.DataFrame(
+        [
+            (0.5, "SMFG", "utility", 0.942),
+            (0.5, "real-data (BC)", "utility", 0.9534),
+            (0.5, "SMFG", "saving_share", 0.2951),
+            (0.5, "real-data (BC)", "saving_share", 0.304),
+            (0.0, "real-data (BC)", "utility", 0.5),
+        ],
+        columns=["share", "group", "quantity", "mean"],
+    )
+    a = pd.DataFrame(
+        [
+            (1.0, "per_capita_gdp", 1.21e5),
+            (0.0, "per_capita_gdp", 1.29e5),
+            (0.5, "per_capita_gdp", 9.0),
+            (1.0, "years", 3.0),
+            (0.0, "years", 1.0),
+            (0.5, "years", 9.0),
+        ],
+        columns=["share", "metric", "mean"],
+    )
     return g.assign(lo=g["mean"], hi=g["mean"], n_seeds=2), a.assign(n_seeds=2)
 
 
@@ -269,9 +342,15 @@ def test_fig5_facts_without_a_half_share_or_aggregates():
 
 
 def test_fig7_facts_by_hand():
-    losses = pd.DataFrame({"network": ["mlp", "lstm", "mfmarl"], "loss": ["nll", "nll", "mse"],
-                           "epochs": 2, "validation fall": [0.324, 0.5, 0.4],
-                           "gap": [0.0149, 0.004, 0.01]})  # fmt: skip
+    losses = pd.DataFrame(
+        {
+            "network": ["mlp", "lstm", "mfmarl"],
+            "loss": ["nll", "nll", "mse"],
+            "epochs": 2,
+            "validation fall": [0.324, 0.5, 0.4],
+            "gap": [0.0149, 0.004, 0.01],
+        }
+    )
     assert facts.fig7_loss_facts(losses) == {
         "f7_epochs": 2,
         "f7_drop_min": "32%",
@@ -279,13 +358,17 @@ def test_fig7_facts_by_hand():
         "f7_gap": "1%",
     }
     cols = ["source", "food_share", "action", "mean", "p10", "median", "p90", "at lower clip"]
-    actions = pd.DataFrame([("survey", 0.10, "saving share", 0.30, 0, 0.3, 0.9, 0.36),
-                            ("survey", 0.16, "saving share", 0.16, 0, 0.1, 0.8, 0.60),
-                            ("survey", 0.13, "saving share", 0.2, 0, 0.2, 0.8, 0.5),
-                            ("survey", float("nan"), "work share", 0.4, 0, 0.37, 1.0, 0.29),
-                            ("cloned", 0.13, "saving share", 0.31, 0.1, 0.3, 0.5, 0.0),
-                            ("cloned", 0.13, "work share", 0.33, 0.27, 0.33, 0.38, 0.0)],
-                           columns=cols)  # fmt: skip
+    actions = pd.DataFrame(
+        [
+            ("survey", 0.10, "saving share", 0.30, 0, 0.3, 0.9, 0.36),
+            ("survey", 0.16, "saving share", 0.16, 0, 0.1, 0.8, 0.60),
+            ("survey", 0.13, "saving share", 0.2, 0, 0.2, 0.8, 0.5),
+            ("survey", float("nan"), "work share", 0.4, 0, 0.37, 1.0, 0.29),
+            ("cloned", 0.13, "saving share", 0.31, 0.1, 0.3, 0.5, 0.0),
+            ("cloned", 0.13, "work share", 0.33, 0.27, 0.33, 0.38, 0.0),
+        ],
+        columns=cols,
+    )
     assert facts.fig7_action_facts(actions) == {
         "f7_sav_lo": "0.16",
         "f7_sav_hi": "0.30",

@@ -52,10 +52,13 @@ def test_unknown_rule_is_rejected():
 
 
 def test_evaluate_cli_prints_a_summary_with_intervals(capsys):
-    rc = main(["evaluate", "--policy", "us-federal-2022", "--households-policy", "fixed",
-               "--saving", "0.8", "--work", "0.33", "--variant", "clearing",
-               "--households", "30", "--episodes", "2", "--seeds", "3", "--steps", "20",
-               "--json"])  # fmt: skip
+    rc = main(
+        [
+            *"evaluate --policy us-federal-2022 --households-policy fixed".split(),
+            *"--saving 0.8 --work 0.33 --variant clearing --households 30".split(),
+            *"--episodes 2 --seeds 3 --steps 20 --json".split(),
+        ]
+    )
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     g = out["metrics"]["per_capita_gdp"]

@@ -12,8 +12,13 @@ from smfg.paper.artefacts import get_experiment
 from smfg.paper.headline import HEADLINE_COLUMNS, headline_facts, headline_table
 from smfg.plotting import plot_headline, save_figure
 
-METRICS = {"per_capita_gdp": 1e6, "social_welfare": 50.0, "income_gini": 0.4,
-           "wealth_gini": 0.6, "years": 100.0}  # fmt: skip
+METRICS = {
+    "per_capita_gdp": 1e6,
+    "social_welfare": 50.0,
+    "income_gini": 0.4,
+    "wealth_gini": 0.6,
+    "years": 100.0,
+}
 
 
 def _episodes(experiment: str, rows=None, seeds=(0, 1), scale=None) -> pd.DataFrame:
@@ -30,11 +35,19 @@ def _episodes(experiment: str, rows=None, seeds=(0, 1), scale=None) -> pd.DataFr
             for seed in seeds:
                 for ep in (0, 1):
                     k = (scale or {}).get(r.key, 1.0) * (1 + seed) * (1.0 + 0.1 * ep)
-                    out.append({"row": r.key, "label": r.label,
-                                "paper_row": r.paper_row or r.label, "setting": s.label,
-                                "n_households": s.n_households, "bc": s.bc, "seed": seed,
-                                "episode": ep, **{m: v * (1 if "gini" in m else k)
-                                                  for m, v in METRICS.items()}})  # fmt: skip
+                    out.append(
+                        {
+                            "row": r.key,
+                            "label": r.label,
+                            "paper_row": r.paper_row or r.label,
+                            "setting": s.label,
+                            "n_households": s.n_households,
+                            "bc": s.bc,
+                            "seed": seed,
+                            "episode": ep,
+                            **{m: v * (1 if "gini" in m else k) for m, v in METRICS.items()},
+                        }
+                    )
     return pd.DataFrame(out)
 
 
@@ -91,8 +104,9 @@ def test_ours_is_what_the_pages_print(data):
     page = agg.headline_ratios(agg.summarise_cells(t3))
     mine = page[(page.setting == "N=100") & (page.ratio == "SMFG / Saez")].ours.item()
     assert ratio.ours.item() == pytest.approx(mine, rel=1e-12)
-    us = table[(table.economy == "clearing") & (table.row == "us-federal-2022")
-               & (table.metric == "ratio")]  # fmt: skip
+    us = table[
+        (table.economy == "clearing") & (table.row == "us-federal-2022") & (table.metric == "ratio")
+    ]
     assert us.ours.item() == pytest.approx(1.1)
     years = table[(table.source == "Table 1") & (table.metric == "years")]
     assert list(years.paper) == [300.0, 300.0, 300.0]
@@ -111,11 +125,16 @@ def test_a_cell_not_computed_keeps_the_paper_value(data):
 
 
 def test_facts_count_agreement():
-    table = pd.DataFrame({
-        "quantity": list("abcde"), "metric": ["per_capita_gdp"] * 4 + ["ratio"],
-        "row": ["x", "y", "z", "w", "saez"], "economy": ["taxai"] * 5,
-        "paper": [1.0, 1.0, 1.0, 1.0, 4.0], "ours": [1.5, 30.0, -2.0, np.nan, 3.0],
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "quantity": list("abcde"),
+            "metric": ["per_capita_gdp"] * 4 + ["ratio"],
+            "row": ["x", "y", "z", "w", "saez"],
+            "economy": ["taxai"] * 5,
+            "paper": [1.0, 1.0, 1.0, 1.0, 4.0],
+            "ours": [1.5, 30.0, -2.0, np.nan, 3.0],
+        }
+    )
     facts = headline_facts(table)
     assert facts["hl_quantities"] == "5" and facts["hl_computed"] == "4"
     assert facts["hl_same"] == "2"  # 1.5 of 1; 0.75 of 4

@@ -308,8 +308,11 @@ def test_the_notebook_check_sees_what_is_not_public():
 
 
 def test_config_does_not_import_torch():
-    names = {n.names[0].name for n in ast.walk(ast.parse((SRC / "config.py").read_text()))
-             if isinstance(n, ast.Import)}  # fmt: skip
+    names = {
+        n.names[0].name
+        for n in ast.walk(ast.parse((SRC / "config.py").read_text()))
+        if isinstance(n, ast.Import)
+    }
     assert "torch" not in names
 
 

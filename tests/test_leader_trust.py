@@ -10,17 +10,26 @@ from smfg.algos.offpolicy import STABLE_LEADER
 from smfg.algos.smfrl import SOLVING, SMFRLConfig, SMFRLTrainer
 
 TINY = dict(
-    variant="clearing", n_households=10, epochs=2, steps_per_epoch=20, leader_updates=4,
-    follower_updates=2, batch_size=16, eval_episodes=1, eval_steps=5, mf_sample=8,
-)  # fmt: skip
+    variant="clearing",
+    n_households=10,
+    epochs=2,
+    steps_per_epoch=20,
+    leader_updates=4,
+    follower_updates=2,
+    batch_size=16,
+    eval_episodes=1,
+    eval_steps=5,
+    mf_sample=8,
+)
 
 
 def _leader_moves(**over) -> float:
     """The mean distance, over the replay's leader states, between the leader's actor output
     after one epoch of aggressive updates (learning rate 1e-2, 60 actor steps) and before."""
     torch.manual_seed(0)
-    cfg = SMFRLConfig(**{**TINY, "leader_updates": 120, "leader_actor_lr": 1e-2,
-                         "leader_method": "td3", **over})  # fmt: skip
+    cfg = SMFRLConfig(
+        **{**TINY, "leader_updates": 120, "leader_actor_lr": 1e-2, "leader_method": "td3", **over}
+    )
     tr = SMFRLTrainer(cfg)
     L = tr.learner
     tr.collect()
@@ -71,10 +80,13 @@ def test_leader_starts_at_its_initial_action():
 
 @pytest.mark.parametrize(
     "field, value, allowed",
-    [("leader_trust", 0.0, "(0, 4]"), ("leader_trust", 5.0, "(0, 4]"),
-     ("leader_init", (0.1, 0.2), "5 numbers in (0, 1)"),
-     ("leader_init", (0.0, 0.1, 0.1, 0.1, 0.1), "5 numbers in (0, 1)")],
-)  # fmt: skip
+    [
+        ("leader_trust", 0.0, "(0, 4]"),
+        ("leader_trust", 5.0, "(0, 4]"),
+        ("leader_init", (0.1, 0.2), "5 numbers in (0, 1)"),
+        ("leader_init", (0.0, 0.1, 0.1, 0.1, 0.1), "5 numbers in (0, 1)"),
+    ],
+)
 def test_bad_trust_and_init_values_are_named(field, value, allowed):
     with pytest.raises(ValueError, match=field) as e:
         SMFRLConfig(**TINY, **{field: value})

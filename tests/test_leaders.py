@@ -15,9 +15,19 @@ from smfg.algos.core import signed_log
 from smfg.config import economy_params
 from smfg.env import Observation, SMFGEnv, reward_floor
 
-TINY = dict(variant="clearing", n_households=20, epochs=3, steps_per_epoch=12,
-            leader_updates=4, follower_updates=4, batch_size=16, mf_sample=8,
-            eval_episodes=2, eval_steps=10, bc_epochs=2)  # fmt: skip
+TINY = dict(
+    variant="clearing",
+    n_households=20,
+    epochs=3,
+    steps_per_epoch=12,
+    leader_updates=4,
+    follower_updates=4,
+    batch_size=16,
+    mf_sample=8,
+    eval_episodes=2,
+    eval_steps=10,
+    bc_epochs=2,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -115,8 +125,13 @@ def test_the_bootstrap_is_cut_on_termination_only():
         s2 = n.norm_l(signed_log(s_l + 1))
         q2 = L.targets.critic_l(s2, L.targets.actor_l(s2))
         q = n.critic_l(n.norm_l(signed_log(s_l)), u_l)
-    b = {"s_l": n.norm_l(signed_log(s_l)), "s_l2": s2, "a_l": u_l, "r_l": r_l,
-         "term": torch.tensor([0.0, 1.0])}  # fmt: skip
+    b = {
+        "s_l": n.norm_l(signed_log(s_l)),
+        "s_l2": s2,
+        "a_l": u_l,
+        "r_l": r_l,
+        "term": torch.tensor([0.0, 1.0]),
+    }
     y = torch.stack([1.0 + L.cfg.gamma * q2[0], torch.tensor(2.0)])  # truncated: bootstrapped
     assert torch.allclose(L.leader_critic_loss(n, L.targets, b), (q - y).pow(2).mean())
     assert L.buf.data["term"][:2].tolist() == [0.0, 1.0]
@@ -134,10 +149,10 @@ def test_the_ending_penalty_on_a_hand_built_two_step_episode():
     obs = Observation(torch.rand(1, 6), torch.rand(1, 20, 2))
     u_l, u_f = torch.zeros(1, 5), torch.zeros(1, 20, 2)
     no, yes = torch.tensor([False]), torch.tensor([True])
-    tr.obs = tr.record(u_l, u_f, torch.tensor([3.0]), torch.zeros(1, 20), obs, no, no,
-                       torch.tensor([1]))  # fmt: skip
-    tr.record(u_l, u_f, torch.tensor([-5.0]), torch.zeros(1, 20), obs, yes, yes,
-              torch.tensor([2]))  # fmt: skip
+    tr.obs = tr.record(
+        u_l, u_f, torch.tensor([3.0]), torch.zeros(1, 20), obs, no, no, torch.tensor([1])
+    )
+    tr.record(u_l, u_f, torch.tensor([-5.0]), torch.zeros(1, 20), obs, yes, yes, torch.tensor([2]))
     lost = sum(g**k for k in range(1, 9))
     stored = tr.learner.buf.data["l_rew"][:2].tolist()
     assert stored[0] == 3.0
@@ -216,15 +231,30 @@ def test_smfrl_leader_beats_the_free_market_against_the_same_frozen_clone():
     from smfg.evaluate import evaluate
     from smfg.policies import FreeMarket
 
-    cfg = smfrl.smfrl_config("quick", variant="clearing", n_households=50, epochs=8, bc=True,
-                             bc_epochs=10, bc_follower_lr=0.0, leader_reward="welfare_ce",
-                             eval_episodes=2, eval_steps=50)  # fmt: skip
+    cfg = smfrl.smfrl_config(
+        "quick",
+        variant="clearing",
+        n_households=50,
+        epochs=8,
+        bc=True,
+        bc_epochs=10,
+        bc_follower_lr=0.0,
+        leader_reward="welfare_ce",
+        eval_episodes=2,
+        eval_steps=50,
+    )
     tr = smfrl.SMFRLTrainer(cfg)
     for _ in range(cfg.epochs):
         tr.train_epoch()
     pol = smfrl.LearnedPolicy(tr.policy_state())
-    kw = dict(variant="clearing", n_households=50, n_episodes=4, seeds=(0, 1), steps=300,
-              leader_reward="welfare_ce")  # fmt: skip
+    kw = dict(
+        variant="clearing",
+        n_households=50,
+        n_episodes=4,
+        seeds=(0, 1),
+        steps=300,
+        leader_reward="welfare_ce",
+    )
     learned = evaluate(pol.leader, pol.followers, **kw)
     fm = evaluate(FreeMarket(), pol.followers, **kw)
     assert (learned.episodes.years == 300).all()

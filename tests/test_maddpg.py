@@ -53,9 +53,13 @@ class OldMADDPGLearner(MADDPGLearner):
     def follower_extra(self, j, i):
         k, n, D = self.cfg.households_per_step, self.nets, self.buf.data
         S, A, S2 = self._joint(j[::k])
-        return {"s_l": n.norm_l(D["l_obs"][j]), "S_rep": S.flatten(1).repeat_interleave(k, 0),
-                "A_rep": A.repeat_interleave(k, 0), "S2": S2,
-                "own": F.one_hot(i, self.H).to(S.dtype).unsqueeze(-1)}  # fmt: skip
+        return {
+            "s_l": n.norm_l(D["l_obs"][j]),
+            "S_rep": S.flatten(1).repeat_interleave(k, 0),
+            "A_rep": A.repeat_interleave(k, 0),
+            "S2": S2,
+            "own": F.one_hot(i, self.H).to(S.dtype).unsqueeze(-1),
+        }
 
     def follower_x(self, b):
         return (b["s_l"], b["a_l"], b["S_rep"], b["A_rep"].flatten(-2))
@@ -77,9 +81,18 @@ N, STEPS = 11, 30
 
 
 def _learners(dtype=torch.float64, n=N, **kw):
-    cfg = maddpg_config("smoke", variant="clearing", n_households=n, epochs=1,
-                        steps_per_epoch=STEPS, batch_size=12, households_per_step=3,
-                        leader_updates=4, follower_updates=4, **kw)  # fmt: skip
+    cfg = maddpg_config(
+        "smoke",
+        variant="clearing",
+        n_households=n,
+        epochs=1,
+        steps_per_epoch=STEPS,
+        batch_size=12,
+        households_per_step=3,
+        leader_updates=4,
+        follower_updates=4,
+        **kw,
+    )
     new, old = MADDPGLearner(cfg), OldMADDPGLearner(cfg)
     for L in (new, old):
         for mods in (L.nets.modules(), L.targets.modules()):
@@ -97,11 +110,17 @@ def _store(learners, steps: int, seed: int) -> None:
     def r(*shape):
         return torch.randn(*shape, generator=g)
 
-    x = dict(leader_obs=r(steps, LEADER_OBS).abs(), u_l=r(steps, LEADER_ACT).tanh(), r_l=r(steps),
-             leader_next=r(steps, LEADER_OBS).abs(), hh_obs=r(steps, H, HH_OBS).abs(),
-             u_f=r(steps, H, HH_ACT).tanh(), r_f=r(steps, H),
-             hh_next=r(steps, H, HH_OBS).abs(),
-             terminated=torch.rand(steps, generator=g) < 0.2)  # fmt: skip
+    x = dict(
+        leader_obs=r(steps, LEADER_OBS).abs(),
+        u_l=r(steps, LEADER_ACT).tanh(),
+        r_l=r(steps),
+        leader_next=r(steps, LEADER_OBS).abs(),
+        hh_obs=r(steps, H, HH_OBS).abs(),
+        u_f=r(steps, H, HH_ACT).tanh(),
+        r_f=r(steps, H),
+        hh_next=r(steps, H, HH_OBS).abs(),
+        terminated=torch.rand(steps, generator=g) < 0.2,
+    )
     for L in learners:
         L.store(**x)
 
@@ -129,8 +148,10 @@ def test_losses_and_gradients_equal_the_old_concatenated_inputs():
     _store((new, old), STEPS, seed=1)
     # the leader: the same draws give the same batch; critic loss, actor loss and their gradients;
     # the followers: (step, household) pairs in groups, the own action replaced in its slot
-    for side, (critic, actor) in (("leader", ("critic_l", "actor_l")),
-                                  ("follower", ("critic_f", "actor_f"))):  # fmt: skip
+    for side, (critic, actor) in (
+        ("leader", ("critic_l", "actor_l")),
+        ("follower", ("critic_f", "actor_f")),
+    ):
         bn, bo = getattr(new, f"{side}_batch")(), getattr(old, f"{side}_batch")()
         for loss, net in ((f"{side}_critic_loss", critic), (f"{side}_actor_loss", actor)):
             ln = getattr(new, loss)(new.nets, new.targets, bn)
@@ -160,8 +181,10 @@ def test_float32_losses_and_gradients_equal_the_reference_to_1e_5():
     for n in (N, 40):
         new, old = _learners(torch.float32, n=n)
         _store((new, old), STEPS, seed=6)
-        for side, (critic, actor) in (("leader", ("critic_l", "actor_l")),
-                                      ("follower", ("critic_f", "actor_f"))):  # fmt: skip
+        for side, (critic, actor) in (
+            ("leader", ("critic_l", "actor_l")),
+            ("follower", ("critic_f", "actor_f")),
+        ):
             bn, bo = getattr(new, f"{side}_batch")(), getattr(old, f"{side}_batch")()
             ln = getattr(new, f"{side}_critic_loss")(new.nets, new.targets, bn)
             lo = getattr(old, f"{side}_critic_loss")(old.nets, old.targets, bo)

@@ -136,8 +136,9 @@ def test_saez_top_rate_on_pareto_incomes_matches_the_closed_form(a):
     assert float(rates[0, -1]) == pytest.approx(want, rel=0.02)
     # the local Pareto parameter is a everywhere in the tail, so every bracket above the
     # first (which starts at 0, below the support) has the same rate
-    torch.testing.assert_close(rates[0, 1:-1], torch.full_like(rates[0, 1:-1], want), rtol=0.02,
-                               atol=0)  # fmt: skip
+    torch.testing.assert_close(
+        rates[0, 1:-1], torch.full_like(rates[0, 1:-1], want), rtol=0.02, atol=0
+    )
     pts = torch.tensor([1.5, 2.5, 4.0], dtype=F64)
     alpha = local_pareto_parameter(z, pts)
     torch.testing.assert_close(alpha, torch.full_like(alpha, a), rtol=0.03, atol=0)

@@ -135,7 +135,7 @@ def test_a_planted_number_fails():
 
 
 def test_what_is_skipped_is_skipped():
-    page = "\n".join([
+    lines = [
         "---",
         "jupytext: {format_version: 0.13}",
         "---",
@@ -151,7 +151,8 @@ def test_what_is_skipped_is_skipped():
         "$$",
         "(sec-9)=",
         "<!-- 17 -->",
-    ])  # fmt: skip
+    ]
+    page = "\n".join(lines)
     assert stray_numbers(page) == []
 
 

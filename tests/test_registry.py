@@ -34,17 +34,32 @@ from smfg.runs.train import train
 from smfg.stats import seed_interval
 
 # a tiny SMFRL run: seconds, not minutes
-TINY = dict(epochs=1, steps_per_epoch=10, leader_updates=2, follower_updates=2, batch_size=8,
-            eval_episodes=1, eval_steps=5, mf_sample=4, bc_epochs=1)  # fmt: skip
+TINY = dict(
+    epochs=1,
+    steps_per_epoch=10,
+    leader_updates=2,
+    follower_updates=2,
+    batch_size=8,
+    eval_episodes=1,
+    eval_steps=5,
+    mf_sample=4,
+    bc_epochs=1,
+)
 SMALL = (Setting("N=20", 20, False),)
 
 
 def test_every_artefact_of_issue_7_is_registered():
     names = {
-        "table1_algorithms", "table3_policies", "fig2_training_curves", "fig3_policy_curves",
-        "fig4_efficiency_equity", "fig5_smfg_household_share", "fig6_algorithm_efficiency_equity",
-        "fig7_bc_loss", "clearing_policies",
-    }  # fmt: skip
+        "table1_algorithms",
+        "table3_policies",
+        "fig2_training_curves",
+        "fig3_policy_curves",
+        "fig4_efficiency_equity",
+        "fig5_smfg_household_share",
+        "fig6_algorithm_efficiency_equity",
+        "fig7_bc_loss",
+        "clearing_policies",
+    }
     assert names <= set(EXPERIMENTS)
     assert EXPERIMENTS["clearing_policies"].variant == "clearing"
     assert EXPERIMENTS["table1_algorithms"].variant == "taxai"
@@ -118,8 +133,7 @@ def test_run_request_is_the_run_train_makes(tmp_path):
 
 def test_cached_tables_round_trip_exactly(tmp_path):
     calls = []
-    df = pd.DataFrame({"x": [0.1 + 0.2, math.nan, 1e300], "s": ["a", "b,c", ""],
-                       "i": [1, 2, 3]})  # fmt: skip
+    df = pd.DataFrame({"x": [0.1 + 0.2, math.nan, 1e300], "s": ["a", "b,c", ""], "i": [1, 2, 3]})
 
     def compute():
         calls.append(1)
@@ -152,10 +166,17 @@ def test_a_new_metrics_version_recomputes_evaluations_but_keeps_runs(tmp_path, m
 
 def test_collect_trains_evaluates_and_never_recomputes(tmp_path, monkeypatch):
     exp = Experiment(
-        "tiny", "Test", "tiny", variant="clearing", settings=SMALL,
-        rows=(Row("fm", "Free Market", government="free-market", households="fixed"),
-              Row("smfrl", "SMFRL", algo="smfrl"), Row("ddpg", "DDPG", algo="ddpg")),
-    )  # fmt: skip
+        "tiny",
+        "Test",
+        "tiny",
+        variant="clearing",
+        settings=SMALL,
+        rows=(
+            Row("fm", "Free Market", government="free-market", households="fixed"),
+            Row("smfrl", "SMFRL", algo="smfrl"),
+            Row("ddpg", "DDPG", algo="ddpg"),
+        ),
+    )
     monkeypatch.setattr("smfg.runs.algorithms.ALGORITHMS", {"smfrl": ALGORITHMS["smfrl"]})
     lines = []
     c = collect(exp, "smoke", root=tmp_path, seeds=2, progress=lines.append, **TINY)
@@ -175,8 +196,9 @@ def test_collect_trains_evaluates_and_never_recomputes(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(again.episodes, c.episodes)
     curves = paper.training_curves(again)
     assert len(curves) == 2 * TINY["epochs"] and {"per_capita_gdp", "seed"} <= set(curves)
-    table = agg.comparison_table(agg.summarise_cells(c.episodes), exp.rows, exp.settings,
-                                 None, c.missing)  # fmt: skip
+    table = agg.comparison_table(
+        agg.summarise_cells(c.episodes), exp.rows, exp.settings, None, c.missing
+    )
     assert list(table.row) == ["Free Market", "SMFRL", "DDPG"]
     assert table.loc[2, "per-capita GDP: ours"] == "not yet available"
     assert "not registered" in table.loc[2, "note"]
@@ -195,8 +217,10 @@ def test_a_run_locked_by_another_process_is_waited_for(tmp_path, monkeypatch):
 
     monkeypatch.setattr(collection, "train", flaky)
     lines = []
-    reqs = [RunRequest("smfrl", "smoke", "clearing", 20, False, s, tuple(sorted(TINY.items())))
-            for s in (4, 2)]  # fmt: skip
+    reqs = [
+        RunRequest("smfrl", "smoke", "clearing", 20, False, s, tuple(sorted(TINY.items())))
+        for s in (4, 2)
+    ]
     res = paper.train_requests(reqs, tmp_path, lines.append, poll_s=0.0)
     assert [r.run_dir for r in res] == [RunStore(tmp_path).run_dir(q.spec()) for q in reqs]
     assert all((r.run_dir / "DONE").exists() for r in res)
@@ -211,10 +235,20 @@ def _episodes():
     for row, gdp in (("a", (1.0, 3.0)), ("b", (10.0, 30.0))):
         for seed, g in enumerate(gdp):
             for ep in range(2):  # two episodes per seed: g - 0.5 and g + 0.5
-                rows.append({"row": row, "label": row.upper(), "setting": "S", "seed": seed,
-                             "episode": ep, "per_capita_gdp": g + (ep - 0.5),
-                             "social_welfare": 1.0, "income_gini": 0.5,
-                             "wealth_gini": 0.2 * (seed + 1), "years": 300})  # fmt: skip
+                rows.append(
+                    {
+                        "row": row,
+                        "label": row.upper(),
+                        "setting": "S",
+                        "seed": seed,
+                        "episode": ep,
+                        "per_capita_gdp": g + (ep - 0.5),
+                        "social_welfare": 1.0,
+                        "income_gini": 0.5,
+                        "wealth_gini": 0.2 * (seed + 1),
+                        "years": 300,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -254,10 +288,15 @@ def test_paper_notes_and_headline_ratios():
     assert agg.paper_note(1.4e5, 1e13, 1, 300).startswith("ours ends in year 1")
     assert agg.paper_note(1e13, 1.4e5, 300, 1).startswith("the paper's ends in year 1")
     assert agg.paper_note(1.0, math.nan, 1, 1) == "no paper value"
-    summary = pd.DataFrame({"row": ["smfrl", "saez", "us-federal-2022"],
-                            "label": ["SMFG", "Saez", "US Federal"],
-                            "paper_row": ["SMFG", "Saez", "US Federal"],
-                            "setting": "N=100", "per_capita_gdp": [8.0, 2.0, 0.5]})  # fmt: skip
+    summary = pd.DataFrame(
+        {
+            "row": ["smfrl", "saez", "us-federal-2022"],
+            "label": ["SMFG", "Saez", "US Federal"],
+            "paper_row": ["SMFG", "Saez", "US Federal"],
+            "setting": "N=100",
+            "per_capita_gdp": [8.0, 2.0, 0.5],
+        }
+    )
     r = agg.headline_ratios(summary, PAPER_VALUES["table3"]).set_index("ratio")
     assert r.loc["SMFG / Saez", "ours"] == 4.0
     assert r.loc["SMFG / Saez", "paper"] == pytest.approx(1.01e13 / 2.34e12)
@@ -271,8 +310,16 @@ def test_mixed_households_and_group_means():
     k, n = 7, 20
     mixed = MixedHouseholds(FixedShares(0.9, 0.6), FixedShares(0.8, 0.3), k)
     means = GroupMeans({"first": range(k), "rest": range(k, n)})
-    ev = evaluate(FreeMarket(), mixed, variant="clearing", n_households=n, n_episodes=2,
-                  seeds=(0,), steps=5, on_step=means)  # fmt: skip
+    ev = evaluate(
+        FreeMarket(),
+        mixed,
+        variant="clearing",
+        n_households=n,
+        n_episodes=2,
+        seeds=(0,),
+        steps=5,
+        on_step=means,
+    )
     t = means.table().set_index(["economy", "group", "quantity"]).value
     for e in range(2):
         assert t[e, "first", "saving_share"] == pytest.approx(0.9)
@@ -301,15 +348,26 @@ def test_cloned_households_act_like_the_bc_follower():
 
 
 def test_household_share_and_bc_losses_are_cached(tmp_path, monkeypatch):
-    out = paper.household_share("smoke", root=tmp_path, shares=(0.0, 1.0), seeds=(0,),
-                              n_households=20, progress=None, **TINY)  # fmt: skip
+    out = paper.household_share(
+        "smoke",
+        root=tmp_path,
+        shares=(0.0, 1.0),
+        seeds=(0,),
+        n_households=20,
+        progress=None,
+        **TINY,
+    )
     g = out["groups"]
     assert set(g[g.share == 0.0].group) == {"real-data (BC)"}  # no SMFG household at 0%
     assert set(g[g.share == 1.0].group) == {"SMFG"}
     assert len(out["episodes"]) == 2 * paper.ARTEFACT_PROFILES["smoke"].episodes
     losses = paper.bc_losses("smoke", root=tmp_path, epochs=1, progress=None)
-    assert set(losses.network) == {"mlp_gaussian", "lstm_gaussian", "follower_actor",
-                                   "maddpg_actor"}  # fmt: skip
+    assert set(losses.network) == {
+        "mlp_gaussian",
+        "lstm_gaussian",
+        "follower_actor",
+        "maddpg_actor",
+    }
     assert set(losses.split) == {"train", "validation"} and set(losses.epoch) == {0, 1}
     monkeypatch.setattr("smfg.algos.bc.train_all", lambda *a, **k: 1 / 0)
     again = paper.bc_losses("smoke", root=tmp_path, epochs=1, progress=None)
@@ -333,8 +391,11 @@ def test_leader_reward_weights_reach_every_trainer_and_only_with_weighted():
         spec = json.loads(json.dumps(spec))  # as the run store keeps it: a list
         trainer = make_trainer(spec)
         assert trainer.cfg.leader_reward_weights == (2.0, 0.0, 1.0), algo
-        envs = [e for e in (getattr(trainer, "env", None), getattr(trainer, "eval_env", None))
-                if e is not None]  # fmt: skip
+        envs = [
+            e
+            for e in (getattr(trainer, "env", None), getattr(trainer, "eval_env", None))
+            if e is not None
+        ]
         assert envs, algo
         for env in envs:
             assert env.leader_reward_name == "weighted", algo
@@ -346,18 +407,35 @@ def test_compare_leaders_puts_every_leader_against_the_same_households(tmp_path)
     households; against the reference run's own followers the SMFRL row is its own run's
     evaluation; the page's train overrides reach the algorithms that have the field."""
     exp = Experiment(
-        "tiny", "Test", "tiny", variant="clearing", settings=SMALL,
-        rows=(Row("free-market", "Free Market", government="free-market", households="bc"),
-              Row("smfrl", "SMFG", algo="smfrl", bc=True)),
-        train_overrides=(("*", "bc_follower_lr", 0.0), ("*", "no_such_field", 1),
-                         ("ppo", "epochs", 99)),
-    )  # fmt: skip
+        "tiny",
+        "Test",
+        "tiny",
+        variant="clearing",
+        settings=SMALL,
+        rows=(
+            Row("free-market", "Free Market", government="free-market", households="bc"),
+            Row("smfrl", "SMFG", algo="smfrl", bc=True),
+        ),
+        train_overrides=(
+            ("*", "bc_follower_lr", 0.0),
+            ("*", "no_such_field", 1),
+            ("ppo", "epochs", 99),
+        ),
+    )
     assert exp.overrides_for("smfrl", {}) == {"bc_follower_lr": 0.0}
     assert exp.overrides_for("smfrl", {"bc_follower_lr": 1e-3}) == {"bc_follower_lr": 1e-3}
     assert exp.overrides_for("ppo", {}) == {"epochs": 99}  # PPO has no follower lr
-    c = paper.compare_leaders(exp, "smoke", root=tmp_path, seeds=2, progress=None, noise_std=0.0,
-                            leader_reward="welfare_ce", populations=("clone", "learned"),
-                            **TINY)  # fmt: skip
+    c = paper.compare_leaders(
+        exp,
+        "smoke",
+        root=tmp_path,
+        seeds=2,
+        progress=None,
+        noise_std=0.0,
+        leader_reward="welfare_ce",
+        populations=("clone", "learned"),
+        **TINY,
+    )
     assert set(c.episodes.followers) == {"clone", "learned"}
     assert len(c.episodes) == 2 * 2 * 2 * 2  # populations x rows x seeds x episodes
     assert (c.episodes[c.episodes.followers == "learned"].followers_run != "").all()
@@ -376,12 +454,17 @@ def test_exact_households_answer_each_leader_and_the_verdict_pairs_the_seeds(tmp
     (US 2022's exactly its brackets), so two leaders' households differ; the run is cached
     (a second call computes nothing); the verdict compares the learned leader seed by seed."""
     exp = Experiment(
-        "tiny", "Test", "tiny", variant="clearing", settings=(Setting("N=20", 20, True),),
-        rows=(Row("free-market", "Free Market", government="free-market", households="bc"),
-              Row("us-federal-2022", "US Federal", government="us-federal-2022",
-                  households="bc"),
-              Row("smfrl", "SMFG", algo="smfrl", bc=True)),
-    )  # fmt: skip
+        "tiny",
+        "Test",
+        "tiny",
+        variant="clearing",
+        settings=(Setting("N=20", 20, True),),
+        rows=(
+            Row("free-market", "Free Market", government="free-market", households="bc"),
+            Row("us-federal-2022", "US Federal", government="us-federal-2022", households="bc"),
+            Row("smfrl", "SMFG", algo="smfrl", bc=True),
+        ),
+    )
     kw = dict(root=tmp_path, seeds=1, noise_std=0.0, leader_reward="output", **TINY)
     c = paper.compare_leaders(exp, "smoke", progress=None, populations=("exact",), **kw)
     ep = c.episodes
@@ -393,20 +476,34 @@ def test_exact_households_answer_each_leader_and_the_verdict_pairs_the_seeds(tmp
     again = paper.compare_leaders(exp, "smoke", progress=lines.append, populations=("exact",), **kw)
     assert again.episodes.equals(ep) and not any("trained" in x for x in lines)
     # taxai has no prices to take as given: the exact population is dropped there
-    t = paper.compare_leaders(Experiment("t", "T", "t", variant="taxai", settings=SMALL,
-                                       rows=exp.rows[:1]), "smoke", root=tmp_path, seeds=1,
-                            progress=None, populations=("clone", "exact"))  # fmt: skip
+    t = paper.compare_leaders(
+        Experiment("t", "T", "t", variant="taxai", settings=SMALL, rows=exp.rows[:1]),
+        "smoke",
+        root=tmp_path,
+        seeds=1,
+        progress=None,
+        populations=("clone", "exact"),
+    )
     assert set(t.episodes.followers) == {"clone"}
 
 
 def test_verdict_table_pairs_each_seed_with_the_fixed_leaders():
-    ep = pd.DataFrame({
-        "objective": "output", "followers": "exact", "setting": "N=100",
-        "row": ["free-market", "saez", "smfrl"] * 2, "label": ["FM", "Saez", "S"] * 2,
-        "seed": [0, 0, 0, 1, 1, 1], "per_capita_gdp": [1.0, 2.0, 4.0, 1.0, 3.0, 3.0],
-        "welfare_ce": [1.0, 1.1, 1.2, 1.0, 1.3, 1.2], "income_gini": 0.3, "wealth_gini": 0.5,
-        "years": 300, "leader_return": [1.0, 2.0, 5.0, 1.0, 3.0, 4.0],
-    })  # fmt: skip
+    ep = pd.DataFrame(
+        {
+            "objective": "output",
+            "followers": "exact",
+            "setting": "N=100",
+            "row": ["free-market", "saez", "smfrl"] * 2,
+            "label": ["FM", "Saez", "S"] * 2,
+            "seed": [0, 0, 0, 1, 1, 1],
+            "per_capita_gdp": [1.0, 2.0, 4.0, 1.0, 3.0, 3.0],
+            "welfare_ce": [1.0, 1.1, 1.2, 1.0, 1.3, 1.2],
+            "income_gini": 0.3,
+            "wealth_gini": 0.5,
+            "years": 300,
+            "leader_return": [1.0, 2.0, 5.0, 1.0, 3.0, 4.0],
+        }
+    )
     v = agg.verdict_table(ep).set_index("against")
     assert list(v.index) == ["saez"]  # US 2022 and the best E6 point were not run
     assert math.isclose(v.loc["saez", "output_ratio"], (2.0 + 1.0) / 2)  # 4/2 and 3/3
@@ -419,12 +516,19 @@ def test_verdict_table_pairs_each_seed_with_the_fixed_leaders():
 
 
 def test_leader_table_compares_each_seed_with_its_own_free_market():
-    ep = pd.DataFrame({
-        "row": ["free-market", "free-market", "smfrl", "smfrl"], "label": ["FM", "FM", "S", "S"],
-        "seed": [0, 1, 0, 1], "per_capita_gdp": [1.0, 2.0, 3.0, 4.0],
-        "welfare_ce": [1.0, 2.0, 1.5, 2.2], "income_gini": 0.3, "wealth_gini": 0.5,
-        "years": 300, "leader_return": [10.0, 20.0, 12.0, 23.0],
-    })  # fmt: skip
+    ep = pd.DataFrame(
+        {
+            "row": ["free-market", "free-market", "smfrl", "smfrl"],
+            "label": ["FM", "FM", "S", "S"],
+            "seed": [0, 1, 0, 1],
+            "per_capita_gdp": [1.0, 2.0, 3.0, 4.0],
+            "welfare_ce": [1.0, 2.0, 1.5, 2.2],
+            "income_gini": 0.3,
+            "wealth_gini": 0.5,
+            "years": 300,
+            "leader_return": [10.0, 20.0, 12.0, 23.0],
+        }
+    )
     t = agg.leader_table(ep).set_index("row")
     assert t.loc["free-market", "welfare_ce_pct"] == 0.0
     assert math.isclose(t.loc["smfrl", "welfare_ce_pct"], (50.0 + 10.0) / 2)  # +50%, +10%
@@ -432,9 +536,11 @@ def test_leader_table_compares_each_seed_with_its_own_free_market():
     mean, lo, hi = agg.paired_gain(ep, "smfrl", "free-market", "leader_return")
     assert mean == 2.5 and lo < 2.5 < hi  # gains of 2 and 3
     shown = agg.format_leader_table(t.reset_index())
-    assert list(shown.columns)[1:4] == ["output per household ($)",
-                                        "output per household ($): median [range]",
-                                        "welfare, CE % vs free market"]  # fmt: skip
+    assert list(shown.columns)[1:4] == [
+        "output per household ($)",
+        "output per household ($): median [range]",
+        "welfare, CE % vs free market",
+    ]
     assert shown.iloc[1, 2] == "3.5 [3, 4]"  # SMFRL's seeds: 3 and 4
     note = agg.interval_note(t.reset_index(), agg.LEADER_TABLE_METRICS)
     assert note.startswith("95% intervals across 2 seeds") and "median [smallest" in note

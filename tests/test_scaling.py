@@ -16,15 +16,13 @@ POLICIES = (("free-market", "fixed"), ("us-federal-2022", "survey"))
 
 
 def test_mean_field_check_gives_every_metric_with_intervals_and_caches(tmp_path: Path):
-    kw = dict(sizes=(20, 50), policies=POLICIES, variant="clearing", seeds=3, episodes=1,
-              steps=5)  # fmt: skip
+    kw = dict(sizes=(20, 50), policies=POLICIES, variant="clearing", seeds=3, episodes=1, steps=5)
     check = mf.mean_field_check(root=tmp_path, **kw)
     assert len(check) == 2 * 2 * len(mf.CHECK_METRICS)
     assert set(check.metric) == set(mf.CHECK_METRICS) and (check.n_seeds == 3).all()
     finite = check[check.metric != "years"]  # years: 5 for every seed, a zero-width interval
     assert (finite.ci_low < finite["mean"]).all() and (finite["mean"] < finite.ci_high).all()
-    wide = check.pivot_table(index=["government", "n_households"], columns="metric",
-                             values="mean")  # fmt: skip
+    wide = check.pivot_table(index=["government", "n_households"], columns="metric", values="mean")
     n = wide.index.get_level_values("n_households").to_numpy()
     assert wide.mean_utility.to_numpy() == pytest.approx(wide.social_welfare.to_numpy() / n)
     assert (wide.years == 5).all()
@@ -38,9 +36,18 @@ def test_mean_field_check_gives_every_metric_with_intervals_and_caches(tmp_path:
 def test_convergence_table_and_settling_summary():
     rows = []
     for n, m in ((100, 90.0), (1_000, 99.0), (10_000, 101.0), (100_000, 100.0)):
-        rows.append({"government": "g", "households": "h", "n_households": n,
-                     "metric": "per_capita_gdp", "mean": m, "ci_low": m - 2.0,
-                     "ci_high": m + 2.0, "n_seeds": 5})  # fmt: skip
+        rows.append(
+            {
+                "government": "g",
+                "households": "h",
+                "n_households": n,
+                "metric": "per_capita_gdp",
+                "mean": m,
+                "ci_low": m - 2.0,
+                "ci_high": m + 2.0,
+                "n_seeds": 5,
+            }
+        )
     check = pd.DataFrame(rows)
     table = mf.convergence_table(check)
     assert list(table.N) == [100, 1_000, 10_000, 100_000]
@@ -66,21 +73,32 @@ def test_scaling_notebook_executes(tmp_path: Path):
     jupytext = pytest.importorskip("jupytext")
     papermill = pytest.importorskip("papermill")
     nb = jupytext.read(REPO / "notebooks" / "scaling.md")
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}  # fmt: skip
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     src = tmp_path / "scaling.ipynb"
     jupytext.write(nb, src)
     figures = tmp_path / "figures"
     executed = papermill.execute_notebook(
-        str(src), str(tmp_path / "out.ipynb"), kernel_name="python3", progress_bar=False,
-        parameters={"profile": "smoke", "figures_dir": str(figures),
-                    "results_root": str(tmp_path / "results")}, cwd=str(tmp_path),
-    )  # fmt: skip
+        str(src),
+        str(tmp_path / "out.ipynb"),
+        kernel_name="python3",
+        progress_bar=False,
+        parameters={
+            "profile": "smoke",
+            "figures_dir": str(figures),
+            "results_root": str(tmp_path / "results"),
+        },
+        cwd=str(tmp_path),
+    )
     for name in ("scaling", "scaling_mean_field"):
         assert (figures / f"{name}.png").stat().st_size > 1000, name
     text = "\n".join(
         o.get("text", "") + o.get("data", {}).get("text/plain", "")
-        for c in executed.cells for o in c.get("outputs", [])
-    )  # fmt: skip
+        for c in executed.cells
+        for o in c.get("outputs", [])
+    )
     assert "household-steps/s" in text and "SMFRL smoke epoch" in text
     assert "settles_from" in text and "us-federal-2022" in text

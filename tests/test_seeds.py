@@ -19,12 +19,30 @@ from smfg.runs.store import RunStore
 from smfg.runs.train import run_spec, train
 
 TINY = dict(
-    variant="clearing", n_households=20, epochs=2, steps_per_epoch=25, leader_updates=4,
-    follower_updates=4, batch_size=16, eval_episodes=2, eval_steps=10, mf_sample=8,
-)  # fmt: skip
-KEYS = ("per_capita_gdp", "social_welfare", "income_gini", "wealth_gini", "years",
-        "leader_return", "leader_q_loss", "leader_pi_loss", "follower_q_loss",
-        "follower_pi_loss", "episodes_ended")  # fmt: skip
+    variant="clearing",
+    n_households=20,
+    epochs=2,
+    steps_per_epoch=25,
+    leader_updates=4,
+    follower_updates=4,
+    batch_size=16,
+    eval_episodes=2,
+    eval_steps=10,
+    mf_sample=8,
+)
+KEYS = (
+    "per_capita_gdp",
+    "social_welfare",
+    "income_gini",
+    "wealth_gini",
+    "years",
+    "leader_return",
+    "leader_q_loss",
+    "leader_pi_loss",
+    "follower_q_loss",
+    "follower_pi_loss",
+    "episodes_ended",
+)
 
 
 def _close(a: float, b: float, rel: float = 1e-5) -> bool:
@@ -127,8 +145,12 @@ def test_train_command_line_with_several_seeds(tmp_path, capsys):
 
     from smfg.cli import main
 
-    args = ["train", "--variant", "clearing", "--households", "20", "--profile", "smoke",
-            "--epochs", "1", "--seeds", "0", "1", "--results", str(tmp_path), "--json"]  # fmt: skip
+    args = [
+        *"train --variant clearing --households 20 --profile smoke".split(),
+        *"--epochs 1 --seeds 0 1 --results".split(),
+        str(tmp_path),
+        "--json",
+    ]
     assert main(args) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
     assert [x["seed"] for x in lines] == [0, 1] and all(x["computed"] for x in lines)

@@ -10,9 +10,17 @@ from smfg.runs.store import RunStore
 from smfg.runs.train import make_trainer, run_spec, train
 
 TINY = dict(
-    variant="clearing", n_households=20, epochs=4, steps_per_epoch=15, leader_updates=4,
-    follower_updates=4, batch_size=16, eval_episodes=2, eval_steps=10, mf_sample=8,
-)  # fmt: skip
+    variant="clearing",
+    n_households=20,
+    epochs=4,
+    steps_per_epoch=15,
+    leader_updates=4,
+    follower_updates=4,
+    batch_size=16,
+    eval_episodes=2,
+    eval_steps=10,
+    mf_sample=8,
+)
 
 
 def test_profiles_and_bad_config_values():
@@ -69,8 +77,15 @@ def test_replay_buffer_wraps_around_and_keeps_the_newest():
 def test_trained_policy_evaluates_through_the_harness(tmp_path):
     res = train("smfrl", "smoke", root=tmp_path, **{**TINY, "epochs": 1})
     pol = LearnedPolicy(RunStore(tmp_path).load_policy(res.run_dir))
-    out = evaluate(pol.leader, pol.followers, variant="clearing", n_households=20,
-                   n_episodes=2, seeds=(0, 1), steps=10)  # fmt: skip
+    out = evaluate(
+        pol.leader,
+        pol.followers,
+        variant="clearing",
+        n_households=20,
+        n_episodes=2,
+        seeds=(0, 1),
+        steps=10,
+    )
     assert (out.episodes.years == 10).all()
     assert make_trainer(run_spec("smfrl", "smoke", **TINY)).cfg.n_households == 20
 
@@ -87,8 +102,16 @@ def test_trainer_state_round_trips_bit_for_bit():
 
 
 def _returns(pol_leader, pol_followers, variant, n, leader_reward="gdp"):
-    s = evaluate(pol_leader, pol_followers, variant=variant, n_households=n, n_episodes=4,
-                 seeds=(0, 1), steps=300, leader_reward=leader_reward)  # fmt: skip
+    s = evaluate(
+        pol_leader,
+        pol_followers,
+        variant=variant,
+        n_households=n,
+        n_episodes=4,
+        seeds=(0, 1),
+        steps=300,
+        leader_reward=leader_reward,
+    )
     s = s.summary.set_index("metric")["mean"]
     return float(s["leader_return"]), float(s["household_return"]), float(s["years"])
 
@@ -103,8 +126,16 @@ def test_smfrl_learns_in_small_economies():
     from smfg.policies import FreeMarket
 
     torch.set_num_threads(1)  # as training runs (smfg train)
-    cfg = smfrl_config("quick", variant="taxai", n_households=50, epochs=4, bc=True,
-                       bc_epochs=10, eval_episodes=2, eval_steps=100)  # fmt: skip
+    cfg = smfrl_config(
+        "quick",
+        variant="taxai",
+        n_households=50,
+        epochs=4,
+        bc=True,
+        bc_epochs=10,
+        eval_episodes=2,
+        eval_steps=100,
+    )
     tr = SMFRLTrainer(cfg)
     start = LearnedPolicy(tr.policy_state())
     fm, _, fm_years = _returns(FreeMarket(), start.followers, "taxai", 50)
@@ -121,16 +152,28 @@ def test_train_and_evaluate_command_lines(tmp_path, capsys):
 
     from smfg.cli import main
 
-    args = ["train", "--algo", "smfrl", "--variant", "clearing", "--households", "20",
-            "--profile", "smoke", "--epochs", "1", "--results", str(tmp_path),
-            "--json"]  # fmt: skip
+    args = [
+        *"train --algo smfrl --variant clearing --households 20".split(),
+        *"--profile smoke --epochs 1 --results".split(),
+        str(tmp_path),
+        "--json",
+    ]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["computed"] and out["epochs"] == 1
     assert main(args) == 0  # cached
     assert not json.loads(capsys.readouterr().out.strip().splitlines()[-1])["computed"]
-    assert main(["evaluate", "--policy", out["run_dir"], "--episodes", "2", "--seeds", "2",
-                 "--steps", "10", "--json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                "--policy",
+                out["run_dir"],
+                *"--episodes 2 --seeds 2 --steps 10 --json".split(),
+            ]
+        )
+        == 0
+    )
     ev = json.loads(capsys.readouterr().out)
     assert ev["settings"]["government_policy"] == "smfrl-leader"
     assert ev["metrics"]["years"]["mean"] == 10

@@ -28,8 +28,13 @@ def _threads():
 
 def _filled_learner(n: int = 30, steps: int = 40, **over) -> smfrl.SMFRLLearner:
     """A learner whose replay holds ``steps`` random steps of 2 economies of ``n`` households."""
-    cfg = smfrl.smfrl_config("smoke", variant="clearing", n_households=n, batch_size=16,
-                             **{"follower_batch": "joint", **over})  # fmt: skip
+    cfg = smfrl.smfrl_config(
+        "smoke",
+        variant="clearing",
+        n_households=n,
+        batch_size=16,
+        **{"follower_batch": "joint", **over},
+    )
     L = smfrl.SMFRLLearner(cfg)
     g = torch.Generator().manual_seed(1)
     for _ in range(steps):
@@ -61,8 +66,9 @@ def test_joint_follower_batch_holds_all_households_and_their_exact_mean_field():
     assert torch.isfinite(L.follower_critic_loss(L.nets, L.targets, b))
     assert torch.isfinite(L.follower_actor_loss(L.nets, L.targets, b))
     q_b = L.nets.critic_f(b["s_f"], b["a_f"], b["a_l"][:, None], b["mf"][:, None])
-    q_r = L.nets.critic_f(b["s_f"], b["a_f"], b["a_l"][:, None].expand(-1, n, -1),
-                          b["mf"][:, None].expand(-1, n, -1))  # fmt: skip
+    q_r = L.nets.critic_f(
+        b["s_f"], b["a_f"], b["a_l"][:, None].expand(-1, n, -1), b["mf"][:, None].expand(-1, n, -1)
+    )
     assert torch.allclose(q_b, q_r, atol=1e-5)
 
 
@@ -96,8 +102,13 @@ def test_smfrl_reaches_the_equilibrium_of_its_leader_gradient(gradient, target, 
     reaches x_N, 'stackelberg' x_S (0.32 apart), each within the game's tolerance."""
     h = 10
     for seed in (0, 1, 2):
-        cfg = smfrl.smfrl_config("quick", **{**TOY, "n_households": h}, seed=seed,
-                                 follower_batch="joint", leader_gradient=gradient)  # fmt: skip
+        cfg = smfrl.smfrl_config(
+            "quick",
+            **{**TOY, "n_households": h},
+            seed=seed,
+            follower_batch="joint",
+            leader_gradient=gradient,
+        )
         x, _ = play_offpolicy(smfrl.SMFRLLearner(cfg), iters=100, seed=seed, households=h)
         assert abs(x - target) < TOL and abs(x - other) > 0.25, (gradient, seed, x, target)
 
@@ -115,10 +126,16 @@ def test_smfrl_followers_reach_the_equilibrium_of_their_gradient(gradient, targe
     tolerance."""
     h = 10
     for seed in (0, 1):
-        cfg = smfrl.smfrl_config("quick", **{**TOY, "n_households": h}, seed=seed,
-                                 follower_batch="joint", follower_gradient=gradient)  # fmt: skip
-        _, y = play_offpolicy(smfrl.SMFRLLearner(cfg), iters=100, seed=seed, households=h,
-                              rewards=externality_rewards)  # fmt: skip
+        cfg = smfrl.smfrl_config(
+            "quick",
+            **{**TOY, "n_households": h},
+            seed=seed,
+            follower_batch="joint",
+            follower_gradient=gradient,
+        )
+        _, y = play_offpolicy(
+            smfrl.SMFRLLearner(cfg), iters=100, seed=seed, households=h, rewards=externality_rewards
+        )
         assert abs(y - target) < TOL and abs(y - other) > 0.12, (gradient, seed, y, target)
 
 
@@ -129,8 +146,9 @@ def test_collection_noise_options_of_the_followers():
     obs_l, obs_h = torch.rand(2, 6) * 5, torch.rand(2, n, 2) * 5
 
     def spread(**over):
-        L = smfrl.SMFRLLearner(smfrl.smfrl_config("smoke", variant="clearing", n_households=n,
-                                                  **over), train=False)  # fmt: skip
+        L = smfrl.SMFRLLearner(
+            smfrl.smfrl_config("smoke", variant="clearing", n_households=n, **over), train=False
+        )
         g = torch.Generator().manual_seed(0)
         _, u = L.collect_act(Observation(obs_l, obs_h), g, 0.0)
         _, u0 = L.act(obs_l, obs_h, 0.0, g, 0.0)

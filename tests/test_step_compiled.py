@@ -37,8 +37,13 @@ def _close(name, got, want, dtype):
     if not got.is_floating_point():
         assert torch.equal(got, want), name
         return
-    tol = (RESIDUAL_TOLERANCE if name.startswith("res_") else
-           REWARD_TOLERANCE if name == "leader_reward" else TOLERANCE)[dtype]  # fmt: skip
+    tol = (
+        RESIDUAL_TOLERANCE
+        if name.startswith("res_")
+        else REWARD_TOLERANCE
+        if name == "leader_reward"
+        else TOLERANCE
+    )[dtype]
     finite = torch.isfinite(want)
     assert torch.equal(finite, torch.isfinite(got)), name
     if not bool(finite.any()):
@@ -55,8 +60,10 @@ def _close(name, got, want, dtype):
 
 def _run_pair(variant, dtype, steps=30, E=3, H=60, **overrides):
     p = economy_params(variant, p_super=0.03, T=20, **overrides)
-    envs = [SMFGEnv(p, H, n_envs=E, seed=5, dtype=dtype, shared_households=False,
-                    step_impl=impl) for impl in ("eager", "compiled")]  # fmt: skip
+    envs = [
+        SMFGEnv(p, H, n_envs=E, seed=5, dtype=dtype, shared_households=False, step_impl=impl)
+        for impl in ("eager", "compiled")
+    ]
     for env in envs:
         env.reset()
     gen = torch.Generator().manual_seed(1)

@@ -19,10 +19,19 @@ from smfg.runs.store import RunStore
 from smfg.runs.train import run_spec
 
 # tiny SMFRL runs (smaller than tests/test_smfrl.py's TINY) of six epochs, to kill one midway
-TINY = dict(epochs=6, steps_per_epoch=8, leader_updates=2, follower_updates=2, batch_size=16,
-            eval_episodes=2, eval_steps=5, mf_sample=8)  # fmt: skip
-SPECS = sw.grid_specs("smfrl", "smoke", variants=("clearing", "taxai"), households=(20,),
-                      seeds=(0, 1), **TINY)  # fmt: skip
+TINY = dict(
+    epochs=6,
+    steps_per_epoch=8,
+    leader_updates=2,
+    follower_updates=2,
+    batch_size=16,
+    eval_episodes=2,
+    eval_steps=5,
+    mf_sample=8,
+)
+SPECS = sw.grid_specs(
+    "smfrl", "smoke", variants=("clearing", "taxai"), households=(20,), seeds=(0, 1), **TINY
+)
 TIMING = ["wall_time_s", "train_s", "eval_s"]  # the only columns that differ between runs
 
 
@@ -55,15 +64,22 @@ def _files(run_dir: Path) -> dict[str, bytes]:
 def test_grid_specs_are_full_run_specs_in_order():
     assert len(SPECS) == 4
     assert [(s["variant"], s["seed"]) for s in SPECS] == [
-        ("clearing", 0), ("clearing", 1), ("taxai", 0), ("taxai", 1)
-    ]  # fmt: skip
-    assert SPECS[0] == run_spec("smfrl", "smoke", variant="clearing", n_households=20, seed=0,
-                                bc=False, **TINY)  # fmt: skip
+        ("clearing", 0),
+        ("clearing", 1),
+        ("taxai", 0),
+        ("taxai", 1),
+    ]
+    assert SPECS[0] == run_spec(
+        "smfrl", "smoke", variant="clearing", n_households=20, seed=0, bc=False, **TINY
+    )
 
 
 def test_sweep_files_yaml_and_json_describe_the_same_runs(tmp_path: Path):
-    grid = {"profile": "smoke", "overrides": {**TINY, "n_households": 20},
-            "grid": {"variant": ["clearing", "taxai"], "seed": [0, 1]}}  # fmt: skip
+    grid = {
+        "profile": "smoke",
+        "overrides": {**TINY, "n_households": 20},
+        "grid": {"variant": ["clearing", "taxai"], "seed": [0, 1]},
+    }
     (tmp_path / "g.json").write_text(json.dumps(grid))
     assert sw.specs_from_file(tmp_path / "g.json") == [{k: v for k, v in s.items()} for s in SPECS]
     yaml = pytest.importorskip("yaml")
@@ -82,8 +98,13 @@ def test_sweep_files_yaml_and_json_describe_the_same_runs(tmp_path: Path):
 def test_a_files_experiments_are_resolved_by_the_callable_passed_in(tmp_path: Path):
     """The sweep knows no paper artefact: a file's ``experiment`` key needs the caller's
     ``experiment_specs`` (the CLI passes the paper layer's), which gets the file's options."""
-    data = {"profile": "smoke", "experiment": ["a", "b"], "seeds": 2, "variant": "taxai",
-            "overrides": {"epochs": 3}}  # fmt: skip
+    data = {
+        "profile": "smoke",
+        "experiment": ["a", "b"],
+        "seeds": 2,
+        "variant": "taxai",
+        "overrides": {"epochs": 3},
+    }
     with pytest.raises(ValueError, match=r"'experiment' \['a', 'b'\]: no resolver"):
         sw.specs_from_mapping(data)
     calls = []
@@ -174,8 +195,15 @@ def test_local_pool_retries_nothing_when_done_and_reports_failures(local_root, t
 
 
 def test_cli_sweep_dry_run_and_in_process(tmp_path: Path, capsys):
-    runs = [{"profile": "smoke", "variant": "taxai", "n_households": 20, "seed": 1,
-             **{**TINY, "epochs": 1}}]  # fmt: skip
+    runs = [
+        {
+            "profile": "smoke",
+            "variant": "taxai",
+            "n_households": 20,
+            "seed": 1,
+            **{**TINY, "epochs": 1},
+        }
+    ]
     (tmp_path / "s.json").write_text(json.dumps(runs))
     args = ["sweep", "--file", str(tmp_path / "s.json"), "--results", str(tmp_path / "r")]
     assert main([*args, "--dry-run"]) == 0
@@ -186,9 +214,16 @@ def test_cli_sweep_dry_run_and_in_process(tmp_path: Path, capsys):
     assert main([*args, "--dry-run"]) == 0
     assert "done" in capsys.readouterr().out
     # the grid from flags
-    assert main(["sweep", "--variant", "taxai", "clearing", "--households", "100", "1000",
-                 "--seeds", "0", "1", "2", "--profile", "smoke", "--bc", "--dry-run",
-                 "--results", str(tmp_path / "r")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                *"sweep --variant taxai clearing --households 100 1000 --seeds".split(),
+                *"0 1 2 --profile smoke --bc --dry-run --results".split(),
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.count("smfrl ") == 12 and "BC" in out
 
@@ -213,8 +248,13 @@ def test_longest_runs_are_started_first(tmp_path: Path):
     def spec(algo, n, epochs=20):
         return run_spec(algo, "quick", variant="taxai", n_households=n, seed=0, epochs=epochs)
 
-    order = [spec("maddpg", 1000), spec("ppo", 100), spec("smfrl", 1000), spec("ddpg", 100),
-             spec("rule_based", 1000)]  # fmt: skip
+    order = [
+        spec("maddpg", 1000),
+        spec("ppo", 100),
+        spec("smfrl", 1000),
+        spec("ddpg", 100),
+        spec("rule_based", 1000),
+    ]
     costs = [estimated_cost(s) for s in order]
     assert costs == sorted(costs, reverse=True) and len(set(costs)) == len(costs)
     # each epoch costs the same: 20 more epochs cost what the first 20 did, less the start

@@ -42,8 +42,9 @@ def externality_rewards(u_l, u_f):
     return r_l, -((y - C_F) ** 2) + M_F * y.mean(1, keepdim=True) * y
 
 
-def play_offpolicy(learner, iters: int = 150, seed: int = 0, households: int = H_TOY,
-                   rewards=toy_rewards):  # fmt: skip
+def play_offpolicy(
+    learner, iters: int = 150, seed: int = 0, households: int = H_TOY, rewards=toy_rewards
+):
     """Drive a DDPG-family learner's own act/store/update on the one-step game: E_TOY games
     of ``households`` households per iteration with independent exploration noise per
     household, then its updates. Returns the leader's x and the households' mean y."""
@@ -62,6 +63,15 @@ def play_offpolicy(learner, iters: int = 150, seed: int = 0, households: int = H
     return float(u_l[0, 0]), float(u_f[0, :, 0].mean())
 
 
-TOY = dict(variant="clearing", n_households=H_TOY, leader_updates=10, follower_updates=10,
-           batch_size=128, lr=1e-3, lr_decay=0.5, lr_decay_every=500, replay_steps=1024,
-           noise_std=0.0)  # fmt: skip
+TOY = dict(
+    variant="clearing",
+    n_households=H_TOY,
+    leader_updates=10,
+    follower_updates=10,
+    batch_size=128,
+    lr=1e-3,
+    lr_decay=0.5,
+    lr_decay_every=500,
+    replay_steps=1024,
+    noise_std=0.0,
+)
