@@ -26,7 +26,7 @@ from smfg.certify import (
     solve_known,
     value_env,
 )
-from smfg.certify.egm import _ColumnInterp, _interp_cols
+from smfg.certify.interp import _ColumnInterp, _interp_cols
 from smfg.config import economy_params
 
 P = economy_params("clearing")

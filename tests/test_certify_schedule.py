@@ -22,7 +22,7 @@ from smfg.certify import (
     stationary_equilibrium,
     stationary_fiscal,
 )
-from smfg.certify.egm import _endogenous_schedule
+from smfg.certify.egm_schedule import _endogenous_schedule
 from smfg.certify.grids import _lerp
 from smfg.certify.hours import _static_choice
 from smfg.config import economy_params

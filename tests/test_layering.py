@@ -323,6 +323,8 @@ CERTIFY_ORDER = [
     "progress",
     "hours",
     "evaluation",
+    "interp",
+    "egm_schedule",
     "egm",
     "envtiming",
     "household",
