@@ -12,10 +12,10 @@ import numpy as np
 
 from smfg.certify.egm import _initial_marginal_value
 from smfg.certify.egm_schedule import _egm_step_schedule, _euler_points, _grid_asset_tax
-from smfg.certify.envtiming import _golden_max
 from smfg.certify.evaluation import _env_shares, env_outcomes, value_env, value_known
 from smfg.certify.grids import AbilityGrid, AssetGrid, _lerp
 from smfg.certify.hours import _static_choice
+from smfg.certify.maximise import _golden_max
 from smfg.certify.primitives import (
     Fiscal,
     Household,

@@ -5,16 +5,10 @@ narrow brackets apart changes nothing but the cost."""
 import numpy as np
 
 from smfg.certify import AssetGrid, Fiscal, Household, Prices, ability_grid, solve_known
-from smfg.certify.envtiming import (
-    _bisect_max,
-    _EnvStates,
-    _golden_max,
-    _Objective,
-    _q_at_f,
-    _q_at_s,
-    _search,
-)
+from smfg.certify.env_objective import _EnvStates
+from smfg.certify.envtiming import _q_at_f, _q_at_s
 from smfg.certify.evaluation import _env_shares, value_env
+from smfg.certify.maximise import _bisect_max, _golden_max, _Objective, _search
 from smfg.config import economy_params
 
 P = economy_params("clearing")

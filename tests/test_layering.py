@@ -326,6 +326,8 @@ CERTIFY_ORDER = [
     "interp",
     "egm_schedule",
     "egm",
+    "maximise",
+    "env_objective",
     "envtiming",
     "household",
     "equilibrium",
