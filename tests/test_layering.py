@@ -11,6 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "smfg"
 # rank of each top-level module or package; a module may import only lower or equal ranks
 RANK = {
     "config": 0,
+    "profiles": 0,
     "runtime": 0,
     "stats": 0,
     "economy": 1,

@@ -92,6 +92,7 @@ from smfg.algos.core import (
 )
 from smfg.config import economy_params
 from smfg.env import Observation, RunningNormalizer, reward_floor
+from smfg.profiles import ALL_PROFILES
 
 __all__ = [
     "OffPolicyConfig",
@@ -284,17 +285,10 @@ class OffPolicyConfig(BaseConfig):
         return max(min(start, self.leader_noise_min), decayed)
 
 
-#: The profiles of every DDPG-family algorithm (SMFRL's). Cloned followers learn at the original's
-#: 1e-6 in ``paper``; in ``smoke`` and ``quick`` at the common rate (20 epochs at 1e-6 would
-#: leave the clone as it is, and in `taxai` the followers must learn to save to survive).
-PROFILES = {
-    "smoke": dict(epochs=2, steps_per_epoch=40, leader_updates=10, follower_updates=10,
-                  eval_episodes=2, eval_steps=40, bc_epochs=3),
-    "quick": dict(epochs=20, steps_per_epoch=300, leader_updates=100, follower_updates=100,
-                  eval_episodes=5, eval_steps=300, bc_epochs=20),
-    "paper": dict(epochs=1000, steps_per_epoch=300, leader_updates=100, follower_updates=100,
-                  eval_episodes=10, eval_steps=None, bc_epochs=30, bc_follower_lr=1e-6),
-}  # fmt: skip
+#: The profiles of every DDPG-family algorithm (SMFRL's adds its follower batch): a view of
+#: :class:`smfg.profiles.Profile` (cloned followers learn at the original's 1e-6 in ``paper``
+#: only, see there).
+PROFILES = {p.name: p.offpolicy_settings() for p in ALL_PROFILES}
 
 #: A leader that learns in `clearing` without running to the corners of its box
 #: (book:learning-solving): a trust region of 0.1 an epoch in the actor's output space (about

@@ -52,6 +52,7 @@ from smfg.algos.core import (
 )
 from smfg.config import economy_params
 from smfg.env import RunningNormalizer
+from smfg.profiles import ALL_PROFILES
 
 # --- config --------------------------------------------------------------------------------
 
@@ -104,14 +105,8 @@ class PPOConfig(BaseConfig):
             self._bad("seq_len", f"a divisor of steps_per_epoch = {self.steps_per_epoch}")
 
 
-PROFILES = {
-    "smoke": dict(epochs=2, steps_per_epoch=40, household_epochs=1, planner_freeze_epochs=0,
-                  seq_len=10, update_epochs=2, eval_episodes=2, eval_steps=40, bc_epochs=3),
-    "quick": dict(epochs=20, steps_per_epoch=300, household_epochs=5, planner_freeze_epochs=3,
-                  eval_episodes=5, eval_steps=300, bc_epochs=20),
-    "paper": dict(epochs=1000, steps_per_epoch=300, household_epochs=100,
-                  planner_freeze_epochs=10, eval_episodes=10, eval_steps=None, bc_epochs=30),
-}  # fmt: skip
+#: PPO's profiles: a view of :class:`smfg.profiles.Profile`.
+PROFILES = {p.name: p.ppo_settings() for p in ALL_PROFILES}
 
 
 def ppo_config(profile: str = "quick", **overrides) -> PPOConfig:

@@ -71,13 +71,13 @@ from smfg.algos.core import (
 )
 from smfg.algos.offpolicy import (
     HOUSEHOLD_FOLLOWERS,
-    PROFILES,
     STABLE_LEADER,
     Learner,
     OffPolicyConfig,
     OffPolicyPolicy,
     OffPolicyTrainer,
 )
+from smfg.profiles import ALL_PROFILES
 
 # --- config --------------------------------------------------------------------------------
 
@@ -138,12 +138,9 @@ class SMFRLConfig(OffPolicyConfig):
 
 
 #: SMFRL's profiles: the DDPG family's, with the original's joint follower batch in ``paper`` and
-#: the sampled one in ``smoke`` and ``quick`` (see ``follower_batch``; every claim says which).
-SMFRL_PROFILES = {
-    "smoke": {**PROFILES["smoke"], "follower_batch": "sampled"},
-    "quick": {**PROFILES["quick"], "follower_batch": "sampled"},
-    "paper": {**PROFILES["paper"], "follower_batch": "joint"},
-}
+#: the sampled one in ``smoke`` and ``quick`` (see ``follower_batch``; every claim says which); a
+#: view of :class:`smfg.profiles.Profile`.
+SMFRL_PROFILES = {p.name: p.smfrl_settings() for p in ALL_PROFILES}
 
 
 #: The settings with which SMFRL solves its game in `clearing` (book:learning-solving): the

@@ -27,6 +27,7 @@ from typing import Any
 from smfg.algos.smfrl import SOLVING, smfrl_config
 from smfg.config import VARIANTS, check_profile
 from smfg.env import LEADER_REWARDS, check_reward_weights
+from smfg.profiles import ALL_PROFILES, ArtefactProfile
 from smfg.runs import algorithms
 from smfg.runs.train import run_spec
 
@@ -51,41 +52,9 @@ __all__ = [
 # --- profiles --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ArtefactProfile:
-    """How much evaluation a profile does for the artefacts (training is the algorithm's)."""
-
-    seeds: int
-    """Training seeds per cell (one run each); the tables' intervals are across them."""
-    episodes: int
-    """Evaluation episodes per seed (one batch)."""
-    steps: int | None
-    """Evaluation episode cap (None: the economy's T = 300)."""
-    bc_epochs: int
-    """Epochs of behaviour cloning for Figure 7's curves."""
-    exact_grid: tuple[int, int, float] = (100, 7, 200.0)
-    """The exact households' grid: asset points, ability states, top of the asset grid."""
-    exact_refine: int = 1
-    """Readings of a leader's stationary policy with the exact households it induces (after
-    the first, with households on the survival rule)."""
-    e6_points: int = 3
-    """Values of each of tau, xi and g in the E6 grid of the best-E6 row (3: 27 policies)."""
-
-
-ARTEFACT_PROFILES = {
-    # smoke: coarse exact households and an 8-point E6 grid, so the pages run in minutes
-    "smoke": ArtefactProfile(
-        seeds=2,
-        episodes=2,
-        steps=40,
-        bc_epochs=2,
-        exact_grid=(40, 3, 200.0),
-        exact_refine=0,
-        e6_points=2,
-    ),
-    "quick": ArtefactProfile(seeds=3, episodes=5, steps=300, bc_epochs=20),
-    "paper": ArtefactProfile(seeds=5, episodes=10, steps=None, bc_epochs=30),
-}
+#: How much evaluation each profile does for the artefacts: a view of
+#: :class:`smfg.profiles.Profile` (``artefacts``).
+ARTEFACT_PROFILES = {p.name: p.artefacts for p in ALL_PROFILES}
 
 # --- what an experiment is -------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from smfg.paper.artefacts import ARTEFACT_PROFILES, RunRequest, get_experiment
 from smfg.paper.collection import train_requests
 from smfg.paper.fixed_policies import FIXED_RULES
 from smfg.policies import FixedShares, FreeMarket
+from smfg.profiles import ALL_PROFILES, ChapterSizes
 from smfg.runs.certify import certify_policies, certify_run, check_settings
 from smfg.runs.evaluations import cached_tables
 from smfg.runs.learned import ClonedHouseholds
@@ -31,68 +32,20 @@ from smfg.runs.learned import ClonedHouseholds
 
 
 @dataclass(frozen=True)
-class ChapterProfile:
-    """What the certification chapter computes at a profile: the sizes of its solver checks
-    (:mod:`smfg.certify.checks`) and the settings of its certifications of trained runs."""
-
-    grid: tuple[int, int]
-    """Asset points and ability states of the Euler errors and the stationary equilibria."""
-    coarse_na: int
-    """The equilibrium without government again on this many asset points (the grid's
-    effect on the interest rate)."""
-    brock_mirman: tuple[int, int]
-    """Asset points and horizon of the Brock-Mirman check."""
-    timing_na: int
-    """Asset points of the two-timings check."""
-    best_response: tuple[int, int]
-    """Asset points and ability states of the poor rule's certification."""
-    schedule: tuple[int, int]
-    """Asset points and ability states of the two-bracket tax."""
-    schedule_eq: tuple[int, int]
-    """Asset points and ability states of the equilibrium under US 2022."""
-    certify: tuple[tuple[str, Any], ...] = ()
-    """Settings of :func:`~smfg.runs.certify.certify_run` that differ from its
-    :data:`~smfg.runs.certify.DEFAULTS`."""
+class ChapterProfile(ChapterSizes):
+    """The chapter's sizes at a profile (:class:`smfg.profiles.ChapterSizes`) and the checked
+    certification settings of its trained runs."""
 
     def settings(self) -> dict:
         """The certification settings of the trained runs, checked."""
         return check_settings(**dict(self.certify))
 
 
-#: The chapter's sizes by profile. ``paper``: the solvers' and ``smfg certify``'s defaults;
-#: ``quick``: the same checks, runs certified on the learning curves' grids (200 x 5, the
-#: leader's grid on 60 assets); ``smoke``: coarse grids, so the page runs in a minute or two.
-CHAPTER_PROFILES = {
-    "smoke": ChapterProfile(
-        grid=(200, 5),
-        coarse_na=100,
-        brock_mirman=(100, 300),
-        timing_na=200,
-        best_response=(60, 3),
-        schedule=(100, 3),
-        schedule_eq=(60, 3),
-        certify=(("na", 60), ("ne", 3), ("grid_points", 2), ("grid_na", 40)),
-    ),
-    "quick": ChapterProfile(
-        grid=(500, 7),
-        coarse_na=200,
-        brock_mirman=(200, 600),
-        timing_na=300,
-        best_response=(150, 5),
-        schedule=(200, 5),
-        schedule_eq=(100, 7),
-        certify=(("na", 200), ("ne", 5), ("grid_na", 60)),
-    ),
-    "paper": ChapterProfile(
-        grid=(500, 7),
-        coarse_na=200,
-        brock_mirman=(200, 600),
-        timing_na=300,
-        best_response=(150, 5),
-        schedule=(200, 5),
-        schedule_eq=(100, 7),
-    ),
-}
+#: The chapter's sizes by profile: a view of :class:`smfg.profiles.Profile` (``chapter``).
+#: ``paper``: the solvers' and ``smfg certify``'s defaults; ``quick``: the same checks, runs
+#: certified on the learning curves' grids (200 x 5, the leader's grid on 60 assets); ``smoke``:
+#: coarse grids, so the page runs in a minute or two.
+CHAPTER_PROFILES = {p.name: ChapterProfile(**vars(p.chapter)) for p in ALL_PROFILES}
 
 #: The page whose SMFRL runs the chapter certifies, and its row of them.
 CHAPTER_RUNS = ("clearing_policies", "smfrl")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import pandas as pd
 
 from smfg.config import check_profile, economy_params
 from smfg.evaluate import episode_horizon, evaluate, government_policy
 from smfg.policies import FixedShares, SurveyReplay, elasticity_from_flat_tax_runs
+from smfg.profiles import ALL_PROFILES, GridProfile
 from smfg.stats import seed_interval
 
 __all__ = [
@@ -54,22 +54,9 @@ PAPER_ROW = {
 FIXED_RULES = {"taxai": (0.99, 0.9), "clearing": (0.8, 1.0 / 3.0)}
 
 
-@dataclass(frozen=True)
-class GridProfile:
-    """How much of the grid a profile runs."""
-
-    sizes: tuple[int, ...]
-    seeds: int
-    episodes: int
-    steps: int
-    elasticities: tuple[float, ...]
-
-
-PROFILES = {
-    "smoke": GridProfile((100,), 2, 2, 60, (1.0,)),
-    "quick": GridProfile((100, 1000), 3, 5, 300, (0.25, 0.5, 1.0, 2.0)),
-    "paper": GridProfile((100, 1000), 5, 10, 300, (0.25, 0.5, 1.0, 2.0)),
-}
+#: How much of the grid each profile runs: a view of :class:`smfg.profiles.Profile`
+#: (``fixed_policies``).
+PROFILES = {p.name: p.fixed_policies for p in ALL_PROFILES}
 
 
 def policy_specs(elasticities: Sequence[float]) -> list[tuple[str, str, float | None]]:

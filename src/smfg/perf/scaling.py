@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from multiprocessing import get_context
 
 import pandas as pd
@@ -25,6 +25,7 @@ from smfg.paper.mean_field import (
     mean_field_check,
     settling_summary,
 )
+from smfg.profiles import ALL_PROFILES, ScalingProfile
 
 __all__ = [
     "CHECK_METRICS",
@@ -50,97 +51,9 @@ ORIGINAL_EPOCH_S = {100: (30.0, 42.0), 1_000: (390.0, 390.0)}
 Progress = Callable[[str], None] | None
 
 
-@dataclass(frozen=True)
-class ScalingProfile:
-    """How much the scaling page measures at a profile."""
-
-    env_sizes: tuple[int, ...]
-    """N at which the environment step is timed (one process each)."""
-    env_variants: tuple[str, ...]
-    """Economies whose step is timed."""
-    env_seconds: float
-    """Minimum timing per size."""
-    one_process: bool
-    """Run every timing in one process, smallest N first (cheaper; the peak memory at N is
-    then the high-water mark of everything before it) instead of one process each."""
-    eval_sizes: tuple[int, ...]
-    """N of a full evaluation (US federal tax, fixed-rule households) in each economy of
-    ``env_variants``."""
-    eval_steps: int
-    """Its episode length."""
-    train_sizes: tuple[int, ...]
-    """N at which an SMFRL epoch is timed (one process each)."""
-    train_profile: str
-    """The SMFRL profile whose epoch is timed ('paper': the original's epoch)."""
-    train_epochs: int
-    """Epochs run per size; the first is not timed (lazy initialisation) when there are more."""
-    mf_sizes: tuple[int, ...]
-    """N of the mean-field check."""
-    mf_seeds: int
-    """Seeds per cell of the check (households, shocks)."""
-    mf_episodes: int
-    """Episodes per seed."""
-    mf_steps: int | None
-    """Episode cap of the check (None: T = 300)."""
-    train_batches: tuple[str, ...] = ("joint", "sampled")
-    """SMFRL's follower batches timed: 'joint' (the original's algorithm,
-    book:learning-follower-batch) and 'sampled' (the cheaper estimator of the ``smoke`` and
-    ``quick`` training profiles)."""
-    joint_updates_timed: dict = field(default_factory=dict)
-    """N -> updates timed with the joint batch, the update phase projected to the profile's
-    count (N absent: all timed); the table's ``projected_from_updates`` column says so."""
-
-
-SCALING_PROFILES = {
-    "smoke": ScalingProfile(
-        env_sizes=(100, 1_000),
-        env_variants=("taxai", "clearing"),
-        env_seconds=0.3,
-        one_process=True,
-        eval_sizes=(10_000,),
-        eval_steps=3,
-        train_sizes=(100,),
-        train_profile="smoke",
-        train_epochs=1,
-        joint_updates_timed={100: 2},
-        mf_sizes=(100, 1_000),
-        mf_seeds=2,
-        mf_episodes=1,
-        mf_steps=10,
-    ),
-    "quick": ScalingProfile(
-        env_sizes=(100, 1_000, 10_000, 100_000, 1_000_000),
-        env_variants=("taxai", "clearing"),
-        env_seconds=2.0,
-        one_process=False,
-        eval_sizes=(1_000_000,),
-        eval_steps=100,
-        train_sizes=(100, 1_000, 10_000),
-        train_profile="paper",
-        train_epochs=2,
-        joint_updates_timed={1_000: 10, 10_000: 3},
-        mf_sizes=(100, 1_000, 10_000, 100_000),
-        mf_seeds=5,
-        mf_episodes=2,
-        mf_steps=None,
-    ),
-    "paper": ScalingProfile(
-        env_sizes=(100, 1_000, 10_000, 100_000, 1_000_000),
-        env_variants=("taxai", "clearing"),
-        env_seconds=3.0,
-        one_process=False,
-        eval_sizes=(1_000_000,),
-        eval_steps=300,
-        train_sizes=(100, 1_000, 10_000),
-        train_profile="paper",
-        train_epochs=3,
-        joint_updates_timed={10_000: 5},
-        mf_sizes=(100, 1_000, 10_000, 100_000),
-        mf_seeds=5,
-        mf_episodes=10,
-        mf_steps=None,
-    ),
-}
+#: What the scaling page measures at each profile: a view of :class:`smfg.profiles.Profile`
+#: (``scaling``).
+SCALING_PROFILES = {p.name: p.scaling for p in ALL_PROFILES}
 
 
 # ----------------------------------------------------------------------------- speed, memory
