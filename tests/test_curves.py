@@ -226,6 +226,46 @@ def test_certified_table_takes_each_runs_last_point_and_the_facts_judge_the_targ
     assert cc.curve_facts(t2.reset_index())["cc_stack_gap_ok"] == "misses"
     assert f["cc_better_gradient"] == "stackelberg" and f["cc_epoch"] == "10"
     assert cc.curve_facts(t.reset_index().iloc[:0])["cc_nash_cev"] == "n/a"
+    # a last certification without a best response (NaN figures, cert_converged 0) is a miss
+    curves["cert_converged"] = 1.0
+    lost = (curves.run_dir == "SMFRL (nash)-1") & (curves.epoch == 10)
+    curves.loc[lost, ["cert_cev_median_pct", "cert_converged"]] = [math.nan, 0.0]
+    t3 = cc.certified_table(curves).set_index("label")
+    assert t3.loc["SMFRL (nash)", "uncertified"] == 1
+    assert t3.loc["SMFRL (nash)", "cert_cev_median_pct"] == math.inf
+    assert t3.loc["SMFRL (stackelberg)", "uncertified"] == 0
+    assert cc.curve_facts(t3.reset_index())["cc_nash_cev_ok"] == "misses"
+
+
+def test_a_certification_without_a_best_response_certifies_nothing(monkeypatch):
+    """Where the best response did not converge (a collapsed economy's prices), the followers'
+    figures are NaN and ``cert_converged`` is 0, not a comparison with an unfound optimum."""
+    import smfg.runs.curves as rc
+
+    def fake(*args, **kwargs):
+        fol = {"cev_median_pct": -9.5, "cev_mean_pct": -9.8, "loss_median_pct": -14.6}
+        fol |= {"saving_gap_mean": -0.15, "best_response_converged": False}
+        return {"followers": fol, "episode": {"leader_return": 1.0, "years": 300}}
+
+    monkeypatch.setattr(rc, "certify_policies", fake)
+    monkeypatch.setattr(
+        rc, "learned_policy", lambda *a, **k: type("P", (), dict(leader=0, followers=0))
+    )
+    cfg = {"variant": "clearing", "n_households": 20, "seed": 0}
+    got = rc.certify_point({"config": cfg}, dict(SMALL, leader=False))
+    assert got["cert_converged"] == 0.0 and got["cert_years"] == 300.0
+    for k in ("cert_cev_median_pct", "cert_cev_mean_pct", "cert_loss_median_pct"):
+        assert math.isnan(got[k]), k
+    assert math.isnan(got["cert_saving_gap"])
+
+    def fake_ok(*args, **kwargs):
+        out = fake()
+        out["followers"]["best_response_converged"] = True
+        return out
+
+    monkeypatch.setattr(rc, "certify_policies", fake_ok)
+    got = rc.certify_point({"config": cfg}, dict(SMALL, leader=False))
+    assert got["cert_converged"] == 1.0 and got["cert_cev_median_pct"] == -9.5
 
 
 def test_the_certified_page_sweeps_the_runs_it_trains():

@@ -168,10 +168,18 @@ def certified_table(
     magnitude) and the years; the seeds' median exploitabilities side by side (one infinite
     seed makes the mean infinite); with ``runs`` (:func:`train_certified`'s), the finished
     leaders' like-for-like gap (``br_gap_pct``: own window-mean taxes and the best grid
-    point, both with households best-responding)."""
+    point, both with households best-responding). A seed whose last certification found no
+    best response (``cert_converged`` 0: its followers are not certified) counts as infinitely
+    exploitable in the median's mean, and ``uncertified`` counts such seeds."""
     last = (
         curves.sort_values(["seed", "epoch"], kind="stable").groupby("run_dir", sort=False).tail(1)
     )
+    if "cert_converged" in last:
+        failed = last.cert_converged == 0
+        last = last.assign(
+            cert_cev_median_pct=last.cert_cev_median_pct.mask(failed, math.inf),
+            uncertified=failed.astype(int),
+        )
     metrics = (
         "cert_cev_median_pct",
         "cert_loss_median_pct",
@@ -194,6 +202,7 @@ def certified_table(
         for m in metrics:
             mean, lo, hi = seed_interval(g[m].dropna().tolist(), m, horizon)
             row[m], row[f"{m}_lo"], row[f"{m}_hi"] = mean, lo, hi
+        row["uncertified"] = int(g.uncertified.sum()) if "uncertified" in g else 0
         row["cev_median_by_seed"] = ", ".join(f"{v:.3g}" for v in g.cert_cev_median_pct)
         if runs is not None and "final_br_gap_pct" in runs:
             r = runs[runs.run_dir.isin(set(g.run_dir))]

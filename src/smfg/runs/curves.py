@@ -15,7 +15,12 @@ epoch, and the epoch's metrics row gains the figures of :func:`certify_policies`
   best-responding, minus the learned leader's;
 - ``cert_leader_return``: the learned leader's return in the certification episode;
 - ``cert_years``: the years the certification episode's economy survived;
-- ``cert_s``: the seconds the certification took.
+- ``cert_s``: the seconds the certification took;
+- ``cert_converged``: 1 if the best response converged at the window's prices, else 0, and then
+  the followers' four figures above are NaN: the comparison is with a best response that was
+  not found (measured: an economy whose capital collapsed to an interest rate of 66%, where
+  beta (1 + r) > 1 and a household's saving runs to the top of the asset grid; the
+  unconverged "best response" was worth 10% less than the followers' rule).
 
 The other epochs hold NaN in these columns (the metrics CSV writes ``nan``; every epoch has
 the same columns), and so do figures that cannot be computed: the followers' when the episode
@@ -90,7 +95,11 @@ CURVE_METRICS = (
     "cert_leader_return",
     "cert_years",
     "cert_s",
+    "cert_converged",
 )
+
+#: The followers' figures of a certification that only mean something against a best response.
+_FOLLOWER_FIGURES = ("cev_median_pct", "cev_mean_pct", "loss_median_pct", "saving_gap_mean")
 
 # seeds batched in one process certify one after another: the first solves the leader grid,
 # the others find it cached
@@ -127,6 +136,9 @@ def certify_point(policy_state: dict, settings: dict | None = None) -> dict:
             **st,
         )
     fol, gap = res["followers"], res.get("leader", {})
+    converged = fol.get("best_response_converged")
+    if converged is False:  # no best response to compare with: the followers are not certified
+        fol = {k: v for k, v in fol.items() if k not in _FOLLOWER_FIGURES}
     return {
         "cert_cev_median_pct": fol.get("cev_median_pct", math.nan),
         "cert_cev_mean_pct": fol.get("cev_mean_pct", math.nan),
@@ -136,6 +148,7 @@ def certify_point(policy_state: dict, settings: dict | None = None) -> dict:
         "cert_leader_return": res["episode"]["leader_return"],
         "cert_years": float(res["episode"]["years"]),
         "cert_s": time.perf_counter() - t0,
+        "cert_converged": math.nan if converged is None else float(converged),
     }
 
 
