@@ -29,7 +29,7 @@ from smfg.config import VARIANTS, check_profile
 from smfg.env import LEADER_REWARDS, check_reward_weights
 from smfg.profiles import ALL_PROFILES, ArtefactProfile
 from smfg.runs import algorithms
-from smfg.runs.train import run_spec
+from smfg.runs.spec import RunSpec
 
 __all__ = [
     "ARTEFACT_PROFILES",
@@ -107,31 +107,9 @@ class Row:
         return "fixed" if self.government is not None else "missing"
 
 
-@dataclass(frozen=True)
-class RunRequest:
-    """One training run an experiment needs: ``train(algo, profile, **kwargs)``."""
-
-    algo: str
-    profile: str
-    variant: str
-    n_households: int
-    bc: bool
-    seed: int
-    overrides: tuple[tuple[str, Any], ...] = ()
-
-    def kwargs(self) -> dict:
-        """The keyword arguments of ``smfg.runs.train.train`` besides algo and profile."""
-        return {
-            "variant": self.variant,
-            "n_households": self.n_households,
-            "bc": self.bc,
-            "seed": self.seed,
-            **dict(self.overrides),
-        }
-
-    def spec(self) -> dict:
-        """The run's full spec (what the run store hashes)."""
-        return run_spec(self.algo, self.profile, **self.kwargs())
+#: One training run an experiment needs, ``train(algo, profile, **kwargs)``: the run machinery's
+#: :class:`~smfg.runs.spec.RunSpec` (algorithm, profile, variant, N, BC, seed, overrides).
+RunRequest = RunSpec
 
 
 def registered_algorithms() -> tuple[str, ...]:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -67,8 +67,19 @@ def _canonical(obj: Any, where: str) -> Any:
     )
 
 
+@runtime_checkable
+class ResolvesToSpec(Protocol):
+    """What names a run and resolves to its full spec (:class:`smfg.runs.spec.RunSpec`): the
+    store hashes the full spec, never the name."""
+
+    def spec(self) -> Mapping[str, Any]: ...
+
+
 def canonical_spec(spec: Mapping[str, Any] | Any) -> dict[str, Any]:
-    """The spec as a plain JSON-ready dict; ValueError naming the first bad key."""
+    """The spec as a plain JSON-ready dict (a :class:`ResolvesToSpec`, such as a ``RunSpec``,
+    as the full spec it resolves to); ValueError naming the first bad key."""
+    if isinstance(spec, ResolvesToSpec):
+        spec = spec.spec()
     canon = _canonical(spec, "")
     if not isinstance(canon, dict):
         raise ValueError(f"a run spec must be a dict or a dataclass, got {type(spec).__name__}")

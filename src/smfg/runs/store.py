@@ -1,6 +1,7 @@
 """The run store: one directory per run, keyed by a hash of its full spec, that resumes.
 
-A run is a spec (a JSON-like dict) and a trainer built from it. :class:`RunStore` gives it a
+A run is a spec (a JSON-like dict, or a :class:`~smfg.runs.spec.RunSpec` that resolves to
+one) and a trainer built from it. :class:`RunStore` gives it a
 directory ``<root>/<algo>-<hash16>`` and trains it epoch by epoch::
 
     config.json                 the spec, its hash and the code version (pretty JSON)
@@ -79,7 +80,13 @@ from smfg.runs.durable import (
     read_lines,
     read_metrics,
 )
-from smfg.runs.hashing import CODE_VERSION, HASH_CHARS, canonical_spec, config_hash
+from smfg.runs.hashing import (
+    CODE_VERSION,
+    HASH_CHARS,
+    ResolvesToSpec,
+    canonical_spec,
+    config_hash,
+)
 from smfg.runs.lock import RunLockedError, locked
 from smfg.runs.rundir import (
     CKPT_DIR,
@@ -335,7 +342,8 @@ class RunStore:
     ) -> RunResult:
         """Train the run of ``spec`` to the end, resuming or loading what is on disk.
 
-        ``make_trainer(spec)`` builds a fresh trainer (epoch 0) from the spec as given.
+        ``make_trainer(spec)`` builds a fresh trainer (epoch 0) from the spec as given (a
+        :class:`~smfg.runs.spec.RunSpec` as the full spec it resolves to).
         A checkpoint is written every ``checkpoint_every`` epochs, after the last epoch and
         when ``stop_after`` stops the run; the newest ``keep`` are kept. ``progress(epoch, row)``
         is called after each epoch's row (and checkpoint) is on disk. ``stop_after=k`` trains
@@ -347,6 +355,8 @@ class RunStore:
             isinstance(stop_after, bool) or not isinstance(stop_after, int) or stop_after < 0
         ):
             raise ValueError(f"stop_after={stop_after!r} is not allowed; use None or an int >= 0")
+        if isinstance(spec, ResolvesToSpec):
+            spec = spec.spec()
         canon = canonical_spec(spec)
         run_dir = self.run_dir(canon)
         digest = config_hash(canon)

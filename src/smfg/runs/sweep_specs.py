@@ -1,5 +1,6 @@
 """What a sweep runs: run specs from a grid (:func:`grid_specs`) or a YAML/JSON file
-(:func:`specs_from_file`, :func:`specs_from_mapping`), without duplicates
+(:func:`specs_from_file`, :func:`specs_from_mapping`), each named by a
+:class:`~smfg.runs.spec.RunSpec` and resolved to the full spec the store keeps, without duplicates
 (:func:`unique_specs`), and each run's one-line label (:func:`run_label`). A file's
 ``experiment`` key is resolved by the function the paper layer passes in
 (``smfg.paper.specs.experiment_specs``).
@@ -14,8 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from smfg.runs.spec import RunSpec
 from smfg.runs.store import canonical_spec
-from smfg.runs.train import run_spec
 
 #: keys of a sweep file (see :func:`specs_from_mapping`)
 FILE_KEYS = (
@@ -42,9 +43,7 @@ def grid_specs(
 ) -> list[dict]:
     """The specs of every combination of variant x households x bc x seed, in that order."""
     return [
-        run_spec(
-            algo, profile, variant=v, n_households=int(n), bc=bool(b), seed=int(s), **overrides
-        )
+        RunSpec(algo, profile, v, int(n), bool(b), int(s), tuple(overrides.items())).spec()
         for v, n, b, s in itertools.product(variants, households, bc, seeds)
     ]
 
@@ -94,12 +93,12 @@ def specs_from_mapping(
         names = list(grid)
         for values in itertools.product(*(_as_list(grid[k]) for k in names)):
             kw = {**base, **dict(zip(names, values, strict=True))}
-            specs.append(run_spec(kw.pop("algo", algo), kw.pop("profile", profile), **kw))
+            specs.append(_resolve(kw, algo, profile))
     for i, run in enumerate(data.get("runs") or []):
         if not isinstance(run, Mapping):
             raise ValueError(f"sweep file 'runs[{i}]' must be a mapping of config fields")
         kw = {**base, **run}
-        specs.append(run_spec(kw.pop("algo", algo), kw.pop("profile", profile), **kw))
+        specs.append(_resolve(kw, algo, profile))
     names = _as_list(data.get("experiment") or [])
     if names and experiment_specs is None:
         raise ValueError(
@@ -118,6 +117,12 @@ def specs_from_mapping(
     if not specs:
         raise ValueError("the sweep file describes no run: give 'grid', 'runs' or 'experiment'")
     return unique_specs(specs)
+
+
+def _resolve(kw: dict, algo: str, profile: str) -> dict:
+    """The full spec of a file's run: its config fields (and ``algo``, ``profile``) as a
+    RunSpec."""
+    return RunSpec.from_kwargs(kw.pop("algo", algo), kw.pop("profile", profile), **kw).spec()
 
 
 def specs_from_file(
@@ -159,10 +164,9 @@ def specs_from_file(
 
 
 def unique_specs(specs: Iterable[Any]) -> list[dict]:
-    """The specs as canonical dicts (RunRequests as their spec), each distinct one once."""
+    """The specs as canonical dicts (a RunSpec as its full spec), each distinct one once."""
     out, seen = [], set()
     for spec in specs:
-        spec = spec.spec() if callable(getattr(spec, "spec", None)) else spec  # a RunRequest
         canon = canonical_spec(spec)
         key = json.dumps(canon, sort_keys=True)
         if key not in seen:
