@@ -288,3 +288,33 @@ def test_the_leader_waits_for_its_start_epoch_while_the_followers_learn():
     assert any(not torch.equal(lead[k], v) for k, v in L.nets.actor_l.state_dict().items())
     with pytest.raises(ValueError, match="leader_start_epoch"):
         smfrl.smfrl_config("smoke", leader_start_epoch=-1)
+
+
+def test_the_follower_actor_waits_for_its_start_epoch_while_its_critic_learns():
+    """Before ``follower_actor_start_epoch`` the followers' actor and its target do not move
+    (its loss is a NaN column) while their critic does; from that epoch on the actor learns."""
+    cfg = smfrl.smfrl_config("smoke", **{**TINY, "epochs": 3}, follower_actor_start_epoch=2)
+    tr = smfrl.SMFRLTrainer(cfg)
+    L = tr.learner
+
+    def params(nets, name):
+        return {k: v.clone() for k, v in getattr(nets, name).state_dict().items()}
+
+    def same(before, nets, name):
+        return all(torch.equal(before[k], v) for k, v in getattr(nets, name).state_dict().items())
+
+    actor, target, critic = (
+        params(L.nets, "actor_f"),
+        params(L.targets, "actor_f"),
+        params(L.nets, "critic_f"),
+    )
+    for _ in range(2):
+        m = tr.train_epoch()
+        assert math.isnan(m["follower_pi_loss"]) and math.isfinite(m["follower_q_loss"])
+    assert same(actor, L.nets, "actor_f") and same(target, L.targets, "actor_f")
+    assert not same(critic, L.nets, "critic_f")
+    m = tr.train_epoch()
+    assert math.isfinite(m["follower_pi_loss"])
+    assert not same(actor, L.nets, "actor_f")
+    with pytest.raises(ValueError, match="follower_actor_start_epoch"):
+        smfrl.smfrl_config("smoke", follower_actor_start_epoch=-1)

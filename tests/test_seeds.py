@@ -198,7 +198,14 @@ def test_parallel_economies_per_seed_batch_as_separate_runs():
 
 
 def test_batched_seeds_equal_separate_runs_with_a_late_leader_and_price_taking_followers():
-    over = {**TINY, "leader_start_epoch": 1, "follower_gradient": "own"}
+    """A leader and a follower actor that start at epoch 1 (NaN columns before) batch as
+    separate runs do."""
+    over = {
+        **TINY,
+        "leader_start_epoch": 1,
+        "follower_actor_start_epoch": 1,
+        "follower_gradient": "own",
+    }
     batch = BatchedSMFRL(SMFRLConfig(**over), [0, 5])
     rows = [batch.train_epoch() for _ in range(2)]
     for k, seed in enumerate((0, 5)):

@@ -292,6 +292,7 @@ class BatchedTrainer:
             "follower": (L0.follower_critic_loss, L0.follower_actor_loss),
         }
         L0.leader_paused = self.epoch < cfg.leader_start_epoch
+        L0.follower_actor_paused = self.epoch < cfg.follower_actor_start_epoch
         for m in ms:  # the members hold this epoch's networks (scattered after the last)
             m.learner.refresh_anchor()
         for side, n_updates, (actor, critic) in L0.sides():
@@ -310,7 +311,10 @@ class BatchedTrainer:
                     for m in ms:
                         m.learner.leader_steps += 1
                 delayed = side == "leader" and L0.twin
-                if not delayed or ms[0].learner.leader_steps % cfg.policy_delay == 0:
+                paused = side == "follower" and L0.follower_actor_paused
+                if not paused and (
+                    not delayed or ms[0].learner.leader_steps % cfg.policy_delay == 0
+                ):
                     pi = pi + self._descend(actor, pi_fn, batches).double()
                     n_pi += 1
                     stepped = [actor, critic]

@@ -37,6 +37,7 @@ OMITTED_AT_DEFAULT = {
     "certify_settings": {},
     "leader_start_epoch": 0,
     "follower_gradient": "population",
+    "follower_actor_start_epoch": 0,
 }
 
 #: the metrics a progress bar shows
