@@ -24,27 +24,8 @@ fsync (:mod:`smfg.runs.durable`); the directory's files are read back by
 :mod:`smfg.runs.rundir`. While a process computes or repairs a run it holds the run's lock
 (:mod:`smfg.runs.lock`); another process is told who holds it (:class:`RunLockedError`).
 
-The trainer protocol (SMFRL and the baselines implement it)::
-
-    class Trainer(Protocol):
-        epoch: int      # epochs completed; 0 on a freshly built trainer
-        n_epochs: int   # epochs the run trains in all
-        def train_epoch(self) -> dict[str, float]: ...
-            # one epoch: increments `epoch` by one, returns that epoch's metrics (per_capita_gdp,
-            # social_welfare, income_gini, wealth_gini, years, losses, ...); every epoch returns
-            # the keys of the first (use nan for a value not available yet)
-        def state_dict(self) -> dict: ...
-            # everything needed to resume bit for bit: networks, optimisers, normalisers, replay
-            # buffer, torch.Generator / numpy Generator states, environment state, `epoch`
-        def load_state_dict(self, state: dict) -> None: ...
-            # the inverse; receives CPU tensors (checkpoints load with map_location="cpu") and
-            # moves them to its own device
-        def policy_state(self) -> dict: ...
-            # what evaluation needs: the final policy weights and normalisers
-
-A trainer must draw every random number from generators it owns and saves (the global torch,
-numpy and ``random`` states are not saved), or a resumed run will differ from an
-uninterrupted one.
+What the store trains, returns and raises (the trainer protocol, :class:`RunResult`,
+:class:`CorruptRunError`) is :mod:`smfg.runs.contract`; every name is importable from here.
 
 The hash covers the spec and :data:`CODE_VERSION` (:mod:`smfg.runs.hashing`): bumping
 ``smfg.__version__`` invalidates every cached run.
@@ -63,13 +44,13 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import pandas as pd
 
+from smfg.runs.contract import CorruptRunError, RunResult, Trainer
 from smfg.runs.durable import (
     TMP_PREFIX,
     MetricsLog,
@@ -135,52 +116,12 @@ __all__ = [
 _ALGO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
-@runtime_checkable
-class Trainer(Protocol):
-    """What :meth:`RunStore.run` trains (see the module docstring)."""
-
-    epoch: int
-    n_epochs: int
-
-    def train_epoch(self) -> dict[str, float]: ...
-
-    def state_dict(self) -> dict: ...
-
-    def load_state_dict(self, state: dict) -> None: ...
-
-    def policy_state(self) -> dict: ...
-
-
-@dataclass
-class RunResult:
-    """What :meth:`RunStore.run` returns."""
-
-    run_dir: Path
-    """The run's directory."""
-    metrics: pd.DataFrame
-    """One row per completed epoch: epoch, the trainer's metrics, wall_time_s."""
-    policy_state: dict
-    """The trainer's policy_state(): from policy.pt when done, else the live trainer's."""
-    resumed_from: int | None
-    """Epoch of the checkpoint this call resumed from; None for a fresh start or a cached run."""
-    computed: bool
-    """False when the run was already done and only loaded."""
-    done: bool = True
-    """False when ``stop_after`` stopped the run before its last epoch."""
-    warnings: list[str] = field(default_factory=list)
-    """Messages about corrupt checkpoints (or a finished run's policy) that were moved aside."""
-
-
 # ----------------------------------------------------------------------------- the store
 
 
 def _check_positive(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name}={value!r} is not allowed; it must be an integer >= 1")
-
-
-class CorruptRunError(RuntimeError):
-    """A finished run whose policy cannot be read nor rebuilt from its checkpoints."""
 
 
 class RunStore:
