@@ -8,7 +8,7 @@ import json
 import pytest
 
 from smfg.algos import offpolicy, ppo, smfrl
-from smfg.config import PROFILES
+from smfg.config import PROFILES, economy_params
 from smfg.paper import fixed_policies
 from smfg.paper.artefacts import ARTEFACT_PROFILES
 from smfg.paper.certify_run import CHAPTER_PROFILES
@@ -71,6 +71,21 @@ def test_every_config_takes_its_numbers_from_the_profile(algo, name):
             own["follower_batch"] = p.offpolicy.follower_batch
     for key, value in own.items():
         assert getattr(cfg, key) == value, (algo, name, key)
+
+
+@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
+def test_every_config_holds_its_economy_outside_its_fields(algo):
+    """``cfg.params`` is the economy the config names, built once; not a field, so a run's spec
+    (``asdict``) and hash do not see it."""
+    cfg = ALGORITHMS[algo][0]("smoke", variant="clearing", economy={"T": 7, "beta": 0.95})
+    assert cfg.params == economy_params(cfg.variant, **cfg.economy)
+    assert (cfg.params.T, cfg.params.beta, cfg.params.variant) == (7, 0.95, "clearing")
+    assert cfg.params is cfg.params
+    assert "params" not in dataclasses.asdict(cfg) and "_params" not in dataclasses.asdict(cfg)
+    assert "params" not in {f.name for f in dataclasses.fields(cfg)}
+    assert dataclasses.replace(cfg, economy={"T": 9}).params.T == 9
+    with pytest.raises(AttributeError):
+        cfg.params = cfg.params  # type: ignore[misc]
 
 
 #: sha256 (16 digits) of the canonical JSON of each algorithm's run spec at each profile

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from smfg.algos.core import HH_ACT, LEADER_ACT, gaussian_noise
-from smfg.config import PROFILES, VARIANTS, check_profile, economy_params
+from smfg.config import PROFILES, VARIANTS, EconomyParams, check_profile, economy_params
 from smfg.economy.state import EconState
 from smfg.env import (
     Observation,
@@ -127,7 +127,9 @@ class BaseConfig:
         object.__setattr__(
             self, "leader_reward_weights", check_reward_weights(self.leader_reward_weights)
         )
-        economy_params(self.variant, **self.economy)  # validates the overrides
+        # built once (validating the overrides); not a field, so asdict and a run's spec
+        # and hash are what they were
+        object.__setattr__(self, "_params", economy_params(self.variant, **self.economy))
         self._ints(("certify_every",), 0)
         if self.certify_every and self.variant != "clearing":
             self._bad("certify_every", "0 in 'taxai': certification is defined for 'clearing'")
@@ -135,6 +137,12 @@ class BaseConfig:
             self._bad("certify_settings", "a dict of certification settings")
         if self.certify_settings and not self.certify_every:
             self._bad("certify_settings", "{} when certify_every = 0 (nothing is certified)")
+
+    @property
+    def params(self) -> EconomyParams:
+        """The economy, ``economy_params(variant, **economy)``, built once with the config. Not a
+        field: ``dataclasses.asdict``, and so a run's spec and hash, leave it out."""
+        return self._params
 
 
 def build_config(cls: type, settings: dict[str, dict], profile: str, **overrides):
@@ -244,7 +252,7 @@ class TrainerBase:
 
     def __init__(self, cfg: BaseConfig):
         self.cfg = cfg
-        self.params = economy_params(cfg.variant, **cfg.economy)
+        self.params = cfg.params
         N = cfg.n_households
         self.env = SMFGEnv(
             self.params,

@@ -30,7 +30,6 @@ from smfg.algos.core import (
 )
 from smfg.algos.offpolicy_config import OffPolicyConfig
 from smfg.algos.offpolicy_nets import Networks, TwinCritic, frozen, start_at
-from smfg.config import economy_params
 from smfg.env import Observation, RunningNormalizer, reward_floor
 
 __all__ = ["Learner"]
@@ -68,7 +67,7 @@ class Learner:
 
     def __init__(self, cfg: OffPolicyConfig, params=None, train: bool = True):
         self.cfg, self.H = cfg, cfg.n_households
-        self.params = params or economy_params(cfg.variant, **cfg.economy)
+        self.params = params or cfg.params
         self.leader_raw = cfg.paper_quirks and self.leader_sends_raw
         self.twin = cfg.leader_method == "td3" and self.leader_learns
         with torch.random.fork_rng(devices=[]):

@@ -59,7 +59,6 @@ from smfg.algos.onpolicy import (
     lstm_unroll,
     zero_state,
 )
-from smfg.config import economy_params
 from smfg.env import RunningNormalizer
 from smfg.profiles import ALL_PROFILES
 
@@ -166,7 +165,7 @@ class PPOLearner:
 
     def __init__(self, cfg: PPOConfig, params=None, train: bool = True):
         self.cfg = cfg
-        self.params = params or economy_params(cfg.variant, **cfg.economy)
+        self.params = params or cfg.params
         self.nets = Networks.build(cfg.seed)
         self.gen = torch.Generator().manual_seed(cfg.seed + 104729)
         if cfg.bc and train:

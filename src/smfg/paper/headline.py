@@ -26,7 +26,7 @@ import math
 import pandas as pd
 
 from smfg.algos.smfrl import smfrl_config
-from smfg.config import PROFILES, economy_params
+from smfg.config import PROFILES
 from smfg.paper.aggregate import per_seed, summarise_cells
 from smfg.paper.artefacts import ARTEFACT_PROFILES, get_experiment
 from smfg.paper.values import PAPER_VALUES
@@ -269,7 +269,7 @@ def profile_table() -> pd.DataFrame:
     rows = []
     for name in PROFILES:
         cfg, art = smfrl_config(name), ARTEFACT_PROFILES[name]
-        horizon = economy_params(cfg.variant, **cfg.economy).T
+        horizon = cfg.params.T
         rows.append(
             {
                 "profile": name,
