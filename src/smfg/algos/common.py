@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 import torch
 from torch import Tensor, nn
 
+from smfg.algos.bc import make_network, pretrained_follower, train_all
 from smfg.algos.core import HH_ACT, LEADER_ACT, gaussian_noise
 from smfg.config import PROFILES, VARIANTS, EconomyParams, check_profile, economy_params
 from smfg.economy.state import EconState
@@ -183,8 +184,6 @@ def random_follower_u(E: int, H: int, gen: torch.Generator) -> Tensor:
 
 @functools.lru_cache(maxsize=16)
 def _bc_state(name: str, variant: str, params, epochs: int, seed: int) -> tuple[dict, dict]:
-    from smfg.algos.bc import train_all
-
     res = train_all(variant, params, epochs=epochs, seed=seed, networks=(name,))[name]
     return res.state_dict, res.normalizer
 
@@ -197,8 +196,6 @@ def bc_network(name: str, variant: str, params, epochs: int, seed: int):
     and ``lstm_gaussian`` (the AI-Economist households) are trained here on the same split.
     Targets always use the corrected action mapping (the original published no BC code).
     """
-    from smfg.algos.bc import make_network, pretrained_follower
-
     if name == "follower_actor":
         return pretrained_follower(variant, params, epochs=epochs, seed=seed)
     sd, nsd = _bc_state(name, variant, params, int(epochs), int(seed))

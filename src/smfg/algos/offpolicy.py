@@ -64,7 +64,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from smfg.algos.common import TrainerBase
+from smfg.algos.common import TrainerBase, config_from_spec
 from smfg.algos.core import LEADER_ACT, leader_env_action
 from smfg.algos.offpolicy_config import (
     HOUSEHOLD_FOLLOWERS,
@@ -206,8 +206,6 @@ class OffPolicyPolicy:
     config_cls: type[OffPolicyConfig] = OffPolicyConfig
 
     def __init__(self, policy_state: dict, noise_std: float = 0.0, seed: int = 0):
-        from smfg.algos.common import config_from_spec
-
         cfg = config_from_spec(self.config_cls, policy_state["config"])
         self.learner = self.learner_cls(cfg, train=False)
         self.learner.load_policy_state(policy_state)

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import clip_grad_norm_
 
+from smfg.algos.bc import make_network
 from smfg.algos.common import (
     bc_network,
     exploration,
@@ -77,8 +78,6 @@ class Learner:
             if self.twin:  # TD3: the leader critic's architecture, twice
                 mods["critic_l"] = self.twin_critic(mods["critic_l"])
             if not self.followers_learn and cfg.bc:
-                from smfg.algos.bc import make_network
-
                 mods["actor_f"] = make_network(self.bc_name)
             self.nets = Networks(
                 **mods, norm_l=RunningNormalizer(LEADER_OBS), norm_f=RunningNormalizer(HH_OBS)

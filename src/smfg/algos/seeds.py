@@ -38,8 +38,10 @@ from dataclasses import fields, replace
 import torch
 from torch import Tensor, nn
 
+from smfg.algos.common import EVAL_SEED_OFFSET
 from smfg.algos.core import linear
 from smfg.algos.offpolicy import OffPolicyTrainer
+from smfg.algos.smfrl import SMFRLTrainer
 from smfg.env import Observation, SMFGEnv
 
 NETS = ("actor_l", "critic_l", "actor_f", "critic_f")
@@ -122,7 +124,7 @@ class BatchedTrainer:
         self.seeds = seeds
         if members is None:
             if trainer_cls is None:
-                from smfg.algos.smfrl import SMFRLTrainer as trainer_cls
+                trainer_cls = SMFRLTrainer
             members = [trainer_cls(replace(cfg, seed=s)) for s in seeds]
         if [replace(m.cfg, seed=0) for m in members] != [replace(cfg, seed=0)] * len(seeds) or [
             m.cfg.seed for m in members
@@ -336,8 +338,6 @@ class BatchedTrainer:
     # --- evaluate: one environment, each member acting on its slice ----------------------
     def evaluate(self) -> list[dict]:
         """Each seed's evaluation episodes, on the shocks its run alone would use."""
-        from smfg.algos.common import EVAL_SEED_OFFSET
-
         cfg, env, ms = self.cfg, self.eval_env, self.members
         K, E = len(ms), cfg.eval_episodes
         for k, m in enumerate(ms):
