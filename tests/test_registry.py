@@ -303,6 +303,37 @@ def test_paper_notes_and_headline_ratios():
     assert r.loc["SMFG / US Federal", "paper"] == pytest.approx(1.01e13 / 4.88e11)
 
 
+def test_fixed_references_are_the_fixed_rows_means_by_metric():
+    rows = (
+        Row("smfrl", "SMFG", algo="smfrl"),  # learned: no line
+        Row("free-market", "Free Market", government="free-market"),
+        Row("later", "Later", algo="not-registered", government="saez"),  # its fallback draws
+        Row("gone", "Gone", algo="not-registered"),  # missing: no line
+    )
+    summary = pd.DataFrame(
+        {
+            "row": ["smfrl", "free-market", "later", "gone", "free-market"],
+            "label": ["SMFG", "Free Market", "Later", "Gone", "Free Market"],
+            "setting": ["N=100", "N=100", "N=100", "N=100", "N=1000"],
+            "per_capita_gdp": [9.0, 1.0, 2.0, 3.0, 4.0],
+            "years": [300.0, 1.0, 2.0, 3.0, 5.0],
+            "income_gini": 0.5,
+        }
+    )
+    refs = agg.fixed_references(summary, rows, ("per_capita_gdp", "years"))
+    assert list(refs.columns) == ["setting", "label", "metric", "mean"]
+    got = {(r.setting, r.label, r.metric): r.mean for r in refs.itertuples()}
+    assert got == {
+        ("N=100", "Free Market", "per_capita_gdp"): 1.0,
+        ("N=100", "Later", "per_capita_gdp"): 2.0,
+        ("N=1000", "Free Market", "per_capita_gdp"): 4.0,
+        ("N=100", "Free Market", "years"): 1.0,
+        ("N=100", "Later", "years"): 2.0,
+        ("N=1000", "Free Market", "years"): 5.0,
+    }
+    assert agg.fixed_references(summary, rows[:1], ("years",)).empty
+
+
 # --- mixed populations ---------------------------------------------------------------------
 
 

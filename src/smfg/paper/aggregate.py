@@ -1,6 +1,6 @@
 """Aggregation of the artefacts' cells: the paper beside ours, the multi-objective score of
 Figure 4 (b), training curves, the headline ratios, behaviour cloning's losses and the actions'
-distributions.
+distributions, the fixed policies' lines beside the curves.
 
 Pure pandas on the tidy tables of :mod:`smfg.paper.collection`. The intervals across seeds
 are :mod:`smfg.paper.cells`', the leaders' tables :mod:`smfg.paper.leaders`'; both are
@@ -48,6 +48,7 @@ __all__ = [
     "TABLE_METRICS",
     "comparison_table",
     "curve_summary",
+    "fixed_references",
     "format_interval",
     "headline_ratios",
     "interval_note",
@@ -212,6 +213,18 @@ def curve_summary(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def fixed_references(summary: pd.DataFrame, rows: Sequence, metrics: Sequence[str]) -> pd.DataFrame:
+    """The fixed policies' dashed lines of a training-curve figure (Figures 2 and 3): from
+    :func:`summarise_cells`' table, each fixed row's across-seed mean of each metric per
+    setting; ``rows``: the experiment's rows, of which those whose ``mode()`` is 'fixed' are
+    drawn (a learned row's fallback policy among them while its algorithm is not registered).
+    Returns setting, label, metric, mean."""
+    fixed = [r.key for r in rows if r.mode() == "fixed"]
+    return summary[summary.row.isin(fixed)].melt(
+        id_vars=["setting", "label"], value_vars=list(metrics), var_name="metric", value_name="mean"
+    )
 
 
 def headline_ratios(
