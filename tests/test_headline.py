@@ -178,3 +178,16 @@ def test_profile_table_reads_the_configuration():
         assert table.loc[name, "seeds per cell"] == ARTEFACT_PROFILES[name].seeds
     assert table.loc["paper", "follower batch"] == "joint"
     assert table.loc["paper", "evaluation years (at most)"] == 300  # the economy's horizon
+
+
+def test_profile_facts_name_the_profile_and_smfrls_epochs():
+    from smfg.algos.smfrl import smfrl_config
+    from smfg.config import PROFILES
+    from smfg.paper.headline import profile_facts
+
+    for name in PROFILES:
+        assert profile_facts(name) == {
+            "hl_profile": name,
+            "hl_epochs": str(smfrl_config(name).epochs),
+        }
+    assert profile_facts("paper")["hl_epochs"] == "1000"

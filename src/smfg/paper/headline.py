@@ -37,6 +37,7 @@ __all__ = [
     "TABLE1_METRICS",
     "headline_facts",
     "headline_table",
+    "profile_facts",
     "profile_table",
 ]
 
@@ -282,3 +283,11 @@ def profile_table() -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def profile_facts(profile: str) -> dict[str, str]:
+    """The results summary page's sentence on its profile (the dict it glues): ``hl_profile``,
+    the profile's name, and ``hl_epochs``, SMFRL's training epochs in it
+    (:func:`profile_table`'s)."""
+    table = profile_table().set_index("profile")
+    return {"hl_profile": profile, "hl_epochs": str(table.loc[profile, "SMFRL epochs"])}
