@@ -2,12 +2,14 @@
 
 import json
 
+import pandas as pd
 import pytest
 
 from smfg.cli import main
 from smfg.config import economy_params
 from smfg.paper.fixed_policies import (
     PAPER_TABLE3,
+    compare_rules_with_paper,
     compare_with_paper,
     flat_tax_elasticity,
     household_rule,
@@ -72,3 +74,33 @@ def test_the_pages_elasticity_row_is_the_flat_tax_regression():
     assert list(row.columns) == ["variant", "elasticity", "taus", "steps"] and len(row) == 1
     est = elasticity_from_flat_tax_runs(economy_params("clearing"), 20, details=True)
     assert row.elasticity.iloc[0] == est["elasticity"] and row.variant.iloc[0] == "clearing"
+
+
+def test_the_rules_table_stacks_each_rules_comparison_under_its_name():
+    def cell(variant, households, policy, gdp, years):
+        return dict(
+            variant=variant,
+            households=households,
+            n_households=100,
+            policy=policy,
+            policy_name=policy,
+            per_capita_gdp=gdp,
+            years=years,
+        )
+
+    summary = pd.DataFrame(
+        [
+            cell("taxai", "survey", "us-federal-2022", 4.88e9, 1.0),
+            cell("taxai", "fixed", "free-market", 1.5 * 1.37e5, 300.0),
+            cell("taxai", "fixed", "saez", 2.34e12, 300.0),
+            cell("clearing", "fixed", "saez", 1.0, 300.0),  # another economy: left out
+        ]
+    )
+    rules = compare_rules_with_paper(summary, "taxai")
+    assert list(rules.households) == ["fixed", "fixed", "survey"]
+    assert list(rules.index) == [0, 1, 0]  # each rule's own rows, as the page shows them
+    assert list(rules.policy) == ["free-market", "saez", "us-federal-2022"]
+    assert rules.ratio.tolist() == pytest.approx([1.5, 1.0, 0.01])
+    assert list(rules.note) == ["same order", "same order", "ours dies in year 1"]
+    only_survey = compare_rules_with_paper(summary, "taxai", households=("survey",))
+    pd.testing.assert_frame_equal(only_survey, rules.iloc[[2]])

@@ -24,6 +24,7 @@ __all__ = [
     "PAPER_TABLE3",
     "PROFILES",
     "GridProfile",
+    "compare_rules_with_paper",
     "compare_with_paper",
     "flat_tax_elasticity",
     "household_rule",
@@ -175,6 +176,21 @@ def compare_with_paper(summary: pd.DataFrame, variant: str, households: str) -> 
             }
         )
     return pd.DataFrame(out)
+
+
+def compare_rules_with_paper(
+    summary: pd.DataFrame, variant: str, households: Sequence[str] = ("fixed", "survey")
+) -> pd.DataFrame:
+    """:func:`compare_with_paper` for each household rule of ``households`` in turn, one
+    below the other, each row tagged with its rule (``households``): the Table 3 page's table
+    of the fixed policies against the fixed rule and the survey households.
+
+    Each rule's rows keep :func:`compare_with_paper`'s index (0, 1, ... per rule), as the page
+    shows them.
+    """
+    return pd.concat(
+        [compare_with_paper(summary, variant, h).assign(households=h) for h in households]
+    )
 
 
 def flat_tax_elasticity(variant: str, n_households: int = 100) -> pd.DataFrame:
