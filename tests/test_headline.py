@@ -2,6 +2,7 @@
 exactly the number the Table 1, Table 3 and `clearing` pages print."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -9,7 +10,13 @@ import pytest
 
 from smfg.paper import aggregate as agg
 from smfg.paper.artefacts import get_experiment
-from smfg.paper.headline import HEADLINE_COLUMNS, headline_facts, headline_table
+from smfg.paper.headline import (
+    HEADLINE_COLUMNS,
+    headline_facts,
+    headline_note,
+    headline_table,
+    table1_experiment,
+)
 from smfg.plotting import plot_headline, save_figure
 
 METRICS = {
@@ -191,3 +198,33 @@ def test_profile_facts_name_the_profile_and_smfrls_epochs():
             "hl_epochs": str(smfrl_config(name).epochs),
         }
     assert profile_facts("paper")["hl_epochs"] == "1000"
+
+
+def test_the_summary_collects_only_table1s_headline_rows():
+    full, exp = get_experiment("table1_algorithms"), table1_experiment()
+    assert len(full.rows) > 1 and [r.key for r in exp.rows] == ["smfrl"]
+    assert exp == replace(full, rows=tuple(r for r in full.rows if r.algo == "smfrl"))
+    # every Table 1 number of the headline comes from a row the summary collects
+    table = headline_table(_episodes("table1_algorithms", rows=("smfrl",)), None)
+    assert set(table[table.source == "Table 1"].row) == {"smfrl"}
+
+
+def test_the_note_under_the_figure_counts_the_computed_levels_only():
+    def row(metric, n_seeds):
+        return {"metric": metric, "n_seeds": n_seeds, "horizon": 300.0}
+
+    table = pd.DataFrame(
+        [
+            row("per_capita_gdp", 3),
+            row("social_welfare", 4),
+            row("years", 0),  # not computed: no interval
+            row("ratio", 7),  # a ratio's range, not an interval across seeds
+        ]
+    )
+    assert headline_note(table) == (
+        "95% intervals across 3 to 4 seeds, each within its range (per-capita GDP: t-interval "
+        "on the log scale; social welfare: plain t-interval; years: t-interval on the logit "
+        "scale of years / T (T = 300))."
+    )
+    assert headline_note(table.iloc[2:]) == "no cell computed: no intervals"
+    assert headline_note(table.iloc[[0, 3]]).startswith("95% intervals across 3 seeds")

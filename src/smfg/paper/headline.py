@@ -22,23 +22,27 @@ followers); the paper's value beside them is still its `taxai` value.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pandas as pd
 
 from smfg.algos.smfrl import smfrl_config
 from smfg.config import PROFILES
-from smfg.paper.aggregate import per_seed, summarise_cells
-from smfg.paper.artefacts import ARTEFACT_PROFILES, get_experiment
+from smfg.paper.aggregate import interval_note, per_seed, summarise_cells
+from smfg.paper.artefacts import ARTEFACT_PROFILES, Experiment, get_experiment
 from smfg.paper.values import PAPER_VALUES
 
 __all__ = [
     "ABSTRACT_RATIOS",
     "HEADLINE_COLUMNS",
     "TABLE1_METRICS",
+    "TABLE1_ROWS",
     "headline_facts",
+    "headline_note",
     "headline_table",
     "profile_facts",
     "profile_table",
+    "table1_experiment",
 ]
 
 #: The columns of :func:`headline_table`.
@@ -62,6 +66,8 @@ HEADLINE_COLUMNS = (
 
 #: Table 1's metrics the paper gives for SMFRL, in its order.
 TABLE1_METRICS = ("per_capita_gdp", "social_welfare", "years")
+#: Table 1's rows with headline numbers: SMFRL's (the paper gives the others' only in Table 1).
+TABLE1_ROWS = ("smfrl",)
 
 #: The abstract's claims: (denominator row, the factor the abstract states, its words).
 ABSTRACT_RATIOS: tuple[tuple[str, float, str], ...] = (
@@ -93,7 +99,7 @@ def _quantities(source: str) -> list[dict]:
     out = []
     for s in exp.settings:
         for row in exp.rows:
-            if source == "Table 1" and row.key != "smfrl":
+            if source == "Table 1" and row.key not in TABLE1_ROWS:
                 continue
             if row.sizes is not None and s.n_households not in row.sizes:
                 continue
@@ -110,6 +116,14 @@ def _quantities(source: str) -> list[dict]:
                         }
                     )
     return out
+
+
+def table1_experiment() -> Experiment:
+    """Table 1's experiment with only its headline rows (:data:`TABLE1_ROWS`): what the
+    results summary collects, so that it trains and evaluates no algorithm whose numbers the
+    headline does not read. Settings, economy and training overrides are Table 1's."""
+    exp = get_experiment("table1_algorithms")
+    return replace(exp, rows=tuple(r for r in exp.rows if r.key in TABLE1_ROWS))
 
 
 def _levels(episodes: pd.DataFrame | None, source: str, economy: str, keep_missing: bool):
@@ -260,6 +274,16 @@ def headline_facts(table: pd.DataFrame) -> dict[str, str]:
             key = f"hl_ratio_{den.replace('-', '_')}_{economy}"
             facts[key] = f"{value:.3g}" if math.isfinite(value) else "n/a"
     return facts
+
+
+def headline_note(table: pd.DataFrame) -> str:
+    """The line under the results summary's figure: how the intervals of
+    :func:`headline_table`'s levels are made (:func:`~smfg.paper.cells.interval_note`), over
+    the levels of ours that were computed (``n_seeds`` > 0). A ratio's range is the seeds'
+    ratios, not an interval across seeds, so the ratios are left out."""
+    levels = table[(table.metric != "ratio") & (table.n_seeds > 0)]
+    # Table 3's level (per-capita GDP) is one of Table 1's
+    return interval_note(levels, list(TABLE1_METRICS))
 
 
 def profile_table() -> pd.DataFrame:
