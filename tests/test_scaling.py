@@ -102,3 +102,30 @@ def test_scaling_notebook_executes(tmp_path: Path):
     )
     assert "household-steps/s" in text and "SMFRL smoke epoch" in text
     assert "settles_from" in text and "us-federal-2022" in text
+
+
+def test_the_speed_tables_divide_by_the_originals_figures():
+    env = pd.DataFrame(
+        {
+            "n_households": [100, 1_000, 3_000],
+            "household_steps_per_s": [2.2e5, 4.6e4, 1e5],
+            "original_household_steps_per_s": [1.1e5, 9.2e4, math.nan],  # 3,000: not measured
+        }
+    )
+    shown = mf.env_against_original(env)
+    assert shown.x_original.iloc[:2].tolist() == pytest.approx([2.0, 0.5])
+    assert math.isnan(shown.x_original.iloc[2])
+    pd.testing.assert_frame_equal(shown.drop(columns="x_original"), env)
+    train = pd.DataFrame(
+        {
+            "follower_batch": ["joint", "joint", "sampled"],
+            "n_households": [100, 1_000, 100],
+            "epoch_s": [9.0, 780.0, 1.0],
+            # the original's range at N = 100 (30 to 42 s); the sampled batch has none
+            "original_epoch_s_low": [30.0, 390.0, math.nan],
+            "original_epoch_s_high": [42.0, 390.0, math.nan],
+        }
+    )
+    shown = mf.epoch_against_original(train)
+    assert shown.x_original.iloc[:2].tolist() == pytest.approx([4.0, 0.5])  # 36 / 9, 390 / 780
+    assert math.isnan(shown.x_original.iloc[2])

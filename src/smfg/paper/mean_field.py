@@ -6,7 +6,9 @@ check shows from which N that holds in ``smfg``'s economies.
 Social welfare (book:model-metrics) is a sum over households, so it grows with N; the check
 reports it and also the mean utility per household (``mean_utility`` = welfare / N), the
 per-capita quantity that can converge. The page's cost measurements are
-:mod:`smfg.perf.scaling`'s.
+:mod:`smfg.perf.scaling`'s; the multiples of the original code's figures it shows beside them
+are computed here (:func:`env_against_original`, :func:`epoch_against_original`), from the
+measurements' tables alone.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ __all__ = [
     "CHECK_METRICS",
     "MEAN_FIELD_POLICIES",
     "convergence_table",
+    "env_against_original",
+    "epoch_against_original",
     "mean_field_check",
     "settling_summary",
 ]
@@ -222,3 +226,24 @@ def _fmt(x: float) -> str:
     if not math.isfinite(x):
         return "nan"
     return f"{x:.4g}" if abs(x) < 1e4 else f"{x:.3e}"
+
+
+# --- the costs beside the original code's (the page's speed tables) --------------------------
+
+
+def env_against_original(env: pd.DataFrame) -> pd.DataFrame:
+    """The environment step's timings with ``x_original``, our household-step rate as a
+    multiple of the original simulator's: ``household_steps_per_s`` over
+    ``original_household_steps_per_s`` (:func:`smfg.perf.scaling.time_env`'s columns; NaN at
+    an N the original was not measured at)."""
+    return env.assign(x_original=env.household_steps_per_s / env.original_household_steps_per_s)
+
+
+def epoch_against_original(train: pd.DataFrame) -> pd.DataFrame:
+    """The SMFRL epoch's timings with ``x_original``, the original's epoch time over ours
+    (above one: ours is faster), taking the mid-point of ``original_epoch_s_low`` and
+    ``original_epoch_s_high`` where the original's time is a range
+    (:func:`smfg.perf.scaling.time_training`'s columns; NaN for the sampled follower batch,
+    which the original did not run, and at an N it was not measured at)."""
+    mid = (train.original_epoch_s_low + train.original_epoch_s_high) / 2
+    return train.assign(x_original=mid / train.epoch_s)
