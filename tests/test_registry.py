@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import smfg.paper.collection as collection
+import smfg.paper.comparison as comparison
 import smfg.runs.algorithms as algorithms_module
 import smfg.runs.evaluations as evaluations
 from smfg import paper
@@ -581,3 +582,77 @@ def test_every_page_can_say_its_followers_learning_rate():
     assert "smfrl 1e-06" in paper.follower_rates("table1_algorithms", "paper")
     assert "ddpg 0 (frozen)" in paper.follower_rates("table1_algorithms", "quick")
     assert "smfrl 0.0001" in paper.follower_rates("clearing_policies", "quick")
+
+
+def test_compare_objectives_stacks_one_comparison_per_objective(monkeypatch):
+    """Each objective's compare_leaders, with the same arguments and its own leader reward,
+    one below the other and tagged; the runs too, and the seconds add up."""
+    calls = []
+
+    def fake(experiment, profile, leader_reward=None, **kwargs):
+        calls.append((experiment, profile, leader_reward, kwargs))
+        k = len(calls)
+        return collection.Collected(
+            experiment=get_experiment("clearing_policies"),
+            profile=profile,
+            variant="clearing",
+            episodes=pd.DataFrame({"row": ["saez", "smfrl"], "per_capita_gdp": [k, 10.0 * k]}),
+            runs=pd.DataFrame({"row": ["smfrl"], "run_dir": [f"runs/{leader_reward}"]}),
+            seconds=float(k),
+        )
+
+    monkeypatch.setattr(comparison, "compare_leaders", fake)
+    c = comparison.compare_objectives(
+        "clearing_policies", "quick", ["output", "welfare_ce"], sizes=[100]
+    )
+    assert [(a[1], a[2], a[3]) for a in calls] == [
+        ("quick", "output", {"sizes": [100]}),
+        ("quick", "welfare_ce", {"sizes": [100]}),
+    ]
+    assert list(c.episodes.objective) == ["output", "output", "welfare_ce", "welfare_ce"]
+    assert list(c.episodes.per_capita_gdp) == [1.0, 10.0, 2.0, 20.0]
+    assert list(c.episodes.index) == [0, 1, 2, 3]
+    assert list(c.runs.run_dir) == ["runs/output", "runs/welfare_ce"]
+    assert list(c.runs.objective) == ["output", "welfare_ce"]
+    assert c.seconds == 3.0 and c.variant == "clearing"
+    with pytest.raises(ValueError, match=r"objectives = \[\]"):
+        comparison.compare_objectives("clearing_policies", "quick", [])
+    with pytest.raises(ValueError, match="rather than as leader_reward"):
+        comparison.compare_objectives("clearing_policies", "quick", ["output"], leader_reward="gdp")
+
+
+def test_training_epochs_are_each_rows_longest_run(tmp_path):
+    def run(name: str, epochs: int) -> str:
+        d = tmp_path / name
+        d.mkdir()
+        (d / "metrics.csv").write_text("epoch\n" + "".join(f"{e}\n" for e in range(epochs)))
+        return str(d)
+
+    runs = pd.DataFrame(
+        {
+            "row": ["smfrl", "smfrl", "ppo-bc", "ppo", "free-market"],
+            "run_dir": [run("a", 3), run("b", 5), run("c", 2), run("d", 9), ""],
+        }
+    )
+    # the AI Economist without BC (row 'ppo') is not a row the page reports
+    assert paper.training_epochs(runs) == {"smfrl": 5, "ppo": 2}
+    assert paper.training_epochs(runs[runs.row != "ppo-bc"]) == {"smfrl": 5}
+    assert paper.training_epochs(runs, {"ppo": "ppo"}) == {"ppo": 9}
+
+
+def test_select_episodes_is_one_objective_against_one_population():
+    episodes = pd.DataFrame(
+        {
+            "objective": ["output", "output", "output", "welfare_ce"],
+            "followers": ["learned", "clone", "learned", "learned"],
+            "seed": [0, 0, 1, 0],
+        }
+    )
+    sel = paper.select_episodes(episodes, "output")
+    assert list(sel.index) == [0, 2] and list(sel.seed) == [0, 1]
+    assert list(paper.select_episodes(episodes, "output", followers="clone").index) == [1]
+    assert list(paper.select_episodes(episodes, "welfare_ce").index) == [3]
+    with pytest.raises(ValueError, match=r"objective = 'gdp': allowed \['output', 'welfare_ce'\]"):
+        paper.select_episodes(episodes, "gdp")
+    with pytest.raises(ValueError, match=r"followers = 'exact'"):
+        paper.select_episodes(episodes, "output", followers="exact")

@@ -43,7 +43,14 @@ _EXPORTS = {
         "registered_algorithms",
     ),
     "collection": ("Collected", "collect", "train_requests"),
-    "comparison": ("POPULATIONS", "POPULATION_LABELS", "compare_leaders"),
+    "comparison": (
+        "POPULATIONS",
+        "POPULATION_LABELS",
+        "compare_leaders",
+        "compare_objectives",
+        "select_episodes",
+        "training_epochs",
+    ),
     "figure_data": (
         "action_distributions",
         "bc_losses",

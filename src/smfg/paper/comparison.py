@@ -9,7 +9,7 @@ population every leader sees the same households, shocks and seeds.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -30,16 +30,21 @@ from smfg.paper.artefacts import (
     with_reward,
 )
 from smfg.paper.collection import Collected, Progress, fixed_government, train_requests
+from smfg.paper.figure_data import run_epochs
 from smfg.runs.evaluations import cached_tables
 from smfg.runs.learned import ClonedHouseholds, learned_policy
 
 __all__ = [
     "POPULATIONS",
     "POPULATION_LABELS",
+    "EPOCH_ROWS",
     "ConstantLeader",
     "best_e6_leader",
     "compare_leaders",
+    "compare_objectives",
     "exact_population",
+    "select_episodes",
+    "training_epochs",
 ]
 
 #: The follower populations every leader of a comparison is evaluated against.
@@ -50,6 +55,11 @@ POPULATION_LABELS = {
     "exact": "exact households (each household's best response to the leader's stationary "
     "policy at its equilibrium prices)",
 }
+
+#: The learned rows whose training length the `clearing` page prints, and the algorithm each
+#: stands for: SMFRL's, and PPO's with the cloned followers (the row every learned leader of
+#: Table 3 but SMFG's trains as).
+EPOCH_ROWS = {"smfrl": "smfrl", "ppo-bc": "ppo"}
 
 
 class ConstantLeader:
@@ -381,3 +391,68 @@ def compare_leaders(
         missing=exp.missing(),
         seconds=time.perf_counter() - t0,
     )
+
+
+def compare_objectives(
+    experiment: str | Experiment,
+    profile: str,
+    objectives: Sequence[str],
+    **kwargs,
+) -> Collected:
+    """:func:`compare_leaders` once per leader objective (``leader_reward``), one set of
+    learned leaders each, as the `clearing` page compares them: the episodes and the runs of
+    every objective, one below the other in the order of ``objectives``, each row tagged
+    with its ``objective``. ``kwargs`` go to :func:`compare_leaders` for every objective;
+    ``seconds`` is the total."""
+    objectives = list(objectives)
+    if not objectives or "leader_reward" in kwargs:
+        raise ValueError(
+            f"objectives = {objectives!r}: allowed one or more leader rewards, given here "
+            "rather than as leader_reward"
+        )
+    done = [compare_leaders(experiment, profile, leader_reward=obj, **kwargs) for obj in objectives]
+    first = done[0]
+    return Collected(
+        experiment=first.experiment,
+        profile=first.profile,
+        variant=first.variant,
+        episodes=pd.concat(
+            [c.episodes.assign(objective=o) for c, o in zip(done, objectives, strict=True)],
+            ignore_index=True,
+        ),
+        runs=pd.concat(
+            [c.runs.assign(objective=o) for c, o in zip(done, objectives, strict=True)],
+            ignore_index=True,
+        ),
+        missing=first.missing,
+        seconds=sum(c.seconds for c in done),
+    )
+
+
+def training_epochs(runs: pd.DataFrame, rows: Mapping[str, str] = EPOCH_ROWS) -> dict[str, int]:
+    """How long the learned leaders trained: for each of ``rows`` (row key -> the algorithm
+    it stands for, :data:`EPOCH_ROWS`) that has runs in ``runs`` (a :class:`Collected`'s),
+    the most epochs any of its runs trained (:func:`~smfg.paper.figure_data.run_epochs`, read
+    from the run store), keyed by the algorithm, in the order of ``rows``."""
+    present = set(runs.row)
+    return {
+        algo: int(runs[runs.row == row].run_dir.map(run_epochs).max())
+        for row, algo in rows.items()
+        if row in present
+    }
+
+
+def select_episodes(
+    episodes: pd.DataFrame, objective: str, followers: str = "learned"
+) -> pd.DataFrame:
+    """The episodes of one objective's comparison against one follower population, from
+    :func:`compare_objectives`' episodes (what the `clearing` page's figure and headline
+    ratios show); ValueError naming the ones there for an objective or population that is
+    not."""
+    for col, value in (("objective", objective), ("followers", followers)):
+        if value not in set(episodes[col]):
+            raise ValueError(
+                f"{col} = {value!r}: allowed {list(dict.fromkeys(episodes[col]))} "
+                "(those the episodes hold)"
+            )
+    return episodes[(episodes.objective == objective) & (episodes.followers == followers)]
