@@ -1,9 +1,11 @@
-"""The notebooks in notebooks/: thin (no def, no class), papermill parameters first, one per
-artefact of the registry, every one in the book. They are executed, at the smoke profile, by
-the book test (tests/test_book.py), which also checks what they print and draw."""
+"""The notebooks in notebooks/: thin (no def, no class, no selection of a table's rows),
+papermill parameters first, one per artefact of the registry, every one in the book. They are
+executed, at the smoke profile, by the book test (tests/test_book.py), which also checks what
+they print and draw."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,56 @@ def test_notebook_has_no_def_or_class(path: Path):
         if line.lstrip().startswith(("def ", "class ", "async def ", "lambda"))
     ]
     assert not bad, "logic belongs in the library, not in a notebook:\n" + "\n".join(bad)
+
+
+def _row_selections(code: str) -> list[str]:
+    """The places where ``code`` selects a table's rows itself: a subscript by a comparison
+    (a boolean mask, ``df[df.x == 1]``, ``df.loc[(df.a > 0) & m, "b"]``) or a ``.query``."""
+    # IPython magics and shell lines are not Python (blanked, so line numbers stay the cell's)
+    lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in code.splitlines()]
+    found = []
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        mask = isinstance(node, ast.Subscript) and any(
+            isinstance(n, ast.Compare) for n in ast.walk(node.slice)
+        )
+        query = (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "query"
+        )
+        if mask or query:
+            found.append(f"{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_the_selection_check_sees_masks_and_queries():
+    code = "\n".join(
+        [
+            "%matplotlib inline",
+            "a = df[(df.objective == objs[0]) & (df.followers == 'learned')]",
+            "b = table[table.n_seeds > 0]",
+            "c = df.loc[df.x != 1, 'y']",
+            "d = df.query('setting == \"N=100\"')",
+            "e = table[cols]",
+            "f = facts['key']",
+            "g = df.loc[:, ['a', 'b']]",
+        ]
+    )
+    assert [line.split(":")[0] for line in _row_selections(code)] == ["2", "3", "4", "5"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_selects_no_rows_itself(path: Path):
+    """Which rows a figure, a table or a number reads is the paper layer's decision, where
+    it is tested (issue 18): a notebook calls it and shows what it returns."""
+    jupytext = pytest.importorskip("jupytext")
+    cells = [c for c in jupytext.read(path).cells if c.cell_type == "code"]
+    bad = [
+        f"{path.name}, code cell {i}, line {hit}"
+        for i, c in enumerate(cells)
+        for hit in _row_selections(c.source)
+    ]
+    assert not bad, "selecting rows belongs in the library, not in a notebook:\n" + "\n".join(bad)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
