@@ -52,7 +52,8 @@ class OffPolicyConfig(BaseConfig):
     noise_std: float = 0.01
     """Exploration noise on the tanh outputs (one draw per dimension shared by households)."""
     replay_steps: int = 1_000_000
-    """Replay capacity in environment steps, before the memory cap."""
+    """Replay capacity in environment steps, before the memory cap: the most recent this many
+    steps are kept (``HOUSEHOLD_FOLLOWERS`` keeps a few epochs' worth, book:learning-solving)."""
     replay_memory_gb: float = 1.5
     """Memory cap of the replay buffer."""
     mf_sample: int = 16
@@ -93,12 +94,13 @@ class OffPolicyConfig(BaseConfig):
     that have adapted (a two-timescale start: the followers settle, then the leader moves)."""
     follower_actor_start_epoch: int = 0
     """Epochs in which the followers' critic learns alone: the follower actor updates from this
-    epoch on (0: from the first). A fresh critic values a step by its reward first, the future
-    entering only as its bootstrap propagates (about 1 / (1 - gamma) target refreshes), so an
-    actor that follows it from the start learns to consume what it should save (measured in
-    `clearing`: BC followers that over-save swing to a saving share 0.15 to 0.35 below the best
-    response's within five epochs, and capital collapses). Meanwhile the followers act as they
-    started (the clone), with their exploration noise (book:learning-solving)."""
+    epoch on (0: from the first), meanwhile acting as it started (the clone) with its
+    exploration noise. A diagnostic: a fresh critic values a step by its reward before its
+    bootstrap brings in the future, so an actor that follows it from the start might learn to
+    consume what it should save. Measured in `clearing` (SOLVING, N = 100, seed 1): a warm-up
+    of 5 or 10 epochs does not stop the followers' swing from over- to under-saving once the
+    actor starts; the stale prices of a long replay drive it (``replay_steps``,
+    book:learning-solving)."""
     leader_trust: float | None = None
     """The leader's trust region (None: none, the original's). Each epoch the leader's actor may
     move about this far, in the Euclidean norm of its output (the box [-1, 1]^5), from where it
@@ -216,11 +218,14 @@ PROFILES = {p.name: p.offpolicy_settings() for p in ALL_PROFILES}
 STABLE_LEADER = (("leader_trust", 0.1), ("leader_init", (0.05,) * LEADER_ACT))
 
 #: Followers that learn the households' own problem (book:learning-solving): the households'
-#: discount beta = 0.96, independent exploration draws of 0.1 per household, and three
-#: follower updates per environment step of the quick profile (300 an epoch).
+#: discount beta = 0.96, independent exploration draws of 0.1 per household, three follower
+#: updates per environment step of the quick profile (300 an epoch), and a replay of the last
+#: 900 steps (three epochs of 300): the prices a household faces move as the
+#: population learns, and a critic fitted on every past epoch values saving at prices long gone.
 HOUSEHOLD_FOLLOWERS = (
     ("follower_gamma", 0.96),
     ("follower_noise_std", 0.1),
     ("follower_noise_per_household", True),
     ("follower_updates", 300),
+    ("replay_steps", 900),
 )
