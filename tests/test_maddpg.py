@@ -18,7 +18,7 @@ from smfg.algos.core import (
     DeterministicActor,
     soft_update,
 )
-from smfg.algos.maddpg import MADDPGLearner, maddpg_config
+from smfg.algos.maddpg import MADDPGLearner, MADDPGTrainer, maddpg_config
 from smfg.algos.offpolicy import ObsActor, TwinCritic, frozen
 
 # --- the old critic inputs, kept as the reference --------------------------------------------
@@ -258,3 +258,120 @@ def test_next_actions_are_computed_once_per_step_within_a_leader_phase():
     calls.clear()
     new._next_actions(idx)
     assert calls
+
+
+# --- issue 19: the faster epoch equals the unoptimised one bit for bit -----------------------
+
+
+class _PlainObsActor(ObsActor):
+    """The household actor as it was: the module's layers, blocks of rows concatenated."""
+
+    def forward(self, s_f, a_l=None):
+        if torch.is_grad_enabled() or self.net[0].weight.dim() != 2:
+            return self.net(s_f)
+        flat = s_f.reshape(-1, s_f.shape[-1])
+        if flat.shape[0] <= 2048:
+            return self.net(s_f)
+        out = torch.cat([self.net(flat[i : i + 2048]) for i in range(0, flat.shape[0], 2048)])
+        return out.reshape(*s_f.shape[:-1], out.shape[-1])
+
+
+class _PlainLearner(MADDPGLearner):
+    """The unoptimised reference: TD3's actor loss through both leader critics (Q_l1 taken),
+    the plain household actor."""
+
+    def networks(self) -> dict:
+        nets = super().networks()
+        nets["actor_f"].__class__ = _PlainObsActor  # the same weights: the same draws
+        return nets
+
+    def leader_actor_loss(self, nets, targets, b):
+        a_l = nets.actor_l(b["s_l"])
+        q = self._q_l(nets.critic_l, b["s_l"], a_l, *self.leader_x(b))
+        return self.leader_pi_objective(q[..., 0], a_l, b)
+
+
+class _PlainTrainer(MADDPGTrainer):
+    learner_cls = _PlainLearner
+
+
+_RUN = dict(
+    variant="clearing",
+    n_households=11,
+    epochs=3,
+    steps_per_epoch=40,
+    batch_size=16,
+    households_per_step=4,
+    leader_updates=6,
+    follower_updates=6,
+    eval_episodes=2,
+    eval_steps=20,
+    seed=5,
+)
+_KEYS = ("leader_q_loss", "leader_pi_loss", "follower_q_loss", "follower_pi_loss", "leader_return")
+# what commit 0f1f123 (before issue 19's MADDPG epoch work) gave for this run, float32 on the
+# 2-core machines: the epoch's losses and return, and each network's sum of |weights|
+_OLD = {
+    "leader_q_loss": 317764.00549316406,
+    "leader_pi_loss": 0.24298447370529175,
+    "follower_q_loss": 27.40850257873535,
+    "follower_pi_loss": 0.46014660596847534,
+    "leader_return": -196.17330932617188,
+    "actor_l": 218.38638781791087,
+    "critic_l": 2440.3101421312103,
+    "actor_f": 884.3716919052922,
+    "critic_f": 1236.5534500018475,
+}
+
+
+def test_a_seeded_run_equals_the_unoptimised_reference_bit_for_bit():
+    """Three epochs (collection, TD3 leader and follower updates, evaluation) of the trainer and
+    of the unoptimised reference: the same metrics and every weight, target, Adam moment and
+    replay entry equal bit for bit; and the metrics and weights equal what the code before the
+    change gave to 1e-5 relative (float32)."""
+    torch.set_num_threads(1)  # as training runs (two threads' products may round otherwise)
+    cfg = maddpg_config("smoke", **_RUN)
+    runs = []
+    for cls in (MADDPGTrainer, _PlainTrainer):  # one after the other: a trainer seeds torch
+        tr = cls(cfg)
+        runs.append(([tr.train_epoch() for _ in range(cfg.epochs)], tr.learner.state_dict()))
+    (ms_n, sn), (ms_r, sr) = runs
+    for mn, mr in zip(ms_n, ms_r, strict=True):
+        # the leader's actor loss is -mean Q_l1 over the batch, reduced from a contiguous Q_l1
+        # now, from a column of (Q_l1, Q_l2) before: the same gradient (the weights below are
+        # equal bit for bit), a value that may round differently; everything else bit for bit
+        for k in _KEYS:
+            tol = 1e-5 * abs(mr[k]) if k == "leader_pi_loss" else 0.0
+            assert abs(mn[k] - mr[k]) <= tol, (k, mn[k], mr[k])
+
+    def leaves(d, at=()):
+        if isinstance(d, dict):
+            for k, v in d.items():
+                yield from leaves(v, (*at, k))
+        else:
+            yield at, d
+
+    pairs = list(zip(leaves(sn), leaves(sr), strict=True))
+    assert len(pairs) > 20
+    for (kn, a), (kr, b) in pairs:
+        assert kn == kr
+        assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b, kn
+    got = {k: mn[k] for k in _KEYS}
+    got.update(
+        {k: float(sum(t.double().abs().sum() for t in v.values())) for k, v in sn["nets"].items()}
+    )
+    for k, v in _OLD.items():
+        assert abs(got[k] - v) <= 1e-5 * abs(v), (k, got[k], v)
+
+
+def test_the_household_actor_without_a_gradient_equals_the_reference_bit_for_bit():
+    """Its layers called directly, the blocks of rows written into one output: the numbers of
+    the module's layers on the same blocks (one block, several, a last partial one)."""
+    torch.manual_seed(0)
+    actor, ref = ObsActor(), _PlainObsActor()
+    ref.load_state_dict(actor.state_dict())
+    for shape in ((3, 7, HH_OBS), (2048, HH_OBS), (5000, HH_OBS), (3, 2049, HH_OBS)):
+        x = torch.randn(shape)
+        with torch.no_grad():
+            assert torch.equal(actor(x), ref(x)), shape
+        assert torch.equal(actor(x), ref(x)), shape  # with a gradient: the module's layers

@@ -327,8 +327,11 @@ class Learner:
 
     def leader_actor_loss(self, nets, targets, b: dict) -> Tensor:
         a_l = nets.actor_l(b["s_l"])
-        q = self._q_l(nets.critic_l, b["s_l"], a_l, *self.leader_x(b))
-        return self.leader_pi_objective(q[..., 0], a_l, b)
+        # TD3's actor maximises Q_l1 alone: Q_l2, which takes no part, is not computed (the
+        # same loss and gradient; MADDPG's joint critic at N = 1,000: a 4,011-wide layer less)
+        critic = nets.critic_l.q1 if self.twin else nets.critic_l
+        q = critic(b["s_l"], a_l, *self.leader_x(b))
+        return self.leader_pi_objective(q, a_l, b)
 
     def leader_pi_objective(self, q: Tensor, a_l: Tensor, b: dict) -> Tensor:
         """The leader actor's loss from its critic's values ``q`` [..., B] at its actions

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from smfg.algos.core import HH_OBS, Critic, DeterministicActor
 from smfg.env import RunningNormalizer
@@ -39,7 +40,11 @@ def rowwise(fn, x: Tensor, rows: int = 2048) -> Tensor:
     flat = x.reshape(-1, x.shape[-1])
     if flat.shape[0] <= rows:
         return fn(x)
-    out = torch.cat([fn(flat[i : i + rows]) for i in range(0, flat.shape[0], rows)])
+    first = fn(flat[:rows])  # the blocks written into one output, not concatenated after
+    out = first.new_empty(flat.shape[0], first.shape[-1])
+    out[:rows] = first
+    for i in range(rows, flat.shape[0], rows):
+        out[i : i + rows] = fn(flat[i : i + rows])
     return out.reshape(*x.shape[:-1], out.shape[-1])
 
 
@@ -55,7 +60,16 @@ class ObsActor(DeterministicActor):
     def forward(self, s_f: Tensor, a_l: Tensor | None = None) -> Tensor:
         if torch.is_grad_enabled() or self.net[0].weight.dim() != 2:  # 3-D: a seeds batch's
             return self.net(s_f)
-        return rowwise(self.net, s_f)
+        return rowwise(self._infer, s_f)
+
+    def _infer(self, s_f: Tensor) -> Tensor:
+        """``self.net(s_f)`` without a gradient: the same layers as calls of ``F.linear``,
+        the output's tanh in place (no module dispatch; the same numbers)."""
+        lin = [m for m in self.net if isinstance(m, nn.Linear)]
+        h = s_f
+        for m in lin[:-1]:
+            h = F.linear(h, m.weight, m.bias).relu_()
+        return F.linear(h, lin[-1].weight, lin[-1].bias).tanh_()
 
 
 @torch.no_grad()
