@@ -8,8 +8,11 @@ batched product of the K seeds' layers, :func:`smfg.algos.core.linear`), each up
 evaluates the learner's own loss functions once on the K seeds' stacked batches (they are
 written over leading dimensions, so the seed dimension passes through them), the backward
 pass reaches only the parameters of the network being stepped (as the trainer's frozen
-critics), one fused Adam steps all K (Adam is elementwise, so a stacked Adam is K
-independent ones), and the K seeds' economies step as one multi-seed environment.
+critics), one Adam steps all K (Adam is elementwise, so a stacked Adam is K
+independent ones; the members' own, unfused, implementation, so that the batch's steps are
+the separate runs' bit for bit: a fused Adam measured 2.5 times faster on this step but
+differs by about 2e-7 after 50 steps), and the K seeds' economies step as one multi-seed
+environment.
 
 The K seeds are K ordinary trainers of the algorithm (:class:`~smfg.algos.offpolicy.
 OffPolicyTrainer`), the *members*: they build the networks (same initialisation, same
@@ -173,7 +176,7 @@ class BatchedTrainer:
         for n, o in L0.opt.items():
             g = o.param_groups[0]
             self.opt[n] = torch.optim.Adam(
-                list(self.P[n].values()), lr=g["lr"], betas=g["betas"], eps=g["eps"], fused=True
+                list(self.P[n].values()), lr=g["lr"], betas=g["betas"], eps=g["eps"]
             )
             sd = o.state_dict()
             states = [m.learner.opt[n].state_dict()["state"] for m in ms]
