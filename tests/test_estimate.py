@@ -104,6 +104,42 @@ def test_the_sweep_estimate_counts_only_runs_left(tmp_path: Path):
     assert less.cpu_seconds == pytest.approx(one.cpu_seconds * 2 / 3)
 
 
+def test_a_leader_grid_is_counted_once_per_worker(tmp_path: Path):
+    """Certified runs of one economy solve the same leader grid (cached in each worker
+    process): the sweep's estimate counts it for at most one run per worker."""
+    cert = {"certify_every": 5, "epochs": 10}
+    specs = [
+        run_spec("smfrl", "quick", variant="clearing", n_households=100, seed=s, **cert)
+        for s in range(4)
+    ]
+    cal = E.load_calibration()
+    full = [E.run_seconds(s, cal) for s in specs]
+    bare = [E.run_seconds(s, cal, grid=False) for s in specs]
+    grid = full[0] - bare[0]
+    assert grid == pytest.approx(E.CERT_GRID_S) and len({E.grid_key(s) for s in specs}) == 1
+    for workers, solves in ((1, 1), (2, 2), (8, 4)):
+        est = E.estimate(specs, tmp_path, workers=workers, calibration=cal)
+        assert est.cpu_seconds == pytest.approx(sum(bare) + solves * grid)
+    # another grid (a coarser one) is another solve; a run past its first certification, or
+    # one that certifies without the leader's gap, solves none
+    other = run_spec(
+        "smfrl",
+        "quick",
+        variant="clearing",
+        n_households=100,
+        seed=0,
+        certify_settings={"grid_points": 2},
+        **cert,
+    )
+    assert E.grid_key(other) != E.grid_key(specs[0])
+    one = E.estimate([*specs, other], tmp_path, workers=1, calibration=cal)
+    assert one.cpu_seconds == pytest.approx(sum(bare) + grid + E.run_seconds(other, cal), rel=1e-12)
+    assert E.grid_key(specs[0], epochs_done=5) is None
+    assert E.grid_key(run_spec("smfrl", "quick", variant="clearing", seed=0)) is None
+    no_leader = dict(specs[0], certify_settings={"leader": False})
+    assert E.grid_key(no_leader) is None
+
+
 def test_the_calibration_file_changes_the_estimate(tmp_path: Path, monkeypatch):
     spec = _spec("ddpg", n=1000)
     report = json.loads((REPO / E.CALIBRATION_FILE).read_text())

@@ -11,7 +11,9 @@ the repository of this package; where none exists (an installed package), from
 A sweep's wall time (:func:`estimate`) is that of its runs left on the workers, longest first
 (:func:`wall_seconds`), plus :data:`SWEEP_START_S`. One run's seconds (:func:`run_seconds`)
 are its epochs left times an epoch's seconds, plus its start (:data:`RUN_START_S`, and
-behaviour cloning where the run starts from it) and its certifications (``certify_every``).
+behaviour cloning where the run starts from it) and its certifications (``certify_every``;
+the leader grid a certified run solves at its first certification is counted once per worker
+and grid, as each worker process caches it: :func:`grid_key`).
 An epoch's seconds come from the bench row of the
 algorithm (SMFRL: of its follower batch) interpolated in N on a log-log scale between the
 sizes measured (extrapolated beyond them with the nearest segment's slope), on one torch
@@ -52,6 +54,7 @@ __all__ = [
     "epoch_seconds",
     "estimate",
     "format_hours",
+    "grid_key",
     "load_calibration",
     "run_seconds",
     "wall_seconds",
@@ -315,7 +318,21 @@ def epoch_seconds(spec: Mapping[str, Any], calibration: Calibration | None = Non
     return train + ev
 
 
-def _certify_seconds(spec: Mapping[str, Any], epochs_done: int) -> float:
+def grid_key(spec: Mapping[str, Any], epochs_done: int = 0) -> tuple | None:
+    """What the leader grid a run solves at its first certification depends on (the economy
+    and the grid's settings, not the seed or N: ``smfg.certify.leader`` caches its points in
+    the process), or None where the run solves none from ``epochs_done``."""
+    every = int(spec.get("certify_every") or 0)
+    if not every or epochs_done >= every:
+        return None
+    s = curve_settings(spec.get("certify_settings") or {})
+    if not s.get("leader"):
+        return None
+    economy = json.dumps(spec.get("economy") or {}, sort_keys=True, default=str)
+    return (spec.get("variant"), economy, s["grid_points"], s["grid_na"])
+
+
+def _certify_seconds(spec: Mapping[str, Any], epochs_done: int, grid: bool = True) -> float:
     every = int(spec.get("certify_every") or 0)
     if not every:
         return 0.0
@@ -324,24 +341,28 @@ def _certify_seconds(spec: Mapping[str, Any], epochs_done: int) -> float:
     size = max(s["na"] * s["ne"] / 1000.0, 0.25)  # the curve's 200 x 5 states
     point = CERT_POINT_S * size * (0.6 + 0.4 * n / 100.0)
     count = int(spec.get("epochs", 1)) // every - epochs_done // every
-    grid = 0.0
-    if s.get("leader") and epochs_done < every:  # solved at the run's first certification
-        grid = CERT_GRID_S * s["grid_points"] ** 3 / 27.0 * s["grid_na"] / 60.0
-    return max(count, 0) * point + grid
+    solve = 0.0
+    if grid and s.get("leader") and epochs_done < every:  # solved at its first certification
+        solve = CERT_GRID_S * s["grid_points"] ** 3 / 27.0 * s["grid_na"] / 60.0
+    return max(count, 0) * point + solve
 
 
 def run_seconds(
-    spec: Mapping[str, Any], calibration: Calibration | None = None, epochs_done: int = 0
+    spec: Mapping[str, Any],
+    calibration: Calibration | None = None,
+    epochs_done: int = 0,
+    grid: bool = True,
 ) -> float:
     """Seconds of the run ``spec`` on one core from ``epochs_done`` epochs (a resumed run)
     to its end: its start, behaviour cloning (a new run that asks for it), its epochs left
-    and its certifications."""
+    and its certifications (with the leader grid's solve at the first, unless ``grid`` is
+    False: a worker that solved the same grid for an earlier run finds it cached)."""
     cal = calibration or load_calibration()
     left = max(int(spec.get("epochs", 1)) - int(epochs_done), 0)
     start = RUN_START_S
     if spec.get("bc") and epochs_done == 0:
         start += BC_EPOCH_S * int(spec.get("bc_epochs", 0))
-    return start + left * epoch_seconds(spec, cal) + _certify_seconds(spec, epochs_done)
+    return start + left * epoch_seconds(spec, cal) + _certify_seconds(spec, epochs_done, grid)
 
 
 def wall_seconds(costs: Iterable[float], workers: int) -> float:
@@ -425,17 +446,30 @@ def estimate(
     calibration: Calibration | None = None,
 ) -> Estimate:
     """The cost of sweeping ``specs`` into the run store at ``root`` with ``workers``
-    workers: done runs cost nothing, partial ones their epochs left (0 workers: no wall)."""
+    workers: done runs cost nothing, partial ones their epochs left (0 workers: no wall).
+
+    A leader grid (:func:`grid_key`) is counted for at most ``workers`` of the runs that
+    solve the same one (at least once): each worker process solves it once and finds it
+    cached for its later runs; the longest runs keep it."""
     cal = calibration or load_calibration()
     store = RunStore(root)
     counts = {"new": 0, "partial": 0, "done": 0}
-    costs = []
+    left = []
     for spec in specs:
         status = store.status(spec)
         counts[status] += 1
         if status != "done":
             done = store.epochs_done(spec) if status == "partial" else 0
-            costs.append(run_seconds(spec, cal, epochs_done=done))
+            left.append((run_seconds(spec, cal, epochs_done=done), spec, done))
+    solves: dict[tuple, int] = {}
+    costs = []
+    for full, spec, done in sorted(left, key=lambda t: -t[0]):
+        key = grid_key(spec, done)
+        if key is not None and solves.get(key, 0) >= max(workers, 1):
+            full = run_seconds(spec, cal, epochs_done=done, grid=False)
+        elif key is not None:
+            solves[key] = solves.get(key, 0) + 1
+        costs.append(full)
     wall = None
     if workers >= 1:
         wall = wall_seconds(costs, workers) + (SWEEP_START_S if costs else 0.0)
