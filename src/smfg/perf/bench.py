@@ -438,6 +438,11 @@ def env_row(r: dict) -> str:
     )
 
 
+def _num(x, fmt: str) -> str:
+    """``x`` formatted, or ``n/a`` for a row measured before the column existed."""
+    return "n/a" if x is None else format(x, fmt)
+
+
 def format_table(report: dict) -> str:
     """A Markdown table of a ``bench_all`` report with the ratios to the reference."""
     lines = [
@@ -459,8 +464,8 @@ def format_table(report: dict) -> str:
             "",
             "| SMFRL epoch | follower batch | N | s/epoch | train s | eval s | CPU s/epoch "
             "| original s/epoch | target s | x faster than original | replay MB (steps) "
-            "| peak RSS MB |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| peak RSS MB | update GFLOP | update GFLOP/s | matmul GFLOP/s | floor s |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in report["training"]:
             batch = r.get("follower_batch", "sampled")
@@ -474,7 +479,11 @@ def format_table(report: dict) -> str:
                 f"{r['train_s']:.2f} | {r['eval_s']:.2f} | {secs(r.get('epoch_cpu_s'))} | "
                 f"{r['original_epoch_s']} | "
                 f"{r['target_epoch_s']} | {speedup} | "
-                f"{r['replay_mb']:.0f} ({r['replay_capacity_steps']:,}) | {r['peak_rss_mb']:.0f} |"
+                f"{r['replay_mb']:.0f} ({r['replay_capacity_steps']:,}) | {r['peak_rss_mb']:.0f} | "
+                f"{_num(r.get('update_gflop'), '.0f')} | "
+                f"{_num(r.get('update_gflop_per_s'), '.1f')} | "
+                f"{_num(r.get('matmul_gflop_per_s'), '.1f')} | "
+                f"{_num(r.get('update_floor_s'), '.2f')} |"
             )
     if report.get("seeds"):
         lines += ["", *(f"- {seeds_row(r)}" for r in report["seeds"])]

@@ -6,6 +6,7 @@ with the lines and tables that print them.
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import time
@@ -68,6 +69,9 @@ def bench_training(
         )
     steady = times[1:] or times  # the first epoch pays for lazy initialisation
     mean = [sum(x[i] for x in steady) / len(steady) for i in range(5)]
+    flops = update_flops(L)
+    gflop = (flops["leader"] * cfg.leader_updates + flops["follower"] * cfg.follower_updates) / 1e9
+    peak = matmul_gflops(rows=cfg.batch_size * n_households)
     return {
         "kind": "smfrl-epoch",
         "profile": profile,
@@ -93,7 +97,46 @@ def bench_training(
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "original_epoch_s": {100: "30-42", 1000: "390"}.get(n_households, "n/a"),
         "target_epoch_s": {100: 3.0, 1000: 8.0}.get(n_households),
+        # the updates' arithmetic (matrix products, counted) and what it takes at best on
+        # this machine: an epoch's update GFLOP at the rate of one large matrix product
+        "update_gflop": gflop,
+        "update_gflop_per_s": gflop / mean[4] if mean[4] > 0 else None,
+        "matmul_gflop_per_s": peak,
+        "update_floor_s": gflop / peak,
     }
+
+
+def update_flops(learner) -> dict[str, float]:
+    """Floating-point operations of one leader and one follower update of an off-policy
+    ``learner`` (its matrix products, as ``torch.utils.flop_counter`` counts them: the
+    elementwise work is not counted). Runs one update of each side: call it after timing."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    out = {}
+    for side, update in (("leader", learner.leader_update), ("follower", learner.follower_update)):
+        with FlopCounterMode(display=False) as counter:
+            update()
+        out[side] = float(counter.get_total_flops())
+    return out
+
+
+def matmul_gflops(rows: int = 128_000, width: int = 128, seconds: float = 1.0) -> float:
+    """GFLOP/s of a [rows, width] x [width, width] float32 product on this process's torch
+    threads (the shape of a follower update's largest products: a batch's household rows
+    through a 128-unit layer), the best of repeats over about ``seconds``."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(rows, width, generator=gen)
+    b = torch.randn(width, width, generator=gen)
+    out = torch.empty(rows, width)
+    torch.mm(a, b, out=out)  # warm-up
+    best, t_end = math.inf, time.perf_counter() + seconds
+    for _ in range(1000):
+        t0 = time.perf_counter()
+        torch.mm(a, b, out=out)
+        best = min(best, time.perf_counter() - t0)
+        if t0 > t_end:
+            break
+    return 2.0 * rows * width * width / best / 1e9
 
 
 def bench_seeds(
@@ -248,6 +291,13 @@ def training_row(r: dict) -> str:
         f"(train {r['train_s']:.2f} + eval {r['eval_s']:.2f}; CPU {secs(r.get('epoch_cpu_s'))} s), "
         f"replay {r['replay_mb']:.0f} MB "
         f"for {r['replay_capacity_steps']} steps, peak RSS {r['peak_rss_mb']:.0f} MB"
+        + (
+            f"; updates {r['update_gflop']:.0f} GFLOP an epoch at "
+            f"{r['update_gflop_per_s']:.1f} GFLOP/s (one matrix product: "
+            f"{r['matmul_gflop_per_s']:.1f} GFLOP/s, a floor of {r['update_floor_s']:.2f} s)"
+            if r.get("update_gflop_per_s")
+            else ""
+        )
     )
 
 
