@@ -432,13 +432,24 @@ def test_sweep_reports_epochs_across_its_runs(tmp_path, capsys):
         for s in (0, 1)
     ]
     seen = []
+    # seed 1's epochs cost three times seed 0's: the share of the work weighs them so
+    cost = {0: 3.0, 1: 9.0}
     res = sw.sweep(
-        specs, tmp_path, workers=0, epochs_progress=lambda d, t: seen.append((d, t)), poll_s=0.05
+        specs,
+        tmp_path,
+        workers=0,
+        epochs_progress=lambda d, t, share: seen.append((d, t, share)),
+        poll_s=0.05,
+        cost=lambda spec: cost[spec["seed"]],
     )
     assert res.ok
-    assert seen[-1] == (6, 6) and all(t == 6 for _, t in seen)
-    assert any(0 < d < 6 for d, _ in seen)  # it moved while the runs trained
-    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert seen[-1] == (6, 6, 1.0) and all(t == 6 for _, t, _ in seen)
+    assert any(0 < d < 6 for d, _, _ in seen)  # it moved while the runs trained
+    assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)
+    # the longest run (seed 1) trains first: while it does, each of its epochs is 1/4 of the
+    # work (3 of 12 estimated seconds), and after it seed 0's are 1/12 each
+    for d, _, share in seen:
+        assert share == pytest.approx(d / 4 if d <= 3 else 0.75 + (d - 3) / 12)
     args = [
         *"sweep --variant clearing".split(),
         *SMOKE,
@@ -587,3 +598,23 @@ def test_debug_shows_the_traceback():
         main(["--debug", "evaluate", "--policy", "nonsense"])
     with pytest.raises(ValueError, match="neither a government policy"):
         main(["evaluate", "--policy", "nonsense", "--debug"])
+
+
+def test_the_progress_eta_follows_the_share_of_the_work(capsys, monkeypatch):
+    """With a share of the work the ETA is the time per share since the first report times
+    the share left; without it, the time per unit times the units left."""
+    from smfg.cli import output
+
+    clock = iter([0.0, 10.0, 70.0, 70.0, 100.0])
+    monkeypatch.setattr(output.time, "monotonic", lambda: next(clock))
+    bar = output.Progress("sweep", total=100, unit="epochs")  # t0 = 0
+    bar.update(10, force=True, share=0.1)  # the first share, at 10 s
+    bar.update(20, force=True, share=0.4)  # 0.3 of the work in 60 s: 0.6 left is 120 s
+    lines = capsys.readouterr().err.splitlines()
+    assert "ETA" not in lines[0]
+    assert lines[1] == (
+        "sweep: 20/100 epochs (20%), 1.2 min elapsed, ETA 2.0 min (by the estimate's seconds)"
+    )
+    plain = output.Progress("evaluate", total=10, unit="steps")  # t0 = 70
+    plain.update(5, force=True)  # 5 steps in 30 s: 5 left is 30 s
+    assert capsys.readouterr().err.strip() == "evaluate: 5/10 steps (50%), 30 s elapsed, ETA 30 s"

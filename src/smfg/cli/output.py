@@ -37,9 +37,23 @@ class Progress:
         self.every_s = 0.2 if self.tty else 5.0
         self.last = -math.inf
         self.pending = False  # a terminal line waits for its newline
+        self.share0: float | None = None  # the first share of the work reported, and when
+        self.t_share0 = self.t0
 
-    def update(self, done: int | None = None, note: str = "", force: bool = False) -> None:
+    def update(
+        self,
+        done: int | None = None,
+        note: str = "",
+        force: bool = False,
+        share: float | None = None,
+    ) -> None:
+        """Show ``done`` of the total. ``share``: the fraction of the work done where the
+        units are not equally long (a sweep's epochs: see ``smfg.runs.sweep``); the ETA is
+        then the time per share so far times the share left, counted from the first share
+        reported (which a resumed sweep starts above zero)."""
         now = time.monotonic()
+        if share is not None and self.share0 is None:
+            self.share0, self.t_share0 = share, now
         if not force and now - self.last < self.every_s:
             return
         self.last = now
@@ -48,7 +62,11 @@ class Progress:
         if done is not None and self.total:
             parts.append(f"{done}/{self.total} {self.unit} ({100 * done / self.total:.0f}%),")
         parts.append(f"{_duration(elapsed)} elapsed")
-        if done is not None and self.total and done > self.start and done < self.total:
+        if share is not None and self.share0 is not None:
+            if self.share0 < share < 1.0:
+                left = (now - self.t_share0) / (share - self.share0) * (1.0 - share)
+                parts[-1] += f", ETA {_duration(left)} (by the estimate's seconds)"
+        elif done is not None and self.total and done > self.start and done < self.total:
             left = elapsed / (done - self.start) * (self.total - done)
             parts[-1] += f", ETA {_duration(left)}"
         line = " ".join(parts) + (f"; {note}" if note else "")

@@ -183,10 +183,10 @@ def _sweep_specs(args: argparse.Namespace, specs: list, calibration, client) -> 
     bar = Progress("sweep", unit="epochs")
     bar.say(cost.line())
 
-    def epochs(done: int, total: int) -> None:
+    def epochs(done: int, total: int, share: float) -> None:
         if bar.total is None:  # the first report: epochs resumed runs had count as start
             bar.total, bar.start = total, done
-        bar.update(done, force=done == total)
+        bar.update(done, force=done == total, share=share)
 
     try:
         res = sw.sweep(

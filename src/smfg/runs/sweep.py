@@ -68,23 +68,35 @@ __all__ = [
 
 class _EpochWatcher:
     """Reports the epochs done across ``specs`` (their metrics rows on disk) every ``poll_s``
-    seconds from a thread, and once more when stopped."""
+    seconds from a thread, and once more when stopped: ``report(done, total, share)``, where
+    ``share`` is the work done as a fraction of the whole, each run's epochs weighted by its
+    ``cost(spec)`` per epoch (its estimated seconds: the epochs of a run at N = 1,000 weigh
+    more than those at N = 100), or by one without ``cost``."""
 
-    def __init__(self, store: RunStore, specs: list, report, lock: threading.Lock, poll_s: float):
+    def __init__(
+        self, store: RunStore, specs: list, report, lock: threading.Lock, poll_s: float, cost=None
+    ):
         self.store, self.specs, self.report, self.lock = store, specs, report, lock
         self.poll_s = poll_s
         self.totals = [int(spec.get("epochs", 0)) for spec in specs]
+        self.weights = [
+            (float(cost(spec)) / max(total, 1)) if cost is not None else 1.0
+            for spec, total in zip(specs, self.totals, strict=True)
+        ]
+        self.whole = sum(w * t for w, t in zip(self.weights, self.totals, strict=True))
         self.halt = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="sweep-epochs", daemon=True)
         self.thread.start()
 
     def _tell(self) -> None:
-        done = 0
-        for spec, total in zip(self.specs, self.totals, strict=True):
+        done, work = 0, 0.0
+        for spec, total, w in zip(self.specs, self.totals, self.weights, strict=True):
             with contextlib.suppress(OSError, ValueError):
-                done += min(self.store.epochs_done(spec), total)
+                k = min(self.store.epochs_done(spec), total)
+                done, work = done + k, work + w * k
+        share = work / self.whole if self.whole > 0 else 1.0
         with self.lock:
-            self.report(done, sum(self.totals))
+            self.report(done, sum(self.totals), share)
 
     def _loop(self) -> None:
         while not self.halt.wait(self.poll_s):
@@ -155,9 +167,11 @@ def sweep(
     also its own rescheduling of a lost worker's task). ``progress(line)`` gets one line per
     finished or failed run and the total at the end. Failed runs are reported in the result,
     not raised: rerun the sweep to compute them, resuming from their checkpoints.
-    ``epochs_progress(done, total)`` gets the epochs completed so far across the runs sent to
-    workers (read from their metrics files every ``poll_s`` seconds, so it moves while long
-    runs train) and their total epochs, from a thread of this process.
+    ``epochs_progress(done, total, share)`` gets the epochs completed so far across the runs
+    sent to workers (read from their metrics files every ``poll_s`` seconds, so it moves while
+    long runs train), their total epochs and the share of the work done (each run's epochs
+    weighted by its ``cost`` per epoch, so that an ETA from it counts an epoch of a long run
+    as long), from a thread of this process.
     """
     t0 = time.perf_counter()
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -227,7 +241,8 @@ def sweep(
 
     watcher = None
     if jobs and epochs_progress is not None:
-        watcher = _EpochWatcher(store, [spec for _, spec in jobs], epochs_progress, said, poll_s)
+        todo = [spec for _, spec in jobs]
+        watcher = _EpochWatcher(store, todo, epochs_progress, said, poll_s, cost)
     try:
         if jobs:
             execute(
