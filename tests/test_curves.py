@@ -224,6 +224,24 @@ def test_certified_table_takes_each_runs_last_point_and_the_facts_judge_the_targ
     t2 = cc.certified_table(curves, runs=runs).set_index("label")
     assert t2.loc["SMFRL (stackelberg)", "br_gap_pct"] == 40.0
     assert cc.curve_facts(t2.reset_index())["cc_stack_gap_ok"] == "misses"
+    assert cc.curve_facts(t2.reset_index())["cc_stack_policy"] == "n/a"  # runs without them
+    # the finished leaders' policies and the best grid points, each distinct one once, by seed
+    corner = {"tau": 2e-4, "xi": 5e-5, "tau_a": 2e-4, "xi_a": 5e-5, "g": 3e-4}
+    best = {"policy": "tau=0.198 xi=5e-05 g=0.1487", "tau": 0.198, "xi": 5e-5, "g": 0.14865}
+    assert cc.policy_name(corner) == "tau=0.0002 xi=5e-05 tau_a=0.0002 xi_a=5e-05 g=0.0003"
+    assert cc.policy_name(best) == "tau=0.198 xi=5e-05 g=0.149"
+    runs = runs.assign(
+        seed=[1, 0],
+        final_policy=[cc.policy_name(corner), cc.policy_name({**corner, "g": 0.1})],
+        final_best_policy=cc.policy_name(best),
+    )
+    f2 = cc.curve_facts(cc.certified_table(curves, runs=runs))
+    assert f2["cc_stack_policy"] == (
+        "tau=0.0002 xi=5e-05 tau_a=0.0002 xi_a=5e-05 g=0.1; "
+        "tau=0.0002 xi=5e-05 tau_a=0.0002 xi_a=5e-05 g=0.0003"
+    )
+    assert f2["cc_best_policy"] == "tau=0.198 xi=5e-05 g=0.149"
+    assert f2["cc_nash_policy"] == "n/a"  # no runs of that row: no policy
     assert f["cc_better_gradient"] == "stackelberg" and f["cc_epoch"] == "10"
     assert cc.curve_facts(t.reset_index().iloc[:0])["cc_nash_cev"] == "n/a"
     # a last certification without a best response (NaN figures, cert_converged 0) is a miss

@@ -35,6 +35,7 @@ __all__ = [
     "CURVE_TARGETS",
     "ORIGINAL",
     "leader_actions",
+    "policy_name",
     "start_gap",
     "certified_requests",
     "certified_table",
@@ -101,6 +102,15 @@ def certified_requests(
     return out
 
 
+def policy_name(row: dict) -> str:
+    """A leader's constant policy as 'tau=0.198 xi=5e-05 g=0.149' (income tax level and
+    progressivity, the asset tax's ``tau_a`` and ``xi_a`` where ``row`` has them, spending; E1's
+    units; a row of ``smfg.certify.leader``, whose grid points keep the asset tax at its lower
+    clip and name only the other three)."""
+    keys = ("tau", "xi", "tau_a", "xi_a", "g")
+    return " ".join(f"{k}={row[k]:.3g}" for k in keys if k in row)
+
+
 def train_certified(
     profile: str = "quick",
     root: str | Path = "results",
@@ -117,7 +127,8 @@ def train_certified(
     Returns (runs, curves): one row per run (label, algo, seed, run_dir, follower_batch,
     epochs, and the finished leader checked like for like: ``final_br_return``, the return
     of its own window-mean taxes with households best-responding, ``final_best_return``, the
-    best grid point's, and ``final_br_gap_pct``, the gap in percent of the best's magnitude)
+    best grid point's, ``final_br_gap_pct``, the gap in percent of the best's magnitude, and
+    both policies, ``final_policy`` and ``final_best_policy``, by :func:`policy_name`)
     and :func:`certified_curves` of the runs with their ``label``, the best grid point's
     return (``cert_best_return``) and the gap in percent of its magnitude
     (``cert_leader_gap_pct``: the learned pair's return, followers as learned, against the
@@ -137,6 +148,7 @@ def train_certified(
         mine = [r for r in fin.get("rows", []) if not r.get("on_grid")]
         br = mine[0]["leader_return"] if mine else math.nan
         best = fin.get("best", {}).get("leader_return", math.nan)
+        best_policy = fin.get("best", {})
         out.append(
             {
                 "label": label,
@@ -149,6 +161,8 @@ def train_certified(
                 "final_best_return": best,
                 "final_br_gap_pct": 100.0 * (best - br) / abs(best),
                 "final_saving_gap": saving_gap,
+                "final_policy": policy_name(mine[0]) if mine else "",
+                "final_best_policy": policy_name(best_policy) if best_policy else "",
             }
         )
         frames.append(certified_curves([res.run_dir]).assign(label=label))
@@ -214,6 +228,12 @@ def certified_table(
                 mean, lo, hi = mean_interval(vals) if vals else (math.nan,) * 3
                 row[key], row[f"{key}_lo"], row[f"{key}_hi"] = mean, lo, hi
             row["br_infeasible"] = int((~r.final_br_gap_pct.apply(math.isfinite)).sum())
+            for key, col in (
+                ("final_policies", "final_policy"),
+                ("best_policies", "final_best_policy"),
+            ):
+                if col in r:  # the seeds' policies, each once, in seed order
+                    row[key] = "; ".join(dict.fromkeys(r.sort_values("seed")[col]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -236,7 +256,10 @@ def curve_facts(
     gain and its leader's gap (mean and 95% interval across seeds) and whether each meets
     :data:`CURVE_TARGETS`; and which leader gradient ended with the higher leader return.
     Keys ``cc_*``; 'n/a' where a row is missing. With ``start`` (:func:`start_gap`'s), the
-    untrained stable leader's gap at its start (``cc_start_gap``, mean and 95% interval)."""
+    untrained stable leader's gap at its start (``cc_start_gap``, mean and 95% interval). From a
+    table made with runs: the finished leaders' own window-mean policies (``cc_nash_policy``,
+    ``cc_stack_policy``) and the best grid points (``cc_best_policy``), each distinct policy of
+    the seeds once."""
     t = table.set_index("label")
     out = {}
     if start is not None and len(start):
@@ -265,6 +288,13 @@ def curve_facts(
     else:
         out.update(cc_better_gradient="n/a", cc_return_nash="n/a", cc_return_stack="n/a")
     out["cc_epoch"] = f"{int(table.epoch.max())}" if len(table) else "n/a"
+    for key, label in (("nash", nash), ("stack", stackelberg)):
+        col = "final_policies"
+        mine = t.loc[label, col] if label in t.index and col in t else None
+        out[f"cc_{key}_policy"] = mine if isinstance(mine, str) and mine else "n/a"
+    col = "best_policies"
+    best = [p for p in table[col] if isinstance(p, str) and p] if col in table else []
+    out["cc_best_policy"] = "; ".join(dict.fromkeys(best)) or "n/a"
     return out
 
 
