@@ -2,6 +2,7 @@
 certified every few epochs into its metrics, resumable, read back and plotted."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -337,3 +338,44 @@ def test_start_gap_fact():
     f = cc.curve_facts(table, start=start)
     assert f["cc_start_gap"].startswith("11 [")
     assert "cc_start_gap" not in cc.curve_facts(table)
+
+
+def test_the_leader_grid_is_read_once_per_seed_and_laid_out_by_tax_and_spending(
+    tmp_path, monkeypatch
+):
+    import json
+
+    calls = []
+
+    def fake_certify_run(run_dir, **settings):
+        calls.append((Path(run_dir).name, settings["grid_points"]))
+        seed = int(Path(run_dir).name[-1])
+        rows = [
+            {"on_grid": True, "tau": t, "xi": 0.0, "g": g, "leader_return": ret + seed, "years": y}
+            for t, g, ret, y in (
+                (0.0, 0.0, 10.0, 300),
+                (0.0, 0.1, -math.inf, 4),
+                (0.2, 0.1, 12.0, 300),
+            )
+        ]
+        rows.append({"on_grid": False, "tau": 0.0, "xi": 0.0, "g": 0.0, "leader_return": 9.0})
+        return {"leader": {"rows": rows}}
+
+    monkeypatch.setattr(cc, "certify_run", fake_certify_run)
+    dirs = []
+    for label, seed in (("A", 0), ("A", 1), ("B", 0), ("B", 1)):
+        d = tmp_path / f"{label}{seed}"
+        d.mkdir()
+        spec = {"seed": seed, "certify_settings": {"grid_points": 2}}
+        (d / "config.json").write_text(json.dumps({"spec": spec}))
+        dirs.append((label, seed, str(d)))
+    runs = pd.DataFrame(dirs, columns=["label", "seed", "run_dir"])
+    grid = cc.leader_grid(runs)
+    assert calls == [("A0", 2), ("A1", 2)]  # each seed's first run, with the run's settings
+    assert len(grid) == 6 and sorted(set(grid.seed)) == [0, 1]  # on-grid points only
+    land = cc.grid_landscape(grid)
+    assert list(land.columns) == ["g=0", "g=0.1"]
+    assert list(land.index) == ["tau=0 xi=0", "tau=0.2 xi=0"]
+    assert land.loc["tau=0 xi=0", "g=0"] == 10.5  # the mean of the seeds' returns
+    assert land.loc["tau=0 xi=0", "g=0.1"] == -math.inf  # an economy that did not last
+    assert land.loc["tau=0.2 xi=0", "g=0.1"] == 12.5

@@ -9,6 +9,7 @@ certified epoch across seeds; :func:`curve_facts` is what the page glues.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +25,7 @@ from smfg.paper.artefacts import ARTEFACT_PROFILES, RunRequest
 from smfg.paper.collection import train_requests
 from smfg.runs.certify import certify_run
 from smfg.runs.curves import certified_curves, curve_settings
+from smfg.runs.store import CONFIG_FILE
 from smfg.stats import mean_interval, seed_interval
 
 __all__ = [
@@ -34,7 +36,9 @@ __all__ = [
     "CURVE_ROWS",
     "CURVE_TARGETS",
     "ORIGINAL",
+    "grid_landscape",
     "leader_actions",
+    "leader_grid",
     "policy_name",
     "start_gap",
     "certified_requests",
@@ -306,6 +310,39 @@ _E1 = (
     ("xi_a", "xi_a_max"),
     ("g", "g_max"),
 )
+
+
+def leader_grid(runs: pd.DataFrame) -> pd.DataFrame:
+    """The leader grid of :func:`train_certified`'s ``runs`` with households best-responding:
+    for each seed (its first run: every run of a seed has the same grid, households and
+    shocks) and E6 point, the leader's return in the run's economy (-inf where the policy
+    has no equilibrium or the economy does not last), read from the runs' cached
+    certifications. Columns seed, tau, xi, g, leader_return, years."""
+    rows = []
+    for _, run in runs.sort_values("seed", kind="stable").groupby("seed").head(1).iterrows():
+        spec = json.loads((Path(run.run_dir) / CONFIG_FILE).read_text(encoding="utf-8"))["spec"]
+        done = certify_run(run.run_dir, **curve_settings(spec.get("certify_settings")))
+        for r in done.get("leader", {}).get("rows", []):
+            if r.get("on_grid"):
+                years = r.get("years", math.nan)
+                rows.append(
+                    {
+                        "seed": int(run.seed),
+                        **{k: float(r[k]) for k in ("tau", "xi", "g", "leader_return")},
+                        "years": float(years) if years is not None else math.nan,
+                    }
+                )
+    return pd.DataFrame(rows, columns=["seed", "tau", "xi", "g", "leader_return", "years"])
+
+
+def grid_landscape(grid: pd.DataFrame) -> pd.DataFrame:
+    """:func:`leader_grid`'s returns as a table: one row per income tax level and
+    progressivity, one column per spending level, the mean return across seeds (-inf where
+    any seed's economy has none)."""
+    out = grid.pivot_table(index=["tau", "xi"], columns="g", values="leader_return", aggfunc="mean")
+    out.columns = [f"g={g:.3g}" for g in out.columns]
+    out.index = [f"tau={t:.3g} xi={x:.3g}" for t, x in out.index]
+    return out
 
 
 def leader_actions(runs: pd.DataFrame, epochs: Iterable[int] | None = None) -> pd.DataFrame:
