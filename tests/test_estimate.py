@@ -199,3 +199,24 @@ def test_paper_profile_dry_run_names_runs_and_cpu_hours(tmp_path: Path, capsys):
     assert m and int(m["runs"]) == len(out) - 1 == int(m["new"])
     # days on two cores (a cluster job): the longest run alone takes more than a day
     assert float(m["cpu"]) > 100 and float(m["wall"]) >= float(m["cpu"]) / 2
+
+
+def test_an_epoch_evaluated_every_k_counts_its_share_of_evaluations():
+    """A run that evaluates every 10 of 20 epochs (epochs 1, 10 and 20) pays 3/20 of the
+    evaluations of one that evaluates every epoch; its training part is the same."""
+    from smfg.perf.estimate import epoch_seconds, eval_share
+
+    spec = {
+        "algo": "ppo",
+        "variant": "clearing",
+        "n_households": 1000,
+        "epochs": 20,
+        "steps_per_epoch": 300,
+        "eval_episodes": 5,
+        "eval_steps": 300,
+    }
+    assert eval_share(spec) == 1.0 and eval_share({**spec, "eval_every": 10}) == 3 / 20
+    every, some = epoch_seconds(spec), epoch_seconds({**spec, "eval_every": 10})
+    ends = epoch_seconds({**spec, "eval_every": 20})  # epochs 1 and 20: 2/20
+    assert ends < some < every
+    assert (some - ends) / (every - ends) == pytest.approx((3 / 20 - 2 / 20) / (1 - 2 / 20))

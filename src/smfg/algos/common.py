@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from smfg.algos.bc import make_network, pretrained_follower, train_all
 from smfg.algos.core import HH_ACT, LEADER_ACT, gaussian_noise
 from smfg.config import PROFILES, VARIANTS, EconomyParams, check_profile, economy_params
+from smfg.economy.metrics import EpisodeMetrics
 from smfg.economy.state import EconState
 from smfg.env import (
     Observation,
@@ -33,12 +34,14 @@ from smfg.env import (
 )
 
 __all__ = [
+    "EVAL_KEYS",
     "BaseConfig",
     "TrainerBase",
     "bc_network",
     "build_config",
     "config_from_spec",
     "env_state",
+    "evaluated_epoch",
     "free_market_u",
     "load_env_state",
     "random_follower_u",
@@ -46,6 +49,16 @@ __all__ = [
 
 #: evaluation shocks come from a generator seeded with the run's seed plus this
 EVAL_SEED_OFFSET = 7919
+
+#: the columns an evaluation adds to an epoch's metrics (NaN in an epoch not evaluated)
+EVAL_KEYS = (*EpisodeMetrics.NAMES, "years", "years_min", "leader_return")
+
+
+def evaluated_epoch(epoch: int, every: int, n_epochs: int) -> bool:
+    """Whether epoch ``epoch`` (counted from 1) of ``n_epochs`` is evaluated when a run
+    evaluates every ``every`` epochs: the first, every ``every``-th and the last."""
+    return epoch == 1 or epoch % every == 0 or epoch >= n_epochs
+
 
 # --- config --------------------------------------------------------------------------------
 
@@ -69,7 +82,12 @@ class BaseConfig:
     bc_epochs: int = 30
     """Epochs of behaviour cloning."""
     eval_episodes: int = 10
-    """Evaluation episodes after each epoch (one batch)."""
+    """Evaluation episodes after each evaluated epoch (one batch)."""
+    eval_every: int = 1
+    """Evaluate after every this many epochs, and after the first and the last
+    (:func:`evaluated_epoch`); the other epochs' evaluation columns are NaN and their
+    ``eval_s`` 0. Training does not depend on it (the evaluation episodes run on their own
+    environment, re-seeded each time): it saves the evaluations no page reads."""
     eval_steps: int | None = None
     """Evaluation episode cap (None: T)."""
     eval_noise_std: float = 0.01
@@ -114,7 +132,7 @@ class BaseConfig:
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             self._bad("variant", VARIANTS)
-        self._ints(("epochs", "steps_per_epoch", "eval_episodes"), 1)
+        self._ints(("epochs", "steps_per_epoch", "eval_episodes", "eval_every"), 1)
         self._ints(("n_households",), 10)
         self._ints(("bc_epochs",), 0)
         if self.eval_steps is not None:
@@ -381,7 +399,10 @@ class TrainerBase:
         info = self.collect()
         info.update(self.update())
         t1 = time.perf_counter()
-        info.update(self.evaluate())
+        if evaluated_epoch(self.epoch + 1, self.cfg.eval_every, self.n_epochs):
+            info.update(self.evaluate())
+        else:
+            info.update(dict.fromkeys(EVAL_KEYS, math.nan))
         info["train_s"] = t1 - t0
         info["eval_s"] = time.perf_counter() - t1
         self.epoch += 1

@@ -34,6 +34,7 @@ states the tolerance after two epochs.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import fields, replace
@@ -41,7 +42,7 @@ from dataclasses import fields, replace
 import torch
 from torch import Tensor, nn
 
-from smfg.algos.common import EVAL_SEED_OFFSET
+from smfg.algos.common import EVAL_KEYS, EVAL_SEED_OFFSET, evaluated_epoch
 from smfg.algos.core import linear
 from smfg.algos.offpolicy import OffPolicyTrainer
 from smfg.algos.smfrl import SMFRLTrainer
@@ -378,7 +379,10 @@ class BatchedTrainer:
         losses = self.update()
         self.scatter()
         t1 = time.perf_counter()
-        evals = self.evaluate()
+        if evaluated_epoch(self.epoch + 1, self.cfg.eval_every, self.n_epochs):
+            evals = self.evaluate()
+        else:
+            evals = [dict.fromkeys(EVAL_KEYS, math.nan) for _ in self.members]
         t2 = time.perf_counter()
         self.epoch += 1
         out = []

@@ -225,6 +225,9 @@ _TABLE3_SETTINGS = (Setting("N=100", 100, True), Setting("N=1000", 1000, True))
 #: A fixed row of the `clearing` comparison: the best point of the E6 grid of the leader's
 #: gap (book:certification), households best-responding, for the page's objective, seed and N.
 BEST_E6 = "best-e6"
+#: how often the `clearing` comparison's runs evaluate themselves (``eval_every``): the page
+#: evaluates the finished policies against its three populations of households
+CLEARING_EVAL_EVERY = 10
 
 _TABLE3_ROWS = (
     Row("free-market", "Free Market", government="free-market", households="bc"),
@@ -315,8 +318,11 @@ EXPERIMENTS: dict[str, Experiment] = {
             variant="clearing",
             objectives=("output", "welfare_ce"),
             # SMFRL with the settings that solve its game (book:learning-solving)
+            # the page evaluates the finished policies itself: the runs' own evaluations
+            # (one per epoch, the bulk of a PPO run at N = 1,000) every 10 epochs
             train_overrides=(
                 ("*", "bc_follower_lr", 1e-4),
+                ("*", "eval_every", CLEARING_EVAL_EVERY),
                 ("smfrl", "epochs", 60),
                 *(("smfrl", k, v) for k, v in SOLVING),
             ),

@@ -91,7 +91,13 @@ def certified_requests(
     every = CURVE_EVERY[profile] if every is None else int(every)
     epochs = CURVE_EPOCHS[profile] if epochs is None else int(epochs)
     seeds = range(ARTEFACT_PROFILES[profile].seeds) if seeds is None else seeds
-    common = {"certify_every": every, "epochs": epochs, "bc_follower_lr": CURVE_FOLLOWER_LR}
+    # evaluated where certified (the page reads the certifications, not the evaluations)
+    common = {
+        "certify_every": every,
+        "eval_every": every,
+        "epochs": epochs,
+        "bc_follower_lr": CURVE_FOLLOWER_LR,
+    }
     if profile in CURVE_PROFILE_SETTINGS:
         common["certify_settings"] = dict(CURVE_PROFILE_SETTINGS[profile])
     if leader_reward != "gdp":

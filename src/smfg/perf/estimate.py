@@ -24,7 +24,8 @@ thread, in CPU seconds (on an idle core, the wall time); then scaled to the run'
   update seconds apart; otherwise the epoch's training part by the mean of both ratios);
 - evaluation by ``eval_steps`` over 300, and at least ``eval_steps`` environment steps of
   ``N x eval_episodes`` households (the bench's step time): the bench's untrained households
-  of ``taxai`` die within a few years, trained ones may live the whole episode.
+  of ``taxai`` die within a few years, trained ones may live the whole episode; times the
+  share of the run's epochs that evaluate (``eval_every``, :func:`eval_share`).
 
 The bench's rows are measured in ``taxai``; a ``clearing`` epoch costs about as much apart
 from its longer evaluation, which the environment's step time of ``clearing`` gives.
@@ -43,6 +44,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from smfg.algos.common import evaluated_epoch
 from smfg.runs.curves import curve_settings
 from smfg.runs.store import RunStore
 
@@ -53,6 +55,7 @@ __all__ = [
     "Estimate",
     "epoch_seconds",
     "estimate",
+    "eval_share",
     "format_hours",
     "grid_key",
     "load_calibration",
@@ -315,7 +318,15 @@ def epoch_seconds(spec: Mapping[str, Any], calibration: Calibration | None = Non
         ref.eval * ev_steps / BENCH_EVAL_STEPS,
         ev_steps * cal.step(spec.get("variant", "taxai"), households),
     )
-    return train + ev
+    return train + ev * eval_share(spec)
+
+
+def eval_share(spec: Mapping[str, Any]) -> float:
+    """The share of the run's epochs that evaluate (``eval_every``: the first, every k-th and
+    the last, :func:`smfg.algos.common.evaluated_epoch`)."""
+    epochs = max(int(spec.get("epochs", 1)), 1)
+    every = int(spec.get("eval_every") or 1)
+    return sum(evaluated_epoch(e, every, epochs) for e in range(1, epochs + 1)) / epochs
 
 
 def grid_key(spec: Mapping[str, Any], epochs_done: int = 0) -> tuple | None:

@@ -36,6 +36,7 @@ OMITTED_AT_DEFAULT = {
     "certify_every": 0,
     "certify_settings": {},
     "leader_start_epoch": 0,
+    "eval_every": 1,
     "follower_gradient": "population",
     "follower_actor_start_epoch": 0,
 }
