@@ -192,9 +192,7 @@ def _envelope_step(hh, fiscal, prices, agrid, ability, warm, A, violation):
     valid[least, np.arange(na)[:, None], np.arange(ne)[None, :]] |= ~valid.any(0)
     # the consistent candidates of each point first: [n_most, na, ne]
     n_most = int(valid.sum(0).max())
-    which = np.argsort(~valid, axis=0, kind="stable")[:n_most]
-    ok = np.take_along_axis(valid, which, 0)
-    A = np.take_along_axis(A, which, 0)
+    ok, A = _consistent_first(valid, A, n_most)
     pieces = []
     for v0, v1 in itertools.product(range(n_most), repeat=2):  # consecutive consistent points
         kk, jj = np.nonzero(ok[v0, :-1] & ok[v1, 1:])
@@ -228,8 +226,7 @@ def _envelope_step(hh, fiscal, prices, agrid, ability, warm, A, violation):
     val_m = hh.u(c_m) - hh.v(f_m) + hh.beta * EV[0][None, :]
     idx = np.concatenate([ii * ne + jj, np.arange(na * ne)])
     vals = np.concatenate([val, val_m.ravel()])
-    o = np.lexsort((-vals, idx))
-    best = o[np.unique(idx[o], return_index=True)[1]]  # the best candidate of each state
+    best = _best_of_each(idx, vals, na * ne)  # the best candidate of each state
 
     def pick(x, x_min):
         return np.concatenate([x, x_min.ravel()])[best].reshape(na, ne)
@@ -239,3 +236,39 @@ def _envelope_step(hh, fiscal, prices, agrid, ability, warm, A, violation):
     Va = hh.u_c(c) / tc * x_a
     V = vals[best].reshape(na, ne)
     return {"c": c, "f": f, "a_next": a_next, "Va": Va, "V": V, "at_min": at_min}
+
+
+def _consistent_first(valid, A, n_most: int):
+    """The consistent candidates of each point first, in their order: (ok, A) [n_most, na,
+    ne], ``ok[v]`` whether point's v-th consistent candidate exists and ``A[v]`` its assets
+    (0 where it does not). What ``np.argsort(~valid, axis=0, kind="stable")[:n_most]``
+    takes from ``valid`` and ``A``, without the sort: each consistent candidate goes to the
+    rank it has among its point's (a cumulative sum along the candidates)."""
+    n_cand = valid.shape[0]
+    flat = valid.reshape(n_cand, -1)
+    n_pts = flat.shape[1]
+    sel = np.flatnonzero(flat)  # candidate * n_pts + point, the consistent ones
+    rank = np.cumsum(flat, axis=0).reshape(-1)[sel] - 1
+    dest = rank * n_pts + sel % n_pts
+    ok = np.zeros(n_most * n_pts, dtype=bool)
+    ok[dest] = True
+    A_first = np.zeros(n_most * n_pts)
+    A_first[dest] = A.reshape(-1)[sel]
+    shape = (n_most,) + valid.shape[1:]
+    return ok.reshape(shape), A_first.reshape(shape)
+
+
+def _best_of_each(idx, vals, n_states: int):
+    """For each state s in ``range(n_states)`` (each one present in ``idx``), the position of
+    its best candidate: the largest of ``vals`` where ``idx == s``, the first of equals. What
+    ``o = np.lexsort((-vals, idx)); o[np.unique(idx[o], return_index=True)[1]]`` gives,
+    without the sort (that sort, where some value is NaN)."""
+    if np.isnan(vals).any():
+        o = np.lexsort((-vals, idx))
+        return o[np.unique(idx[o], return_index=True)[1]]
+    top = np.full(n_states, -np.inf)
+    np.maximum.at(top, idx, vals)
+    hit = np.flatnonzero(vals == top[idx])
+    first = np.full(n_states, len(vals))
+    np.minimum.at(first, idx[hit], hit)
+    return first
