@@ -220,3 +220,29 @@ def test_an_epoch_evaluated_every_k_counts_its_share_of_evaluations():
     ends = epoch_seconds({**spec, "eval_every": 20})  # epochs 1 and 20: 2/20
     assert ends < some < every
     assert (some - ends) / (every - ends) == pytest.approx((3 / 20 - 2 / 20) / (1 - 2 / 20))
+
+
+def test_a_clearing_run_pays_the_bench_full_evaluation_and_taxai_does_not():
+    """A bench row's full evaluation (all 300 steps: trained economies of clearing live the
+    episode) sets a clearing run's evaluation, scaled by its episodes; taxai's stays the
+    epoch's own (its untrained economies end early), and a bench without one is as before."""
+    base = {"algo": "ppo", "n_households": 1000, "train_s": 4.0, "eval_s": 0.05}
+    report = {"algorithms": [{**base, "eval_full_s": 20.0}]}
+    cal = E.Calibration.from_bench(report, "test")
+    plain = E.Calibration.from_bench({"algorithms": [base]}, "test")
+    spec = {
+        "algo": "ppo",
+        "n_households": 1000,
+        "epochs": 20,
+        "steps_per_epoch": 300,
+        "eval_episodes": 10,
+        "eval_steps": 300,
+        "variant": "clearing",
+    }
+    assert E.epoch_seconds(spec, cal) == pytest.approx(4.0 + 20.0)
+    half = E.epoch_seconds({**spec, "eval_episodes": 5}, cal) - 4.0
+    assert 0 < half < 20.0  # fewer households a step
+    assert E.epoch_seconds({**spec, "variant": "taxai"}, cal) == E.epoch_seconds(
+        {**spec, "variant": "taxai"}, plain
+    )
+    assert E.epoch_seconds(spec, plain) < 24.0

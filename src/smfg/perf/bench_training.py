@@ -228,6 +228,7 @@ def bench_algorithm(
         )
     steady = times[1:] or times  # the first epoch pays for lazy initialisation
     mean = [sum(x[i] for x in steady) / len(steady) for i in range(4)]
+    full_s, full_steps = full_evaluation_seconds(tr)
     return {
         "kind": "algo-epoch",
         "algo": algo,
@@ -240,9 +241,38 @@ def bench_algorithm(
         "train_s": mean[1],
         "eval_s": mean[2],
         "epoch_cpu_s": mean[3],
+        "eval_full_s": full_s,
+        "eval_full_steps": full_steps,
         "load_average_1min": os.getloadavg()[0],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
+
+
+def full_evaluation_seconds(tr) -> tuple[float, int]:
+    """Seconds of one evaluation of the trainer's ``eval_steps`` steps that runs them all,
+    and that number of steps.
+
+    An epoch's own evaluation stops when its economies end, and in `taxai` the bench's
+    untrained economies end within a few years, sooner under some algorithms' first
+    policies than under others': its ``eval_s`` compares evaluations of different lengths.
+    This one steps the evaluation economies (on the same shocks, through the trainer's own
+    ``act``) for every step whether they have ended or not, so that the cost of an epoch
+    whose economies live the whole episode, as trained ones do, is compared like with like
+    across algorithms. An ended economy costs a step what a living one does (the step is
+    computed for every economy and masked)."""
+    from smfg.algos.common import EVAL_SEED_OFFSET
+
+    cfg, env = tr.cfg, tr.eval_env
+    steps = tr.params.T if cfg.eval_steps is None else int(cfg.eval_steps)
+    env.gens[0].manual_seed(cfg.seed + EVAL_SEED_OFFSET)
+    obs = env.reset()
+    carry = tr.initial_carry(env.n_envs)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for _ in range(steps):
+            a_l, a_f, carry = tr.act(tr.finite_obs(obs), carry, cfg.eval_noise_std, env.gens[0])
+            obs = env.step(a_l, a_f).obs
+    return time.perf_counter() - t0, steps
 
 
 def algorithm_row(r: dict) -> str:
@@ -251,29 +281,53 @@ def algorithm_row(r: dict) -> str:
         f"{r['algo']:>10s} epoch {r['variant']} N={r['n_households']:>5d}: {r['epoch_s']:.2f} s "
         f"(train {r['train_s']:.2f} + eval {r['eval_s']:.2f}; CPU {r['epoch_cpu_s']:.2f} s; "
         f"load {r['load_average_1min']:.1f}), peak RSS {r['peak_rss_mb']:.0f} MB"
+        + (
+            f"; a full evaluation ({r['eval_full_steps']} steps): {r['eval_full_s']:.2f} s"
+            if r.get("eval_full_s") is not None
+            else ""
+        )
     )
+
+
+def full_epoch_s(r: dict) -> float | None:
+    """An algorithm row's epoch with a full-length evaluation: training plus
+    :func:`full_evaluation_seconds` (None for a row measured before it was recorded)."""
+    if r.get("eval_full_s") is None:
+        return None
+    return r["train_s"] + r["eval_full_s"]
 
 
 def format_algorithms(rows: list) -> str:
     """Markdown: seconds per epoch of each algorithm at each N, beside SMFRL's (its sampled
-    follower batch, :func:`bench_algorithm`)."""
+    follower batch, :func:`bench_algorithm`): the epoch as measured (its evaluation as long
+    as its economies lasted), the epoch with a full-length evaluation (:func:`full_epoch_s`,
+    like with like across algorithms) and the training part alone, each as a ratio to SMFRL's
+    (n/a for rows measured before the full evaluation was recorded)."""
     sizes = sorted({r["n_households"] for r in rows})
     by = {(r["algo"], r["n_households"]): r for r in rows}
     head = "| algorithm | " + " | ".join(
-        f"N={n:,} s/epoch (train + eval) | CPU s | x SMFRL" for n in sizes
+        f"N={n:,} s/epoch (train + eval) | CPU s | x SMFRL | train + full eval s | "
+        "x SMFRL, full eval | x SMFRL, train"
+        for n in sizes
     )
-    lines = [head + " |", "|---" + "|---:|---:|---:" * len(sizes) + "|"]
+    lines = [head + " |", "|---" + "|---:|---:|---:|---:|---:|---:" * len(sizes) + "|"]
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return f"{a / b:.2f}" if a is not None and b else "n/a"
+
     for algo in dict.fromkeys(r["algo"] for r in rows):
         cells = []
         for n in sizes:
             r, ref = by.get((algo, n)), by.get(("smfrl", n))
             if r is None:
-                cells.append("n/a | n/a | n/a")
+                cells.append(" | ".join(["n/a"] * 6))
                 continue
-            ratio = f"{r['epoch_s'] / ref['epoch_s']:.2f}" if ref else "n/a"
+            full, ref_full = full_epoch_s(r), full_epoch_s(ref) if ref else None
             cells.append(
                 f"{r['epoch_s']:.2f} ({r['train_s']:.2f} + {r['eval_s']:.2f}) | "
-                f"{r['epoch_cpu_s']:.2f} | {ratio}"
+                f"{r['epoch_cpu_s']:.2f} | {ratio(r['epoch_s'], ref and ref['epoch_s'])} | "
+                f"{'n/a' if full is None else f'{full:.2f}'} | {ratio(full, ref_full)} | "
+                f"{ratio(r['train_s'], ref and ref['train_s'])}"
             )
         batch = next((r.get("follower_batch") for r in rows if r["algo"] == algo), None)
         name = f"{algo} ({batch} batch)" if batch else algo
