@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 from smfg.cli.options import DEFAULT_VARIANT, refuse
 from smfg.cli.output import Interrupted, Progress, strict_json
@@ -45,7 +46,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     def progress_seed(seed: int, epoch: int, metrics: dict) -> None:
         done[seed] = epoch
-        note = ", ".join(f"{k} {metrics[k]:.3g}" for k in PROGRESS_KEYS if k in metrics)
+        # an epoch that does not evaluate (eval_every) has NaN there: not shown
+        shown = [k for k in PROGRESS_KEYS if k in metrics and not math.isnan(metrics[k])]
+        note = ", ".join(f"{k} {metrics[k]:.3g}" for k in shown)
         total = sum(done.values())
         bar.update(total, note, force=total == bar.total)
 

@@ -72,7 +72,8 @@ def train_request(req: RunRequest, root: str | Path, progress: Progress = None, 
     every = max(1, int(_find(req.spec(), "epochs") or 1) // 10)
 
     def on_epoch(epoch: int, row: dict) -> None:
-        if progress is not None and epoch % every == 0:
+        # the epochs that evaluate (all but those eval_every skips, whose metrics are NaN)
+        if progress is not None and epoch % every == 0 and not math.isnan(row.get("years", 0.0)):
             progress(
                 f"  {name}: epoch {epoch}, per-capita GDP "
                 f"{row.get('per_capita_gdp', math.nan):.3g}, years "
