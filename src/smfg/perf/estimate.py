@@ -80,10 +80,10 @@ SWEEP_START_S = 10.0
 #: 2-core development machine: 30 epochs of the four networks in 30 s)
 BC_EPOCH_S = 0.25
 #: seconds of one certification of a curve point at N = 100 with the curve's settings, and of
-#: the leader grid's points solved at a run's first certification (smfg.runs.curves:
-#: "2.5 to 5 s at N = 100" each, "about 2 minutes" for the 27 points of the grid)
-CERT_POINT_S = 4.0
-CERT_GRID_S = 120.0
+#: the leader grid's points solved at a run's first certification (measured in a quick build
+#: on 2 cores, 938289e: 0.5 to 0.6 s a point after the first, 15 s for the first of a worker)
+CERT_POINT_S = 0.6
+CERT_GRID_S = 15.0
 
 #: The committed bench's numbers (benchmarks/results.json of the 2-core development machine,
 #: CPU seconds of one torch thread, three significant digits): what the estimate uses where
@@ -100,21 +100,24 @@ DEFAULT_BENCH: dict[str, list[dict]] = {
             ("sampled", 10000, 2.82, 0.953, 0.0742),
         ]
     ],
+    # SMFRL's rows give only their full evaluation (its sampled batch's epoch: "training")
     "algorithms": [
-        {"algo": a, "n_households": n, "train_s": t, "eval_s": e}
-        for a, n, t, e in [
-            ("rule_based", 100, 2.22e-06, 0.00147),
-            ("rule_based", 1000, 3.48e-06, 0.00252),
-            ("ddpg", 100, 0.844, 0.00221),
-            ("ddpg", 1000, 0.939, 0.00317),
-            ("iddpg", 100, 1.03, 0.532),
-            ("iddpg", 1000, 1.27, 2.2),
-            ("maddpg", 100, 1.69, 0.00279),
-            ("maddpg", 1000, 4.6, 2.11),
-            ("mfmarl", 100, 1.35, 0.00231),
-            ("mfmarl", 1000, 1.45, 0.00466),
-            ("ppo", 100, 2.93, 0.00747),
-            ("ppo", 1000, 4.55, 0.0769),
+        {"algo": a, "n_households": n, "train_s": t, "eval_s": e, "eval_full_s": f}
+        for a, n, t, e, f in [
+            ("smfrl", 100, 1.36, 0.00552, 0.462),
+            ("smfrl", 1000, 1.51, 0.00657, 1.0),
+            ("rule_based", 100, 2.57e-06, 0.00142, 0.303),
+            ("rule_based", 1000, 2.76e-06, 0.00211, 0.479),
+            ("ddpg", 100, 0.725, 0.00202, 0.343),
+            ("ddpg", 1000, 0.776, 0.00296, 0.543),
+            ("iddpg", 100, 0.987, 0.517, 0.504),
+            ("iddpg", 1000, 1.13, 1.62, 1.68),
+            ("maddpg", 100, 1.52, 0.00264, 0.527),
+            ("maddpg", 1000, 3.72, 1.58, 1.57),
+            ("mfmarl", 100, 1.25, 0.00256, 0.466),
+            ("mfmarl", 1000, 1.38, 0.00603, 1.05),
+            ("ppo", 100, 2.62, 0.00688, 1.49),
+            ("ppo", 1000, 3.41, 0.0771, 14.5),
         ]
     ],
     "results": [
