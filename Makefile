@@ -32,7 +32,7 @@ RESULTS_PARAM := $(if $(filter-out results results/,$(RESULTS)),-p results_root 
 
 # the two longest pages first (in the quick build ~10 and ~8 minutes, the others under one
 # each), so that with JOBS = 2 the short ones fill in around them
-SLOW_NOTEBOOKS := notebooks/clearing_policies.md notebooks/scaling.md
+SLOW_NOTEBOOKS := $(wildcard notebooks/clearing_policies.md notebooks/scaling.md)
 NOTEBOOKS := $(SLOW_NOTEBOOKS) $(filter-out $(SLOW_NOTEBOOKS),$(wildcard notebooks/*.md))
 EXECUTED := $(patsubst notebooks/%.md,book/executed/%.ipynb,$(NOTEBOOKS))
 MATHJAX := book/_static/mathjax/tex-svg-full.js

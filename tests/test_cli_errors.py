@@ -360,7 +360,10 @@ def test_a_policy_that_cannot_be_rebuilt_says_so_and_train_repairs_it(store, tmp
 
 
 def test_an_interrupted_training_says_how_to_resume(tmp_path, capsys):
-    argv = train_args(tmp_path, "clearing", 8)
+    # enough epochs that the run cannot finish between its first line and the signal (8 smoke
+    # epochs took 2 s, and on a loaded CI machine the signal came after the last)
+    EPOCHS = 30
+    argv = train_args(tmp_path, "clearing", EPOCHS)
     proc = subprocess.Popen(
         [sys.executable, "-m", "smfg", *argv],
         stderr=subprocess.PIPE,
@@ -369,16 +372,16 @@ def test_an_interrupted_training_says_how_to_resume(tmp_path, capsys):
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     first = proc.stderr.readline()  # the first progress line comes after the first epoch
-    assert "1/8 epochs" in first and "ETA" in first, first
+    assert f"1/{EPOCHS} epochs" in first and "ETA" in first, first
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     line = one_line(err)
     assert "interrupted at epoch" in line and "rerun the same command to resume" in line
     epoch = int(line.split("interrupted at epoch ")[1].split()[0])
-    assert 1 <= epoch < 8
+    assert 1 <= epoch < EPOCHS
     assert main([*argv, "--json"]) == 0  # resumes there and finishes
-    assert strict(capsys.readouterr().out)["epochs"] == 8
+    assert strict(capsys.readouterr().out)["epochs"] == EPOCHS
 
 
 # ----------------------------------------------------------------------------- output
