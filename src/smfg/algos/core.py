@@ -172,11 +172,23 @@ class MeanFieldCritic(nn.Module):
 # --- target networks, noise, observation transform ------------------------------------------
 
 
+def param_list(module: nn.Module) -> list[Tensor]:
+    """``list(module.parameters())``, kept on the module after the first call: an update
+    reads the lists of four networks several times (soft updates, clipping, frozen critics),
+    and walking the module tree each time costs about 7% of a small update. Parameters are
+    updated in place (optimiser steps, ``load_state_dict``), never replaced, so the list stays
+    the module's; a deep copy copies it with the parameters it names."""
+    cached = module.__dict__.get("_param_list")
+    if cached is None:
+        cached = module.__dict__["_param_list"] = list(module.parameters())
+    return cached
+
+
 @torch.no_grad()
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     """target <- (1 - tau) target + tau source, parameter by parameter (tau = 0.05:
     book:learning-smfrl-defaults)."""
-    torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
+    torch._foreach_lerp_(param_list(target), param_list(source), tau)
 
 
 def gaussian_noise(shape, std: float, gen: torch.Generator, dtype=torch.float32) -> Tensor:

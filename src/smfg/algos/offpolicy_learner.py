@@ -26,6 +26,7 @@ from smfg.algos.core import (
     follower_env_action,
     gaussian_noise,
     leader_env_action,
+    param_list,
     signed_log,
     soft_update,
 )
@@ -366,7 +367,7 @@ class Learner:
         self.opt[name].zero_grad()
         loss.backward()
         if self.cfg.max_grad_norm is not None:
-            clip_grad_norm_(getattr(self.nets, name).parameters(), self.cfg.max_grad_norm)
+            clip_grad_norm_(param_list(getattr(self.nets, name)), self.cfg.max_grad_norm)
         self.opt[name].step()
         return loss.item()
 

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from smfg.algos.core import HH_OBS, Critic, DeterministicActor
+from smfg.algos.core import HH_OBS, Critic, DeterministicActor, param_list
 from smfg.env import RunningNormalizer
 
 __all__ = ["frozen", "rowwise", "ObsActor", "start_at", "TwinCritic", "Networks"]
@@ -22,7 +22,7 @@ __all__ = ["frozen", "rowwise", "ObsActor", "start_at", "TwinCritic", "Networks"
 def frozen(*modules: nn.Module | None):
     """Parameters of ``modules`` need no gradient inside the block (an actor's step passes its
     gradient through a critic whose own gradient would be thrown away: a third less work)."""
-    params = [p for m in modules if m is not None for p in m.parameters()]
+    params = [p for m in modules if m is not None for p in param_list(m)]
     flags = [p.requires_grad for p in params]
     for p in params:
         p.requires_grad_(False)
