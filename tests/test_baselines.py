@@ -180,6 +180,13 @@ def test_non_finite_rewards_never_reach_a_learner():
     r_l, r_f = tr.rewards(torch.tensor([nan, inf, -inf, 5.0]), torch.tensor([[nan, -inf, 0.5]]))
     assert r_l.tolist() == [-100.0, -100.0, -100.0, 5.0]
     assert r_f.tolist() == [[-10.0, -10.0, 0.5]]  # the lower reward clip
+    # unclipped, a household's non-finite reward is still its floor, never 0: E25's utility
+    # is negative, so 0 would pay the best reward there is for a failed step
+    free = ddpg.DDPGTrainer(
+        ddpg.ddpg_config("smoke", variant="clearing", n_households=20, reward_clip=None)
+    )
+    _, r_f = free.rewards(torch.tensor([1.0]), torch.tensor([[nan, -inf, -50.0]]))
+    assert r_f.tolist() == [[-10.0, -10.0, -50.0]]
 
 
 def test_train_and_evaluate_command_lines_take_any_algorithm(tmp_path, capsys):

@@ -328,7 +328,7 @@ class TrainerBase:
         reward seen so far, or -100 before any) and a household's the lowest utility it can be paid
         (the lower clip, or 0, E12's infimum). Replacements are counted (``nonfinite``)."""
         cfg = self.cfg
-        low = -cfg.reward_clip if cfg.reward_clip is not None else 0.0
+        low = self.household_floor()
         r_l, r_f = r_l.float(), r_f.float()
         ok_l, ok_f = torch.isfinite(r_l), torch.isfinite(r_f)
         bad = int((~ok_l).sum()) + int((~ok_f).sum())
