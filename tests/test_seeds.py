@@ -236,3 +236,41 @@ def test_batched_seeds_equal_separate_runs_with_the_solving_settings():
             for key in (*KEYS, "leader_c0", "leader_c4"):
                 assert _close(row[key], rows[epoch][k][key]), (seed, epoch, key)
         assert _params_close(alone.policy_state(), batch.policy_states()[k])
+
+
+def test_the_seeds_act_as_one_batch_as_each_would_alone():
+    """``act_all`` (one pass of the stacked actors, each seed's own normalisers and noise) is
+    each member's own acting on its slice, draws included, up to the batched products'
+    rounding; and a batch made to act member by member trains the same runs."""
+    cfg = SMFRLConfig(**{**TINY, "follower_noise_per_household": True})
+    batch = BatchedSMFRL(cfg, [0, 3])
+    batch.train_epoch()  # normalisers with statistics of their own
+    ms = batch.members
+    assert batch.acts_as_batch
+    assert not torch.equal(ms[0].learner.nets.norm_f.mean, ms[1].learner.nets.norm_f.mean)
+    obs = batch.env.observe()
+    gens = [torch.Generator().manual_seed(s) for s in (11, 12)]
+    u_l, u_f = batch.act_all(obs, [0.3, 0.2], 0.1, gens, True)
+    for k, m in enumerate(ms):
+        sl = batch._sl(k)
+        gen = torch.Generator().manual_seed(11 + k)
+        one_l, one_f = m.learner.act(
+            obs.leader[sl], obs.households[sl], 0.1, gen, [0.3, 0.2][k], True
+        )
+        assert torch.allclose(u_l[sl], one_l, atol=1e-6, rtol=0)
+        assert torch.allclose(u_f[sl], one_f, atol=1e-6, rtol=0)
+        assert torch.equal(gen.get_state(), gens[k].get_state())  # the same draws, in order
+    assert not torch.allclose(u_f[batch._sl(0)], u_f[batch._sl(1)])
+
+
+def test_a_batch_acting_member_by_member_trains_the_same_runs(monkeypatch):
+    from smfg.algos.seeds import BatchedTrainer
+
+    cfg = SMFRLConfig(**TINY)
+    rows = BatchedSMFRL(cfg, [0, 3]).train_epoch()
+    monkeypatch.setattr(BatchedTrainer, "acts_as_batch", property(lambda self: False))
+    slow = BatchedSMFRL(cfg, [0, 3])
+    assert not slow.acts_as_batch
+    for a, b in zip(rows, slow.train_epoch(), strict=True):
+        for key in KEYS:
+            assert _close(a[key], b[key]), key

@@ -42,9 +42,10 @@ from dataclasses import fields, replace
 import torch
 from torch import Tensor, nn
 
-from smfg.algos.common import EVAL_KEYS, EVAL_SEED_OFFSET, evaluated_epoch
-from smfg.algos.core import linear
+from smfg.algos.common import EVAL_KEYS, EVAL_SEED_OFFSET, evaluated_epoch, exploration
+from smfg.algos.core import linear, signed_log
 from smfg.algos.offpolicy import OffPolicyTrainer
+from smfg.algos.offpolicy_learner import Learner
 from smfg.algos.smfrl import SMFRLTrainer
 from smfg.env import Observation, SMFGEnv
 
@@ -105,6 +106,20 @@ def _clip_per_seed(grads: list[Tensor], max_norm: float) -> None:
 
 def _stack(dicts: list[dict]) -> dict:
     return {k: torch.stack([d[k] for d in dicts]) for k in dicts[0]}
+
+
+def _normalised(x: Tensor, norms: list) -> Tensor:
+    """Each seed's slice of ``x`` [K, ..., D] through its own running normaliser: the
+    normaliser's forward, (x - mean) / (std + eps), with the K seeds' statistics stacked."""
+    shape = (len(norms), *([1] * (x.ndim - 2)), x.shape[-1])
+    mean = torch.stack([n.mean for n in norms]).to(x.dtype).view(shape)
+    std = torch.stack([n.var for n in norms]).to(x.dtype).view(shape).sqrt()
+    return (x - mean) / (std + norms[0].eps)
+
+
+#: The acting methods a learner must keep as :class:`~smfg.algos.offpolicy_learner.Learner`'s
+#: for its seeds to act as one batch (every algorithm of the package does).
+_ACTING = ("act", "leader_u", "follower_u", "collect_act", "env_actions")
 
 
 class BatchedTrainer:
@@ -259,10 +274,24 @@ class BatchedTrainer:
             return [{} for _ in ms]
         for m in ms:
             m.start_collect()
+        f_noise = cfg.follower_noise
         for _ in range(cfg.steps_per_epoch):
-            us = [m.learner.collect_act(m.obs, m.gen, m.leader_noise) for m in ms]
-            acts = [m.learner.env_actions(*u) for m, u in zip(ms, us, strict=True)]
-            out = env.step(torch.cat([a[0] for a in acts]), torch.cat([a[1] for a in acts]))
+            if self.acts_as_batch:
+                obs = Observation(
+                    torch.cat([m.obs.leader for m in ms]), torch.cat([m.obs.households for m in ms])
+                )
+                leader_noise = [m.leader_noise for m in ms]
+                gens = [m.gen for m in ms]
+                u_l, u_f = self.act_all(
+                    obs, leader_noise, f_noise, gens, cfg.follower_noise_per_household
+                )
+                us = [(u_l[self._sl(k)], u_f[self._sl(k)]) for k in range(len(ms))]
+                a_l, a_f = self.L0.env_actions(u_l, u_f)
+            else:
+                us = [m.learner.collect_act(m.obs, m.gen, m.leader_noise) for m in ms]
+                acts = [m.learner.env_actions(*u) for m, u in zip(ms, us, strict=True)]
+                a_l, a_f = torch.cat([a[0] for a in acts]), torch.cat([a[1] for a in acts])
+            out = env.step(a_l, a_f)
             for k, (m, (u_l, u_f)) in enumerate(zip(ms, us, strict=True)):
                 sl = self._sl(k)
                 rewards = (out.leader_reward[sl], out.household_reward[sl])
@@ -276,6 +305,37 @@ class BatchedTrainer:
                         sl = self._sl(k)
                         m.obs = m.finite_obs(Observation(fresh.leader[sl], fresh.households[sl]))
         return [m.end_collect() for m in ms]
+
+    @property
+    def acts_as_batch(self) -> bool:
+        """Whether the K seeds act in one pass of their stacked actors (:meth:`act_all`): their
+        learner acts as :class:`~smfg.algos.offpolicy_learner.Learner` does, with a leader
+        and a household actor (and its trainer evaluates with the learner's acting);
+        otherwise each member acts on its slice with its own code."""
+        L0 = self.L0
+        same = all(getattr(type(L0), f) is getattr(Learner, f) for f in _ACTING)
+        same = same and type(self.members[0]).act is OffPolicyTrainer.act
+        return same and L0.nets.actor_l is not None and L0.nets.actor_f is not None
+
+    @torch.no_grad()
+    def act_all(self, obs: Observation, leader_noise, follower_noise, gens, per_household):
+        """(u_l [K E, 5], u_f [K E, H, 2]): every member's ``Learner.act`` on its slice of
+        ``obs`` (raw observations of the K seeds' economies, seed by seed) in one pass of the
+        stacked actors, each with its own normalisers, and its exploration noise (the
+        leader's ``leader_noise[k]``, the households' ``follower_noise``) drawn from
+        ``gens[k]`` in its run's order (the leader's, then the households'). Equal to the
+        members' own acting up to the batched products' rounding."""
+        ms, K = self.members, len(self.members)
+        nets = [m.learner.nets for m in ms]
+        x_l = signed_log(obs.leader.float()).unflatten(0, (K, -1))
+        x_f = signed_log(obs.households.float()).unflatten(0, (K, -1))
+        u_l = self.nets.actor_l(_normalised(x_l, [n.norm_l for n in nets]))
+        u_l = torch.stack([exploration(u_l[k], leader_noise[k], gens[k]) for k in range(K)])
+        u_f = self.nets.actor_f(_normalised(x_f, [n.norm_f for n in nets]), u_l.unsqueeze(-2))
+        u_f = torch.stack(
+            [exploration(u_f[k], follower_noise, gens[k], per_household) for k in range(K)]
+        )
+        return u_l.flatten(0, 1), u_f.flatten(0, 1)
 
     # --- update: the members' batches, the learner's losses on the stacked networks ------
     def _descend(self, name: str, loss_fn, batches: list[dict]) -> Tensor:
@@ -350,13 +410,18 @@ class BatchedTrainer:
         T = self.params.T if cfg.eval_steps is None else cfg.eval_steps
         ret_l = torch.zeros(env.n_envs)
         for _ in range(T):
-            acts = []
-            for k, m in enumerate(ms):
-                sl = self._sl(k, E)
-                o = Observation(obs.leader[sl], obs.households[sl])
-                a_l, a_f, _ = m.act(o, None, cfg.eval_noise_std, env.gens[k])
-                acts.append((a_l, a_f))
-            out = env.step(torch.cat([a[0] for a in acts]), torch.cat([a[1] for a in acts]))
+            if self.acts_as_batch:
+                noise = cfg.eval_noise_std
+                u = self.act_all(obs, [noise] * K, noise, env.gens, False)
+                a_l, a_f = self.L0.env_actions(*u)
+            else:
+                acts = []
+                for k, m in enumerate(ms):
+                    sl = self._sl(k, E)
+                    o = Observation(obs.leader[sl], obs.households[sl])
+                    acts.append(m.act(o, None, cfg.eval_noise_std, env.gens[k])[:2])
+                a_l, a_f = torch.cat([a[0] for a in acts]), torch.cat([a[1] for a in acts])
+            out = env.step(a_l, a_f)
             ret_l += torch.where(out.flows.active, out.leader_reward.float(), 0.0)
             obs = out.obs
             if bool(env.state.done.all()):
