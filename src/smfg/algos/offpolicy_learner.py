@@ -129,7 +129,7 @@ class Learner:
                 getattr(n, k).parameters(),
                 lr=lrs[k],
                 eps=1e-5 if k.endswith("_f") else 1e-8,
-                foreach=True,
+                fused=True,  # Adam's step as one kernel: the same formula, rounded in its order
             )
             for k in learned
         }

@@ -9,16 +9,16 @@ evaluates the learner's own loss functions once on the K seeds' stacked batches 
 written over leading dimensions, so the seed dimension passes through them), the backward
 pass reaches only the parameters of the network being stepped (as the trainer's frozen
 critics), one Adam steps all K (Adam is elementwise, so a stacked Adam is K
-independent ones; the members' own, unfused, implementation, so that the batch's steps are
-the separate runs' bit for bit: a fused Adam measured 2.5 times faster on this step but
-differs by about 2e-7 after 50 steps), and the K seeds' economies step as one multi-seed
+independent ones; the members' own fused implementation, so that the batch's steps are the
+separate runs'), the K seeds act in one pass of their stacked actors
+(:meth:`BatchedTrainer.act_all`), and the K seeds' economies step as one multi-seed
 environment.
 
 The K seeds are K ordinary trainers of the algorithm (:class:`~smfg.algos.offpolicy.
 OffPolicyTrainer`), the *members*: they build the networks (same initialisation, same
 behaviour-cloning start), own the replay buffers, normalisers and random generators, draw
-every batch exactly as a run alone would, act (each on its own slice of the economies) and
-record their steps with the trainer's own code. The batched trainer holds the stacked
+every batch exactly as a run alone would, draw their own exploration noise, and record
+their steps with the trainer's own code. The batched trainer holds the stacked
 parameters, optimiser and environment while it trains; :meth:`BatchedTrainer.scatter`
 writes them back into the members after every update phase, whose ``state_dict`` and
 ``policy_state`` are then those of single-seed runs (the run store checkpoints each seed in
@@ -192,7 +192,7 @@ class BatchedTrainer:
         for n, o in L0.opt.items():
             g = o.param_groups[0]
             self.opt[n] = torch.optim.Adam(
-                list(self.P[n].values()), lr=g["lr"], betas=g["betas"], eps=g["eps"]
+                list(self.P[n].values()), lr=g["lr"], betas=g["betas"], eps=g["eps"], fused=True
             )
             sd = o.state_dict()
             states = [m.learner.opt[n].state_dict()["state"] for m in ms]
