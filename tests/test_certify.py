@@ -16,6 +16,7 @@ from smfg.certify import (
     Household,
     Prices,
     ability_grid,
+    by_ability,
     certify_followers,
     consumption_equivalent,
     consumption_loss,
@@ -246,6 +247,16 @@ def test_exploitability_of_the_best_response_is_zero_and_of_half_saving_positive
     assert env.prices.r > 0.2
     assert s["cev_median_pct"] > 100.0 and s["share_above_1pct"] == 1.0
     assert 40.0 < s["loss_mean_pct"] < 90.0
+    # ability state by ability state: the population's shares add up, the fixed rule saves
+    # half everywhere, and the states' gaps weighted by their shares are the population's
+    by = s["by_ability"]
+    assert abs(sum(r["share"] for r in by) - 1.0) < 1e-12
+    assert all(abs(r["s_rule"] - 0.5) < 1e-12 and r["s_best"] > 0.5 for r in by)
+    gap = sum(r["share"] * (r["s_rule"] - r["s_best"]) for r in by)
+    assert abs(gap - s["saving_gap_mean"]) < 1e-12
+    work = sum(r["share"] * (r["f_rule"] - r["f_best"]) for r in by)
+    assert abs(work - s["work_gap_mean"]) < 1e-12
+    assert min(r["cev_median_pct"] for r in by) > 100.0
     # the best response itself, solved again from another start, is not exploitable
     best = res.best
     again = solve_env(
@@ -269,6 +280,19 @@ def test_exploitability_of_the_best_response_is_zero_and_of_half_saving_positive
         best.household, best.fiscal, best.prices, best.agrid, best.ability, s_dev, best.f
     )
     assert (V_dev <= best.V + 1e-9 * np.abs(best.V).max()).all()
+
+
+def test_by_ability_groups_households_by_their_nearest_state():
+    ab = ability_grid(CLEARING, 4)
+    state = np.array([0, 0, 2, 2, 2, 3])
+    shares = {"s_rule": np.array([0.1, 0.3, 0.5, 0.6, 0.7, 0.9])}
+    cev = np.array([1.0, 3.0, 2.0, np.inf, 5.0, 7.0])
+    rows = by_ability(state, ab, shares, cev)
+    assert [r["state"] for r in rows] == [0, 2, 3]  # state 1 has no household: left out
+    assert [r["share"] for r in rows] == [2 / 6, 3 / 6, 1 / 6]
+    assert np.allclose([r["s_rule"] for r in rows], [0.2, 0.6, 0.9], atol=1e-15, rtol=0)
+    assert [r["cev_median_pct"] for r in rows] == [1.0, 5.0, 7.0]  # the lower median, inf-safe
+    assert [r["ability"] for r in rows] == [float(ab.e[j]) for j in (0, 2, 3)]
 
 
 def _crude_start(sol):

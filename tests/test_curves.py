@@ -379,3 +379,43 @@ def test_the_leader_grid_is_read_once_per_seed_and_laid_out_by_tax_and_spending(
     assert land.loc["tau=0 xi=0", "g=0"] == 10.5  # the mean of the seeds' returns
     assert land.loc["tau=0 xi=0", "g=0.1"] == -math.inf  # an economy that did not last
     assert land.loc["tau=0.2 xi=0", "g=0.1"] == 12.5
+
+
+def test_follower_gaps_average_the_seeds_by_ability_state_and_the_facts_read_the_ends():
+    def state(j, s_rule, cev):
+        return {
+            "state": j,
+            "ability": 0.5 + j,
+            "share": 0.5,
+            "s_rule": s_rule,
+            "s_best": 0.8,
+            "f_rule": 0.3 - 0.1 * j,
+            "f_best": 0.4,
+            "cev_median_pct": cev,
+        }
+
+    runs = pd.DataFrame(
+        {
+            "label": ["SMFRL (nash)", "SMFRL (nash)", "SMFRL (nash)", "DDPG"],
+            "seed": [0, 1, 2, 0],
+            "final_by_ability": [
+                [state(0, 0.9, 1.0), state(3, 0.7, 10.0)],
+                [state(0, 0.8, 2.0), state(3, 0.6, math.inf)],
+                [],  # followers not certified: left out
+                [state(0, 0.5, 50.0)],
+            ],
+        }
+    )
+    gaps = cc.follower_gaps(runs)
+    nash = gaps[gaps.label == "SMFRL (nash)"].set_index("state")
+    assert list(nash.index) == [0, 3] and list(nash.seeds) == [2, 2]
+    assert nash.loc[0, "s_rule"] == pytest.approx(0.85, abs=1e-15)
+    assert nash.loc[3, "s_rule"] == pytest.approx(0.65, abs=1e-15)
+    assert nash.loc[0, "cev_median_pct"] == 1.5 and nash.loc[3, "cev_median_pct"] == math.inf
+    f = cc.follower_gap_facts(gaps)
+    assert (f["cc_fg_s_rule_lo"], f["cc_fg_s_rule_hi"]) == ("0.850", "0.650")
+    assert f["cc_fg_s_rule_dir"] == "falls" and f["cc_fg_f_best_dir"] == "falls"
+    assert f["cc_fg_cev_lo"] == "1.5" and f["cc_fg_cev_hi"] == "inf"
+    # a row with one state, or none, says nothing
+    assert set(cc.follower_gap_facts(gaps, "DDPG").values()) == {"n/a"}
+    assert cc.follower_gaps(runs.iloc[2:3]).empty

@@ -35,6 +35,7 @@ __all__ = [
     "CURVE_PROFILE_SETTINGS",
     "CURVE_ROWS",
     "CURVE_TARGETS",
+    "GAP_COLUMNS",
     "ORIGINAL",
     "grid_landscape",
     "leader_actions",
@@ -44,6 +45,8 @@ __all__ = [
     "certified_requests",
     "certified_table",
     "curve_facts",
+    "follower_gap_facts",
+    "follower_gaps",
     "train_certified",
 ]
 
@@ -171,6 +174,8 @@ def train_certified(
                 "final_best_return": best,
                 "final_br_gap_pct": 100.0 * (best - br) / abs(best),
                 "final_saving_gap": saving_gap,
+                # where the finished followers err, ability state by ability state
+                "final_by_ability": done["followers"].get("by_ability", []),
                 "final_policy": policy_name(mine[0]) if mine else "",
                 "final_best_policy": policy_name(best_policy) if best_policy else "",
             }
@@ -305,6 +310,57 @@ def curve_facts(
     col = "best_policies"
     best = [p for p in table[col] if isinstance(p, str) and p] if col in table else []
     out["cc_best_policy"] = "; ".join(dict.fromkeys(best)) or "n/a"
+    return out
+
+
+#: The figures of :func:`follower_gaps`, by ability state.
+GAP_COLUMNS = ("ability", "share", "s_rule", "s_best", "f_rule", "f_best", "cev_median_pct")
+
+
+def follower_gaps(runs: pd.DataFrame) -> pd.DataFrame:
+    """Where the finished followers of :func:`train_certified`'s ``runs`` err, ability state
+    by ability state (:func:`smfg.certify.by_ability`: each household of the certification's
+    window at its nearest state of the ability grid): for each row label and state, the
+    state's share of the households, the learned rule's saving and work shares beside the
+    best response's at the same households (``s_rule``, ``s_best``, ``f_rule``, ``f_best``),
+    each a mean across seeds, the median across seeds of the state's median consumption gain
+    from switching (``cev_median_pct``), and the number of seeds. Runs whose certification has
+    no breakdown (followers not certified) are left out."""
+    rows = [
+        {"label": run.label, "seed": run.seed, **r}
+        for run in runs.itertuples()
+        for r in (getattr(run, "final_by_ability", None) or [])
+    ]
+    cols = ["label", "state", *GAP_COLUMNS, "seeds"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    g = pd.DataFrame(rows).groupby(["label", "state"], sort=False)
+    out = g[list(GAP_COLUMNS[:-1])].mean()
+    out["cev_median_pct"] = g["cev_median_pct"].median()
+    out["seeds"] = g.size()
+    return out.reset_index()[cols]
+
+
+def follower_gap_facts(gaps: pd.DataFrame, label: str = "SMFRL (nash)") -> dict[str, str]:
+    """What the page states from :func:`follower_gaps` for the row ``label``, at its lowest
+    and highest ability state (``lo``, ``hi``): the learned and best-response saving and work
+    shares (``cc_fg_s_rule_lo`` ... ``cc_fg_f_best_hi``, three decimals), the median gain
+    (``cc_fg_cev_lo``, ``cc_fg_cev_hi``, percent), and whether each share rises or falls from
+    the lowest state to the highest (``cc_fg_s_rule_dir``, ``cc_fg_s_best_dir``,
+    ``cc_fg_f_rule_dir``, ``cc_fg_f_best_dir``). 'n/a' throughout without the row."""
+    names = ("s_rule", "s_best", "f_rule", "f_best", "cev")
+    keys = [f"cc_fg_{k}_{end}" for k in names for end in ("lo", "hi")]
+    dirs = [f"cc_fg_{k}_dir" for k in ("s_rule", "s_best", "f_rule", "f_best")]
+    mine = gaps[gaps.label == label].sort_values("state") if len(gaps) else gaps
+    if len(mine) < 2:
+        return dict.fromkeys(keys + dirs, "n/a")
+    lo, hi = mine.iloc[0], mine.iloc[-1]
+    out = {}
+    for k in ("s_rule", "s_best", "f_rule", "f_best"):
+        out[f"cc_fg_{k}_lo"], out[f"cc_fg_{k}_hi"] = f"{lo[k]:.3f}", f"{hi[k]:.3f}"
+        out[f"cc_fg_{k}_dir"] = "rises" if hi[k] > lo[k] else "falls"
+    out["cc_fg_cev_lo"] = f"{lo.cev_median_pct:.3g}"
+    out["cc_fg_cev_hi"] = f"{hi.cev_median_pct:.3g}"
     return out
 
 

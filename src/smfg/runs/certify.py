@@ -5,10 +5,10 @@ run store.
 (noiseless, the run's own households and shocks), and reports :mod:`smfg.certify`'s figures:
 the followers' exploitability (consumption-equivalent gain of the best response) and the
 leader's gap to the best point of an E6 grid with households best-responding. The result is
-cached in the run directory as ``certify-<hash>.json`` (hash of the settings and the code
-version), so a book page re-executes in seconds. :func:`certify_policies` does the same for
-any pair of policies (the fixed baselines), without a cache; :func:`format_report` is what
-``smfg certify`` prints.
+cached in the run directory as ``certify-<hash>.json`` (hash of the settings, the code
+version and :data:`REPORT_VERSION`), so a book page re-executes in seconds.
+:func:`certify_policies` does the same for any pair of policies (the fixed baselines),
+without a cache; :func:`format_report` is what ``smfg certify`` prints.
 """
 
 from __future__ import annotations
@@ -58,6 +58,11 @@ DEFAULTS = {
 
 #: Years an episode must last after the burn-in for its followers to be certified.
 MIN_WINDOW = 20
+
+#: The version of what a certification reports, part of its cache key: raised when the report
+#: gains or changes a figure (2: the followers' figures by ability state, ``by_ability``), so
+#: that a run certified before is certified again rather than read without it.
+REPORT_VERSION = 2
 
 
 def check_settings(**kw) -> dict:
@@ -194,7 +199,8 @@ def certify_run(
     st = check_settings(**settings)
     state = RunStore(run_dir.parent).load_policy(run_dir)
     cfg = state["config"]
-    key = json.dumps({"settings": st, "code": CODE_VERSION, "run": run_dir.name}, sort_keys=True)
+    key = {"settings": st, "code": CODE_VERSION, "run": run_dir.name, "report": REPORT_VERSION}
+    key = json.dumps(key, sort_keys=True)
     path = run_dir / f"certify-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     if cache and path.exists():
         return json.loads(path.read_text())
