@@ -395,6 +395,12 @@ def test_cli_certify_reports_and_caches_a_run(tmp_path, capsys):
     assert len(cached) == 1
     assert main(args) == 0  # read back from the run directory
     assert json.loads(capsys.readouterr().out) == out
+    # the report says where the rule errs, a line per ability state of the breakdown
+    assert main(args[:-1]) == 0
+    report = capsys.readouterr().out
+    states = fol["by_ability"]
+    assert 1 <= len(states) <= 3 and report.count("  ability state ") == len(states)
+    assert f"saving share {states[0]['s_rule']:.3f} (best {states[0]['s_best']:.3f})" in report
     assert main(["certify", str(tmp_path / "nope")]) == 2
 
 

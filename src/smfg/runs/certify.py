@@ -307,6 +307,13 @@ def format_report(res: dict) -> str:
             f"{fol['share_saving_too_little']:.0%} of states), work share "
             f"{fol['work_gap_mean']:+.3g}",
         )
+    for r in [] if skipped else fol.get("by_ability", []):
+        lines.insert(
+            -1,
+            f"  ability state {r['state']} (level {r['ability']:.3g}, {r['share']:.1%} of "
+            f"states): saving share {r['s_rule']:.3f} (best {r['s_best']:.3f}), work share "
+            f"{r['f_rule']:.3f} (best {r['f_best']:.3f}), median {_pct(r['cev_median_pct'])}",
+        )
     if "leader" in res:
         g = res["leader"]
         lines.append(
