@@ -271,6 +271,9 @@ def test_summary_averages_episodes_within_a_seed_then_across_seeds():
     assert "years / T (T = 300)" in agg.interval_note(s300)
     assert agg.format_interval(2.0, lo, hi) == f"2 [{lo:.3g}, {hi:.3g}]"
     assert agg.format_interval(2.0, math.nan, math.nan) == "2"
+    assert agg.format_interval(math.inf, math.nan, math.nan) == "inf"
+    assert agg.format_interval(-math.inf, math.nan, math.nan) == "-inf"
+    assert agg.format_interval(math.nan, math.nan, math.nan) == "n/a"
 
 
 def test_multi_objective_has_both_signs():

@@ -130,13 +130,17 @@ def interval_note(table: pd.DataFrame, metrics: Sequence[str] | None = None) -> 
 
 
 def format_interval(mean: float, lo: float, hi: float, digits: int = 3) -> str:
-    """'mean [lo, hi]' in ``digits`` significant digits; the mean alone without an interval."""
+    """'mean [lo, hi]' in ``digits`` significant digits; the mean alone without an interval;
+    'inf' (or '-inf') for an infinite mean (a seed infinitely exploitable makes the mean so),
+    'n/a' for none (NaN)."""
 
     def f(x: float) -> str:
         return f"{x:.{digits}g}"
 
-    if not math.isfinite(mean):
+    if math.isnan(mean):
         return "n/a"
+    if math.isinf(mean):
+        return "inf" if mean > 0 else "-inf"
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return f(mean)
     return f"{f(mean)} [{f(lo)}, {f(hi)}]"
