@@ -419,3 +419,83 @@ def test_follower_gaps_average_the_seeds_by_ability_state_and_the_facts_read_the
     # a row with one state, or none, says nothing
     assert set(cc.follower_gap_facts(gaps, "DDPG").values()) == {"n/a"}
     assert cc.follower_gaps(runs.iloc[2:3]).empty
+
+
+def test_the_finished_followers_are_judged_on_the_fine_grid(tmp_path, monkeypatch):
+    """The targets judge the finished followers on the fine ability grid (the curve's last
+    point on its coarse grid is stated beside it); the grid convergence certifies each seed
+    of a row on each grid, with the run's burn-in; an uncertified follower counts as
+    infinitely exploitable."""
+    import json
+
+    # the settings: the run's burn-in, the profile's fine grid, followers only
+    st = cc.fine_settings("quick", {"burn_in": 40, "na": 60, "ne": 3})
+    assert (st["burn_in"], st["na"], st["ne"], st["leader"]) == (40, 500, 15, False)
+    assert (cc.fine_settings("smoke")["na"], cc.fine_settings("smoke", ne=3)["ne"]) == (60, 3)
+    # the gain of a certification: inf where the followers were skipped or have no best response
+    fol = {"cev_median_pct": 4.5, "cev_mean_pct": 9.0, "best_response_converged": True}
+    assert cc.followers_gain({"followers": fol}) == (4.5, 9.0)
+    assert cc.followers_gain({"followers": {"skipped": "ended"}}) == (math.inf, math.inf)
+    lost = {**fol, "best_response_converged": False}
+    assert cc.followers_gain({"followers": lost}) == (math.inf, math.inf)
+    # the table and the facts: the curve's last points (20, 23) miss, the fine grid's meet
+    rows = [
+        {
+            "label": "SMFRL (nash)",
+            "seed": seed,
+            "epoch": 10,
+            "run_dir": f"nash-{seed}",
+            "cert_cev_median_pct": cev,
+            "cert_loss_median_pct": 1.0,
+            "cert_saving_gap": 0.0,
+            "cert_leader_return": 95.0,
+            "cert_leader_gap": 5.0,
+            "cert_years": 300.0,
+        }
+        for seed, cev in ((0, 20.0), (1, 23.0))
+    ]
+    curves = pd.DataFrame(rows)
+    curves["cert_best_return"] = 100.0
+    curves["cert_leader_gap_pct"] = 5.0
+    runs = pd.DataFrame(
+        {
+            "run_dir": ["nash-1", "nash-0"],
+            "seed": [1, 0],
+            "final_br_gap_pct": [5.0, 5.0],
+            "final_saving_gap": 0.0,
+            "final_cev_median_pct": [6.0, 3.0],
+            "final_grid": "500 x 15",
+        }
+    )
+    t = cc.certified_table(curves, runs=runs).set_index("label")
+    assert t.loc["SMFRL (nash)", "cev_fine"] == 4.5
+    assert t.loc["SMFRL (nash)", "cev_fine_by_seed"] == "3, 6"  # in seed order
+    f = cc.curve_facts(t.reset_index())
+    assert f["cc_nash_cev_ok"] == "meets" and f["cc_nash_cev"].startswith("4.5")
+    assert f["cc_nash_cev_curve"].startswith("21.5") and f["cc_fine_grid"] == "500 x 15"
+    assert cc.curve_facts(cc.certified_table(curves))["cc_nash_cev_ok"] == "misses"  # no runs
+    # a seed whose fine certification found no best response makes the row miss
+    t_inf = cc.certified_table(curves, runs=runs.assign(final_cev_median_pct=[math.inf, 3.0]))
+    assert cc.curve_facts(t_inf)["cc_nash_cev_ok"] == "misses"
+
+    # the grid convergence: each seed of the row on each grid, the run's burn-in kept
+    calls = []
+
+    def fake_certify_run(run_dir, **settings):
+        calls.append((Path(run_dir).name, settings["ne"], settings["na"], settings["burn_in"]))
+        seed = int(Path(run_dir).name[-1])
+        cev = 10.0 / settings["ne"] + seed
+        return {"followers": {"cev_median_pct": cev, "cev_mean_pct": 2 * cev}}
+
+    monkeypatch.setattr(cc, "certify_run", fake_certify_run)
+    dirs = []
+    for label, seed in (("SMFRL (nash)", 1), ("SMFRL (nash)", 0), ("DDPG", 0)):
+        d = tmp_path / f"{label[:4]}{seed}"
+        d.mkdir()
+        spec = {"seed": seed, "certify_settings": {"burn_in": 30}}
+        (d / "config.json").write_text(json.dumps({"spec": spec}))
+        dirs.append((label, seed, str(d)))
+    conv = cc.grid_convergence(pd.DataFrame(dirs, columns=["label", "seed", "run_dir"]))
+    assert calls == [(f"SMFR{s}", ne, 500, 30) for s in (0, 1) for ne in (5, 7, 11, 15)]
+    assert list(conv.columns) == ["seed", "ne", "na", "cev_median_pct", "cev_mean_pct"]
+    assert conv.cev_median_pct.tolist() == [10.0 / ne + s for s in (0, 1) for ne in (5, 7, 11, 15)]
