@@ -274,3 +274,74 @@ def test_a_batch_acting_member_by_member_trains_the_same_runs(monkeypatch):
     for a, b in zip(rows, slow.train_epoch(), strict=True):
         for key in KEYS:
             assert _close(a[key], b[key]), key
+
+
+def _collect_once(cfg, batched_records: bool, monkeypatch):
+    from smfg.algos.seeds import BatchedTrainer
+
+    monkeypatch.setattr(
+        BatchedTrainer,
+        "records_as_batch",
+        property(lambda self: batched_records and hasattr(self, "replay")),
+    )
+    batch = BatchedSMFRL(cfg, [0, 3])
+    infos = batch.collect()
+    return batch, infos
+
+
+def _same_records(fast, slow) -> None:
+    for a, b in zip(fast.members, slow.members, strict=True):
+        ba, bb = a.learner.buf, b.learner.buf
+        assert (ba.pos, ba.size) == (bb.pos, bb.size)
+        for key in ba.data:
+            assert torch.equal(ba.data[key], bb.data[key]), key
+        for name in ("norm_l", "norm_f"):
+            na, nb = getattr(a.learner.nets, name), getattr(b.learner.nets, name)
+            assert torch.equal(na.count, nb.count)
+            assert torch.allclose(na.mean, nb.mean, rtol=1e-6, atol=1e-7)
+            assert torch.allclose(na.var, nb.var, rtol=1e-6, atol=1e-7)
+        assert (a.r_l_seen_min, a.ended, a.failed) == (b.r_l_seen_min, b.ended, b.failed)
+        assert torch.equal(a.obs.households, b.obs.households)
+
+
+def test_the_seeds_record_a_step_as_one_batch_as_each_would_alone(monkeypatch):
+    """``_record_all`` stores the K seeds' step in one pass: the members' replays (every
+    field), normalisers, counters and next observations equal their own ``record``'s, after an
+    epoch's collection (economies that end on the time limit included) and on a step where
+    one seed's economy failed (the ending penalty); a step with a non-finite reward is left to
+    the members' own code."""
+    cfg = SMFRLConfig(**{**TINY, "steps_per_epoch": 30, "bc": False, "economy": {"T": 12}})
+    fast, fast_infos = _collect_once(cfg, True, monkeypatch)
+    slow, slow_infos = _collect_once(cfg, False, monkeypatch)
+    assert fast_infos == slow_infos  # episodes ended, leader's mean action, counts
+    assert fast_infos[0]["episodes_ended"] == 2  # the time limit, years 12 and 24
+    _same_records(fast, slow)
+    assert fast.members[0].learner.buf.size == 30
+    h_rew = [m.learner.buf.data["h_rew"] for m in fast.members]
+    assert not torch.equal(*h_rew)  # seeds of their own
+    # a step on which seed 1's economy fails: the same penalty as its own record
+    obs = fast.env.observe()
+    u_l, u_f = torch.zeros(2, 5), torch.zeros(2, cfg.n_households, 2)
+    out = fast.env.step(*fast.L0.env_actions(u_l, u_f))
+    failed = type(out)(**{**out.__dict__, "terminated": torch.tensor([False, True])})
+    t = torch.tensor([5, 5])
+    assert fast._record_all(obs, u_l, u_f, failed, t)
+    for k, m in enumerate(slow.members):
+        sl = slow._sl(k)
+        nxt = type(obs)(out.obs.leader[sl], out.obs.households[sl])
+        m.obs = type(obs)(obs.leader[sl], obs.households[sl])
+        rewards = (out.leader_reward[sl], out.household_reward[sl])
+        m.obs = m.record(
+            u_l[sl], u_f[sl], *rewards, nxt, failed.terminated[sl], out.done[sl], t[sl]
+        )
+    _same_records(fast, slow)
+    assert fast.members[1].failed == 1 and fast.members[0].failed == 0
+    assert fast.replay["term"][1, fast.members[1].learner.buf.pos - 1] == 1.0
+    # the members' buffers are slices of the stacked replay: a member's write is the batch's
+    fast.members[1].learner.buf.data["l_rew"][0] = 123.0
+    assert fast.replay["l_rew"][1, 0] == 123.0
+    # a non-finite reward: nothing is recorded, the caller falls back
+    before = [(m.learner.buf.pos, m.ended) for m in fast.members]
+    bad = type(out)(**{**out.__dict__, "leader_reward": out.leader_reward * math.nan})
+    assert not fast._record_all(obs, u_l, u_f, bad, t)
+    assert [(m.learner.buf.pos, m.ended) for m in fast.members] == before

@@ -11,14 +11,16 @@ pass reaches only the parameters of the network being stepped (as the trainer's 
 critics), one Adam steps all K (Adam is elementwise, so a stacked Adam is K
 independent ones; the members' own fused implementation, so that the batch's steps are the
 separate runs'), the K seeds act in one pass of their stacked actors
-(:meth:`BatchedTrainer.act_all`), and the K seeds' economies step as one multi-seed
-environment.
+(:meth:`BatchedTrainer.act_all`), the K seeds' economies step as one multi-seed
+environment, and a step of the K seeds is stored in one pass (:meth:`BatchedTrainer.
+_record_all`: the members' replay buffers are the K slices of one tensor per field).
 
 The K seeds are K ordinary trainers of the algorithm (:class:`~smfg.algos.offpolicy.
 OffPolicyTrainer`), the *members*: they build the networks (same initialisation, same
 behaviour-cloning start), own the replay buffers, normalisers and random generators, draw
 every batch exactly as a run alone would, draw their own exploration noise, and record
-their steps with the trainer's own code. The batched trainer holds the stacked
+with the trainer's own code the steps the batched recording leaves to them (those with a
+non-finite reward or observation). The batched trainer holds the stacked
 parameters, optimiser and environment while it trains; :meth:`BatchedTrainer.scatter`
 writes them back into the members after every update phase, whose ``state_dict`` and
 ``policy_state`` are then those of single-seed runs (the run store checkpoints each seed in
@@ -43,7 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from smfg.algos.common import EVAL_KEYS, EVAL_SEED_OFFSET, evaluated_epoch, exploration
-from smfg.algos.core import linear, signed_log
+from smfg.algos.core import leader_env_action, linear, signed_log
 from smfg.algos.offpolicy import OffPolicyTrainer
 from smfg.algos.offpolicy_learner import Learner
 from smfg.algos.smfrl import SMFRLTrainer
@@ -117,6 +119,36 @@ def _normalised(x: Tensor, norms: list) -> Tensor:
     return (x - mean) / (std + norms[0].eps)
 
 
+@torch.no_grad()
+def _update_norms(norms: list, x: Tensor) -> None:
+    """Each running normaliser ``norms[k]`` folds in its seed's batch ``x[k]`` ([K, ..., D]):
+    :meth:`smfg.env.RunningNormalizer.update`'s formula, for the K seeds in one pass."""
+    K, D = len(norms), x.shape[-1]
+    dtype = norms[0].mean.dtype
+    x = x.reshape(K, -1, D).to(dtype)
+    if bool(torch.isnan(x).any()):
+        raise ValueError("RunningNormalizer.update got NaN: allowed finite observations")
+    n = x.shape[1]
+    if n == 0:
+        return
+    b_mean, b_var = x.mean(1), x.var(1, unbiased=False)
+    mean = torch.stack([q.mean for q in norms])
+    var = torch.stack([q.var for q in norms])
+    count = torch.stack([q.count for q in norms])  # float64, as the normaliser keeps it
+    tot = count + n
+    delta = b_mean - mean
+    # the normaliser's Python floats (doubles) enter its float32 products rounded to float32
+    w = (n / tot).to(dtype).unsqueeze(-1)
+    new_mean = mean + delta * w
+    m2 = var * count.to(dtype).unsqueeze(-1) + b_var * n
+    m2 = m2 + delta.pow(2) * (count * n / tot).to(dtype).unsqueeze(-1)
+    new_var = m2 / tot.to(dtype).unsqueeze(-1)
+    for k, q in enumerate(norms):
+        q.mean.copy_(new_mean[k])
+        q.var.copy_(new_var[k])
+        q.count.copy_(tot[k])
+
+
 #: The acting methods a learner must keep as :class:`~smfg.algos.offpolicy_learner.Learner`'s
 #: for its seeds to act as one batch (every algorithm of the package does).
 _ACTING = ("act", "leader_u", "follower_u", "collect_act", "env_actions")
@@ -183,6 +215,7 @@ class BatchedTrainer:
         self._gather_env()
         if not L0.learns:
             return
+        self._link_replays()
         self.targets, self.T = self._stack_modules(lambda m: m.learner.targets)
         for n in self.P:
             for t in self.P[n].values():
@@ -208,6 +241,24 @@ class BatchedTrainer:
                 self.opt[n], self.cfg.lr_decay_every, self.cfg.lr_decay
             )
             self.sched[n].load_state_dict(L0.sched[n].state_dict())
+
+    def _link_replays(self) -> None:
+        """Hold the members' replay buffers as the K slices of one tensor per field (moved
+        field by field: the peak is one field's copy), so that a step of the K seeds is
+        stored with one write per field (:meth:`_record_all`). Each member's buffer holds its
+        slice as its own tensor: it samples, saves and loads as before."""
+        bufs = [m.learner.buf for m in self.members]
+        if any(b.pos != bufs[0].pos or b.size != bufs[0].size for b in bufs):
+            raise SeedsOutOfStep(
+                f"members' replays at {[(b.pos, b.size) for b in bufs]}: they cannot record "
+                "as one batch"
+            )
+        self.replay = {}
+        for key in bufs[0].data:
+            stacked = torch.stack([b.data[key] for b in bufs])
+            for k, b in enumerate(bufs):
+                b.data[key] = stacked[k]
+            self.replay[key] = stacked
 
     def _stack_modules(self, nets_of) -> tuple[_Nets, dict]:
         """The members' networks stacked, and their parameters by network and name."""
@@ -276,10 +327,10 @@ class BatchedTrainer:
             m.start_collect()
         f_noise = cfg.follower_noise
         for _ in range(cfg.steps_per_epoch):
+            obs = Observation(
+                torch.cat([m.obs.leader for m in ms]), torch.cat([m.obs.households for m in ms])
+            )
             if self.acts_as_batch:
-                obs = Observation(
-                    torch.cat([m.obs.leader for m in ms]), torch.cat([m.obs.households for m in ms])
-                )
                 leader_noise = [m.leader_noise for m in ms]
                 gens = [m.gen for m in ms]
                 u_l, u_f = self.act_all(
@@ -291,13 +342,16 @@ class BatchedTrainer:
                 us = [m.learner.collect_act(m.obs, m.gen, m.leader_noise) for m in ms]
                 acts = [m.learner.env_actions(*u) for m, u in zip(ms, us, strict=True)]
                 a_l, a_f = torch.cat([a[0] for a in acts]), torch.cat([a[1] for a in acts])
+                u_l, u_f = torch.cat([u[0] for u in us]), torch.cat([u[1] for u in us])
             out = env.step(a_l, a_f)
-            for k, (m, (u_l, u_f)) in enumerate(zip(ms, us, strict=True)):
-                sl = self._sl(k)
-                rewards = (out.leader_reward[sl], out.household_reward[sl])
-                nxt = Observation(out.obs.leader[sl], out.obs.households[sl])
-                ends = (out.terminated[sl], out.done[sl], env.state.t[sl])
-                m.obs = m.record(u_l, u_f, *rewards, nxt, *ends)
+            fast = self.records_as_batch and self._record_all(obs, u_l, u_f, out, env.state.t)
+            if not fast:
+                for k, (m, (u_lk, u_fk)) in enumerate(zip(ms, us, strict=True)):
+                    sl = self._sl(k)
+                    rewards = (out.leader_reward[sl], out.household_reward[sl])
+                    nxt = Observation(out.obs.leader[sl], out.obs.households[sl])
+                    ends = (out.terminated[sl], out.done[sl], env.state.t[sl])
+                    m.obs = m.record(u_lk, u_fk, *rewards, nxt, *ends)
             if bool(out.done.any()):
                 fresh = env.reset(mask=out.done)
                 for k, m in enumerate(ms):
@@ -336,6 +390,101 @@ class BatchedTrainer:
             [exploration(u_f[k], follower_noise, gens[k], per_household) for k in range(K)]
         )
         return u_l.flatten(0, 1), u_f.flatten(0, 1)
+
+    @property
+    def records_as_batch(self) -> bool:
+        """Whether a step of the K seeds can be stored in one pass (:meth:`_record_all`): the
+        members record as :class:`~smfg.algos.offpolicy.OffPolicyTrainer` does, into the
+        learner's own replay (every algorithm of the package does)."""
+        m0, L0 = self.members[0], self.L0
+        same = all(
+            getattr(type(m0), f) is getattr(OffPolicyTrainer, f)
+            for f in ("record", "rewards", "finite_obs")
+        )
+        return same and type(L0).store is Learner.store and hasattr(self, "replay")
+
+    @torch.no_grad()
+    def _record_all(self, obs: Observation, u_l: Tensor, u_f: Tensor, out, t: Tensor) -> bool:
+        """Every member's ``record`` of the step from ``obs`` (the K seeds' raw observations,
+        seed by seed) with actor outputs ``u_l`` [K E, 5], ``u_f`` [K E, H, 2], the
+        environment's ``out`` and its economies' years ``t`` after the step, in one pass: the
+        same rewards (clipped as configured, with the ending penalty where an economy
+        failed), stored transitions and normaliser statistics, counters and next
+        observations. Only for a step whose rewards and observations are all finite; on any
+        other it records nothing and returns False (the members' own code replaces and
+        counts the non-finite values)."""
+        cfg, ms, K, L0 = self.cfg, self.members, len(self.members), self.L0
+        r_l, r_f = out.leader_reward.float(), out.household_reward.float()
+        nxt = out.obs
+        finite = torch.stack(
+            [
+                torch.isfinite(t).all()
+                for t in (r_l, r_f, nxt.leader.float(), nxt.households.float())
+            ]
+        )
+        if not bool(finite.all()):
+            return False
+        E = r_l.shape[0] // K
+        for m, low in zip(ms, r_l.view(K, E).amin(1).tolist(), strict=True):
+            m.r_l_seen_min = min(m.r_l_seen_min, low)
+        if cfg.reward_clip is not None:
+            r_f = r_f.clamp(-cfg.reward_clip, cfg.reward_clip)
+        if cfg.leader_reward_clip is not None:
+            r_l = r_l.clamp(-cfg.leader_reward_clip, cfg.leader_reward_clip)
+        terminated = out.terminated
+        if bool(terminated.any()):  # OffPolicyTrainer.record's ending penalty, seed by seed
+            for m, n in zip(ms, terminated.view(K, E).sum(1).tolist(), strict=True):
+                m.failed += int(n)
+            if cfg.ending_penalty:
+                lost = (self.params.T - t).clamp_min(0).to(r_l.dtype)
+                g = cfg.gamma
+                years = g * (1.0 - g**lost) / (1.0 - g)
+                floors = [m.learner.ending_floor(m.r_l_seen_min) for m in ms]
+                floor = torch.tensor(floors, dtype=r_l.dtype).repeat_interleave(E)
+                r_l = torch.where(terminated, r_l + floor * years, r_l)
+                gf = cfg.follower_discount
+                years_f = gf * (1.0 - gf**lost) / (1.0 - gf)
+                lost_f = ms[0].household_floor() * years_f.unsqueeze(-1)
+                r_f = torch.where(terminated.unsqueeze(-1), r_f + lost_f, r_f)
+        # Learner.store for the K seeds: one write per field of the stacked replay
+        l_obs, h_obs = signed_log(obs.leader.float()), signed_log(obs.households.float())
+        l_next, h_next = signed_log(nxt.leader.float()), signed_log(nxt.households.float())
+        fields = {
+            "l_obs": l_obs,
+            "l_act": u_l,
+            "l_rew": r_l,
+            "l_next": l_next,
+            "h_obs": h_obs,
+            "h_act": u_f,
+            "h_rew": r_f,
+            "h_next": h_next,
+            "mf": torch.cat([h_obs.mean(1), u_f.mean(1)], -1),
+            "mf_next": torch.cat([h_next.mean(1), torch.zeros_like(u_f[:, 0])], -1),
+            "term": terminated.float(),
+        }
+        bufs = [m.learner.buf for m in ms]
+        idx = (bufs[0].pos + torch.arange(E)) % bufs[0].capacity
+        for key, v in fields.items():
+            dest = self.replay[key]
+            dest[:, idx] = v.unflatten(0, (K, E)).to(dest.dtype)
+        for b in bufs:
+            b.pos = (b.pos + E) % b.capacity
+            b.size = min(b.size + E, b.capacity)
+        nets = [m.learner.nets for m in ms]
+        _update_norms([n.norm_l for n in nets], l_obs.unflatten(0, (K, E)))
+        if L0.norm_f_moves:
+            _update_norms([n.norm_f for n in nets], h_obs.unflatten(0, (K, E)))
+        # the trainer's counters, and each member's next observation
+        ended = out.done.view(K, E).sum(1).tolist()
+        shares = leader_env_action(u_l, L0.leader_raw).double().unflatten(0, (K, E)).sum(1)
+        for k, m in enumerate(ms):
+            m.ended += int(ended[k])
+            if hasattr(m, "leader_sum"):
+                m.leader_sum += shares[k]
+                m.leader_n += E
+            sl = self._sl(k)
+            m.obs = Observation(nxt.leader[sl], nxt.households[sl])
+        return True
 
     # --- update: the members' batches, the learner's losses on the stacked networks ------
     def _descend(self, name: str, loss_fn, batches: list[dict]) -> Tensor:

@@ -395,11 +395,15 @@ def bench_all(sizes=SIZES, progress=print) -> dict:
             res = _run_child(args)
             training.append(res)
             progress(training_row(res))
-    # one torch thread: with two on the two cores, the batch's small products spend their
-    # time in OpenMP's waits (measured 20 times slower at a load average of 3.5)
-    args = ["--seeds-batch", "5", "--households", "100", "--threads", "1", "--variant", "taxai"]
-    seeds = [_run_child(args)]
-    progress(seeds_row(seeds[0]))
+    # one torch thread, and (on a machine with two cores or more) two, one seed alone with as
+    # many: with two threads on two loaded cores the batch's small products spend their time in
+    # OpenMP's waits (measured 20 times slower at a load average of 3.5), so the one-thread
+    # row is the robust one and the two-thread row holds on idle cores only
+    seeds = []
+    for threads in (1, 2) if (os.cpu_count() or 1) >= 2 else (1,):
+        args = ["--seeds-batch", "5", "--households", "100", "--threads", str(threads)]
+        seeds.append(_run_child([*args, "--variant", "taxai"]))
+        progress(seeds_row(seeds[-1]))
     return {
         "machine": {
             "platform": platform.platform(),
