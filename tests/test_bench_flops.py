@@ -50,7 +50,10 @@ def test_the_matmul_rate_is_a_rate():
 
 def test_the_epoch_table_shows_the_arithmetic_and_older_rows_say_na():
     report = json.loads((REPO / "benchmarks" / "results.json").read_text())
-    report = {"results": [], "training": [dict(report["training"][0])]}
+    flops = ("update_gflop", "update_gflop_per_s", "matmul_gflop_per_s", "update_floor_s")
+    # a row from before the FLOP columns (the committed bench may have them or not)
+    old = {k: v for k, v in report["training"][0].items() if k not in flops}
+    report = {"results": [], "training": [old]}
     lines = bench.format_table(report).splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("| SMFRL epoch"))
     header, rule, row = lines[at : at + 3]
