@@ -21,6 +21,9 @@ NB ?=
 PARAMS ?=
 # parallel jobs of `make reproduce`: training runs in the pool, then notebooks side by side
 JOBS ?= 2
+# the seeds of one DDPG-family configuration train as one batched model (equal to the runs
+# alone up to rounding; BATCH_SEEDS=0: every run alone)
+BATCH_SEEDS ?= 1
 # a running Dask scheduler (tcp://HOST:8786) trains the runs instead of the local pool (empty:
 # the pool of JOBS processes); RESULTS, the run store, must then be one path every worker sees
 RESULTS ?= results
@@ -125,7 +128,8 @@ reproduce: $(STAMP) $(MATHJAX)
 
 runs: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m smfg sweep --experiment $(EXPERIMENT) --profile $(PROFILE) \
-	  $(if $(SCHEDULER),--scheduler $(SCHEDULER),--workers $(JOBS)) --results $(RESULTS)
+	  $(if $(SCHEDULER),--scheduler $(SCHEDULER),--workers $(JOBS)) --results $(RESULTS) \
+	  $(if $(filter 0,$(BATCH_SEEDS)),--no-batch-seeds)
 
 page: $(STAMP)
 	@test -n "$(NB)" || (echo "usage: make page NB=notebook_name PARAMS='-p name value'"; exit 2)

@@ -445,6 +445,7 @@ def test_sweep_reports_epochs_across_its_runs(tmp_path, capsys):
         epochs_progress=lambda d, t, share: seen.append((d, t, share)),
         poll_s=0.05,
         cost=lambda spec: cost[spec["seed"]],
+        batch_seeds=False,  # one run after the other (a batch trains both at once)
     )
     assert res.ok
     assert seen[-1] == (6, 6, 1.0) and all(t == 6 for _, t, _ in seen)

@@ -89,8 +89,8 @@ def test_the_sweep_estimate_counts_only_runs_left(tmp_path: Path):
     specs = [
         run_spec("smfrl", "quick", variant="taxai", n_households=100, seed=s) for s in range(3)
     ]
-    one = E.estimate(specs, tmp_path, workers=1)
-    three = E.estimate(specs, tmp_path, workers=3)
+    one = E.estimate(specs, tmp_path, workers=1, batch_seeds=False)
+    three = E.estimate(specs, tmp_path, workers=3, batch_seeds=False)
     assert (one.runs, one.new, one.done) == (3, 3, 0)
     assert one.cpu_seconds == pytest.approx(three.cpu_seconds) and one.cpu_seconds > 0
     assert three.wall_seconds < one.wall_seconds
@@ -99,7 +99,7 @@ def test_the_sweep_estimate_counts_only_runs_left(tmp_path: Path):
     done = RunStore(tmp_path).run_dir(specs[0])
     done.mkdir()
     (done / "DONE").write_text("")
-    less = E.estimate(specs, tmp_path, workers=1)
+    less = E.estimate(specs, tmp_path, workers=1, batch_seeds=False)
     assert (less.new, less.done) == (2, 1)
     assert less.cpu_seconds == pytest.approx(one.cpu_seconds * 2 / 3)
 
@@ -118,7 +118,7 @@ def test_a_leader_grid_is_counted_once_per_worker(tmp_path: Path):
     grid = full[0] - bare[0]
     assert grid == pytest.approx(E.CERT_GRID_S) and len({E.grid_key(s) for s in specs}) == 1
     for workers, solves in ((1, 1), (2, 2), (8, 4)):
-        est = E.estimate(specs, tmp_path, workers=workers, calibration=cal)
+        est = E.estimate(specs, tmp_path, workers=workers, calibration=cal, batch_seeds=False)
         assert est.cpu_seconds == pytest.approx(sum(bare) + solves * grid)
     # another grid (a coarser one) is another solve; a run past its first certification, or
     # one that certifies without the leader's gap, solves none
@@ -132,12 +132,49 @@ def test_a_leader_grid_is_counted_once_per_worker(tmp_path: Path):
         **cert,
     )
     assert E.grid_key(other) != E.grid_key(specs[0])
-    one = E.estimate([*specs, other], tmp_path, workers=1, calibration=cal)
+    one = E.estimate([*specs, other], tmp_path, workers=1, calibration=cal, batch_seeds=False)
     assert one.cpu_seconds == pytest.approx(sum(bare) + grid + E.run_seconds(other, cal), rel=1e-12)
     assert E.grid_key(specs[0], epochs_done=5) is None
     assert E.grid_key(run_spec("smfrl", "quick", variant="clearing", seed=0)) is None
     no_leader = dict(specs[0], certify_settings={"leader": False})
     assert E.grid_key(no_leader) is None
+
+
+def test_seeds_trained_as_one_batch_cost_the_bench_batch_factor(tmp_path: Path):
+    """K seeds of one configuration are one job of 1 + (K - 1) x seed_extra epochs of one
+    seed (seed_extra from the bench's one-thread batch of 5 seeds), plus each run's start
+    and certifications; other algorithms (PPO) and batch_seeds=False keep one job a run."""
+    report = json.loads((REPO / E.CALIBRATION_FILE).read_text())
+    cal = E.Calibration.from_bench(report, "test")
+    row = next(r for r in report["seeds"] if r["threads"] == 1)
+    extra = (row["ratio_to_one_seed"] - 1) / (row["seeds"] - 1)
+    assert cal.seed_extra == pytest.approx(extra) and 0 < extra < 1
+    assert E.batch_factor(1, cal) == 1.0 and E.batch_factor(5, cal) == pytest.approx(
+        row["ratio_to_one_seed"]
+    )
+    specs = [
+        run_spec("smfrl", "quick", variant="clearing", n_households=100, seed=s, certify_every=10)
+        for s in range(3)
+    ]
+    one = E.run_seconds(specs[0], cal)
+    epochs = specs[0]["epochs"] * E.epoch_seconds(specs[0], cal)
+    fixed = one - epochs  # start and certifications
+    assert fixed > 0
+    assert E.batch_seconds(specs, cal) == pytest.approx(3 * fixed + epochs * E.batch_factor(3, cal))
+    assert E.batch_seconds(specs[:1], cal) == pytest.approx(one)
+    # two seeds at epoch 5 and one fresh: a batch of two from epoch 5, the third alone
+    part = E.batch_seconds(specs, cal, epochs_done=[5, 5, 0])
+    per = E.epoch_seconds(specs[0], cal)
+    left = specs[0]["epochs"] - 5
+    starts = sum(E.run_seconds(s, cal, d) for s, d in zip(specs, (5, 5, 0), strict=True))
+    starts -= (2 * left + specs[0]["epochs"]) * per
+    assert part == pytest.approx(starts + left * per * E.batch_factor(2, cal) + epochs)
+    ppo = [run_spec("ppo", "quick", variant="taxai", n_households=100, seed=s) for s in range(3)]
+    batched = E.estimate([*specs, *ppo], tmp_path, workers=1, calibration=cal)
+    alone = E.estimate([*specs, *ppo], tmp_path, workers=1, calibration=cal, batch_seeds=False)
+    assert len(batched.per_run) == 4 and len(alone.per_run) == 6
+    saved = 3 * one - E.batch_seconds(specs, cal)
+    assert alone.cpu_seconds - batched.cpu_seconds == pytest.approx(saved) and saved > 0
 
 
 def test_the_calibration_file_changes_the_estimate(tmp_path: Path, monkeypatch):

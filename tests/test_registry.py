@@ -222,10 +222,40 @@ def test_a_run_locked_by_another_process_is_waited_for(tmp_path, monkeypatch):
         RunRequest("smfrl", "smoke", "clearing", 20, False, s, tuple(sorted(TINY.items())))
         for s in (4, 2)
     ]
-    res = paper.train_requests(reqs, tmp_path, lines.append, poll_s=0.0)
+    res = paper.train_requests(reqs, tmp_path, lines.append, poll_s=0.0, batch_seeds=False)
     assert [r.run_dir for r in res] == [RunStore(tmp_path).run_dir(q.spec()) for q in reqs]
     assert all((r.run_dir / "DONE").exists() for r in res)
     assert len(calls) == 4 and sum("waiting" in x for x in lines) == 1
+
+
+def test_a_cells_seeds_train_as_one_batch_as_the_sweep_trains_them(tmp_path, monkeypatch):
+    """The seeds of one DDPG-family request train as one batch (the runs train_specs
+    leaves, bit for bit), a PPO request alone; where another process holds a run of the
+    batch, its requests go one by one and wait."""
+    from smfg.runs.seeds import train_specs
+
+    reqs = [
+        RunRequest("smfrl", "smoke", "clearing", 20, False, s, tuple(sorted(TINY.items())))
+        for s in (4, 2)
+    ]
+    lines = []
+    res = paper.train_requests(reqs, tmp_path / "a", lines.append)
+    assert sum("as one batch" in x for x in lines) == 1
+    assert sum("trained in a batch of 2" in x for x in lines) == 2
+    ref = train_specs([q.spec() for q in reqs], tmp_path / "b")
+    for r, b in zip(res, ref, strict=True):
+        assert r.run_dir.name == b.run_dir.name
+        cols = [c for c in r.metrics if c not in ("wall_time_s", "train_s", "eval_s")]
+        pd.testing.assert_frame_equal(r.metrics[cols], b.metrics[cols])
+    calls = []
+
+    def locked(*a, **k):
+        calls.append(1)
+        raise RuntimeError("x is being computed by another process (lock held)")
+
+    monkeypatch.setattr(collection, "train_specs", locked)
+    again = paper.train_requests(reqs, tmp_path / "c", poll_s=0.0)
+    assert len(calls) == 1 and all((r.run_dir / "DONE").exists() for r in again)
 
 
 # --- aggregation ---------------------------------------------------------------------------

@@ -128,9 +128,10 @@ def test_dask_missing_names_the_extra(monkeypatch):
 
 @pytest.fixture(scope="module")
 def local_root(tmp_path_factory) -> Path:
-    """The four runs on the local process pool of two workers."""
+    """The four runs on the local process pool of two workers, each alone (a batch of seeds
+    interrupted between its seeds' checkpoints resumes them apart: equal up to rounding)."""
     root = tmp_path_factory.mktemp("local")
-    res = sw.sweep(SPECS, root, workers=2)
+    res = sw.sweep(SPECS, root, workers=2, batch_seeds=False)
     assert res.ok, res.failed
     assert list(res.runs["how"]) == ["trained"] * 4
     return root
@@ -165,7 +166,7 @@ def test_dask_agrees_with_the_local_pool_and_survives_a_killed_worker(local_root
                         return
             time.sleep(0.02)
 
-    res = sw.sweep(SPECS, root, local_workers=2, progress=kill_a_worker_midrun)
+    res = sw.sweep(SPECS, root, local_workers=2, progress=kill_a_worker_midrun, batch_seeds=False)
     assert killed, "no run was caught midway: nothing was killed"
     assert res.ok, res.failed
     # the finished runs were not touched; the killed one resumed from its checkpoint
@@ -182,6 +183,38 @@ def test_dask_agrees_with_the_local_pool_and_survives_a_killed_worker(local_root
     # a rerun sends nothing anywhere: every run is already in the store
     again = sw.sweep(SPECS, root, workers=2)
     assert list(again.runs["how"]) == ["cached"] * 4 and again.ok
+
+
+def test_the_seeds_of_a_configuration_train_as_one_batch(tmp_path: Path):
+    """A sweep sends the seeds of one DDPG-family configuration to one worker as one batch
+    (the runs the in-process batch trains, bit for bit, in their own directories); a PPO
+    run, or any run with ``batch_seeds=False``, trains alone; the batch equals the runs
+    alone up to rounding."""
+    from smfg.runs.seeds import train_specs
+
+    tiny = {**TINY, "epochs": 2}
+    specs = sw.grid_specs(
+        "smfrl", "smoke", variants=("taxai",), households=(20,), seeds=(0, 1), **tiny
+    )
+    ppo = run_spec("ppo", "smoke", variant="taxai", n_households=20, seed=0, epochs=1)
+    assert sw.seed_groups([*specs, ppo]) == [[0, 1], [2]]
+    assert sw.seed_groups([*specs, ppo], batch=False) == [[0], [1], [2]]
+    lines: list[str] = []
+    res = sw.sweep([*specs, ppo], tmp_path / "pool", workers=2, progress=lines.append)
+    assert res.ok, res.failed
+    assert list(res.runs["batch"]) == [2, 2, 1] and list(res.runs["how"]) == ["trained"] * 3
+    assert sum("trained as a batch of 2 seeds" in line for line in lines) == 2
+    here = train_specs(specs, tmp_path / "here")
+    alone = sw.sweep(specs, tmp_path / "alone", workers=0, batch_seeds=False)
+    assert list(alone.runs["batch"]) == [1, 1]
+    for spec, r in zip(specs, here, strict=True):
+        pool = _metrics(tmp_path / "pool", spec)
+        pd.testing.assert_frame_equal(pool, r.metrics.drop(columns=TIMING))
+        assert _same(RunStore(tmp_path / "pool").load_policy(spec), r.policy_state)
+        one = _metrics(tmp_path / "alone", spec)
+        pd.testing.assert_frame_equal(pool, one, check_exact=False, rtol=1e-3)
+    again = sw.sweep([*specs, ppo], tmp_path / "pool", workers=2)
+    assert list(again.runs["how"]) == ["cached"] * 3
 
 
 def test_local_pool_retries_nothing_when_done_and_reports_failures(local_root, tmp_path):
@@ -239,7 +272,9 @@ def test_longest_runs_are_started_first(tmp_path: Path):
     for cost, order in ((None, [0, 1, 2]), ({0: 1.0, 1: 3.0, 2: 2.0}, [1, 2, 0])):
         lines: list[str] = []
         key = None if cost is None else (lambda spec, c=cost: c[bad.index(spec)])
-        res = sw.sweep(bad, tmp_path, workers=0, retries=0, progress=lines.append, cost=key)
+        res = sw.sweep(
+            bad, tmp_path, workers=0, retries=0, progress=lines.append, cost=key, batch_seeds=False
+        )
         assert not res.ok and list(res.runs["label"]) == [sw.run_label(s) for s in bad]
         assert [line.split(": FAILED")[0].split("] ")[1] for line in lines[:-1]] == [
             f"{sw.run_label(bad[i])} ({RunStore(tmp_path).run_dir(bad[i]).name})" for i in order

@@ -236,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint-every", type=POSITIVE, default=1, help="epochs between checkpoints"
     )
     w.add_argument(
+        "--no-batch-seeds",
+        dest="batch_seeds",
+        action="store_false",
+        help="train every run alone (default: the seeds of one DDPG-family configuration train "
+        "as one batched model, equal to the runs alone up to rounding)",
+    )
+    w.add_argument(
         "--dry-run",
         action="store_true",
         help="list the runs and their status, then the estimate line (nothing is trained)",

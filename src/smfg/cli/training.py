@@ -166,11 +166,12 @@ def _sweep_workers(args: argparse.Namespace, client) -> int:
 
 
 def _sweep_specs(args: argparse.Namespace, specs: list, calibration, client) -> int:
-    from smfg.perf.estimate import estimate, run_seconds
+    from smfg.perf.estimate import batch_seconds, estimate, run_seconds
     from smfg.runs import sweep as sw
     from smfg.runs.store import RunStore
 
-    cost = estimate(specs, args.results, _sweep_workers(args, client), calibration)
+    workers = _sweep_workers(args, client)
+    cost = estimate(specs, args.results, workers, calibration, batch_seeds=args.batch_seeds)
     if args.dry_run:
         store = RunStore(args.results)
         rows = [(store.status(s), sw.run_label(s), str(store.run_dir(s))) for s in specs]
@@ -203,6 +204,8 @@ def _sweep_specs(args: argparse.Namespace, specs: list, calibration, client) -> 
             progress=bar.say,
             epochs_progress=epochs,
             cost=lambda spec: run_seconds(spec, calibration),  # the longest runs first
+            batch_seeds=args.batch_seeds,
+            batch_cost=lambda specs: batch_seconds(specs, calibration),
         )
     except KeyboardInterrupt:
         bar.close()

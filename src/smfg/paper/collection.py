@@ -37,6 +37,9 @@ from smfg.paper.fixed_policies import FIXED_RULES
 from smfg.policies import Saez
 from smfg.runs.evaluations import cached_tables
 from smfg.runs.learned import ClonedHouseholds, learned_policy
+from smfg.runs.seeds import train_specs
+from smfg.runs.store import RunStore
+from smfg.runs.sweep_specs import seed_groups
 from smfg.runs.train import train
 
 __all__ = [
@@ -54,16 +57,45 @@ Progress = Callable[[str], None] | None
 
 
 def train_requests(
-    reqs: Sequence[RunRequest], root: str | Path, progress: Progress = None, poll_s: float = 5.0
+    reqs: Sequence[RunRequest],
+    root: str | Path = "results",
+    progress: Progress = None,
+    poll_s: float = 5.0,
+    batch_seeds: bool = True,
 ) -> list:
-    """Train (or load, or resume) runs one after the other; their RunResults in order.
+    """Train (or load, or resume) runs; their RunResults in order.
 
-    Each run is trained on its own (``smfg.runs.train.train``), so a run's directory
-    holds the same bits whichever page or command trained it. (Batching a cell's seeds with
-    ``smfg.runs.seeds.train_seeds`` gives the same runs only up to rounding, and was
-    not faster on two shared cores.)
+    With ``batch_seeds`` (as ``make runs`` trains them) the requests of an algorithm with a
+    batched form that differ only in their seed train as one batched model
+    (:func:`smfg.runs.seeds.train_specs`), so that a page that trains its own runs leaves the
+    same runs as the sweep would; every other request trains on its own. While another
+    process trains one of a batch's runs, its requests go one by one (each waits for it).
     """
-    return [train_request(r, root, progress, poll_s) for r in reqs]
+    specs = [r.spec() for r in reqs]
+    out: list = [None] * len(reqs)
+    for group in seed_groups(specs, batch_seeds):
+        if len(group) > 1 and any(RunStore(root).status(specs[i]) != "done" for i in group):
+            t0 = time.perf_counter()
+            if progress is not None:
+                names = ", ".join(str(reqs[i].seed) for i in group)
+                progress(f"  {_run_name(reqs[group[0]])}: seeds {names} as one batch")
+            try:
+                done = train_specs([specs[i] for i in group], root)
+            except RuntimeError as e:
+                if "being computed by another process" not in str(e):
+                    raise
+            else:
+                for i, res in zip(group, done, strict=True):
+                    out[i] = res
+                    if progress is not None:
+                        progress(
+                            f"{_run_name(reqs[i])}: trained in a batch of {len(group)} "
+                            f"({time.perf_counter() - t0:.1f} s) {res.run_dir.name}"
+                        )
+        for i in group:
+            if out[i] is None:
+                out[i] = train_request(reqs[i], root, progress, poll_s)
+    return out
 
 
 def train_request(req: RunRequest, root: str | Path, progress: Progress = None, poll_s=5.0):

@@ -48,6 +48,7 @@ from typing import Any
 from smfg.algos.common import evaluated_epoch
 from smfg.runs.curves import curve_settings
 from smfg.runs.store import RunStore
+from smfg.runs.sweep_specs import seed_groups
 
 __all__ = [
     "CALIBRATION_FILE",
@@ -56,6 +57,8 @@ __all__ = [
     "Estimate",
     "epoch_seconds",
     "estimate",
+    "batch_factor",
+    "batch_seconds",
     "eval_share",
     "format_hours",
     "grid_key",
@@ -120,6 +123,8 @@ DEFAULT_BENCH: dict[str, list[dict]] = {
             ("ppo", 1000, 3.8, 0.0596, 16.7),
         ]
     ],
+    # 5 seeds of SMFRL (taxai, N = 100, quick) as one batch, one thread: x one seed alone
+    "seeds": [{"kind": "smfrl-seeds", "seeds": 5, "threads": 1, "ratio_to_one_seed": 2.51}],
     "results": [
         {
             "kind": "env",
@@ -188,6 +193,10 @@ class Calibration:
     steps: dict[str, list[tuple[int, float]]]
     source: str
     fallback: tuple[str, str | None] = ("smfrl", "sampled")
+    seed_extra: float = 1.0
+    """What each seed of a batch adds to one seed's epoch, as a share of it (the bench's K
+    seeds batched on one thread cost 1 + (K - 1) x this times one seed: :func:`batch_factor`);
+    1: no batch row, K seeds cost K times one."""
 
     @classmethod
     def from_bench(cls, report: Mapping[str, Any], source: str) -> Calibration:
@@ -227,16 +236,23 @@ class Calibration:
                     steps.setdefault(r["variant"], {})[int(r["n_households"])] = (
                         float(r["step_ms"]) / 1e3
                     )
+        extra = None
+        for r in report.get("seeds") or []:
+            if r.get("threads") == 1 and int(r.get("seeds") or 0) > 1:
+                extra = (float(r["ratio_to_one_seed"]) - 1.0) / (int(r["seeds"]) - 1)
         if report is not DEFAULT_BENCH:
             base = _default_calibration()
             for key, rows in base.epochs.items():
                 epochs.setdefault(key, dict(rows))
             for v, rows in base.steps.items():
                 steps.setdefault(v, dict(rows))
+            if extra is None:
+                extra = base.seed_extra
         return cls(
             {k: sorted(v.items()) for k, v in epochs.items()},
             {k: sorted(v.items()) for k, v in steps.items()},
             source,
+            seed_extra=1.0 if extra is None else min(max(extra, 0.0), 1.0),
         )
 
     def epoch(self, algo: str, batch: str | None, n: int) -> _Epoch:
@@ -400,6 +416,41 @@ def run_seconds(
     return start + left * epoch_seconds(spec, cal) + _certify_seconds(spec, epochs_done, grid)
 
 
+def batch_factor(k: int, calibration: Calibration | None = None) -> float:
+    """An epoch of ``k`` seeds trained as one batch (:mod:`smfg.algos.seeds`) in multiples
+    of one seed's: 1 + (k - 1) x the calibration's :attr:`~Calibration.seed_extra`."""
+    cal = calibration or load_calibration()
+    return 1.0 + (max(int(k), 1) - 1) * cal.seed_extra
+
+
+def batch_seconds(
+    specs: Sequence[Mapping[str, Any]],
+    calibration: Calibration | None = None,
+    epochs_done: Sequence[int] | None = None,
+    grid: Sequence[bool] | None = None,
+) -> float:
+    """Seconds on one core of runs that differ only in their seed trained as one batch
+    (``smfg.runs.seeds.train_specs``): the epochs of the runs that train together (those
+    at the same epoch) at :func:`batch_factor` times one seed's; each run's own start,
+    behaviour cloning and certifications. One spec: :func:`run_seconds`."""
+    cal = calibration or load_calibration()
+    done = list(epochs_done or [0] * len(specs))
+    grids = list(grid or [True] * len(specs))
+    if len(specs) == 1:
+        return run_seconds(specs[0], cal, done[0], grids[0])
+    epoch = epoch_seconds(specs[0], cal)
+    n_epochs = int(specs[0].get("epochs", 1))
+    total = 0.0
+    at: dict[int, int] = {}
+    for spec, d, g in zip(specs, done, grids, strict=True):
+        # each run's start, behaviour cloning and certifications: all but its epochs
+        total += run_seconds(spec, cal, d, g) - max(n_epochs - d, 0) * epoch
+        at[d] = at.get(d, 0) + 1
+    for d, k in at.items():
+        total += max(n_epochs - d, 0) * epoch * batch_factor(k, cal)
+    return total
+
+
 def wall_seconds(costs: Iterable[float], workers: int) -> float:
     """The wall time of ``costs`` on ``workers`` workers that take the next run, longest
     first, as each frees up (how the pool and a Dask cluster receive a sweep's runs)."""
@@ -443,6 +494,7 @@ class Estimate:
     wall_seconds: float | None
     source: str
     per_run: list[float] = field(default_factory=list, repr=False)
+    """the seconds of each job, longest first (a job: one run, or a batch of seeds)"""
 
     @property
     def cpu_hours(self) -> float:
@@ -479,13 +531,17 @@ def estimate(
     root: str | os.PathLike = "results",
     workers: int = 1,
     calibration: Calibration | None = None,
+    batch_seeds: bool = True,
 ) -> Estimate:
     """The cost of sweeping ``specs`` into the run store at ``root`` with ``workers``
     workers: done runs cost nothing, partial ones their epochs left (0 workers: no wall).
 
-    A leader grid (:func:`grid_key`) is counted for at most ``workers`` of the runs that
-    solve the same one (at least once): each worker process solves it once and finds it
-    cached for its later runs; the longest runs keep it."""
+    With ``batch_seeds`` (the sweep's default) the runs of an algorithm with a batched form
+    that differ only in their seed are one job (``smfg.runs.sweep_specs.seed_groups``) of
+    :func:`batch_seconds`; otherwise every run is a job. A leader grid (:func:`grid_key`) is
+    counted for at most ``workers`` of the runs that solve the same one (at least once):
+    each worker process solves it once and finds it cached for its later runs; the longest
+    jobs keep it."""
     cal = calibration or load_calibration()
     store = RunStore(root)
     counts = {"new": 0, "partial": 0, "done": 0}
@@ -494,17 +550,22 @@ def estimate(
         status = store.status(spec)
         counts[status] += 1
         if status != "done":
-            done = store.epochs_done(spec) if status == "partial" else 0
-            left.append((run_seconds(spec, cal, epochs_done=done), spec, done))
+            left.append((spec, store.epochs_done(spec) if status == "partial" else 0))
+    jobs = [[left[i] for i in g] for g in seed_groups([s for s, _ in left], batch_seeds)]
+
+    def cost(job, grids=None) -> float:
+        return batch_seconds([s for s, _ in job], cal, [d for _, d in job], grids)
+
     solves: dict[tuple, int] = {}
     costs = []
-    for full, spec, done in sorted(left, key=lambda t: -t[0]):
-        key = grid_key(spec, done)
-        if key is not None and solves.get(key, 0) >= max(workers, 1):
-            full = run_seconds(spec, cal, epochs_done=done, grid=False)
-        elif key is not None:
-            solves[key] = solves.get(key, 0) + 1
-        costs.append(full)
+    for job in sorted(jobs, key=lambda j: -cost(j)):
+        grids = []
+        for spec, done in job:
+            key = grid_key(spec, done)
+            grids.append(key is None or solves.get(key, 0) < max(workers, 1))
+            if key is not None and grids[-1]:
+                solves[key] = solves.get(key, 0) + 1
+        costs.append(cost(job, grids))
     wall = None
     if workers >= 1:
         wall = wall_seconds(costs, workers) + (SWEEP_START_S if costs else 0.0)

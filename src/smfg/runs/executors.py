@@ -1,5 +1,6 @@
 """Where a sweep's runs execute: one run in a worker (:func:`run_one`: train, resume or load
-it in the store), in this process one after the other, on a local pool of spawned processes,
+it in the store) or the seeds of one configuration as one batched model (:func:`run_batch`),
+in this process one after the other, on a local pool of spawned processes,
 or on a Dask cluster (:func:`dask_client`), with retries; each reports to the sweep's
 ``on_done`` as it finishes.
 """
@@ -62,6 +63,10 @@ def run_one(
             if LOCKED not in str(e):
                 raise
             time.sleep(poll_s)
+    return _summary(res, before, time.perf_counter() - t0)
+
+
+def _summary(res, before: str, seconds: float, batch: int = 1) -> dict:
     last = res.metrics.iloc[-1].to_dict() if len(res.metrics) else {}
     how = "cached" if not res.computed else ("resumed" if before == "partial" else "trained")
     return {
@@ -69,10 +74,40 @@ def run_one(
         "how": how,
         "resumed_from": res.resumed_from,
         "epochs": len(res.metrics),
-        "seconds": time.perf_counter() - t0,
+        "seconds": seconds,
+        "batch": batch,
         "worker": f"{socket.gethostname()}:{os.getpid()}",
         **{k: float(last[k]) for k in PROGRESS_KEYS if k in last},
     }
+
+
+def run_batch(
+    specs: list[Mapping[str, Any]],
+    root: str,
+    checkpoint_every: int = 1,
+    threads: int | None = 1,
+    poll_s: float = 2.0,
+) -> list[dict]:
+    """Train (resume, or load) runs that differ only in their seed as one batched model
+    (:func:`smfg.runs.seeds.train_specs`); the summary dict of each, in order, with the
+    batch's seconds and size. One spec: :func:`run_one`. While another process holds one of
+    the runs' locks, the runs go one by one (:func:`run_one` waits for each)."""
+    if len(specs) == 1:
+        return [run_one(specs[0], root, checkpoint_every, threads, poll_s)]
+    from smfg.runs.seeds import train_specs
+
+    _init_worker(threads)
+    store = RunStore(root)
+    before = [store.status(s) for s in specs]
+    t0 = time.perf_counter()
+    try:
+        results = train_specs(specs, root, checkpoint_every)
+    except RuntimeError as e:
+        if LOCKED not in str(e):
+            raise
+        return [run_one(s, root, checkpoint_every, None, poll_s) for s in specs]
+    seconds = time.perf_counter() - t0
+    return [_summary(r, b, seconds, len(specs)) for r, b in zip(results, before, strict=True)]
 
 
 def cached_summary(store: RunStore, spec: Mapping[str, Any]) -> dict:
@@ -84,6 +119,7 @@ def cached_summary(store: RunStore, spec: Mapping[str, Any]) -> dict:
         "resumed_from": None,
         "epochs": len(metrics),
         "seconds": 0.0,
+        "batch": 1,
         "worker": "",
         **{k: float(last[k]) for k in PROGRESS_KEYS if k in last},
     }
@@ -148,21 +184,27 @@ Done = Callable[[int, dict | None, str | None, bool], None]
 """on_done(index, summary or None, error or None, retrying)"""
 
 
+def _report(indices, summaries, on_done: Done) -> None:
+    for i, summary in zip(indices, summaries, strict=True):
+        on_done(i, summary, None, False)
+
+
 def _run_inprocess(jobs, root, checkpoint_every, retries, on_done: Done) -> None:
-    for i, spec in jobs:
+    for indices, specs in jobs:
         for attempt in range(retries + 1):
             try:
-                summary = run_one(spec, root, checkpoint_every, threads=None)
+                summaries = run_batch(specs, root, checkpoint_every, threads=None)
             except Exception as e:  # any failure of a run is reported
-                on_done(i, None, _error(e), attempt < retries)
+                for i in indices:
+                    on_done(i, None, _error(e), attempt < retries)
                 continue
-            on_done(i, summary, None, False)
+            _report(indices, summaries, on_done)
             break
 
 
 def _run_pool(jobs, root, checkpoint_every, retries, workers, on_done: Done) -> None:
-    """A process pool; a crashed worker breaks the pool, so the runs left go to a new one."""
-    attempts = {i: 0 for i, _ in jobs}
+    """A process pool; a crashed worker breaks the pool, so the jobs left go to a new one."""
+    attempts = {tuple(ix): 0 for ix, _ in jobs}
     pending = list(jobs)
     ctx = get_context("spawn")  # fork after torch's threads started is unsafe
     while pending:
@@ -171,21 +213,23 @@ def _run_pool(jobs, root, checkpoint_every, retries, workers, on_done: Done) -> 
             n, mp_context=ctx, initializer=_init_worker, initargs=(1,)
         ) as pool:
             futures = {
-                pool.submit(run_one, spec, root, checkpoint_every): (i, spec) for i, spec in pending
+                pool.submit(run_batch, specs, root, checkpoint_every): (ix, specs)
+                for ix, specs in pending
             }
             pending = []
             for fut in as_completed(futures):
-                i, spec = futures[fut]
+                ix, specs = futures[fut]
                 try:
-                    summary = fut.result()
-                except Exception as e:  # the run failed, or its worker died
-                    attempts[i] += 1
-                    retry = attempts[i] <= retries
+                    summaries = fut.result()
+                except Exception as e:  # a run failed, or its worker died
+                    attempts[tuple(ix)] += 1
+                    retry = attempts[tuple(ix)] <= retries
                     if retry:
-                        pending.append((i, spec))
-                    on_done(i, None, _error(e), retry)
+                        pending.append((ix, specs))
+                    for i in ix:
+                        on_done(i, None, _error(e), retry)
                     continue
-                on_done(i, summary, None, False)
+                _report(ix, summaries, on_done)
 
 
 def _run_dask(jobs, root, checkpoint_every, retries, client, on_done: Done) -> None:
@@ -195,19 +239,20 @@ def _run_dask(jobs, root, checkpoint_every, retries, client, on_done: Done) -> N
 
     token = uuid.uuid4().hex[:8]
     index = {}
-    for i, spec in jobs:
-        key = f"smfg-run-{RunStore(root).run_dir(spec).name}-{token}"
+    for ix, specs in jobs:
+        key = f"smfg-run-{RunStore(root).run_dir(specs[0]).name}-{token}"
         fut = client.submit(
-            run_one, spec, root, checkpoint_every, key=key, pure=False, retries=retries
+            run_batch, specs, root, checkpoint_every, key=key, pure=False, retries=retries
         )
-        index[fut] = i
+        index[fut] = ix
     for fut in dask_as_completed(list(index)):
         try:
-            summary = fut.result()
+            summaries = fut.result()
         except Exception as e:  # KilledWorker, the run's own error
-            on_done(index[fut], None, _error(e), False)
+            for i in index[fut]:
+                on_done(i, None, _error(e), False)
             continue
-        on_done(index[fut], summary, None, False)
+        _report(index[fut], summaries, on_done)
 
 
 def _error(e: BaseException) -> str:
@@ -219,7 +264,8 @@ def _error(e: BaseException) -> str:
 def execute(
     jobs, root, workers, scheduler, local_workers, client, retries, checkpoint_every, on_done: Done
 ) -> None:
-    """Send ``jobs`` to the executor the arguments choose (see :func:`sweep`)."""
+    """Send ``jobs`` to the executor the arguments choose (see :func:`sweep`): each job is
+    (indices, specs), runs that train together (:func:`run_batch`; usually one)."""
     if client is not None or scheduler or local_workers:
         own = client is None
         cluster = None

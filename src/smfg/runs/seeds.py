@@ -18,7 +18,7 @@ alone at its epoch, or of an algorithm without a batched form, trains as ``train
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from smfg.algos.offpolicy import OffPolicyTrainer
@@ -26,11 +26,9 @@ from smfg.algos.seeds import BatchedTrainer, SeedsOutOfStep
 from smfg.runs.algorithms import algorithm_trainer
 from smfg.runs.curves import with_curves
 from smfg.runs.store import RunStore
-from smfg.runs.train import run_spec, train
+from smfg.runs.sweep_specs import BATCHED, seed_groups, seed_key
+from smfg.runs.train import make_trainer, run_spec
 from smfg.runtime import tune_allocator
-
-#: algorithms with a batched form (the DDPG family; rule_based learns nothing)
-BATCHED = {"smfrl", "ddpg", "iddpg", "maddpg", "mfmarl"}
 
 
 class _Shared:
@@ -103,29 +101,44 @@ def train_seeds(
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds = {seeds!r}: allowed a non-empty list of distinct integers")
-    store = RunStore(root)
     specs = [run_spec(algo, profile, **{**overrides, "seed": s}) for s in seeds]
-    results: list = [None] * len(seeds)
+    return train_specs(specs, root, checkpoint_every, progress)
+
+
+def train_specs(
+    specs: Sequence[Mapping],
+    root: str | Path = "results",
+    checkpoint_every: int = 1,
+    progress: Callable[[int, int, dict], None] | None = None,
+) -> list:
+    """Train (or resume, or load) the runs ``specs`` (full specs, as
+    :func:`smfg.runs.train.run_spec` returns them) that differ only in their seed, batched
+    as :func:`train_seeds` does; the store's RunResult of each, in order. ValueError where
+    the specs differ in more than their seed, or repeat a seed."""
+    specs = [dict(s) for s in specs]
+    if not specs or len({seed_key(s) for s in specs}) != 1:
+        raise ValueError("train_specs: allowed a non-empty list of specs that differ only in seed")
+    seeds = [s.get("seed") for s in specs]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds = {seeds!r}: allowed distinct seeds")
+    store = RunStore(root)
+    results: list = [None] * len(specs)
     groups: dict[int, list[int]] = {}
     for k, spec in enumerate(specs):
         if store.status(spec) != "done":
             groups.setdefault(store.checkpoint_epoch(spec), []).append(k)
     for group in groups.values():
-        if algo in BATCHED and len(group) > 1:
+        if specs[0]["algo"] in BATCHED and len(group) > 1:
             _train_batch(store, specs, group, results, checkpoint_every, progress)
     # seeds alone at their epoch, finished runs (loaded), and batches that could not form
-    for k, s in enumerate(seeds):
+    tune_allocator()
+    for k, spec in enumerate(specs):
         if results[k] is None or not results[k].done:
             report = None
             if progress is not None:
-                report = lambda epoch, row, s=s: progress(s, epoch, row)  # noqa: E731
-            results[k] = train(
-                algo,
-                profile,
-                root=root,
-                checkpoint_every=checkpoint_every,
-                progress=report,
-                **{**overrides, "seed": s},
+                report = lambda epoch, row, s=spec["seed"]: progress(s, epoch, row)  # noqa: E731
+            results[k] = store.run(
+                spec, make_trainer, checkpoint_every=checkpoint_every, progress=report
             )
     return results
 
@@ -163,4 +176,4 @@ def _train_batch(store, specs, group, results, checkpoint_every, progress) -> No
         raise shared.error or errors[0]
 
 
-__all__ = ["train_seeds", "BATCHED"]
+__all__ = ["BATCHED", "seed_groups", "seed_key", "train_seeds", "train_specs"]

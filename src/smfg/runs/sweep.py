@@ -7,6 +7,9 @@ when it passes its ``experiment_specs`` in. :func:`sweep` sends each run that th
 does not hold finished yet to a worker, which trains it with
 ``RunStore(root).run(spec, make_trainer)``:
 
+- the runs of an algorithm with a batched form that differ only in their seed go to one
+  worker together and train as one batched model (``batch_seeds``, :mod:`smfg.runs.seeds`:
+  three seeds cost about 1.7 times one), each still in its own directory;
 - each run writes only its own directory ``<root>/<algo>-<hash>``, checkpointed every
   ``checkpoint_every`` epochs, so a lost worker costs at most that run's progress since its
   last checkpoint; the run is retried (``retries``), and resumes bit for bit;
@@ -46,6 +49,7 @@ from smfg.runs.store import RunStore
 from smfg.runs.sweep_specs import (
     grid_specs,
     run_label,
+    seed_groups,
     specs_from_file,
     specs_from_mapping,
     unique_specs,
@@ -59,6 +63,7 @@ __all__ = [
     "grid_specs",
     "run_label",
     "run_one",
+    "seed_groups",
     "specs_from_file",
     "specs_from_mapping",
     "sweep",
@@ -157,6 +162,8 @@ def sweep(
     epochs_progress: Callable[[int, int], None] | None = None,
     poll_s: float = 5.0,
     cost: Callable[[Mapping[str, Any]], float] | None = None,
+    batch_seeds: bool = True,
+    batch_cost: Callable[[list[Mapping[str, Any]]], float] | None = None,
 ) -> SweepResult:
     """Train every run of ``specs`` in the run store at ``root`` (see the module docstring).
 
@@ -172,6 +179,13 @@ def sweep(
     long runs train), their total epochs and the share of the work done (each run's epochs
     weighted by its ``cost`` per epoch, so that an ETA from it counts an epoch of a long run
     as long), from a thread of this process.
+
+    ``batch_seeds``: the runs of an algorithm with a batched form (the DDPG family) that
+    differ only in their seed train as one batched model in one worker
+    (:func:`smfg.runs.seeds.train_specs`; equal to the runs trained alone up to rounding,
+    book:reproduce-batched-seeds); False: every run alone. ``batch_cost(specs)``: a batch's
+    estimated seconds (the CLI's: ``smfg.perf.estimate.batch_seconds``), else the sum of its
+    runs' ``cost``.
     """
     t0 = time.perf_counter()
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
@@ -214,9 +228,11 @@ def sweep(
                 if k in summary and math.isfinite(summary[k])
             )
             where = f" on {summary['worker']}" if remote and summary.get("worker") else ""
+            k = int(summary.get("batch") or 1)
+            batch = f" (trained as a batch of {k} seeds)" if k > 1 and how != "cached" else ""
             say(
                 f"[{finished[0]}/{n}] {row['label']} ({row['run']}): {how}, "
-                f"{summary['epochs']} epochs, {summary['seconds']:.1f} s{where}"
+                f"{summary['epochs']} epochs, {summary['seconds']:.1f} s{batch}{where}"
                 + (f"; {metrics}" if metrics else "")
             )
         else:
@@ -229,20 +245,31 @@ def sweep(
                 finished[0] += 1
                 say(f"[{finished[0]}/{n}] {row['label']} ({row['run']}): FAILED ({error})")
 
-    jobs = []
+    todo = []
     for i, spec in enumerate(specs):
         if store.status(spec) == "done":
             on_done(i, cached_summary(store, spec), None, False)
         else:
-            jobs.append((i, spec))
+            todo.append(i)
+    # (indices, specs): a run alone, or the seeds of one configuration as one batch
+    jobs = [
+        ([todo[k] for k in g], [specs[todo[k]] for k in g])
+        for g in seed_groups([specs[i] for i in todo], batch_seeds)
+    ]
     # longest first: the pool's last runs are then short ones, and the workers finish together
-    if cost is not None:
-        jobs.sort(key=lambda job: -cost(job[1]))
+    if cost is not None or batch_cost is not None:
+
+        def job_cost(job) -> float:
+            if len(job[1]) > 1 and batch_cost is not None:
+                return float(batch_cost(job[1]))
+            return sum(float(cost(s)) for s in job[1]) if cost is not None else 0.0
+
+        jobs.sort(key=lambda job: -job_cost(job))
 
     watcher = None
     if jobs and epochs_progress is not None:
-        todo = [spec for _, spec in jobs]
-        watcher = _EpochWatcher(store, todo, epochs_progress, said, poll_s, cost)
+        sent = [spec for _, group in jobs for spec in group]
+        watcher = _EpochWatcher(store, sent, epochs_progress, said, poll_s, cost)
     try:
         if jobs:
             execute(
@@ -271,6 +298,7 @@ def sweep(
         "resumed_from",
         "epochs",
         "seconds",
+        "batch",
         "worker",
         "error",
         *PROGRESS_KEYS,

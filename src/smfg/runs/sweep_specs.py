@@ -163,6 +163,35 @@ def specs_from_file(
         raise ValueError(f"sweep file {path}: {e}") from e
 
 
+#: algorithms with a batched form for several seeds (:mod:`smfg.algos.seeds`: the DDPG family;
+#: rule_based learns nothing, PPO has none)
+BATCHED = frozenset({"smfrl", "ddpg", "iddpg", "maddpg", "mfmarl"})
+
+
+def seed_key(spec: Mapping) -> str:
+    """What a run is apart from its seed (runs with equal keys can train as one batch)."""
+    return json.dumps({k: v for k, v in spec.items() if k != "seed"}, sort_keys=True)
+
+
+def seed_groups(specs: Sequence[Mapping], batch: bool = True) -> list[list[int]]:
+    """The indices of ``specs`` in groups that train together: the specs of an algorithm
+    with a batched form (:data:`BATCHED`) that differ only in their seed form one group, in
+    the order of their first spec; every other spec (or every spec, ``batch`` False) is a
+    group of its own."""
+    groups: dict[str, list[int]] = {}
+    out: list[list[int]] = []
+    for i, spec in enumerate(specs):
+        if not batch or spec.get("algo") not in BATCHED:
+            out.append([i])
+            continue
+        key = seed_key(spec)
+        if key not in groups:
+            groups[key] = []
+            out.append(groups[key])
+        groups[key].append(i)
+    return out
+
+
 def unique_specs(specs: Iterable[Any]) -> list[dict]:
     """The specs as canonical dicts (a RunSpec as its full spec), each distinct one once."""
     out, seen = [], set()
