@@ -45,10 +45,10 @@ import torch
 from torch import Tensor, nn
 
 from smfg.algos.common import EVAL_KEYS, EVAL_SEED_OFFSET, evaluated_epoch, exploration
-from smfg.algos.core import leader_env_action, linear, signed_log
+from smfg.algos.core import HH_OBS, leader_env_action, linear, signed_log
 from smfg.algos.offpolicy import OffPolicyTrainer
 from smfg.algos.offpolicy_learner import Learner
-from smfg.algos.smfrl import SMFRLTrainer
+from smfg.algos.smfrl import SMFRLLearner, SMFRLTrainer
 from smfg.env import Observation, SMFGEnv
 
 NETS = ("actor_l", "critic_l", "actor_f", "critic_f")
@@ -487,8 +487,79 @@ class BatchedTrainer:
         return True
 
     # --- update: the members' batches, the learner's losses on the stacked networks ------
-    def _descend(self, name: str, loss_fn, batches: list[dict]) -> Tensor:
-        losses = loss_fn(self.nets, self.targets, _stack(batches))  # [K]
+    def _batch(self, side: str, gather: bool) -> dict:
+        """The K members' batches of an update of ``side``, stacked [K, ...]: each member
+        draws its own (with ``gather``, :meth:`_sampled_follower_batch` gathers SMFRL's
+        sampled follower batches from the linked replay in one pass)."""
+        ms = self.members
+        if side == "leader":
+            return _stack([m.learner.leader_batch() for m in ms])
+        if gather:
+            return self._sampled_follower_batch()
+        return _stack([m.learner.follower_batch() for m in ms])
+
+    def _gathers(self) -> bool:
+        """SMFRL's sampled follower batch, whose fields the stacked replay gives in one
+        indexing each (the members' buffers are its slices: :meth:`_link_replays`)."""
+        L0, replay = self.L0, getattr(self, "replay", None)
+        return (
+            isinstance(L0, SMFRLLearner)
+            and type(L0).follower_batch is SMFRLLearner.follower_batch
+            and type(L0)._sampled_batch is SMFRLLearner._sampled_batch
+            and self.cfg.follower_batch == "sampled"
+            and bool(replay)
+            and all(
+                m.learner.buf.data[key].data_ptr() == self.replay[key][k].data_ptr()
+                for k, m in enumerate(self.members)
+                for key in self.replay
+            )
+        )
+
+    def _sampled_follower_batch(self) -> dict:
+        """The K members' sampled follower batches (``SMFRLLearner._sampled_batch``) as one
+        stacked batch: each member draws its indices from its own generator in its run's
+        order (steps, households, then the mean action's next and current households), every
+        field is gathered from the stacked replay with one indexing, and normalised with the
+        K normalisers stacked: equal bit for bit to stacking the members' own batches."""
+        cfg, R, learners = self.cfg, self.replay, [m.learner for m in self.members]
+        K, H = len(learners), learners[0].H
+        S, m = cfg.batch_steps, cfg.mf_sample
+        k = cfg.batch_size // S
+        js, hh, nxt, cur = [], [], [], []
+        for lr in learners:
+            js.append(lr.buf.sample_steps(S, lr.gen))
+            hh.append(torch.randint(H, (S, k), generator=lr.gen))
+            if H > m:
+                nxt.append(torch.randint(H, (S, m), generator=lr.gen))
+                cur.append(torch.randint(H, (S, m), generator=lr.gen))
+        js = torch.stack(js)  # [K, S]
+        kk = torch.arange(K).unsqueeze(-1)
+        j, i = js.repeat_interleave(k, -1), torch.stack(hh).reshape(K, -1)  # [K, S k]
+        nf = [lr.nets.norm_f for lr in learners]
+        mf = R["mf"][kk, j]
+        b = {
+            "s_f": _normalised(R["h_obs"][kk, j, i], nf),
+            "s_f2": _normalised(R["h_next"][kk, j, i], nf),
+            "a_f": R["h_act"][kk, j, i],
+            "r_f": R["h_rew"][kk, j, i],
+            "term": R["term"][kk, j],
+            "a_l": R["l_act"][kk, j],
+            "a_ls": R["l_act"][kk, js],
+            "mf": torch.cat([_normalised(mf[..., :HH_OBS], nf), mf[..., HH_OBS:]], -1),
+            "mf_obs2": _normalised(R["mf_next"][kk, j, :HH_OBS], nf),
+            "s_l2s": _normalised(R["l_next"][kk, js], [lr.nets.norm_l for lr in learners]),
+        }
+        if H > m:  # m random households of each step
+            k3, j3 = kk.unsqueeze(-1), js.unsqueeze(-1)
+            b["nxt"] = _normalised(R["h_next"][k3, j3, torch.stack(nxt)], nf)
+            b["cur"] = _normalised(R["h_obs"][k3, j3, torch.stack(cur)], nf)
+        else:  # all of them
+            b["nxt"] = _normalised(R["h_next"][kk, js], nf)
+            b["cur"] = _normalised(R["h_obs"][kk, js], nf)
+        return b
+
+    def _descend(self, name: str, loss_fn, batch: dict) -> Tensor:
+        losses = loss_fn(self.nets, self.targets, batch)  # [K]
         params = list(self.P[name].values())
         self.opt[name].zero_grad()
         # seeds share no parameter: each gets its own gradient; the other networks take none
@@ -510,17 +581,14 @@ class BatchedTrainer:
         L0.follower_actor_paused = self.epoch < cfg.follower_actor_start_epoch
         for m in ms:  # the members hold this epoch's networks (scattered after the last)
             m.learner.refresh_anchor()
+        gather = self._gathers()
         for side, n_updates, (actor, critic) in L0.sides():
             q_fn, pi_fn = losses[side]
             q = pi = torch.zeros(K, dtype=torch.float64)
             n_pi = 0
             for _ in range(n_updates):
-                make = [
-                    m.learner.leader_batch if side == "leader" else m.learner.follower_batch
-                    for m in ms
-                ]
-                batches = [f() for f in make]
-                q = q + self._descend(critic, q_fn, batches).double()
+                batch = self._batch(side, gather)
+                q = q + self._descend(critic, q_fn, batch).double()
                 stepped = [critic]
                 if side == "leader":
                     for m in ms:
@@ -530,7 +598,7 @@ class BatchedTrainer:
                 if not paused and (
                     not delayed or ms[0].learner.leader_steps % cfg.policy_delay == 0
                 ):
-                    pi = pi + self._descend(actor, pi_fn, batches).double()
+                    pi = pi + self._descend(actor, pi_fn, batch).double()
                     n_pi += 1
                     stepped = [actor, critic]
                 for name in stepped:

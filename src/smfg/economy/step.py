@@ -331,15 +331,9 @@ def _finish(st: EconState, p: EconomyParams, gov: GovAction, flags: Tensor, **pe
         high = (gini_sorted(post_income_sorted) >= 1) | (gini_sorted(post_assets_sorted) >= 1)
         flags = flags | torch.where(high, GINI, 0)
     U = u.sum(-1)
-    finite = (
-        torch.isfinite(Y)
-        & torch.isfinite(K_next)
-        & torch.isfinite(B_next)
-        & torch.isfinite(a_next.sum(-1))  # a sum is finite only if every term is
-        & torch.isfinite(U)
-        & torch.isfinite(income_gini)
-        & torch.isfinite(wealth_gini)
-    )
+    # one check of the seven [E] values (a sum is finite only if every term is)
+    checked = (Y, K_next, B_next, a_next.sum(-1), U, income_gini, wealth_gini)
+    finite = torch.isfinite(torch.stack(torch.broadcast_tensors(*checked))).all(0)
     flags = flags | torch.where(finite, 0, NONFINITE)
     active = ~st.done
     flags = flags | torch.where(st.t + 1 >= p.T, TIME_LIMIT, 0)
