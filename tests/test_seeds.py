@@ -347,30 +347,43 @@ def test_the_seeds_record_a_step_as_one_batch_as_each_would_alone(monkeypatch):
     assert [(m.learner.buf.pos, m.ended) for m in fast.members] == before
 
 
-@pytest.mark.parametrize("households", [20, 12])
-def test_the_follower_batches_gathered_in_one_pass_equal_the_members_own(households):
-    """``_sampled_follower_batch`` (SMFRL's sampled follower batch of the K seeds gathered
-    from the stacked replay in one indexing per field) equals stacking the members' own
-    ``follower_batch``, bit for bit, and leaves each member's generator where its own draws
-    would: with m = 16 households of a step for the mean action (N = 20), and with all of
-    them (N = 12)."""
-    over = {"n_households": households, "bc": False, "mf_sample": 16, "follower_batch": "sampled"}
+@pytest.mark.parametrize(
+    ("households", "gradient"), [(20, "nash"), (12, "nash"), (20, "stackelberg")]
+)
+def test_the_batches_gathered_in_one_pass_equal_the_members_own(households, gradient):
+    """``_sampled_follower_batch`` and ``_sampled_leader_batch`` (SMFRL's batches of the K
+    seeds gathered from the stacked replay in one indexing per field) equal stacking the
+    members' own ``follower_batch`` and ``leader_batch``, bit for bit, and leave each
+    member's generator where its own draws would: with m = 16 households of a step for the
+    mean action (N = 20), with all of them (N = 12), and with the Stackelberg gradient's
+    current households too."""
+    over = {
+        "n_households": households,
+        "bc": False,
+        "mf_sample": 16,
+        "follower_batch": "sampled",
+        "leader_gradient": gradient,
+    }
     cfg = SMFRLConfig(**{**TINY, **over})
     batch = BatchedSMFRL(cfg, [0, 1, 2])
     batch.collect()
     assert batch._gathers()
-    gens = [m.learner.gen.get_state() for m in batch.members]
-    fast = batch._sampled_follower_batch()
-    after = [m.learner.gen.get_state() for m in batch.members]
-    for m, g in zip(batch.members, gens, strict=True):
-        m.learner.gen.set_state(g)
-    slow = batch._batch("follower", gather=False)
-    assert fast.keys() == slow.keys() and {"nxt", "cur", "mf"} <= set(fast)
-    for key in slow:
-        assert fast[key].shape == slow[key].shape and torch.equal(fast[key], slow[key]), key
-    for m, g in zip(batch.members, after, strict=True):
-        assert torch.equal(m.learner.gen.get_state(), g)
-    assert not torch.equal(fast["s_f"][0], fast["s_f"][1])  # each seed its own draws
+    for side in ("follower", "leader"):
+        gens = [m.learner.gen.get_state() for m in batch.members]
+        fast = batch._batch(side, gather=True)
+        after = [m.learner.gen.get_state() for m in batch.members]
+        for m, g in zip(batch.members, gens, strict=True):
+            m.learner.gen.set_state(g)
+        slow = batch._batch(side, gather=False)
+        assert fast.keys() == slow.keys() and {"nxt", "mf"} <= set(fast)
+        assert ("cur" in fast) == (side == "follower" or gradient == "stackelberg")
+        for key in slow:
+            assert fast[key].shape == slow[key].shape and torch.equal(fast[key], slow[key]), key
+        for m, g in zip(batch.members, after, strict=True):
+            assert torch.equal(m.learner.gen.get_state(), g)
+        assert not torch.equal(fast["mf"][0], fast["mf"][1])  # each seed its own draws
     # a member whose buffer is no longer the stacked replay's slice: each builds its own
-    batch.members[1].learner.buf.data["h_obs"] = batch.members[1].learner.buf.data["h_obs"].clone()
+    buf = batch.members[1].learner.buf
+    buf.data["h_obs"] = buf.data["h_obs"].clone()
     assert not batch._gathers()
+    assert not BatchedSMFRL(SMFRLConfig(**{**TINY, **over, "leader_trust": 0.1}), [0, 1])._gathers()

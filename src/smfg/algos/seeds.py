@@ -45,7 +45,14 @@ import torch
 from torch import Tensor, nn
 
 from smfg.algos.common import EVAL_KEYS, EVAL_SEED_OFFSET, evaluated_epoch, exploration
-from smfg.algos.core import HH_OBS, leader_env_action, linear, signed_log
+from smfg.algos.core import (
+    HH_OBS,
+    LEADER_ACT,
+    gaussian_noise,
+    leader_env_action,
+    linear,
+    signed_log,
+)
 from smfg.algos.offpolicy import OffPolicyTrainer
 from smfg.algos.offpolicy_learner import Learner
 from smfg.algos.smfrl import SMFRLLearner, SMFRLTrainer
@@ -492,21 +499,27 @@ class BatchedTrainer:
         draws its own (with ``gather``, :meth:`_sampled_follower_batch` gathers SMFRL's
         sampled follower batches from the linked replay in one pass)."""
         ms = self.members
+        if gather:
+            return (
+                self._sampled_leader_batch() if side == "leader" else self._sampled_follower_batch()
+            )
         if side == "leader":
             return _stack([m.learner.leader_batch() for m in ms])
-        if gather:
-            return self._sampled_follower_batch()
         return _stack([m.learner.follower_batch() for m in ms])
 
     def _gathers(self) -> bool:
-        """SMFRL's sampled follower batch, whose fields the stacked replay gives in one
-        indexing each (the members' buffers are its slices: :meth:`_link_replays`)."""
-        L0, replay = self.L0, getattr(self, "replay", None)
+        """SMFRL with the sampled follower batch (and no trust region), whose batches' fields
+        the stacked replay gives in one indexing each (the members' buffers are its slices:
+        :meth:`_link_replays`)."""
+        L0, replay, kind = self.L0, getattr(self, "replay", None), type(self.L0)
         return (
             isinstance(L0, SMFRLLearner)
-            and type(L0).follower_batch is SMFRLLearner.follower_batch
-            and type(L0)._sampled_batch is SMFRLLearner._sampled_batch
+            and kind.follower_batch is SMFRLLearner.follower_batch
+            and kind._sampled_batch is SMFRLLearner._sampled_batch
+            and kind.leader_batch is Learner.leader_batch
+            and kind.leader_extra is SMFRLLearner.leader_extra
             and self.cfg.follower_batch == "sampled"
+            and self.cfg.leader_trust is None
             and bool(replay)
             and all(
                 m.learner.buf.data[key].data_ptr() == self.replay[key][k].data_ptr()
@@ -556,6 +569,48 @@ class BatchedTrainer:
         else:  # all of them
             b["nxt"] = _normalised(R["h_next"][kk, js], nf)
             b["cur"] = _normalised(R["h_obs"][kk, js], nf)
+        return b
+
+    def _sampled_leader_batch(self) -> dict:
+        """The K members' leader batches (``Learner.leader_batch`` with SMFRL's
+        ``leader_extra``, the sampled follower batch's ``mf_sample`` households) as one
+        stacked batch, drawn and gathered as :meth:`_sampled_follower_batch` does: each
+        member's steps, TD3's smoothing noise and the mean action's households from its own
+        generator in its run's order; equal bit for bit to stacking the members' own."""
+        cfg, R, learners = self.cfg, self.replay, [m.learner for m in self.members]
+        L0, K, H, m = self.L0, len(learners), learners[0].H, cfg.mf_sample
+        B, both = cfg.batch_size, cfg.leader_gradient == "stackelberg"
+        idx, smooth, nxt, cur = [], [], [], []
+        for lr in learners:
+            idx.append(lr.buf.sample_steps(B, lr.gen))
+            if L0.twin:
+                smooth.append(gaussian_noise((B, LEADER_ACT), cfg.target_noise, lr.gen))
+            if H > m:
+                nxt.append(torch.randint(H, (B, m), generator=lr.gen))
+                if both:
+                    cur.append(torch.randint(H, (B, m), generator=lr.gen))
+        idx = torch.stack(idx)
+        kk = torch.arange(K).unsqueeze(-1)
+        nl = [lr.nets.norm_l for lr in learners]
+        nf = [lr.nets.norm_f for lr in learners]
+        mf = R["mf"][kk, idx]
+        b = {
+            "s_l": _normalised(R["l_obs"][kk, idx], nl),
+            "s_l2": _normalised(R["l_next"][kk, idx], nl),
+            "a_l": R["l_act"][kk, idx],
+            "r_l": R["l_rew"][kk, idx],
+            "term": R["term"][kk, idx],
+        }
+        if L0.twin:
+            b["smooth"] = torch.stack(smooth).clamp(-cfg.target_noise_clip, cfg.target_noise_clip)
+        b["mf"] = torch.cat([_normalised(mf[..., :HH_OBS], nf), mf[..., HH_OBS:]], -1)
+        b["mf_obs2"] = _normalised(R["mf_next"][kk, idx, :HH_OBS], nf)
+        k3, i3 = kk.unsqueeze(-1), idx.unsqueeze(-1)
+        for key, field, draws in (("nxt", "h_next", nxt), ("cur", "h_obs", cur)):
+            if key == "cur" and not both:
+                continue
+            rows = R[field][k3, i3, torch.stack(draws)] if H > m else R[field][kk, idx]
+            b[key] = _normalised(rows, nf)
         return b
 
     def _descend(self, name: str, loss_fn, batch: dict) -> Tensor:
