@@ -166,6 +166,12 @@ def specs_from_file(
 #: algorithms with a batched form for several seeds (:mod:`smfg.algos.seeds`: the DDPG family;
 #: rule_based learns nothing, PPO has none)
 BATCHED = frozenset({"smfrl", "ddpg", "iddpg", "maddpg", "mfmarl"})
+#: those whose seeds a sweep batches: where a batch of three costs well under three seeds alone
+#: on one core (measured, quick profile, 2-core machine: SMFRL 1.7 to 2.0 times one seed, DDPG
+#: 1.5, IDDPG 1.6, MF-MARL 1.7); not MADDPG, whose critics over every household make a batch
+#: of three cost 2.2 (N = 100) to 2.8 (N = 1,000) times one seed, and more beside another
+#: worker (4.2 in a quick build)
+SWEEP_BATCHED = BATCHED - {"maddpg"}
 
 
 def seed_key(spec: Mapping) -> str:
@@ -175,13 +181,13 @@ def seed_key(spec: Mapping) -> str:
 
 def seed_groups(specs: Sequence[Mapping], batch: bool = True) -> list[list[int]]:
     """The indices of ``specs`` in groups that train together: the specs of an algorithm
-    with a batched form (:data:`BATCHED`) that differ only in their seed form one group, in
-    the order of their first spec; every other spec (or every spec, ``batch`` False) is a
-    group of its own."""
+    whose seeds a sweep batches (:data:`SWEEP_BATCHED`) that differ only in their seed form
+    one group, in the order of their first spec; every other spec (or every spec, ``batch``
+    False) is a group of its own."""
     groups: dict[str, list[int]] = {}
     out: list[list[int]] = []
     for i, spec in enumerate(specs):
-        if not batch or spec.get("algo") not in BATCHED:
+        if not batch or spec.get("algo") not in SWEEP_BATCHED:
             out.append([i])
             continue
         key = seed_key(spec)
