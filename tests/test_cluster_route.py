@@ -25,7 +25,10 @@ pytestmark = [
 
 #: a page with two short runs (SMFRL, taxai, N = 100, two seeds at the smoke profile)
 EXPERIMENT = "fig5_smfg_household_share"
-PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] .*: trained, \d+ epochs, [\d.]+ s on ([^:\s]+):(\d+)")
+PROGRESS = re.compile(
+    r"^\[(\d+)/(\d+)\] .*: trained, \d+ epochs, [\d.]+ s"
+    r"(?: \(trained as a batch of \d+ seeds\))? on ([^:\s]+):(\d+)"
+)
 
 
 def test_make_runs_trains_on_a_dask_cluster_into_the_shared_store(sandbox: Path, tmp_path):  # noqa: F811

@@ -42,12 +42,22 @@ def externality_rewards(u_l, u_f):
     return r_l, -((y - C_F) ** 2) + M_F * y.mean(1, keepdim=True) * y
 
 
+#: iterations of :func:`play_offpolicy` by learner, where 150 is not enough: MF-MARL's followers
+#: settle more slowly (its critic sees the population only through the mean field); at 150
+#: iterations seed 0 ended with y 0.1 from y_N on an AVX2 machine (the rounding of another
+#: CPU's kernels), at 300 seeds 0, 1 and 2 all end within TOL there
+ITERS = {"MFMARLLearner": 300}
+
+
 def play_offpolicy(
-    learner, iters: int = 150, seed: int = 0, households: int = H_TOY, rewards=toy_rewards
+    learner, iters: int | None = None, seed: int = 0, households: int = H_TOY, rewards=toy_rewards
 ):
     """Drive a DDPG-family learner's own act/store/update on the one-step game: E_TOY games
     of ``households`` households per iteration with independent exploration noise per
-    household, then its updates. Returns the leader's x and the households' mean y."""
+    household, then its updates (``iters``: by default 150, or the learner's :data:`ITERS`).
+    Returns the leader's x and the households' mean y."""
+    if iters is None:
+        iters = ITERS.get(type(learner).__name__, 150)
     g = torch.Generator().manual_seed(seed)
     s_l, s_f = torch.zeros(E_TOY, 6), torch.zeros(E_TOY, households, 2)
     for _ in range(iters):
